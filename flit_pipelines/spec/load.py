@@ -1,0 +1,131 @@
+"""Loading mapping specs, their load order, and the approval gate."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import yaml
+
+from flit_pipelines.spec.model import MigrationSpec
+
+SPEC_DIR = Path(__file__).resolve().parents[2] / "mapping_specs"
+
+
+class SpecError(ValueError):
+    """A mapping spec is malformed or inconsistent (the message names the file and the problem)."""
+
+
+def load_spec(path: str | Path) -> MigrationSpec:
+    """Parse and validate one mapping-spec YAML file.
+
+    Raises:
+        SpecError: unreadable YAML, a schema violation, a dangling name, or a lookup cycle.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = MigrationSpec.model_validate(raw)
+    except (yaml.YAMLError, ValueError) as exc:  # pydantic.ValidationError is a ValueError
+        raise SpecError(f"{path.name}: {exc}") from exc
+    load_order(spec)  # a cycle is a clear error at load time, not at run time
+    return spec
+
+
+def load_all_specs(spec_dir: str | Path = SPEC_DIR) -> dict[str, MigrationSpec]:
+    """Every ``*.yaml`` in ``spec_dir`` keyed by migration name. Raises SpecError on duplicates."""
+    specs: dict[str, MigrationSpec] = {}
+    for path in sorted(Path(spec_dir).glob("*.yaml")):
+        spec = load_spec(path)
+        if spec.migration in specs:
+            raise SpecError(f"{path.name}: migration {spec.migration!r} is defined twice")
+        specs[spec.migration] = spec
+    return specs
+
+
+def load_order(spec: MigrationSpec) -> list[str]:
+    """Targets in foreign-key order: every lookup's target comes before the target that uses it.
+
+    Ties keep spec order, so the order is stable. Raises SpecError naming the cycle.
+    """
+    graph = {name: {lk.target for lk in t.lookups.values() if lk.target != name} for name, t in spec.targets.items()}
+    sorter = TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        cycle = " -> ".join(exc.args[1])
+        raise SpecError(f"{spec.migration}: lookups form a cycle: {cycle}") from exc
+    position = {name: i for i, name in enumerate(spec.targets)}
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=position.__getitem__)
+        order.extend(ready)
+        sorter.done(*ready)
+    return order
+
+
+def parents_of(spec: MigrationSpec, target: str) -> list[str]:
+    """Targets that ``target`` looks up (its load-asset dependencies)."""
+    return sorted({lk.target for lk in spec.targets[target].lookups.values() if lk.target != target})
+
+
+def field_map_sha256(spec: MigrationSpec) -> str:
+    """SHA-256 of the spec without its approval block: what a reviewer approves.
+
+    Any change to objects, targets, mappings or settings changes the hash and so voids the approval.
+    """
+    body = spec.model_dump(mode="json", by_alias=True, exclude={"approval"})
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApprovalStatus:
+    approved: bool
+    reasons: list[str]
+    expected_sha256: str
+
+
+def approval_status(spec: MigrationSpec) -> ApprovalStatus:
+    """Is the field map approved, and approved as it stands now?"""
+    reasons: list[str] = []
+    expected = field_map_sha256(spec)
+    if not spec.approval.approved_by:
+        reasons.append("approval.approved_by is empty")
+    if not spec.approval.approved_at:
+        reasons.append("approval.approved_at is empty")
+    if not spec.approval.field_map_sha256:
+        reasons.append("approval.field_map_sha256 is empty")
+    elif spec.approval.field_map_sha256 != expected:
+        reasons.append("the field map changed after approval (field_map_sha256 does not match)")
+    return ApprovalStatus(not reasons, reasons, expected)
+
+
+def approve_spec_file(path: str | Path, approved_by: str, approved_at: str) -> str:
+    """Write the approval block of a spec file in place (keeps the rest of the file byte-for-byte).
+
+    Returns the approved field-map hash. Used by ``flit spec approve``.
+    """
+    path = Path(path)
+    spec = load_spec(path)
+    digest = field_map_sha256(spec)
+    text = path.read_text(encoding="utf-8")
+    block = (
+        "approval:\n"
+        f"  approved_by: {json.dumps(approved_by)}\n"
+        f"  approved_at: {json.dumps(approved_at)}\n"
+        f"  field_map_sha256: {digest}\n"
+    )
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("approval:")), None)
+    if start is None:
+        text = text.rstrip("\n") + "\n\n" + block
+    else:
+        end = start + 1
+        while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end].strip()):
+            end += 1
+        text = "".join(lines[:start]) + block + "".join(lines[end:])
+    path.write_text(text, encoding="utf-8")
+    return digest

@@ -1,0 +1,119 @@
+"""Vectorised formatters: each takes whole columns and returns a column (no per-row Python).
+
+Formats follow the destination's documented wire formats: v2 timestamps RFC 3339 UTC, v1 note
+``add_time`` ``YYYY-MM-DD HH:MM:SS`` UTC, activity ``due_date`` ``YYYY-MM-DD`` and ``due_time`` /
+``duration`` ``HH:MM`` in UTC (notes/pipedrive.md sections 4.5, 4.6, 5).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+
+class FormatterError(ValueError):
+    """Unknown formatter, or a formatter given the wrong number of columns."""
+
+
+def _as_datetime(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s if getattr(s.dt, "tz", None) is not None else s.dt.tz_localize("UTC")
+    return pd.to_datetime(s, errors="coerce", utc=True, format="ISO8601")
+
+
+def _strftime(fmt: str) -> Callable[[pd.Series], pd.Series]:
+    def run(s: pd.Series) -> pd.Series:
+        dt = _as_datetime(s)
+        return dt.dt.strftime(fmt).astype("string").where(dt.notna())
+    return run
+
+
+def to_float(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def money(s: pd.Series) -> pd.Series:
+    return to_float(s).round(2)
+
+
+def yes_no(s: pd.Series) -> pd.Series:
+    b = s.astype("boolean")
+    return pd.Series(np.where(b.fillna(False), "Yes", "No"), index=s.index, dtype="string").where(b.notna())
+
+
+def basename(s: pd.Series) -> pd.Series:
+    return s.astype("string").str.replace("\\", "/", regex=False).str.rsplit("/", n=1).str[-1]
+
+
+def duration_hhmm(start: pd.Series, stop: pd.Series) -> pd.Series:
+    """Stop minus start as ``HH:MM`` (hours may exceed 24); null when either end is null or negative."""
+    minutes = (_as_datetime(stop) - _as_datetime(start)).dt.total_seconds() / 60
+    valid = minutes.notna() & (minutes >= 0)
+    m = minutes.fillna(0).clip(lower=0).round().astype("int64")
+    text = (m // 60).astype(str).str.zfill(2) + ":" + (m % 60).astype(str).str.zfill(2)
+    return text.astype("string").where(valid)
+
+
+def contact_list(*columns: pd.Series, labels: list[str] | None = None) -> pd.Series:
+    """Pipedrive ``emails``/``phones`` arrays as JSON text: ``[{"value", "primary", "label"}]``.
+
+    The first present value is primary (notes/pipedrive.md 4.1). Null when no value is present.
+    """
+    labels = labels or ["home"] * len(columns)
+    parts = []
+    present = pd.Series(False, index=columns[0].index)
+    for col, label in zip(columns, labels, strict=False):
+        val = col.astype("string").str.strip()
+        has = val.notna() & (val != "")
+        primary = has & ~present
+        item = ('{"value": ' + val.map(json.dumps, na_action="ignore") + ', "primary": '
+                + pd.Series(np.where(primary, "true", "false"), index=col.index) + f', "label": "{label}"}}')
+        parts.append(item.where(has))
+        present |= has
+    joined = pd.Series("", index=columns[0].index, dtype="string")
+    for item in parts:
+        sep = pd.Series(np.where((joined != "") & item.notna(), ", ", ""), index=joined.index, dtype="string")
+        joined = joined + sep + item.fillna("").astype("string")
+    return ("[" + joined + "]").where(present)
+
+
+ONE_COLUMN: dict[str, Callable[[pd.Series], pd.Series]] = {
+    "date": _strftime("%Y-%m-%d"),
+    "datetime": _strftime("%Y-%m-%d %H:%M UTC"),
+    "datetime_rfc3339": _strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "v1_datetime": _strftime("%Y-%m-%d %H:%M:%S"),
+    "time_hhmm": _strftime("%H:%M"),
+    "float": to_float,
+    "money": money,
+    "int": lambda s: pd.to_numeric(s, errors="coerce").round().astype("Int64"),
+    "yes_no": yes_no,
+    "basename": basename,
+    "lower": lambda s: s.astype("string").str.lower(),
+    "upper": lambda s: s.astype("string").str.upper(),
+    "strip": lambda s: s.astype("string").str.strip(),
+}
+
+MULTI_COLUMN = {"duration_hhmm": duration_hhmm, "contact_list": contact_list}
+
+
+def apply_format(name: str, columns: list[pd.Series], args: dict) -> pd.Series:
+    """Apply formatter ``name`` to ``columns``.
+
+    Raises:
+        FormatterError: unknown name or wrong arity.
+    """
+    fmt_args = {k: v for k, v in args.items() if k in ("labels",)}
+    if name in ONE_COLUMN:
+        if len(columns) != 1:
+            raise FormatterError(f"formatter {name} takes one column, got {len(columns)}")
+        return ONE_COLUMN[name](columns[0])
+    if name == "duration_hhmm":
+        if len(columns) != 2:
+            raise FormatterError("formatter duration_hhmm takes two columns: start, stop")
+        return duration_hhmm(*columns)
+    if name == "contact_list":
+        return contact_list(*columns, **fmt_args)
+    raise FormatterError(f"unknown formatter {name!r}; known: {sorted([*ONE_COLUMN, *MULTI_COLUMN])}")
