@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -35,8 +36,16 @@ def load_spec(path: str | Path) -> MigrationSpec:
     return spec
 
 
-def load_all_specs(spec_dir: str | Path = SPEC_DIR) -> dict[str, MigrationSpec]:
-    """Every ``*.yaml`` in ``spec_dir`` keyed by migration name. Raises SpecError on duplicates."""
+def spec_dir() -> Path:
+    """``FLIT_SPEC_DIR`` if set (the demo points it at an approved copy), else ``mapping_specs/``."""
+    return Path(os.environ.get("FLIT_SPEC_DIR") or SPEC_DIR)
+
+
+def load_all_specs(spec_dir: str | Path | None = None) -> dict[str, MigrationSpec]:
+    """Every ``*.yaml`` in ``spec_dir`` (default ``spec_dir()``) keyed by migration name.
+
+    Raises SpecError on a bad file or a migration defined twice."""
+    spec_dir = Path(spec_dir) if spec_dir is not None else globals()["spec_dir"]()
     specs: dict[str, MigrationSpec] = {}
     for path in sorted(Path(spec_dir).glob("*.yaml")):
         spec = load_spec(path)

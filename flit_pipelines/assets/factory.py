@@ -1,0 +1,268 @@
+"""Asset factory: one mapping spec -> one asset group with extract, payload and load assets.
+
+Asset keys (ARCHITECTURE.md): ``[m, "extract", <object>]``, ``[m, "payload", <target>]``,
+``[m, "load", <target>]``, plus ``[m, "field_map"]`` (the approval gate), ``[m, "destination_schema"]``
+(custom fields, pipelines and stages) and ``[m, "report"]``. Every asset is partitioned by wave
+(dynamic partitions ``sample``, ``full``, ``delta-...``). Load assets depend on their parents' load
+assets, so parents are written before children.
+"""
+
+
+import json
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from flit_pipelines.assets.checks import (
+    count_check,
+    duplicate_check,
+    money_check,
+)
+from flit_pipelines.assets.io_manager import ParquetIOManagerFactory, ParquetRef, ParquetStore
+from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.destinations.base import load_target
+from flit_pipelines.reports.field_map import field_map_markdown
+from flit_pipelines.reports.migration import write_json
+from flit_pipelines.sources.extract import arrow_schema, empty_frame, run_extract
+from flit_pipelines.spec import approval_status, load_order, parents_of
+from flit_pipelines.spec.model import MigrationSpec
+from flit_pipelines.transform import build_payload, needed_objects
+
+IO_MANAGER_KEY = "flit_parquet"
+WAVES = ("sample", "full")
+
+
+def waves_partitions(spec: MigrationSpec) -> dg.DynamicPartitionsDefinition:
+    return dg.DynamicPartitionsDefinition(name=f"{spec.migration}_waves")
+
+
+def _key(spec: MigrationSpec, *parts: str) -> dg.AssetKey:
+    return dg.AssetKey([spec.migration, *parts])
+
+
+def build_migration(spec: MigrationSpec) -> dg.Definitions:
+    """All assets, checks, the migration job and the wave sensor of one spec."""
+    m = spec.migration
+    parts = waves_partitions(spec)
+    group = m
+    assets: list = []
+
+    # -- field map: a person confirms it before any record moves ---------------------------------
+    @dg.asset(
+        key=_key(spec, "field_map"), group_name=group, partitions_def=parts, kinds={"yaml"},
+        description=f"The reviewed field map of {spec.title}; loads are blocked until it is approved.",
+        check_specs=[dg.AssetCheckSpec("field_map_approved", asset=_key(spec, "field_map"), blocking=True,
+                                       description="approved_by, approved_at and the field-map hash match")],
+    )
+    def field_map(context: dg.AssetExecutionContext, flit: FlitResource):
+        status = approval_status(spec)
+        path = flit.reports_dir(m, context.partition_key) / "field_map.md"
+        path.write_text(field_map_markdown(spec), encoding="utf-8")
+        yield dg.MaterializeResult(
+            metadata={"field_map": dg.MetadataValue.path(str(path)), "approved_by": spec.approval.approved_by or "",
+                      "field_map_sha256": status.expected_sha256,
+                      "targets": len(spec.targets), "objects": len(spec.objects)},
+            check_results=[dg.AssetCheckResult(
+                check_name="field_map_approved", passed=status.approved,
+                description="approved" if status.approved else "; ".join(status.reasons),
+                metadata={"reasons": dg.MetadataValue.json(status.reasons)})],
+        )
+
+    assets.append(field_map)
+
+    # -- extracts --------------------------------------------------------------------------------
+    root = spec.waves.root
+    for obj_name, obj in spec.objects.items():
+        deps = [_key(spec, "extract", root)] if obj.wave_key and obj_name != root else []
+        assets.append(_extract_asset(spec, obj_name, parts, group, deps))
+
+    # -- payloads --------------------------------------------------------------------------------
+    for target in spec.targets:
+        assets.append(_payload_asset(spec, target, parts, group))
+
+    # -- destination schema ----------------------------------------------------------------------
+    @dg.asset(key=_key(spec, "destination_schema"), group_name=group, partitions_def=parts,
+              deps=[_key(spec, "field_map")], kinds={spec.destination.kind},
+              description="Custom fields (by name -> account key), pipelines and stages, created idempotently.")
+    def destination_schema(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
+        design = flit.destination(spec).ensure_schema(spec)
+        path = flit.reports_dir(m, context.partition_key) / "custom_field_design.json"
+        write_json(path, design)
+        n_fields = sum(len(v) for v in design["custom_fields"].values())
+        return dg.MaterializeResult(metadata={"custom_fields": n_fields, "pipelines": len(design["pipelines"]),
+                                              "design": dg.MetadataValue.path(str(path))})
+
+    assets.append(destination_schema)
+
+    # -- loads, in FK order ------------------------------------------------------------------------
+    for target in load_order(spec):
+        assets.append(_load_asset(spec, target, parts, group))
+
+    # -- report ------------------------------------------------------------------------------------
+    @dg.asset(key=_key(spec, "report"), group_name=group, partitions_def=parts, kinds={"json"},
+              deps=[_key(spec, "load", t) for t in spec.targets],
+              description="Migration report: per target counts, quarantine reasons, checks, seed-object landing.")
+    def report(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
+        from flit_pipelines.reports.migration import build_report
+
+        rep = build_report(spec, context.partition_key, flit)
+        path = flit.reports_dir(m, context.partition_key) / "migration_report.json"
+        write_json(path, rep)
+        return dg.MaterializeResult(metadata={
+            "report": dg.MetadataValue.path(str(path)),
+            "targets": dg.MetadataValue.json({t: {k: v for k, v in r.items() if k in (
+                "source_rows", "quarantined", "created", "updated", "unchanged", "failed", "destination_count")}
+                for t, r in rep["targets"].items()}),
+        })
+
+    assets.append(report)
+
+    job = dg.define_asset_job(f"{m}_migration", selection=dg.AssetSelection.groups(group), partitions_def=parts,
+                              description=f"{spec.title}: extract, payload, load, checks and report for one wave.")
+
+    @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,
+               minimum_interval_seconds=60, description="Keeps the sample and full wave partitions present.")
+    def wave_partitions(context: dg.SensorEvaluationContext):
+        have = set(context.instance.get_dynamic_partitions(parts.name))
+        missing = [w for w in WAVES if w not in have]
+        if not missing:
+            return dg.SkipReason("sample and full waves exist")
+        return dg.SensorResult(dynamic_partitions_requests=[parts.build_add_request(missing)])
+
+    return dg.Definitions(assets=assets, jobs=[job], sensors=[wave_partitions])
+
+
+def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: list[dg.AssetKey]):
+    obj = spec.objects[obj_name]
+    key = _key(spec, "extract", obj_name)
+
+    @dg.asset(key=key, group_name=group, partitions_def=parts, deps=deps, io_manager_key=IO_MANAGER_KEY,
+              kinds={"csv", "parquet", "pandera"},
+              description=f"{obj.file or obj.table}: typed, Pandera-validated extract; failing rows quarantined.")
+    def extract(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.Output:
+        wave = context.partition_key
+        ledger = flit.ledger()
+        keep_ids, limit = None, None
+        if wave == "sample":
+            if obj_name == spec.waves.root:
+                limit = spec.waves.sample_size
+            elif obj.wave_key:
+                root_path = parquet.path_for(_key(spec, "extract", spec.waves.root), wave)
+                root_pk = spec.objects[spec.waves.root].primary_key
+                keep_ids = pd.Index(pd.read_parquet(root_path, columns=[root_pk])[root_pk].astype("string"))
+        schema = arrow_schema(obj)
+        tmp, writer = parquet.writer(key, wave, schema)
+        quarantined: list[pd.DataFrame] = []
+        try:
+            stats = run_extract(
+                flit.source(spec), obj, obj_name,
+                write=lambda df: writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False)),
+                quarantine=quarantined.append, keep_ids=keep_ids, limit=limit)
+            if stats.rows_kept == 0:
+                writer.write_table(pa.Table.from_pandas(empty_frame(obj), schema=schema, preserve_index=False))
+        finally:
+            writer.close()
+        final = parquet.commit(tmp)
+        q = pd.concat(quarantined) if quarantined else pd.DataFrame(columns=["source_id", "row_number", "reason"])
+        ledger.replace_quarantine(migration=spec.migration, wave=wave, stage="extract", obj=obj_name,
+                                  run_id=context.run.run_id, rows=q)
+        reasons = q["reason"].value_counts().to_dict() if len(q) else {}
+        stats_doc = {"rows_read": stats.rows_read, "rows_kept": stats.rows_kept, "quarantined": stats.quarantined,
+                     "rows_outside_wave": stats.rows_filtered_by_wave, "file_present": stats.file_present,
+                     "quarantine_reasons": reasons}
+        from flit_pipelines.reports.migration import write_json
+
+        write_json(flit.reports_dir(spec.migration, wave) / "extract" / f"{obj_name}.json", stats_doc)
+        return dg.Output(
+            ParquetRef(str(final), stats.rows_kept),
+            metadata={
+                "dagster/row_count": stats.rows_kept,
+                "rows_read": stats.rows_read,
+                "quarantined": stats.quarantined,
+                "rows_outside_wave": stats.rows_filtered_by_wave,
+                "file_present": stats.file_present,
+                "null_rates": dg.MetadataValue.json(stats.null_rates()),
+                "extra_columns": dg.MetadataValue.json(stats.extra_columns),
+                "missing_optional_columns": dg.MetadataValue.json(stats.missing_optional_columns),
+                "quarantine_reasons": dg.MetadataValue.json(reasons),
+                "parquet": dg.MetadataValue.path(str(final)),
+            },
+        )
+
+    return extract
+
+
+def _payload_asset(spec: MigrationSpec, target: str, parts, group: str):
+    t = spec.targets[target]
+    objects = needed_objects(spec, target)
+    ins = {f"extract_{o}": dg.AssetIn(key=_key(spec, "extract", o), input_manager_key=IO_MANAGER_KEY) for o in objects}
+
+    @dg.asset(key=_key(spec, "payload", target), group_name=group, partitions_def=parts, ins=ins,
+              io_manager_key=IO_MANAGER_KEY, kinds={"pandas", "parquet"},
+              description=f"{t.entity} payload for target {target} (foreign keys still source IDs).")
+    def payload(context: dg.AssetExecutionContext, **extracts: pd.DataFrame) -> dg.Output:
+        frames = {name.removeprefix("extract_"): df for name, df in extracts.items()}
+        df = build_payload(spec, target, frames)
+        null_rates = {c: round(float(df[c].isna().mean()), 4) for c in df.columns} if len(df) else {}
+        return dg.Output(df, metadata={"dagster/row_count": len(df), "columns": len(df.columns),
+                                       "null_rates": dg.MetadataValue.json(null_rates)})
+
+    return payload
+
+
+def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
+    t = spec.targets[target]
+    key = _key(spec, "load", target)
+    checks = [
+        dg.AssetCheckSpec("counts_reconcile", asset=key, blocking=True,
+                          description="source rows - quarantined = ledger rows = destination read-back count"),
+        dg.AssetCheckSpec("no_duplicate_source_ids", asset=key, blocking=True,
+                          description="no source ID appears twice in the destination"),
+    ]
+    if t.money:
+        checks.append(dg.AssetCheckSpec("money_sums_reconcile", asset=key, blocking=True,
+                                        description="money sums: source = payload = destination read-back"))
+    deps = [_key(spec, "destination_schema")] + [_key(spec, "load", p) for p in parents_of(spec, target)]
+    deps += [_key(spec, "extract", t.from_)]
+
+    @dg.asset(key=key, group_name=group, partitions_def=parts, check_specs=checks, deps=deps,
+              ins={"payload": dg.AssetIn(key=_key(spec, "payload", target), input_manager_key=IO_MANAGER_KEY)},
+              kinds={spec.destination.kind},
+              description=f"Upsert target {target} ({t.entity}) by source ID; parents first; ledger per record.")
+    def load(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore, payload: pd.DataFrame):
+        wave = context.partition_key
+        ledger = flit.ledger()
+        dest = flit.destination(spec)
+        summary = load_target(spec=spec, target_name=target, payload=payload, destination=dest, ledger=ledger,
+                              run_id=context.run.run_id, wave=wave,
+                              max_workers=int(spec.destination.settings.get("max_workers", 8)))
+        context.log.info(f"{target}: created {summary.created}, updated {summary.updated}, "
+                         f"unchanged {summary.unchanged}, failed {summary.failed}, flagged {summary.flagged}")
+        extract_doc_path = flit.reports_dir(spec.migration, wave) / "extract" / f"{t.from_}.json"
+        extract_doc = json.loads(extract_doc_path.read_text()) if extract_doc_path.exists() else {}
+        results = [
+            count_check(spec, target, wave, payload, ledger, dest, extract_doc),
+            duplicate_check(spec, target, dest),
+        ]
+        if t.money:
+            results.append(money_check(spec, target, wave, payload, ledger, dest, parquet))
+        doc = {"summary": summary.as_dict(), "client": dest.client.stats.snapshot(),
+               "checks": {r.check_name: {"passed": r.passed, "description": r.description,
+                                         "metadata": {k: getattr(v, "value", v) for k, v in (r.metadata or {}).items()}}
+                          for r in results}}
+        write_json(flit.reports_dir(spec.migration, wave) / "load" / f"{target}.json", doc)
+        yield dg.MaterializeResult(
+            metadata={"created": summary.created, "updated": summary.updated, "unchanged": summary.unchanged,
+                      "failed": summary.failed, "flagged": summary.flagged, "adopted": summary.adopted,
+                      "matched": summary.matched, "fallback": summary.fallback, "requests": summary.requests,
+                      "responses_429": dest.client.stats.snapshot().get("responses_429") or 0,
+                      "errors": dg.MetadataValue.json(summary.errors)},
+            check_results=results,
+        )
+
+    return load
+
+
+def migration_resources() -> dict:
+    return {"flit": FlitResource(), "parquet": ParquetStore(), IO_MANAGER_KEY: ParquetIOManagerFactory()}

@@ -1,0 +1,87 @@
+"""Parquet storage of extracts and payloads under ``FLIT_DATA_DIR`` through a UPath IO manager.
+
+Paths are ``<data dir>/parquet/<asset key path>/<wave>.parquet`` (UPath, so S3/GCS URLs work
+unchanged). Extract assets stream their chunks straight into that file with ``ParquetStore.writer``
+and return a ``ParquetRef``; the IO manager then has nothing left to write, and loads it like any
+other Parquet output for the payload assets downstream.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from upath import UPath
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_data_dir() -> str:
+    """``FLIT_DATA_DIR`` or ``<project>/data``."""
+    return os.environ.get("FLIT_DATA_DIR") or str(PROJECT_ROOT / "data")
+
+
+@dataclass(frozen=True)
+class ParquetRef:
+    """An output already written to ``path`` (by a streaming writer); ``rows`` for metadata."""
+
+    path: str
+    rows: int
+
+
+class ParquetStore(dg.ConfigurableResource):
+    """Where Parquet outputs live. ``base_dir`` defaults to ``$FLIT_DATA_DIR/parquet``."""
+
+    base_dir: str = ""
+
+    def root(self) -> UPath:
+        return UPath(self.base_dir or os.path.join(default_data_dir(), "parquet"))
+
+    def path_for(self, asset_key: dg.AssetKey, partition: str | None) -> UPath:
+        return self.root().joinpath(*asset_key.path, f"{partition or '__all__'}.parquet")
+
+    def writer(self, asset_key: dg.AssetKey, partition: str | None, schema: pa.Schema) -> tuple[UPath, pq.ParquetWriter]:
+        """A ParquetWriter on a temporary file beside the final path; call ``commit`` when done."""
+        path = self.path_for(asset_key, partition)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        return tmp, pq.ParquetWriter(tmp.open("wb"), schema)
+
+    @staticmethod
+    def commit(tmp: UPath) -> UPath:
+        final = tmp.with_name(tmp.name.removesuffix(".tmp"))
+        tmp.rename(final)  # atomic on a local disk: a crashed extract never leaves half a file
+        return final
+
+
+class ParquetIOManager(dg.UPathIOManager):
+    """Stores pandas DataFrames as Parquet; accepts ``ParquetRef`` for outputs written by a stream."""
+
+    extension = ".parquet"
+
+    def dump_to_path(self, context: dg.OutputContext, obj, path: UPath) -> None:
+        if isinstance(obj, ParquetRef):
+            return  # already streamed to this path
+        if not isinstance(obj, pd.DataFrame):
+            raise TypeError(f"ParquetIOManager stores DataFrames, got {type(obj).__name__}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            obj.to_parquet(fh, index=False)
+
+    def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
+        with path.open("rb") as fh:
+            return pd.read_parquet(fh)
+
+
+class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
+    """IO manager resource; ``base_dir`` defaults to ``$FLIT_DATA_DIR/parquet`` at run time."""
+
+    base_dir: str = ""
+
+    def create_io_manager(self, context) -> ParquetIOManager:
+        return ParquetIOManager(base_path=ParquetStore(base_dir=self.base_dir).root())

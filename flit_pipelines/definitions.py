@@ -1,0 +1,17 @@
+"""Dagster code location: one asset group per mapping spec in ``mapping_specs/``."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from flit_pipelines.assets.factory import build_migration, migration_resources
+from flit_pipelines.spec import load_all_specs
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    specs = load_all_specs()
+    return dg.Definitions.merge(
+        *(build_migration(spec) for spec in specs.values()),
+        dg.Definitions(resources=migration_resources()),
+    )

@@ -1,0 +1,241 @@
+"""What every destination offers, and the destination-agnostic load loop.
+
+``load_target`` is the heart of "never duplicate or lose a record" (ARCHITECTURE.md, "Data flow"):
+
+1. foreign keys are resolved through the ledger crosswalk (parents were loaded by earlier assets);
+2. each row becomes a request body; its SHA-256 is compared with the crosswalk's: unchanged rows are
+   skipped without a request, changed rows are updated, new rows are created;
+3. before creating, records without a crosswalk row are looked up in the destination by their
+   source key, so a crash between a remote write and its ledger write never makes a duplicate;
+4. requests go through a bounded thread pool sharing the destination's one rate limiter; each
+   response is written to the ledger (crosswalk + audit event, one transaction) as it arrives.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+
+from flit_pipelines.ledger import Ledger, RecordOutcome
+from flit_pipelines.spec.model import MigrationSpec, Target
+from flit_pipelines.transform import FK_PREFIX
+
+log = logging.getLogger(__name__)
+
+
+class FatalLoadError(RuntimeError):
+    """Stop the whole load (e.g. the daily API budget is spent); progress so far is in the ledger."""
+
+
+@dataclass
+class LoadSummary:
+    """Counts of one target's load (one wave run). ``failed`` rows carry reasons in the ledger."""
+
+    target: str
+    payload_rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    matched: int = 0
+    fallback: int = 0
+    failed: int = 0
+    flagged: int = 0
+    adopted: int = 0
+    requests: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class SendResult:
+    dest_id: str | None
+    error: str | None = None
+
+
+class Destination(Protocol):
+    """A CRM destination (ARCHITECTURE.md "Interfaces"). IDs are strings in the ledger."""
+
+    def ensure_schema(self, spec: MigrationSpec) -> dict[str, Any]: ...
+    def prepare(self, target_name: str, target: Target) -> None: ...
+    def build_body(self, target_name: str, target: Target, row: dict[str, Any],
+                   resolved_fks: dict[str, Any]) -> dict[str, Any]: ...
+    def find_existing(self, target_name: str, target: Target) -> dict[str, str]: ...
+    def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult: ...
+    def update(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
+               row: dict[str, Any]) -> SendResult: ...
+    def read_back(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame: ...
+    def source_key_counts(self, target_name: str, target: Target) -> dict[str, int]: ...
+    def delete(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame: ...
+    def fallback_owner_id(self) -> str | None: ...
+    def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None: ...
+
+
+def body_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def resolve_lookups(spec: MigrationSpec, target_name: str, payload: pd.DataFrame, ledger: Ledger,
+                    fallback_owner: str | None) -> tuple[pd.DataFrame, pd.Series]:
+    """Map every ``fk:<field>`` column from parent source IDs to destination IDs (vectorised).
+
+    Returns (frame of resolved dest IDs per lookup field, Series of failure reasons or NA per row).
+    A required lookup whose parent is missing fails the row; an optional one is sent empty, or with
+    the fallback owner for ``fallback: owner``.
+    """
+    t = spec.targets[target_name]
+    resolved = pd.DataFrame(index=payload.index)
+    reasons = pd.Series(pd.NA, index=payload.index, dtype="string")
+    for fk, lk in t.lookups.items():
+        xw = ledger.crosswalk_frame(spec.migration, lk.target)
+        mapping = pd.Series(xw["dest_id"].to_numpy(), index=xw["source_id"].to_numpy())
+        src = payload[FK_PREFIX + fk]
+        dest = src.map(mapping)
+        if lk.fallback == "owner" and fallback_owner is not None:
+            dest = dest.fillna(fallback_owner)
+        missing = dest.isna()
+        if lk.required:
+            empty = src.isna() & reasons.isna()
+            reasons = reasons.where(~empty, f"lookup {fk}: empty")
+            reasons = reasons.where(~missing | reasons.notna(), f"lookup {fk}: parent {lk.target} record not loaded")
+        resolved[fk] = dest
+    return resolved, reasons
+
+
+def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame, destination: Destination,
+                ledger: Ledger, run_id: str, wave: str, max_workers: int = 8,
+                on_progress: Callable[[int, int], None] | None = None) -> LoadSummary:
+    """Upsert one target's payload into the destination; idempotent and resumable.
+
+    Raises:
+        FatalLoadError: the destination cannot go on (budget spent, auth revoked); what was sent so
+            far is recorded, and a re-run continues from there.
+    """
+    t = spec.targets[target_name]
+    m = spec.migration
+    summary = LoadSummary(target_name, payload_rows=len(payload))
+    destination.prepare(target_name, t)
+    if t.entity == "user":
+        return _match_users(spec, target_name, payload, destination, ledger, run_id, wave, summary)
+
+    resolved, fk_fail = resolve_lookups(spec, target_name, payload, ledger, destination.fallback_owner_id())
+    xw = ledger.crosswalk_frame(m, target_name).set_index("source_id")
+    rows = payload.to_dict("records")
+    outcomes: list[RecordOutcome] = []
+    quarantine: list[dict[str, Any]] = []
+    to_send: list[tuple[str, dict, dict, str, str | None]] = []  # (op, row, body, hash, dest_id)
+    for i, row in enumerate(rows):
+        sid = str(row["source_id"])
+        if pd.notna(fk_fail.iat[i]):
+            outcomes.append(RecordOutcome(sid, "fail", error=str(fk_fail.iat[i])))
+            quarantine.append({"source_id": sid, "row_number": None, "reason": str(fk_fail.iat[i])})
+            continue
+        flag = destination.flag(target_name, t, row)
+        if flag:
+            outcomes.append(RecordOutcome(sid, "flag", error=None))
+            quarantine.append({"source_id": sid, "row_number": None, "reason": flag})
+            summary.flagged += 1
+            continue
+        fks = {fk: (None if pd.isna(v) else v) for fk, v in resolved.iloc[i].items()} if len(resolved.columns) else {}
+        try:
+            body = destination.build_body(target_name, t, row, fks)
+        except ValueError as exc:
+            outcomes.append(RecordOutcome(sid, "fail", error=str(exc)))
+            quarantine.append({"source_id": sid, "row_number": None, "reason": str(exc)})
+            continue
+        digest = body_hash(body)
+        if sid in xw.index:
+            known = xw.loc[sid]
+            if known["payload_hash"] == digest:
+                outcomes.append(RecordOutcome(sid, "skip", dest_id=str(known["dest_id"]), payload_hash=digest))
+                continue
+            to_send.append(("update", row, body, digest, str(known["dest_id"])))
+        else:
+            to_send.append(("create", row, body, digest, None))
+
+    # Records with no crosswalk row may exist remotely after a crash: adopt them instead of creating.
+    if any(op == "create" for op, *_ in to_send):
+        existing = destination.find_existing(target_name, t)
+        if existing:
+            adopted = []
+            for item in to_send:
+                op, row, body, digest, _ = item
+                key = str(row["source_id"])
+                if op == "create" and key in existing:
+                    adopted.append(("update", row, body, digest, existing[key]))
+                    summary.adopted += 1
+                else:
+                    adopted.append(item)
+            to_send = adopted
+
+    ledger.record_many(migration=m, target=target_name, run_id=run_id, wave=wave, outcomes=outcomes)
+    ledger.replace_quarantine(migration=m, wave=wave, stage="load", obj=target_name, run_id=run_id,
+                              rows=pd.DataFrame(quarantine, columns=["source_id", "row_number", "reason"]))
+    for o in outcomes:
+        if o.operation == "skip":
+            summary.unchanged += 1
+        elif o.operation == "fail":
+            summary.failed += 1
+            summary.errors[o.error or "error"] = summary.errors.get(o.error or "error", 0) + 1
+
+    def send(item: tuple[str, dict, dict, str, str | None]) -> RecordOutcome:
+        op, row, body, digest, dest_id = item
+        sid = str(row["source_id"])
+        res = (destination.create(target_name, t, body, row) if op == "create"
+               else destination.update(target_name, t, dest_id, body, row))
+        outcome = RecordOutcome(sid, op if not res.error else "fail", dest_id=res.dest_id,
+                                payload_hash=digest if not res.error else None, error=res.error)
+        ledger.record(migration=m, target=target_name, run_id=run_id, wave=wave, outcome=outcome)
+        return outcome
+
+    done = 0
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"load-{target_name}") as pool:
+        futures = [pool.submit(send, item) for item in to_send]
+        finished, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        fatal = next((f.exception() for f in finished if f.exception() is not None), None)
+        if fatal is not None:
+            for f in pending:
+                f.cancel()
+            raise FatalLoadError(f"load of {target_name} stopped: {fatal}") from fatal
+        for f in futures:
+            o = f.result()
+            done += 1
+            summary.requests += 1
+            if o.operation == "create":
+                summary.created += 1
+            elif o.operation == "update":
+                summary.updated += 1
+            else:
+                summary.failed += 1
+                summary.errors[o.error or "error"] = summary.errors.get(o.error or "error", 0) + 1
+    if on_progress:
+        on_progress(done, len(to_send))
+    return summary
+
+
+def _match_users(spec: MigrationSpec, target_name: str, payload: pd.DataFrame, destination: Destination,
+                 ledger: Ledger, run_id: str, wave: str, summary: LoadSummary) -> LoadSummary:
+    """Match staff to existing destination users (never created); unmatched get the fallback owner."""
+    users = destination.find_existing(target_name, spec.targets[target_name])  # lower-case email -> user id
+    fallback = destination.fallback_owner_id()
+    email = payload["match_value"].astype("string").str.strip().str.lower()
+    matched = email.map(users)
+    outcomes = []
+    for sid, dest in zip(payload["source_id"].astype(str), matched, strict=True):
+        if pd.notna(dest):
+            outcomes.append(RecordOutcome(sid, "match", dest_id=str(dest), created_by_migration=False))
+            summary.matched += 1
+        else:
+            outcomes.append(RecordOutcome(sid, "fallback", dest_id=fallback, created_by_migration=False,
+                                          error=None))
+            summary.fallback += 1
+    ledger.record_many(migration=spec.migration, target=target_name, run_id=run_id, wave=wave, outcomes=outcomes)
+    return summary

@@ -1,0 +1,139 @@
+"""Payload row -> Pipedrive request body (v2 entities, v1 notes), per notes/pipedrive.md section 4.
+
+The payload frame is destination-shaped already (see ``flit_pipelines.transform.payload``); this
+module only nests dotted paths, resolves custom-field names to the account's keys and option labels to
+option ids, shapes v2 custom-field values by type (notes 4.9), and appends the source marker to the
+HTML of activities and notes (they take no custom fields).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pandas as pd
+
+from flit_pipelines.destinations.pipedrive.client import FieldRef
+from flit_pipelines.transform import CF_PREFIX, FK_PREFIX
+
+MARKER_RE = re.compile(r"Source record: ([A-Za-z0-9_]+:[^<\s]+)")
+VARCHAR_MAX = 255
+TEXT_MAX = 65_000
+JSON_FIELDS = {"emails", "phones"}
+INT_FIELDS = {"person_id", "org_id", "owner_id", "user_id", "deal_id", "pipeline_id", "stage_id"}
+
+
+class BodyError(ValueError):
+    """A value cannot be sent (e.g. an enum label that is not an option); names the field only."""
+
+
+def source_key(target: str, source_id: str) -> str:
+    return f"{target}:{source_id}"
+
+
+def marker_html(key: str) -> str:
+    """Footer that lets a crashed load find records that take no custom fields (activities, notes)."""
+    return f"<p><small>Source record: {key}</small></p>"
+
+
+def _present(v: Any) -> bool:
+    if v is None:
+        return False
+    if isinstance(v, (list, dict, str)):
+        return True
+    try:
+        return not bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return True
+
+
+def _plain(v: Any) -> Any:
+    """numpy/pandas scalars -> JSON types."""
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        return v.item()
+    return v
+
+
+def custom_value(ref: FieldRef, value: Any, currency: str) -> Any:
+    """A v2 ``custom_fields`` value for ``ref``'s type; None clears the field (notes 4.9)."""
+    if not _present(value):
+        return None
+    value = _plain(value)
+    t = ref.field_type
+    if t == "enum":
+        label = str(value)
+        if label not in ref.options:
+            raise BodyError(f"custom field {ref.name!r}: value is not one of its options")
+        return ref.options[label]
+    if t == "set":
+        labels = [x.strip() for x in str(value).split(";") if x.strip()]
+        missing = [x for x in labels if x not in ref.options]
+        if missing:
+            raise BodyError(f"custom field {ref.name!r}: {len(missing)} value(s) are not options")
+        return [ref.options[x] for x in labels] or None
+    if t == "monetary":
+        return {"value": round(float(value), 2), "currency": currency}
+    if t == "double":
+        return float(value)
+    text = str(value)
+    return text[:VARCHAR_MAX] if t == "varchar" else text[:TEXT_MAX]
+
+
+def build_body(row: dict[str, Any], *, entity: str, target: str, fields: dict[str, FieldRef],
+               source_key_field: FieldRef | None, resolved_fks: dict[str, Any], currency: str,
+               pipeline_id: int | None, stages: dict[str, int]) -> dict[str, Any]:
+    """One request body. ``row`` is a payload row (dict); ``resolved_fks`` maps lookup field -> dest ID.
+
+    Standard fields that are null are omitted; custom fields that are null are sent as null so an
+    update clears them. Raises BodyError naming the field (never the value).
+    """
+    body: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    key = source_key(target, str(row["source_id"]))
+    for col, value in row.items():
+        if col == "source_id" or col.startswith(FK_PREFIX) or col in ("match_value", "path", "size", "title"):
+            continue
+        if col.startswith(CF_PREFIX):
+            name = col[len(CF_PREFIX):]
+            ref = fields[name]
+            custom[ref.key] = custom_value(ref, value, currency)
+            continue
+        if not _present(value):
+            continue
+        value = _plain(value)
+        if col in JSON_FIELDS:
+            value = json.loads(value)
+        if col == "stage":
+            if value not in stages:
+                raise BodyError("field stage: not a stage of the pipeline")
+            body["stage_id"] = stages[value]
+            continue
+        node = body
+        parts = col.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    for fk, dest in resolved_fks.items():
+        if dest is None:
+            continue
+        if fk == "participants":
+            body["participants"] = [{"person_id": int(dest), "primary": True}]
+        elif fk in INT_FIELDS:
+            body[fk] = int(dest)
+        else:
+            body[fk] = dest
+    if pipeline_id is not None:
+        body["pipeline_id"] = pipeline_id
+    if entity in ("person", "organization", "deal"):
+        if source_key_field is not None:
+            custom[source_key_field.key] = key
+        if custom:
+            body["custom_fields"] = custom
+    elif entity == "activity":
+        body["note"] = (body.get("note") or "") + marker_html(key)
+    elif entity == "note":
+        body["content"] = (body.get("content") or "") + marker_html(key)
+    if entity == "deal" and body.get("status") != "won":
+        body.pop("won_time", None)  # won_time only with status won (notes 4.4)
+    return body

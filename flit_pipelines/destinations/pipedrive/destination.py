@@ -1,0 +1,287 @@
+"""Pipedrive as a migration destination: schema provisioning, upsert, read-back, delete.
+
+Follows notes/pipedrive.md: v2 for persons, organizations, deals, activities, pipelines, stages and
+field definitions; v1 for notes, files and users (section 1). Custom fields are created idempotently
+and resolved by name to each account's 40-character keys (4.9). Every person, organization and deal
+carries the ``source_key_field`` custom field ("<target>:<source id>"); activities and notes carry the
+same key in a footer line of their HTML, since they take no custom fields (4.5, 4.6).
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flit_pipelines.destinations.base import FatalLoadError, SendResult
+from flit_pipelines.destinations.pipedrive.bodies import MARKER_RE, BodyError, build_body
+from flit_pipelines.destinations.pipedrive.client import FieldRef, PipedriveClient
+from flit_pipelines.destinations.pipedrive.errors import (
+    DailyBudgetExhausted,
+    PipedriveError,
+    PipedriveTransportError,
+)
+from flit_pipelines.spec.model import MigrationSpec, Target
+
+log = logging.getLogger(__name__)
+
+CUSTOM_FIELD_ENTITIES = ("person", "organization", "deal")
+FATAL_STATUSES = {401, 402, 403}
+
+
+class PipedriveDestination:
+    """Destination implementation for one Pipedrive company account.
+
+    Args:
+        client: a shared ``PipedriveClient`` (one limiter for all worker threads).
+        spec: the migration spec (targets, custom fields, settings).
+        files_root: directory that relative document paths resolve against (the export directory).
+    """
+
+    def __init__(self, client: PipedriveClient, spec: MigrationSpec, *, files_root: str | Path | None = None):
+        self.client = client
+        self.spec = spec
+        self.settings = spec.destination.settings
+        self.files_root = Path(files_root) if files_root else None
+        self.fields: dict[str, dict[str, FieldRef]] = {}
+        self.source_key_fields: dict[str, FieldRef] = {}
+        self.pipelines: dict[str, int] = {}
+        self.stages: dict[str, dict[str, int]] = {}
+        self._fallback: str | None = None
+        self._users: dict[str, str] | None = None
+
+    # -- schema --------------------------------------------------------------------------------
+    def ensure_schema(self, spec: MigrationSpec | None = None) -> dict[str, Any]:
+        """Create (or find) every custom field, pipeline and stage the spec needs. Idempotent.
+
+        Returns the custom-field design: per entity, each field's name, type, key and options.
+        Raises FieldTypeConflict when an existing field of that name has another type.
+        """
+        spec = spec or self.spec
+        wanted: dict[str, dict[str, tuple[str, list[str] | None]]] = {e: {} for e in CUSTOM_FIELD_ENTITIES}
+        for t in spec.targets.values():
+            if t.entity in CUSTOM_FIELD_ENTITIES:
+                wanted[t.entity][self.settings["source_key_field"]] = ("varchar", None)
+                for name, cf in t.custom_fields.items():
+                    prev = wanted[t.entity].get(name)
+                    options = list(dict.fromkeys((prev[1] if prev and prev[1] else []) + (cf.options or []))) or None
+                    wanted[t.entity][name] = (cf.type, options)
+        design: dict[str, Any] = {"custom_fields": {}, "pipelines": {}}
+        for entity, fields in wanted.items():
+            refs = {}
+            for name, (ftype, options) in fields.items():
+                refs[name] = self.client.ensure_custom_field(entity, name, ftype, options)
+            self.fields[entity] = refs
+            if self.settings["source_key_field"] in refs:
+                self.source_key_fields[entity] = refs[self.settings["source_key_field"]]
+            design["custom_fields"][entity] = [
+                {"name": r.name, "type": r.field_type, "key": r.key, "options": sorted(r.options)} for r in refs.values()
+            ]
+        for t in spec.targets.values():
+            if t.pipeline:
+                pid = self.client.ensure_pipeline(t.pipeline.name)
+                self.pipelines[t.pipeline.name] = pid
+                self.stages[t.pipeline.name] = {
+                    s: self.client.ensure_stage(pid, s, i + 1) for i, s in enumerate(t.pipeline.stages)
+                }
+                design["pipelines"][t.pipeline.name] = {"id": pid, "stages": self.stages[t.pipeline.name]}
+        return design
+
+    def prepare(self, target_name: str, target: Target) -> None:
+        """Resolve field keys and pipelines (cheap: GET only) if this process has not yet."""
+        if target.entity in CUSTOM_FIELD_ENTITIES and target.entity not in self.fields:
+            self.ensure_schema()
+        if target.pipeline and target.pipeline.name not in self.pipelines:
+            self.ensure_schema()
+
+    # -- users ---------------------------------------------------------------------------------
+    def users_by_email(self) -> dict[str, str]:
+        if self._users is None:
+            self._users = {
+                str(u["email"]).strip().lower(): str(u["id"])
+                for u in self.client.list_users() if u.get("email") and u.get("active_flag", True)
+            }
+        return self._users
+
+    def fallback_owner_id(self) -> str | None:
+        if self._fallback is None:
+            email = str(self.settings.get("fallback_owner_email", "")).lower()
+            self._fallback = self.users_by_email().get(email)
+            if self._fallback is None:
+                raise FatalLoadError("the fallback owner e-mail is not an active user of the Pipedrive account")
+        return self._fallback
+
+    # -- bodies --------------------------------------------------------------------------------
+    def build_body(self, target_name: str, target: Target, row: dict[str, Any],
+                   resolved_fks: dict[str, Any]) -> dict[str, Any]:
+        try:
+            pipeline = target.pipeline.name if target.pipeline else None
+            return build_body(
+                row, entity=target.entity, target=target_name, fields=self.fields.get(target.entity, {}),
+                source_key_field=self.source_key_fields.get(target.entity), resolved_fks=resolved_fks,
+                currency=str(self.settings.get("currency", "USD")),
+                pipeline_id=self.pipelines.get(pipeline) if pipeline else None,
+                stages=self.stages.get(pipeline, {}) if pipeline else {},
+            )
+        except BodyError as exc:
+            raise ValueError(str(exc)) from None
+
+    def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None:
+        """Files over the size limit are not uploaded: they are linked from a person field instead."""
+        if target.entity != "file":
+            return None
+        limit = int(self.settings.get("file_size_limit_bytes", 10 << 20))
+        size = row.get("size")
+        path = self._file_path(row)
+        actual = path.stat().st_size if path is not None and path.exists() else size
+        if actual is not None and pd.notna(actual) and int(actual) > limit:
+            return f"file over size limit ({int(actual)} > {limit} bytes); linked from person field"
+        if path is None or not path.exists():
+            return "document file not found in the export"
+        return None
+
+    def _file_path(self, row: dict[str, Any]) -> Path | None:
+        rel = row.get("path")
+        if rel is None or pd.isna(rel):
+            return None
+        p = Path(str(rel))
+        if not p.is_absolute() and self.files_root is not None:
+            p = self.files_root / p
+        return p
+
+    # -- writes --------------------------------------------------------------------------------
+    def _guard(self, fn, *args) -> SendResult:
+        try:
+            return fn(*args)
+        except DailyBudgetExhausted as exc:
+            raise FatalLoadError(str(exc)) from None
+        except PipedriveTransportError:
+            raise
+        except PipedriveError as exc:
+            if exc.status in FATAL_STATUSES:
+                raise FatalLoadError(str(exc)) from None
+            return SendResult(None, error=str(exc))
+
+    def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
+        """Create one record; after a transport error, look it up by source key before retrying once."""
+        try:
+            return self._guard(self._create, target, body, row)
+        except PipedriveTransportError:
+            found = self._find_one(target_name, target, str(row["source_id"]), row)
+            if found is not None:
+                return SendResult(found)
+            try:
+                return self._guard(self._create, target, body, row)
+            except PipedriveTransportError as exc:
+                return SendResult(None, error=str(exc))
+
+    def _create(self, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
+        if target.entity == "file":
+            path = self._file_path(row)
+            mime = row.get("mime") or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+            data = self.client.upload_file(file_name=str(body.get("file_name") or path.name),
+                                           content=path.read_bytes(), person_id=body.get("person_id"),
+                                           content_type=str(mime))
+            return SendResult(str(data["id"]))
+        data = self.client.create(target.entity, body)
+        return SendResult(str(data["id"]))
+
+    def update(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
+               row: dict[str, Any]) -> SendResult:
+        """Update one record (idempotent: PATCH v2 / PUT v1). A changed file is re-uploaded."""
+        if target.entity == "file":
+            res = self.create(target_name, target, body, row)
+            if res.error is None:
+                self.client.delete("file", int(dest_id))
+            return res
+        def send() -> SendResult:
+            self.client.update(target.entity, int(dest_id), body)
+            return SendResult(dest_id)
+
+        try:
+            return self._guard(send)
+        except PipedriveTransportError as exc:
+            return SendResult(None, error=str(exc))
+
+    # -- reads ---------------------------------------------------------------------------------
+    def _key_of(self, entity: str, item: dict[str, Any]) -> str | None:
+        if entity in CUSTOM_FIELD_ENTITIES:
+            ref = self.source_key_fields.get(entity)
+            return (item.get("custom_fields") or {}).get(ref.key) if ref else None
+        text = item.get("note") if entity == "activity" else item.get("content")
+        m = MARKER_RE.search(text or "")
+        return m.group(1) if m else None
+
+    def _iter_entity(self, entity: str):
+        return self.client.list(entity)
+
+    def _keys_in_destination(self, target_name: str, target: Target) -> list[tuple[str, str]]:
+        """(source key, dest id) of every live record of the target's entity carrying our key."""
+        self.prepare(target_name, target)
+        out = []
+        if target.entity == "file":
+            return out
+        for item in self._iter_entity(target.entity):
+            if item.get("is_deleted") or item.get("active_flag") is False:
+                continue
+            key = self._key_of(target.entity, item)
+            if key and key.startswith(target_name + ":"):
+                out.append((key, str(item["id"])))
+        return out
+
+    def find_existing(self, target_name: str, target: Target) -> dict[str, str]:
+        """Source ID -> dest ID of records already in the destination (users: e-mail -> user ID)."""
+        if target.entity == "user":
+            return self.users_by_email()
+        return {key.split(":", 1)[1]: dest for key, dest in self._keys_in_destination(target_name, target)}
+
+    def _find_one(self, target_name: str, target: Target, source_id: str, row: dict[str, Any]) -> str | None:
+        return self.find_existing(target_name, target).get(source_id)
+
+    def source_key_counts(self, target_name: str, target: Target) -> dict[str, int]:
+        """How often each source key of the target occurs among live destination records."""
+        counts: dict[str, int] = {}
+        for key, _ in self._keys_in_destination(target_name, target):
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
+    def read_back(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame:
+        """Live records for ``dest_ids``: columns dest_id, source_key, and per money field its value.
+
+        Money fields: the deal ``value`` and monetary custom fields, by their spec names.
+        """
+        if target.entity == "user":
+            users = {v for v in self.users_by_email().values()}
+            return pd.DataFrame({"dest_id": [d for d in dest_ids if d in users]})
+        self.prepare(target_name, target)
+        entity = target.entity
+        items = self.client.get_many(entity, [int(d) for d in dest_ids])
+        rows = []
+        refs = self.fields.get(entity, {})
+        for item in items:
+            if item.get("is_deleted") or item.get("active_flag") is False:
+                continue
+            row = {"dest_id": str(item["id"]), "source_key": self._key_of(entity, item)}
+            for money in target.money:
+                if money == "value":
+                    row["value"] = item.get("value")
+                elif money in refs:
+                    raw = (item.get("custom_fields") or {}).get(refs[money].key)
+                    row[money] = raw.get("value") if isinstance(raw, dict) else raw
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["dest_id", "source_key", *target.money])
+
+    def delete(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame:
+        """Delete records (v2 soft delete, v1 delete). Columns dest_id, deleted (bool), error."""
+        rows = []
+        for d in dest_ids:
+            try:
+                rows.append({"dest_id": d, "deleted": self.client.delete(target.entity, int(d)), "error": None})
+            except PipedriveError as exc:
+                rows.append({"dest_id": d, "deleted": False, "error": str(exc)})
+        return pd.DataFrame(rows, columns=["dest_id", "deleted", "error"])
+

@@ -1,0 +1,193 @@
+"""The ledger: crosswalk for FK resolution and idempotent re-runs, audit log, prior state, quarantine."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import Engine, and_, create_engine, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import NullPool
+
+from flit_pipelines.ledger.tables import audit_event, crosswalk, metadata, prior_state, quarantine
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """One destination response, as the ledger records it."""
+
+    source_id: str
+    operation: str  # create | update | skip | match | fail
+    dest_id: str | None = None
+    payload_hash: str | None = None
+    error: str | None = None
+    created_by_migration: bool = True
+
+
+class Ledger:
+    """SQLAlchemy-backed ledger. Thread-safe: writes are serialised by a lock, each in its own transaction.
+
+    Args:
+        url: SQLAlchemy URL, e.g. ``sqlite:////abs/path/ledger.db`` or ``postgresql+psycopg2://...``.
+    """
+
+    def __init__(self, url: str):
+        self.url = url
+        kwargs = {"poolclass": NullPool} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            from sqlalchemy import event
+
+            @event.listens_for(self.engine, "connect")
+            def _pragmas(conn, _record):  # WAL: readers (checks, reports) don't block the loader
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+        self._lock = threading.Lock()
+        metadata.create_all(self.engine)
+
+    # -- crosswalk -----------------------------------------------------------------------------
+    def _upsert_crosswalk(self):
+        dialect = self.engine.dialect.name
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(crosswalk)
+        return ins.on_conflict_do_update(
+            index_elements=["migration", "target", "source_id"],
+            set_={c: ins.excluded[c] for c in ("dest_id", "payload_hash", "run_id", "wave", "updated_at")},
+        )
+
+    def crosswalk_frame(self, migration: str, target: str) -> pd.DataFrame:
+        """Columns source_id, dest_id, payload_hash, created_by_migration for one target."""
+        q = select(crosswalk.c.source_id, crosswalk.c.dest_id, crosswalk.c.payload_hash,
+                   crosswalk.c.created_by_migration).where(
+            and_(crosswalk.c.migration == migration, crosswalk.c.target == target))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return pd.DataFrame(rows, columns=["source_id", "dest_id", "payload_hash", "created_by_migration"]).astype(
+            {"source_id": "string", "dest_id": "string", "payload_hash": "string"})
+
+    def record(self, *, migration: str, target: str, run_id: str, wave: str, outcome: RecordOutcome) -> None:
+        """Write the crosswalk row (on success) and the audit event in one transaction."""
+        self.record_many(migration=migration, target=target, run_id=run_id, wave=wave, outcomes=[outcome])
+
+    def record_many(self, *, migration: str, target: str, run_id: str, wave: str,
+                    outcomes: Iterable[RecordOutcome]) -> None:
+        outcomes = list(outcomes)
+        if not outcomes:
+            return
+        now = _now()
+        xw = [
+            {"migration": migration, "target": target, "source_id": o.source_id, "dest_id": o.dest_id,
+             "payload_hash": o.payload_hash, "run_id": run_id, "wave": wave,
+             "created_by_migration": int(o.created_by_migration), "updated_at": now}
+            for o in outcomes if o.dest_id is not None and o.operation in ("create", "update", "match", "fallback")
+        ]
+        audit = [
+            {"run_id": run_id, "wave": wave, "migration": migration, "target": target, "source_id": o.source_id,
+             "dest_id": o.dest_id, "operation": o.operation, "status": "error" if o.error else "ok",
+             "error": o.error, "at": now}
+            for o in outcomes
+        ]
+        with self._lock, self.engine.begin() as conn:
+            if xw:
+                conn.execute(self._upsert_crosswalk(), xw)
+            conn.execute(audit_event.insert(), audit)
+
+    def forget(self, migration: str, target: str, source_ids: Iterable[str]) -> None:
+        """Drop crosswalk rows (after a rollback deleted the destination records)."""
+        ids = list(source_ids)
+        with self._lock, self.engine.begin() as conn:
+            for i in range(0, len(ids), 500):
+                conn.execute(delete(crosswalk).where(and_(
+                    crosswalk.c.migration == migration, crosswalk.c.target == target,
+                    crosswalk.c.source_id.in_(ids[i:i + 500]))))
+
+    # -- prior state ---------------------------------------------------------------------------
+    def save_prior_state(self, migration: str, target: str, dest_id: str, payload: dict) -> None:
+        """Keep the first captured state of a pre-existing record (later captures don't overwrite it)."""
+        ins = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(prior_state)
+        stmt = ins.on_conflict_do_nothing(index_elements=["migration", "target", "dest_id"])
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(stmt, {"migration": migration, "target": target, "dest_id": dest_id,
+                                "payload": json.dumps(payload, sort_keys=True), "captured_at": _now()})
+
+    def prior_states(self, migration: str, target: str) -> pd.DataFrame:
+        q = select(prior_state.c.dest_id, prior_state.c.payload).where(
+            and_(prior_state.c.migration == migration, prior_state.c.target == target))
+        with self.engine.connect() as conn:
+            return pd.DataFrame(conn.execute(q).all(), columns=["dest_id", "payload"])
+
+    # -- quarantine ----------------------------------------------------------------------------
+    def replace_quarantine(self, *, migration: str, wave: str, stage: str, obj: str, run_id: str,
+                           rows: pd.DataFrame) -> None:
+        """Replace the quarantine rows of one (migration, wave, stage, object): re-runs stay idempotent.
+
+        ``rows`` has columns source_id, row_number (may be null), reason.
+        """
+        now = _now()
+        records = [
+            {"migration": migration, "wave": wave, "stage": stage, "object": obj,
+             "source_id": None if pd.isna(r.source_id) or r.source_id == "" else str(r.source_id),
+             "row_number": None if pd.isna(r.row_number) else int(r.row_number),
+             "reason": str(r.reason), "run_id": run_id, "at": now}
+            for r in rows.itertuples(index=False)
+        ]
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(delete(quarantine).where(and_(
+                quarantine.c.migration == migration, quarantine.c.wave == wave,
+                quarantine.c.stage == stage, quarantine.c.object == obj)))
+            if records:
+                conn.execute(quarantine.insert(), records)
+
+    def quarantine_frame(self, migration: str, wave: str | None = None, stage: str | None = None,
+                         obj: str | None = None) -> pd.DataFrame:
+        conds = [quarantine.c.migration == migration]
+        if wave is not None:
+            conds.append(quarantine.c.wave == wave)
+        if stage is not None:
+            conds.append(quarantine.c.stage == stage)
+        if obj is not None:
+            conds.append(quarantine.c.object == obj)
+        q = select(quarantine.c.wave, quarantine.c.stage, quarantine.c.object, quarantine.c.source_id,
+                   quarantine.c.row_number, quarantine.c.reason).where(and_(*conds))
+        with self.engine.connect() as conn:
+            return pd.DataFrame(conn.execute(q).all(),
+                                columns=["wave", "stage", "object", "source_id", "row_number", "reason"])
+
+    # -- audit ---------------------------------------------------------------------------------
+    def audit_frame(self, migration: str, *, target: str | None = None, run_id: str | None = None,
+                    wave: str | None = None) -> pd.DataFrame:
+        conds = [audit_event.c.migration == migration]
+        if target is not None:
+            conds.append(audit_event.c.target == target)
+        if run_id is not None:
+            conds.append(audit_event.c.run_id == run_id)
+        if wave is not None:
+            conds.append(audit_event.c.wave == wave)
+        cols = [audit_event.c.id, audit_event.c.run_id, audit_event.c.wave, audit_event.c.target,
+                audit_event.c.source_id, audit_event.c.dest_id, audit_event.c.operation, audit_event.c.status,
+                audit_event.c.error, audit_event.c.at]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(and_(*conds)).order_by(audit_event.c.id)).all()
+        return pd.DataFrame(rows, columns=[c.name for c in cols])
+
+    def operation_counts(self, migration: str, target: str, run_id: str) -> dict[str, int]:
+        q = (select(audit_event.c.operation, audit_event.c.status, func.count())
+             .where(and_(audit_event.c.migration == migration, audit_event.c.target == target,
+                         audit_event.c.run_id == run_id))
+             .group_by(audit_event.c.operation, audit_event.c.status))
+        out: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for op, status, n in conn.execute(q):
+                key = "failed" if status == "error" else op
+                out[key] = out.get(key, 0) + int(n)
+        return out
