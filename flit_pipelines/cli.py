@@ -31,7 +31,7 @@ def _ensure_dagster_home() -> Path:
     return path
 
 
-def run_wave(migration: str, wave: str, *, quiet: bool = False) -> bool:
+def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str = "INFO") -> bool:
     """Execute the migration job for one wave partition on the instance in ``DAGSTER_HOME``.
 
     Returns True when every step and every blocking check succeeded.
@@ -47,7 +47,9 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False) -> bool:
         name = f"{migration}_waves"
         if not instance.has_dynamic_partition(name, wave):
             instance.add_dynamic_partitions(name, [wave])
-        result = job.execute_in_process(instance=instance, partition_key=wave, raise_on_error=False)
+        run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        result = job.execute_in_process(instance=instance, partition_key=wave, raise_on_error=False,
+                                        run_config=run_config)
         failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
         failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     if not quiet:
@@ -79,7 +81,7 @@ def _print_report(rep: dict) -> None:
 
 
 def cmd_run(args) -> int:
-    ok = run_wave(args.migration, args.wave)
+    ok = run_wave(args.migration, args.wave, log_level=args.log_level)
     try:
         _print_report(report(args.migration, args.wave))
     except Exception as exc:  # the report is a courtesy here; the exit code is the run's
@@ -144,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="execute one wave of a migration through Dagster")
     r.add_argument("migration")
     r.add_argument("--wave", required=True, help="sample | full | delta-<start>")
+    r.add_argument("--log-level", default="INFO", help="Dagster console log level (DEBUG shows every event)")
     r.set_defaults(fn=cmd_run)
 
     rp = sub.add_parser("report", help="print the migration report of a wave")

@@ -45,10 +45,14 @@ def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | Non
 
 @contextmanager
 def sandbox_process(state: Path, port: int, token: str = DEMO_TOKEN, *extra: str):
-    """Run ``flit sandbox serve pipedrive`` as a child process; yields its base URL."""
+    """Run ``flit sandbox serve pipedrive`` as a child process; yields its base URL.
+
+    Its output goes to ``<state>.log`` (a pipe nobody reads would fill and stall the server).
+    """
     cmd = [sys.executable, "-m", "flit_pipelines.cli", "sandbox", "serve", "pipedrive", "--port", str(port),
            "--state", str(state), "--token", token, *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = open(state.with_suffix(".log"), "ab")  # noqa: SIM115 - closed below, after the process
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, proc=proc)
         yield f"http://127.0.0.1:{port}"
@@ -58,6 +62,7 @@ def sandbox_process(state: Path, port: int, token: str = DEMO_TOKEN, *extra: str
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 def prepare_demo_env(data_dir: Path, *, export_dir: str = "package:sample_data/synthea_csv_sample") -> Path:
@@ -90,7 +95,7 @@ def run_demo(*, keep: bool = False, port: int = 0) -> int:
     with sandbox_process(data_dir / "pipedrive_sandbox.db", port) as base_url:
         os.environ["PIPEDRIVE_API_BASE"] = base_url
         print(f"Pipedrive sandbox on {base_url}; data in {data_dir}; Dagster instance {os.environ['DAGSTER_HOME']}")
-        ok = run_wave(MIGRATION, "full")
+        ok = run_wave(MIGRATION, "full", log_level="WARNING")
         rep = report(MIGRATION, "full")
     _print_report(rep)
     print(f"report: {data_dir / 'reports' / MIGRATION / 'full' / 'migration_report.json'}")

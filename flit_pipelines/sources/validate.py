@@ -83,10 +83,13 @@ def pandera_schema(obj: SourceObject, name: str) -> pa.DataFrameSchema:
     """The Pandera schema an object's typed extract must satisfy (derived from the spec)."""
     columns = {
         cname: pa.Column(PANDAS_DTYPES[c.type], checks=_checks(c), nullable=c.nullable,
-                         unique=(cname == obj.primary_key), coerce=False, required=True)
+                         coerce=False, required=True)
         for cname, c in obj.columns.items()
     }
-    return pa.DataFrameSchema(columns, name=name, strict=True, ordered=False)
+    # the first occurrence of a repeated primary key is kept; later ones are quarantined
+    unique = [obj.primary_key] if obj.primary_key else None
+    return pa.DataFrameSchema(columns, name=name, strict=True, ordered=False, unique=unique,
+                              report_duplicates="exclude_first")
 
 
 @dataclass
@@ -132,7 +135,7 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
             # a value that failed to parse is already explained; don't call it "not nullable" too
             if column in parse_failed:
                 mask &= ~parse_failed[column]
-            label = "duplicate primary key" if str(check).startswith("field_uniqueness") else str(check)
+            label = "duplicate primary key" if "uniqueness" in str(check) else str(check)
             add(mask, f"{column}: {label}")
 
     bad_idx = sorted(reasons)

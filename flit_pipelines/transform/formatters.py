@@ -48,10 +48,13 @@ def basename(s: pd.Series) -> pd.Series:
     return s.astype("string").str.replace("\\", "/", regex=False).str.rsplit("/", n=1).str[-1]
 
 
-def duration_hhmm(start: pd.Series, stop: pd.Series) -> pd.Series:
-    """Stop minus start as ``HH:MM`` (hours may exceed 24); null when either end is null or negative."""
+def duration_hhmm(start: pd.Series, stop: pd.Series, max_hours: float | None = None) -> pd.Series:
+    """Stop minus start as ``HH:MM``; null when either end is null, negative, or ``max_hours`` or longer
+    (Pipedrive activity durations are a clock time, so multi-day stays keep their end elsewhere)."""
     minutes = (_as_datetime(stop) - _as_datetime(start)).dt.total_seconds() / 60
     valid = minutes.notna() & (minutes >= 0)
+    if max_hours is not None:
+        valid &= minutes < max_hours * 60
     m = minutes.fillna(0).clip(lower=0).round().astype("int64")
     text = (m // 60).astype(str).str.zfill(2) + ":" + (m % 60).astype(str).str.zfill(2)
     return text.astype("string").where(valid)
@@ -113,7 +116,7 @@ def apply_format(name: str, columns: list[pd.Series], args: dict) -> pd.Series:
     if name == "duration_hhmm":
         if len(columns) != 2:
             raise FormatterError("formatter duration_hhmm takes two columns: start, stop")
-        return duration_hhmm(*columns)
+        return duration_hhmm(*columns, max_hours=args.get("max_hours"))
     if name == "contact_list":
         return contact_list(*columns, **fmt_args)
     raise FormatterError(f"unknown formatter {name!r}; known: {sorted([*ONE_COLUMN, *MULTI_COLUMN])}")

@@ -42,7 +42,7 @@ def render_template(frame: pd.DataFrame, template: str, *, escape: str | None = 
         any_present |= col.notna().to_numpy()
         text = col.astype("string")
         if escape == "html":
-            text = text.map(html.escape, na_action="ignore").astype("string")
+            text = text.map(html.escape, na_action="ignore").astype("string").str.replace("\n", "<br>", regex=False)
         out = out + text.fillna("")
     return out.str.strip().where(any_present)
 

@@ -21,6 +21,7 @@ MARKER_RE = re.compile(r"Source record: ([A-Za-z0-9_]+:[^<\s]+)")
 VARCHAR_MAX = 255
 TEXT_MAX = 65_000
 JSON_FIELDS = {"emails", "phones"}
+FILE_LOCAL_COLUMNS = {"path", "size", "title", "mime"}  # used to read the file, not sent
 INT_FIELDS = {"person_id", "org_id", "owner_id", "user_id", "deal_id", "pipeline_id", "stage_id"}
 
 
@@ -92,7 +93,9 @@ def build_body(row: dict[str, Any], *, entity: str, target: str, fields: dict[st
     custom: dict[str, Any] = {}
     key = source_key(target, str(row["source_id"]))
     for col, value in row.items():
-        if col == "source_id" or col.startswith(FK_PREFIX) or col in ("match_value", "path", "size", "title"):
+        if col == "source_id" or col.startswith(FK_PREFIX) or col == "match_value":
+            continue
+        if entity == "file" and col in FILE_LOCAL_COLUMNS:
             continue
         if col.startswith(CF_PREFIX):
             name = col[len(CF_PREFIX):]
