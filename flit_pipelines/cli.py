@@ -20,10 +20,16 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def default_dagster_home() -> Path:
+    """``dagster_home/`` (SQLite), or ``dagster_home/postgres/`` when ``DAGSTER_PG_URL`` is set."""
+    base = PROJECT_ROOT / "dagster_home"
+    return base / "postgres" if os.environ.get("DAGSTER_PG_URL") else base
+
+
 def _ensure_dagster_home() -> Path:
     home = os.environ.get("DAGSTER_HOME")
     if not home:
-        home = str(PROJECT_ROOT / "dagster_home")
+        home = str(default_dagster_home())
         os.environ["DAGSTER_HOME"] = home
     path = Path(home).resolve()
     os.environ["DAGSTER_HOME"] = str(path)  # Dagster requires an absolute path
