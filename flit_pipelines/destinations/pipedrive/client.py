@@ -1,0 +1,687 @@
+"""Low-level Pipedrive REST client: session, auth, rate limits, retries, paging, typed helpers.
+
+Vendor facts follow ``shared/notes/pipedrive.md`` (cited as "notes §N") and the bundled OpenAPI
+documents ``sandbox/vendor_specs/pipedrive/openapi-v{1,2}.yaml`` (cited by ``operationId``):
+
+* Routing (§1): persons, organizations, deals, activities, pipelines, stages, field definitions
+  and search go to **v2** (``/api/v2``); notes, files and users exist only in **v1**.
+* Auth (§2): the API token travels in the ``x-api-token`` header, never in the query string.
+* Envelopes (§3): ``{"success", "data", "additional_data"}``; v2 lists page by cursor
+  (``additional_data.next_cursor``), v1 lists by ``start``/``limit``
+  (``additional_data.pagination.more_items_in_collection``/``next_start``). Limits max 500.
+* Limits (§8): a per-token burst window (``BurstLimiter``) plus a company-wide daily token budget
+  (``x-daily-ratelimit-token-remaining``, optional header).
+
+Thread-safe: one client (one session, one limiter) is meant to be shared by a pool of workers.
+Nothing here logs or embeds the token, request bodies, query values or response bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from urllib3.exceptions import ConnectTimeoutError
+
+from .errors import (
+    DailyBudgetExhausted,
+    FieldTypeConflict,
+    PipedriveError,
+    PipedriveRateLimited,
+    PipedriveTransportError,
+)
+from .rate_limit import BurstLimiter, header_float, header_int
+
+__all__ = ["ClientStats", "FieldRef", "PipedriveClient"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_BURST_LIMIT = 20  # lowest plan's api_token burst per 2 s (notes §8); Airbyte uses the same
+SEARCH_BURST_LIMIT = 10  # search endpoints, all plans (notes §8)
+MAX_PAGE_SIZE = 500  # v2 `limit` maximum (notes §3)
+IDS_CHUNK = 100  # v2 `ids=` accepts up to 100 ids (notes §3)
+OPTION_FIELD_TYPES = frozenset({"enum", "set"})
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A resolved custom field (notes §4.9).
+
+    ``key`` is the account-specific 40-hex ``field_code`` to use inside v2 ``custom_fields``;
+    ``options`` maps option label -> option id (enum/set only, else empty).
+    """
+
+    key: str
+    name: str
+    field_type: str
+    options: dict[str, int] = field(default_factory=dict, hash=False)
+
+
+class ClientStats:
+    """Thread-safe counters for one client.
+
+    ``requests``: HTTP attempts sent (retries included); ``retries``: attempts repeated;
+    ``responses_429`` / ``responses_5xx``: such responses received; ``tokens_remaining``: last
+    ``x-daily-ratelimit-token-remaining`` seen (None if never); ``burst_limit``: last
+    ``x-ratelimit-limit`` seen on a non-search endpoint (None if never).
+    """
+
+    _COUNTERS = ("requests", "retries", "responses_429", "responses_5xx")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = self.retries = self.responses_429 = self.responses_5xx = 0
+        self.tokens_remaining: int | None = None
+        self.burst_limit: int | None = None
+
+    def add(self, name: str, delta: int = 1) -> None:
+        """Increment counter ``name`` by ``delta``."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + delta)
+
+    def snapshot(self) -> dict[str, int | None]:
+        """A consistent copy of all values."""
+        with self._lock:
+            return {k: getattr(self, k) for k in (*self._COUNTERS, "tokens_remaining", "burst_limit")}
+
+    def __repr__(self) -> str:
+        return f"ClientStats({self.snapshot()})"
+
+
+@dataclass(frozen=True)
+class _Entity:
+    path: str  # collection path
+    v2: bool  # v2 → PATCH + cursor paging; v1 → PUT + start/limit paging
+    ids_filter: bool = False  # v2 list accepts `ids=` (getPersons/getDeals/getOrganizations/getActivities)
+    max_page: int = MAX_PAGE_SIZE  # v1 getFiles allows at most 100 per page
+
+
+_ENTITIES: dict[str, _Entity] = {
+    "person": _Entity("/api/v2/persons", True, True),
+    "organization": _Entity("/api/v2/organizations", True, True),
+    "deal": _Entity("/api/v2/deals", True, True),
+    "activity": _Entity("/api/v2/activities", True, True),
+    "pipeline": _Entity("/api/v2/pipelines", True),
+    "stage": _Entity("/api/v2/stages", True),
+    "note": _Entity("/api/v1/notes", False),
+    "file": _Entity("/api/v1/files", False, max_page=100),
+}
+_FIELD_PATHS = {
+    "person": "/api/v2/personFields",
+    "organization": "/api/v2/organizationFields",
+    "deal": "/api/v2/dealFields",
+    "activity": "/api/v2/activityFields",  # read-only: activity fields cannot be created (notes §4.5)
+}
+
+_ID_SEGMENT = re.compile(r"^\d+$")
+_FIELD_CODE_SEGMENT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def path_template(path: str) -> str:
+    """``/api/v2/persons/17`` → ``/api/v2/persons/{id}``; 40-hex segments → ``{field_code}``.
+
+    Used in errors and logs so concrete ids, keys and query values never appear there.
+    """
+    parts = path.split("?", 1)[0].split("/")
+    return "/".join(
+        "{id}" if _ID_SEGMENT.match(p) else "{field_code}" if _FIELD_CODE_SEGMENT.match(p) else p for p in parts
+    )
+
+
+def _is_search(path: str) -> bool:
+    """Search endpoints have their own, lower burst limit (notes §8)."""
+    return "/itemSearch" in path or path.endswith("/search") or path.endswith("/find")
+
+
+def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
+    """Drop None values; bools → ``true``/``false`` (v2 is strict, notes §1); sequences → comma lists."""
+    if not params:
+        return None
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            out[key] = ",".join(str(v) for v in value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _error_info(resp: requests.Response) -> tuple[str, str | None]:
+    """Pipedrive's ``error`` text and machine code from an error body (notes §3), never the body.
+
+    Non-JSON bodies (a Cloudflare HTML 403, a proxy's 502 page) yield a generic description.
+    """
+    try:
+        body = resp.json()
+    except ValueError:
+        ctype = resp.headers.get("content-type", "unknown").split(";")[0]
+        return f"non-JSON response ({ctype})", None
+    if not isinstance(body, dict):
+        return "unexpected JSON response", None
+    error = body.get("error") or body.get("message") or ""
+    code = body.get("code") or body.get("errorCode")
+    return str(error), (str(code) if code is not None else None)
+
+
+def _describe_transport(exc: requests.RequestException) -> str:
+    """Class names along an exception's cause chain (messages carry the URL with query values)."""
+    names = [type(exc).__name__]
+    node: Any = exc.args[0] if exc.args else None
+    for _ in range(4):
+        if not isinstance(node, BaseException):
+            break
+        names.append(type(node).__name__)
+        node = getattr(node, "reason", None) or (node.args[-1] if len(node.args) > 1 else None)
+    return " / ".join(dict.fromkeys(names))
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True if the connection was never established, so the server cannot have executed it."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, ConnectTimeoutError)
+
+
+class PipedriveClient:
+    """Thread-safe Pipedrive API client (token auth, v1 + v2).
+
+    Args:
+        api_base: scheme + host, e.g. ``https://acme.pipedrive.com`` or a sandbox URL. A trailing
+            ``/api/v1``, ``/api/v2`` or ``/v1`` is stripped; paths passed in carry the version.
+        api_token: the user's API token (notes §2); sent as ``x-api-token``, never logged.
+        burst_limit: requests per ``window_seconds`` to start from; default 20 (lowest plan).
+            Replaced by the server's ``x-ratelimit-limit`` once seen.
+        window_seconds: the server's rolling burst window (2 s for Pipedrive).
+        daily_token_floor: stop (``DailyBudgetExhausted``) once the daily token budget reported by
+            ``x-daily-ratelimit-token-remaining`` is at or below this many tokens, e.g. to leave
+            budget for the clinic's other integrations (notes §11).
+        max_retries: retries per request (429 always; 5xx/connection errors/timeouts only for
+            idempotent requests). Waits: 429 → ``x-ratelimit-reset`` s (default 2) + ≤0.25 s
+            jitter; others → exponential 0.5, 1, 2 … ≤30 s + ≤0.5 s jitter.
+        timeout: connect and read timeout per attempt, seconds.
+        pool_size: HTTP keep-alive connections (size it to the worker count).
+    """
+
+    def __init__(
+        self,
+        api_base: str,
+        api_token: str,
+        *,
+        burst_limit: int | None = None,
+        window_seconds: float = 2.0,
+        daily_token_floor: int = 0,
+        max_retries: int = 8,
+        timeout: float = 30.0,
+        pool_size: int = 8,
+    ) -> None:
+        if not api_token:
+            raise ValueError("api_token is required")
+        self.api_base = re.sub(r"(/api/v[12]|/v1)?/*$", "", api_base)
+        self._floor = daily_token_floor
+        self._max_retries = max_retries
+        self._timeout = timeout
+        self._burst = BurstLimiter(burst_limit or DEFAULT_BURST_LIMIT, window_seconds, name="burst")
+        self._search = BurstLimiter(min(SEARCH_BURST_LIMIT, self._burst.limit), window_seconds, name="search")
+        self._budget_lock = threading.Lock()
+        self._budget_spent_at: int | None = None  # sticky once the floor is reached
+        self._ensure_lock = threading.RLock()  # serialises find-or-create so threads don't both create
+        self.stats = ClientStats()
+
+        self._session = requests.Session()
+        # pool_block: threads beyond pool_size wait for a connection instead of opening throwaways.
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, pool_block=True, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update(
+            {"x-api-token": api_token, "Accept": "application/json", "User-Agent": "flit-pipelines/pipedrive-client"}
+        )
+
+    def __repr__(self) -> str:  # never show the token
+        return f"PipedriveClient({self.api_base!r}, burst_limit={self._burst.limit})"
+
+    def close(self) -> None:
+        """Close pooled connections and stop the limiters' background threads."""
+        self._session.close()
+        self._burst.close()
+        self._search.close()
+
+    def __enter__(self) -> PipedriveClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ core HTTP
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        files: Any = None,
+        data: Any = None,
+        idempotent: bool | None = None,
+    ) -> dict:
+        """Send one API call and return the decoded envelope ``{"success", "data", "additional_data", ...}``.
+
+        Args:
+            method: HTTP method.
+            path: versioned path, e.g. ``/api/v2/persons`` or ``/api/v1/notes/5``.
+            params: query parameters (None dropped, bools lower-cased, sequences comma-joined).
+            json / files / data: body, as for ``requests`` (``files`` → multipart).
+            idempotent: whether a repeat is harmless. Default: True except for POST. A
+                non-idempotent request is retried only on 429 (the request was not executed).
+
+        Raises:
+            PipedriveError: 4xx (other than 429), non-JSON 2xx body, or ``success: false``.
+            PipedriveRateLimited: 429 after ``max_retries`` retries.
+            DailyBudgetExhausted: budget at/below ``daily_token_floor`` (no request sent).
+            PipedriveTransportError: connection error, timeout or 5xx – after retries when
+                idempotent, immediately when not (outcome unknown: look the record up first).
+        """
+        template = path_template(path)
+        resp = self._send(method, path, params=params, json=json, files=files, data=data, idempotent=idempotent)
+        if resp.status_code >= 300:  # redirects are not followed (would forward the token header)
+            raise PipedriveError(resp.status_code, "unexpected redirect", template, method=method.upper())
+        try:
+            body = resp.json()
+        except ValueError:
+            ctype = resp.headers.get("content-type", "unknown").split(";")[0]
+            raise PipedriveError(resp.status_code, f"non-JSON response ({ctype})", template, method=method.upper()) from None
+        if not isinstance(body, dict) or body.get("success") is False:
+            error, code = _error_info(resp)
+            raise PipedriveError(resp.status_code, error or "success=false", template, code=code, method=method.upper())
+        return body
+
+    def _send(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> requests.Response:
+        """One logical request with rate limiting and retries; returns a <400 response."""
+        method = method.upper()
+        repeatable = method != "POST" if idempotent is None else idempotent
+        template = path_template(path)
+        url = self.api_base + path
+        search = _is_search(path)
+        kwargs["params"] = _clean_params(kwargs.get("params"))
+
+        def attempt() -> requests.Response:
+            self._check_budget(method, template)
+            if search:  # the stricter limiter first, so the burst slot is not held while waiting
+                self._search.acquire()
+            self._burst.acquire()
+            self._check_budget(method, template)  # another thread may have hit the floor meanwhile
+            self.stats.add("requests")
+            started = time.monotonic()
+            try:
+                resp = self._session.request(method, url, timeout=self._timeout, allow_redirects=False, **kwargs)
+            except requests.RequestException as exc:
+                # `from None`: the original message contains the URL with query values.
+                raise PipedriveTransportError(
+                    0, _describe_transport(exc), template, sent=not _never_sent(exc), method=method
+                ) from None
+            log.debug("%s %s -> %s in %.3fs", method, template, resp.status_code, time.monotonic() - started)
+            self._observe(resp.headers, search)
+            return self._check_status(resp, method, template, search)
+
+        def should_retry(exc: BaseException) -> bool:
+            if isinstance(exc, PipedriveRateLimited):
+                return True  # a 429 was not executed: safe even for POST
+            if isinstance(exc, PipedriveTransportError):
+                return repeatable or not exc.sent
+            return False
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(should_retry),
+            before_sleep=lambda _state: self.stats.add("retries"),
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    _backoff = wait_exponential_jitter(initial=0.5, max=30, jitter=0.5)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Seconds before the next attempt. After a 429 the limiter already holds every thread for
+        ``x-ratelimit-reset`` s (see ``_check_status``); this thread adds only jitter so the
+        waiting threads don't stampede at the same instant."""
+        if state.outcome is not None and isinstance(state.outcome.exception(), PipedriveRateLimited):
+            return random.uniform(0.0, 0.25)
+        return self._backoff(state)
+
+    def _check_status(self, resp: requests.Response, method: str, template: str, search: bool) -> requests.Response:
+        status = resp.status_code
+        if status < 400:
+            return resp
+        error, code = _error_info(resp)
+        if status == 429:
+            self.stats.add("responses_429")
+            daily = header_int(resp.headers, "x-daily-ratelimit-token-remaining")
+            if daily is not None and daily <= self._floor:
+                raise DailyBudgetExhausted(429, error, template, code=code, method=method, remaining=daily)
+            reset = header_float(resp.headers, "x-ratelimit-reset")
+            (self._search if search else self._burst).pause(2.0 if reset is None else reset)
+            raise PipedriveRateLimited(429, error, template, code=code, method=method)
+        if status >= 500:
+            self.stats.add("responses_5xx")
+            raise PipedriveTransportError(status, error, template, code=code, method=method)
+        raise PipedriveError(status, error, template, code=code, method=method)
+
+    def _observe(self, headers: Mapping[str, str], search: bool) -> None:
+        """Feed rate-limit headers to the limiters and the daily budget (notes §8)."""
+        if search:
+            self._search.observe(headers)
+        else:
+            self._burst.observe(headers)
+            limit = header_int(headers, "x-ratelimit-limit")
+            if limit is not None:
+                self.stats.burst_limit = limit
+        daily = header_int(headers, "x-daily-ratelimit-token-remaining")
+        if daily is not None:  # optional header (notes §8): absent → ignore
+            self.stats.tokens_remaining = daily
+            if daily <= self._floor:
+                with self._budget_lock:
+                    if self._budget_spent_at is None or daily < self._budget_spent_at:
+                        self._budget_spent_at = daily
+
+    def _check_budget(self, method: str, template: str) -> None:
+        spent = self._budget_spent_at
+        if spent is not None:
+            raise DailyBudgetExhausted(
+                0,
+                f"daily token budget at {spent} (floor {self._floor}); not sending until the daily reset",
+                template,
+                method=method,
+                remaining=spent,
+            )
+
+    # ------------------------------------------------------------------ paging
+
+    def iter_v2(self, path: str, params: Mapping[str, Any] | None = None, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict]:
+        """Yield every item of a v2 list endpoint, following ``additional_data.next_cursor`` (notes §3).
+
+        ``page_size`` is sent as ``limit`` (capped at 500). Pages are fetched lazily.
+        """
+        query = {**(params or {}), "limit": min(page_size, MAX_PAGE_SIZE)}
+        while True:
+            env = self.request("GET", path, params=query)
+            yield from env.get("data") or []
+            cursor = (env.get("additional_data") or {}).get("next_cursor")
+            if not cursor:
+                return
+            query["cursor"] = cursor
+
+    def iter_v1(self, path: str, params: Mapping[str, Any] | None = None, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict]:
+        """Yield every item of a v1 list endpoint using ``start``/``limit`` paging (notes §3).
+
+        Continues while ``additional_data.pagination.more_items_in_collection`` is true, from
+        ``next_start`` (or ``start + len(page)`` if absent).
+        """
+        start, limit = 0, min(page_size, MAX_PAGE_SIZE)
+        while True:
+            env = self.request("GET", path, params={**(params or {}), "start": start, "limit": limit})
+            items = env.get("data") or []
+            yield from items
+            pagination = (env.get("additional_data") or {}).get("pagination") or {}
+            if not pagination.get("more_items_in_collection") or not items:
+                return
+            next_start = pagination.get("next_start")
+            start = next_start if isinstance(next_start, int) and next_start > start else start + len(items)
+
+    # ------------------------------------------------------------------ entities
+
+    @staticmethod
+    def _entity(entity: str) -> _Entity:
+        try:
+            return _ENTITIES[entity]
+        except KeyError:
+            raise ValueError(f"unknown entity {entity!r}; expected one of {sorted(_ENTITIES)}") from None
+
+    def create(self, entity: str, body: dict) -> dict:
+        """Create one entity and return its ``data`` (POST; v2 ``addPerson``/``addDeal``/…, v1 ``addNote``).
+
+        Not retried on connection errors/5xx (a duplicate could result): see
+        ``PipedriveTransportError``. Files are created with ``upload_file``.
+        """
+        if entity == "file":
+            raise ValueError("files are created with upload_file()")
+        return self.request("POST", self._entity(entity).path, json=body)["data"]
+
+    def update(self, entity: str, entity_id: int, body: dict) -> dict:
+        """Update one entity and return its ``data``: v2 PATCH (``updatePerson``…), v1 PUT (``updateNote``;
+        ``updateFile`` takes form fields ``name``/``description``)."""
+        ent = self._entity(entity)
+        path = f"{ent.path}/{int(entity_id)}"
+        if ent.v2:
+            return self.request("PATCH", path, json=body)["data"]
+        if entity == "file":
+            return self.request("PUT", path, data=body)["data"]
+        return self.request("PUT", path, json=body)["data"]
+
+    def get(self, entity: str, entity_id: int) -> dict | None:
+        """The entity's ``data``, or None on 404/410. A soft-deleted v2 entity may come back with
+        ``is_deleted: true`` rather than 404 (notes §7.6, unconfirmed) – callers should check."""
+        try:
+            return self.request("GET", f"{self._entity(entity).path}/{int(entity_id)}")["data"]
+        except PipedriveError as exc:
+            if exc.status in (404, 410):
+                return None
+            raise
+
+    def delete(self, entity: str, entity_id: int) -> bool:
+        """Delete one entity (v2 soft delete, notes §3). True if deleted, False if already gone (404/410)."""
+        try:
+            self.request("DELETE", f"{self._entity(entity).path}/{int(entity_id)}")
+            return True
+        except PipedriveError as exc:
+            if exc.status in (404, 410):
+                return False
+            raise
+
+    def list(self, entity: str, **filters: Any) -> Iterator[dict]:
+        """All entities matching ``filters`` (e.g. ``owner_id=3``, ``pipeline_id=1``, ``person_id=9``), all pages."""
+        ent = self._entity(entity)
+        if ent.v2:
+            return self.iter_v2(ent.path, filters, page_size=ent.max_page)
+        return self.iter_v1(ent.path, filters, page_size=ent.max_page)
+
+    def get_many(self, entity: str, ids: Sequence[int]) -> list[dict]:
+        """Entities for ``ids`` (duplicates ignored), in the order given; missing ids are skipped.
+
+        v2 persons/organizations/deals/activities use ``?ids=`` in chunks of 100 (one list call per
+        chunk); other entities fall back to ``get()`` per id.
+        """
+        ent = self._entity(entity)
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        if not ent.ids_filter:
+            return [item for item in (self.get(entity, i) for i in wanted) if item is not None]
+        found: dict[int, dict] = {}
+        for offset in range(0, len(wanted), IDS_CHUNK):
+            chunk = wanted[offset : offset + IDS_CHUNK]
+            for item in self.iter_v2(ent.path, {"ids": chunk}, page_size=IDS_CHUNK):
+                found[item["id"]] = item
+        return [found[i] for i in wanted if i in found]
+
+    # ------------------------------------------------------------------ files and users (v1 only)
+
+    def upload_file(
+        self,
+        *,
+        file_name: str,
+        content: bytes,
+        person_id: int | None = None,
+        deal_id: int | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> dict:
+        """Upload one file attached to a person and/or deal; returns the file ``data``
+        (v1 ``addFile``, multipart, notes §4.7: ``id``, ``file_name``, ``file_size``, ``person_id``…).
+
+        Raises ValueError if neither id is given. Not retried on transport errors (POST).
+        """
+        if person_id is None and deal_id is None:
+            raise ValueError("upload_file needs person_id or deal_id")
+        form = {k: str(int(v)) for k, v in (("person_id", person_id), ("deal_id", deal_id)) if v is not None}
+        files = {"file": (file_name, content, content_type)}
+        return self.request("POST", "/api/v1/files", files=files, data=form)["data"]
+
+    def download_file(self, file_id: int) -> bytes:
+        """The file's bytes (v1 ``downloadFile``). A redirect to another host (object storage) is
+        followed without the token header."""
+        path = f"/api/v1/files/{int(file_id)}/download"
+        resp = self._send("GET", path)
+        hops = 0
+        while resp.is_redirect and hops < 5:
+            hops += 1
+            location = urljoin(resp.url, resp.headers["location"])
+            target = urlsplit(location)
+            if target[:2] == urlsplit(self.api_base)[:2]:  # same origin: a normal, rate-limited API call
+                resp = self._send("GET", target.path + (f"?{target.query}" if target.query else ""))
+                continue
+            try:
+                resp = self._session.get(location, headers={"x-api-token": None}, timeout=self._timeout)
+            except requests.RequestException as exc:
+                raise PipedriveTransportError(0, _describe_transport(exc), path_template(path), method="GET") from None
+            if resp.status_code >= 400:
+                raise PipedriveError(resp.status_code, "file storage download failed", path_template(path), method="GET")
+        if resp.is_redirect:
+            raise PipedriveError(resp.status_code, "too many redirects", path_template(path), method="GET")
+        return resp.content
+
+    def list_users(self) -> list[dict]:
+        """All company users (v1 ``getUsers``, one unpaged array; notes §4.8)."""
+        return self.request("GET", "/api/v1/users")["data"] or []
+
+    # ------------------------------------------------------------------ custom fields, pipelines, stages
+
+    def _field_path(self, entity: str) -> str:
+        try:
+            return _FIELD_PATHS[entity]
+        except KeyError:
+            raise ValueError(f"no field definitions for {entity!r}; expected one of {sorted(_FIELD_PATHS)}") from None
+
+    def list_fields(self, entity: str) -> list[dict]:
+        """All field definitions (system and custom) of person/organization/deal/activity, all pages
+        (v2 ``getPersonFields``…): ``{field_code, field_name, field_type, is_custom_field, options}``."""
+        return list(self.iter_v2(self._field_path(entity)))
+
+    def ensure_custom_field(self, entity: str, name: str, field_type: str, options: list[str] | None = None) -> FieldRef:
+        """Find the custom field named exactly ``name`` or create it; idempotent (notes §4.9).
+
+        A found field is reused; missing enum/set ``options`` are added (``addPersonFieldOptions``…,
+        atomic, returns only the new options). Otherwise the field is created (``addPersonField``…,
+        body ``{field_name, field_type, options: [{label}]}``).
+
+        Raises:
+            FieldTypeConflict: a custom field ``name`` exists with another ``field_type``.
+            ValueError: unknown/read-only entity; ``options`` for a non-enum/set type; creating an
+                enum/set field without options (the API requires them).
+        """
+        if entity == "activity":
+            raise ValueError("activity fields are read-only in the API (notes §4.5)")
+        path = self._field_path(entity)
+        labels = list(dict.fromkeys(options or []))
+        if labels and field_type not in OPTION_FIELD_TYPES:
+            raise ValueError(f"options given for field_type {field_type!r}; only enum/set take options")
+
+        def find() -> FieldRef | None:
+            for f in self.iter_v2(path):
+                if f.get("is_custom_field") and f.get("field_name") == name:
+                    if f.get("field_type") != field_type:
+                        raise FieldTypeConflict(entity, name, str(f.get("field_type")), field_type, path)
+                    return _field_ref(f)
+            return None
+
+        def create() -> FieldRef:
+            if field_type in OPTION_FIELD_TYPES and not labels:
+                raise ValueError(f"creating an {field_type} field needs at least one option")
+            body: dict[str, Any] = {"field_name": name, "field_type": field_type}
+            if labels:
+                body["options"] = [{"label": label} for label in labels]
+            return _field_ref(self.request("POST", path, json=body)["data"])
+
+        with self._ensure_lock:
+            ref = self._find_or_create(find, create)
+            missing = [label for label in labels if label not in ref.options]
+            if not missing:
+                return ref
+            added = self.request("POST", f"{path}/{ref.key}/options", json=[{"label": label} for label in missing])
+            options_map = dict(ref.options)
+            options_map.update({o["label"]: int(o["id"]) for o in added.get("data") or []})
+            return FieldRef(ref.key, ref.name, ref.field_type, options_map)
+
+    def ensure_pipeline(self, name: str) -> int:
+        """Id of the pipeline named exactly ``name``; created if absent (v2 ``getPipelines``/``addPipeline``)."""
+
+        def find() -> int | None:
+            return next((p["id"] for p in self.iter_v2("/api/v2/pipelines") if p.get("name") == name and not p.get("is_deleted")), None)
+
+        with self._ensure_lock:
+            return self._find_or_create(find, lambda: self.create("pipeline", {"name": name})["id"])
+
+    def ensure_stage(self, pipeline_id: int, name: str, order_nr: int | None = None) -> int:
+        """Id of the stage ``name`` in ``pipeline_id``; created if absent (v2 ``getStages``/``addStage``).
+
+        ``order_nr`` cannot be set through v2 (``addStage``/``updateStage`` have no such field);
+        Pipedrive appends new stages, so call this in stage order. A mismatch is logged.
+        """
+
+        def find() -> dict | None:
+            stages = self.iter_v2("/api/v2/stages", {"pipeline_id": pipeline_id})
+            return next((s for s in stages if s.get("name") == name and not s.get("is_deleted")), None)
+
+        with self._ensure_lock:
+            stage = self._find_or_create(find, lambda: self.create("stage", {"name": name, "pipeline_id": pipeline_id}))
+        if order_nr is not None and stage.get("order_nr") not in (None, order_nr):
+            log.warning("stage %d has order_nr %s, wanted %d (not settable via API v2)", stage["id"], stage.get("order_nr"), order_nr)
+        return int(stage["id"])
+
+    def _find_or_create(self, find: Callable[[], T | None], create: Callable[[], T]) -> T:
+        """``find()`` else ``create()``; if the create's outcome is unknown (transport error), look again."""
+        found = find()
+        if found is not None:
+            return found
+        try:
+            return create()
+        except PipedriveTransportError:
+            found = find()
+            if found is None:
+                raise
+            return found
+
+    # ------------------------------------------------------------------ search
+
+    def search_field(self, entity: str, field_key: str, term: str) -> list[int]:
+        """Ids of ``entity`` items whose field ``field_key`` equals ``term`` exactly (case-sensitive).
+
+        v2 ``searchItemByField`` (``GET /api/v2/itemSearch/field``, ``match=exact``, 20 tokens, search
+        burst limit; notes §4.1, §6). Only varchar/text/varchar_auto/double/monetary/phone/address
+        custom fields are searchable.
+        """
+        params = {"entity_type": entity, "field": field_key, "term": term, "match": "exact"}
+        ids: dict[int, None] = {}
+        for row in self.iter_v2("/api/v2/itemSearch/field", params):
+            item = row.get("item") if isinstance(row.get("item"), dict) else row
+            if item.get("id") is not None:
+                ids[int(item["id"])] = None
+        return list(ids)
+
+
+def _field_ref(f: Mapping[str, Any]) -> FieldRef:
+    options = {o["label"]: int(o["id"]) for o in f.get("options") or [] if "label" in o and "id" in o}
+    return FieldRef(str(f["field_code"]), str(f["field_name"]), str(f["field_type"]), options)

@@ -1,0 +1,139 @@
+"""On-demand fault injection for reliability tests (ARCHITECTURE.md "Sandboxes").
+
+A test registers rules through ``POST /__sandbox/faults``; each rule hits the next ``count``
+requests whose path starts with ``path_prefix`` (and whose method matches, if given), after
+letting ``after`` matching requests through untouched. A hit can:
+
+- delay the request by ``delay_seconds`` (then serve it normally unless a status/drop is set);
+- answer with ``status`` (429, 5xx, 403, ...) without executing the request;
+- drop the connection (close the socket without any response).
+
+Rules are matched in registration order; the first rule that matches a request consumes it.
+Faulted requests are not charged against the rate limits (the "server" never processed them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MAX_DELAY_SECONDS = 120.0
+
+
+@dataclass
+class FaultRule:
+    """One registered fault. ``count``/``after`` count down as requests match."""
+
+    id: int
+    path_prefix: str
+    method: str | None
+    status: int | None
+    count: int
+    after: int
+    delay_seconds: float
+    drop_connection: bool
+    fired: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON view for the admin endpoints."""
+        return asdict(self)
+
+
+class FaultInjector:
+    """Thread-safe registry of fault rules (see module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rules: list[FaultRule] = []
+        self._ids = itertools.count(1)
+
+    def add(self, spec: dict[str, Any]) -> FaultRule:
+        """Register a rule from the admin JSON body.
+
+        Body keys: ``status`` (int 400-599, optional), ``count`` (>= 1, default 1),
+        ``path_prefix`` (default "/"), ``method`` (optional), ``delay_seconds`` (0-120, default 0),
+        ``drop_connection`` (bool), ``after`` (>= 0, default 0).
+
+        Raises:
+            ValueError: invalid or pointless rule (no status, delay or drop).
+        """
+        if not isinstance(spec, dict):
+            raise ValueError("fault body must be a JSON object")
+        unknown = set(spec) - {"status", "count", "path_prefix", "method", "delay_seconds", "drop_connection", "after"}
+        if unknown:
+            raise ValueError(f"unknown fault keys: {sorted(unknown)}")
+        status = spec.get("status")
+        if status is not None and (not _is_int(status) or not 400 <= status <= 599):
+            raise ValueError("status must be an integer 400-599")
+        count = spec.get("count", 1)
+        after = spec.get("after", 0)
+        if not _is_int(count) or count < 1:
+            raise ValueError("count must be an integer >= 1")
+        if not _is_int(after) or after < 0:
+            raise ValueError("after must be an integer >= 0")
+        delay = spec.get("delay_seconds", 0) or 0
+        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not 0 <= delay <= MAX_DELAY_SECONDS:
+            raise ValueError(f"delay_seconds must be a number 0-{MAX_DELAY_SECONDS:g}")
+        drop = spec.get("drop_connection", False)
+        if not isinstance(drop, bool):
+            raise ValueError("drop_connection must be a boolean")
+        prefix = spec.get("path_prefix", "/")
+        if not isinstance(prefix, str) or not prefix.startswith("/"):
+            raise ValueError("path_prefix must start with '/'")
+        method = spec.get("method")
+        if method is not None and not isinstance(method, str):
+            raise ValueError("method must be a string")
+        if status is None and not drop and not delay:
+            raise ValueError("a fault needs status, delay_seconds or drop_connection")
+        rule = FaultRule(
+            id=next(self._ids),
+            path_prefix=_canonical_path(prefix),
+            method=method.upper() if method else None,
+            status=status,
+            count=count,
+            after=after,
+            delay_seconds=float(delay),
+            drop_connection=drop,
+        )
+        with self._lock:
+            self._rules.append(rule)
+        return rule
+
+    def take(self, method: str, path: str) -> FaultRule | None:
+        """Consume the fault (if any) for this request; ``path`` is the canonical /api/... path."""
+        with self._lock:
+            if not self._rules:
+                return None
+            for rule in self._rules:
+                if not path.startswith(rule.path_prefix) or (rule.method and rule.method != method):
+                    continue
+                if rule.after > 0:
+                    rule.after -= 1
+                    return None
+                rule.count -= 1
+                rule.fired += 1
+                if rule.count <= 0:
+                    self._rules.remove(rule)
+                return rule
+            return None
+
+    def clear(self) -> None:
+        """Remove every rule."""
+        with self._lock:
+            self._rules.clear()
+
+    def list(self) -> list[dict[str, Any]]:
+        """Pending rules as dicts."""
+        with self._lock:
+            return [rule.as_dict() for rule in self._rules]
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _canonical_path(path: str) -> str:
+    # The legacy /v1/... alias is served as /api/v1/...; rules match the canonical form.
+    return "/api" + path if path.startswith("/v1/") or path == "/v1" else path
