@@ -37,6 +37,12 @@ def waves_partitions(spec: MigrationSpec) -> dg.DynamicPartitionsDefinition:
     return dg.DynamicPartitionsDefinition(name=f"{spec.migration}_waves")
 
 
+def destination_pool(spec: MigrationSpec) -> str:
+    """Steps that call the destination share one pool (limit 1 in dagster.yaml): under the
+    multiprocess executor two load steps would otherwise each bring their own rate limiter."""
+    return f"{spec.migration}_destination"
+
+
 def _key(spec: MigrationSpec, *parts: str) -> dg.AssetKey:
     return dg.AssetKey([spec.migration, *parts])
 
@@ -83,7 +89,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
 
     # -- destination schema ----------------------------------------------------------------------
     @dg.asset(key=_key(spec, "destination_schema"), group_name=group, partitions_def=parts,
-              deps=[_key(spec, "field_map")], kinds={spec.destination.kind},
+              deps=[_key(spec, "field_map")], kinds={spec.destination.kind}, pool=destination_pool(spec),
               description="Custom fields (by name -> account key), pipelines and stages, created idempotently.")
     def destination_schema(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
         design = flit.destination(spec).ensure_schema(spec)
@@ -118,7 +124,10 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
 
     assets.append(report)
 
+    # In-process by default: loads are serialised by the destination pool anyway, and a process per
+    # step costs seconds of imports each. The launchpad can switch to `multiprocess` (or another executor).
     job = dg.define_asset_job(f"{m}_migration", selection=dg.AssetSelection.groups(group), partitions_def=parts,
+                              config={"execution": {"config": {"in_process": {}}}},
                               description=f"{spec.title}: extract, payload, load, checks and report for one wave.")
 
     @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,
@@ -228,7 +237,7 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
 
     @dg.asset(key=key, group_name=group, partitions_def=parts, check_specs=checks, deps=deps,
               ins={"payload": dg.AssetIn(key=_key(spec, "payload", target), input_manager_key=IO_MANAGER_KEY)},
-              kinds={spec.destination.kind},
+              kinds={spec.destination.kind}, pool=destination_pool(spec),
               description=f"Upsert target {target} ({t.entity}) by source ID; parents first; ledger per record.")
     def load(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore, payload: pd.DataFrame):
         wave = context.partition_key
