@@ -111,9 +111,12 @@ def resolve_lookups(spec: MigrationSpec, target_name: str, payload: pd.DataFrame
 
 
 def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame, destination: Destination,
-                ledger: Ledger, run_id: str, wave: str, max_workers: int = 8,
+                ledger: Ledger, run_id: str, wave: str, max_workers: int = 8, chunk_rows: int = 5_000,
                 on_progress: Callable[[int, int], None] | None = None) -> LoadSummary:
     """Upsert one target's payload into the destination; idempotent and resumable.
+
+    Rows are processed ``chunk_rows`` at a time (bodies are built per chunk, so memory stays bounded);
+    ``on_progress(done, total)`` is called after each chunk.
 
     Raises:
         FatalLoadError: the destination cannot go on (budget spent, auth revoked); what was sent so
@@ -128,63 +131,21 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
 
     resolved, fk_fail = resolve_lookups(spec, target_name, payload, ledger, destination.fallback_owner_id())
     xw = ledger.crosswalk_frame(m, target_name).set_index("source_id")
-    rows = payload.to_dict("records")
-    outcomes: list[RecordOutcome] = []
     quarantine: list[dict[str, Any]] = []
-    to_send: list[tuple[str, dict, dict, str, str | None]] = []  # (op, row, body, hash, dest_id)
-    for i, row in enumerate(rows):
-        sid = str(row["source_id"])
-        if pd.notna(fk_fail.iat[i]):
-            outcomes.append(RecordOutcome(sid, "fail", error=str(fk_fail.iat[i])))
-            quarantine.append({"source_id": sid, "row_number": None, "reason": str(fk_fail.iat[i])})
-            continue
-        flag = destination.flag(target_name, t, row)
-        if flag:
-            outcomes.append(RecordOutcome(sid, "flag", error=None))
-            quarantine.append({"source_id": sid, "row_number": None, "reason": flag})
-            summary.flagged += 1
-            continue
-        fks = {fk: (None if pd.isna(v) else v) for fk, v in resolved.iloc[i].items()} if len(resolved.columns) else {}
-        try:
-            body = destination.build_body(target_name, t, row, fks)
-        except ValueError as exc:
-            outcomes.append(RecordOutcome(sid, "fail", error=str(exc)))
-            quarantine.append({"source_id": sid, "row_number": None, "reason": str(exc)})
-            continue
-        digest = body_hash(body)
-        if sid in xw.index:
-            known = xw.loc[sid]
-            if known["payload_hash"] == digest:
-                outcomes.append(RecordOutcome(sid, "skip", dest_id=str(known["dest_id"]), payload_hash=digest))
-                continue
-            to_send.append(("update", row, body, digest, str(known["dest_id"])))
-        else:
-            to_send.append(("create", row, body, digest, None))
+    existing: dict[str, str] | None = None  # fetched once, only if some record has no crosswalk row
 
-    # Records with no crosswalk row may exist remotely after a crash: adopt them instead of creating.
-    if any(op == "create" for op, *_ in to_send):
-        existing = destination.find_existing(target_name, t)
-        if existing:
-            adopted = []
-            for item in to_send:
-                op, row, body, digest, _ = item
-                key = str(row["source_id"])
-                if op == "create" and key in existing:
-                    adopted.append(("update", row, body, digest, existing[key]))
-                    summary.adopted += 1
-                else:
-                    adopted.append(item)
-            to_send = adopted
-
-    ledger.record_many(migration=m, target=target_name, run_id=run_id, wave=wave, outcomes=outcomes)
-    ledger.replace_quarantine(migration=m, wave=wave, stage="load", obj=target_name, run_id=run_id,
-                              rows=pd.DataFrame(quarantine, columns=["source_id", "row_number", "reason"]))
-    for o in outcomes:
-        if o.operation == "skip":
+    def count(outcome: RecordOutcome) -> None:
+        if outcome.operation == "skip":
             summary.unchanged += 1
-        elif o.operation == "fail":
+        elif outcome.operation == "create":
+            summary.created += 1
+            summary.requests += 1
+        elif outcome.operation == "update":
+            summary.updated += 1
+            summary.requests += 1
+        elif outcome.operation == "fail":
             summary.failed += 1
-            summary.errors[o.error or "error"] = summary.errors.get(o.error or "error", 0) + 1
+            summary.errors[outcome.error or "error"] = summary.errors.get(outcome.error or "error", 0) + 1
 
     def send(item: tuple[str, dict, dict, str, str | None]) -> RecordOutcome:
         op, row, body, digest, dest_id = item
@@ -196,28 +157,69 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
         ledger.record(migration=m, target=target_name, run_id=run_id, wave=wave, outcome=outcome)
         return outcome
 
-    done = 0
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"load-{target_name}") as pool:
-        futures = [pool.submit(send, item) for item in to_send]
-        finished, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        fatal = next((f.exception() for f in finished if f.exception() is not None), None)
-        if fatal is not None:
-            for f in pending:
-                f.cancel()
-            raise FatalLoadError(f"load of {target_name} stopped: {fatal}") from fatal
-        for f in futures:
-            o = f.result()
-            done += 1
-            summary.requests += 1
-            if o.operation == "create":
-                summary.created += 1
-            elif o.operation == "update":
-                summary.updated += 1
-            else:
-                summary.failed += 1
-                summary.errors[o.error or "error"] = summary.errors.get(o.error or "error", 0) + 1
-    if on_progress:
-        on_progress(done, len(to_send))
+    def send_chunks() -> None:
+        nonlocal existing
+        with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"load-{target_name}") as pool:
+            for start in range(0, len(payload), chunk_rows):
+                rows = payload.iloc[start:start + chunk_rows].to_dict("records")
+                outcomes: list[RecordOutcome] = []
+                to_send: list[tuple[str, dict, dict, str, str | None]] = []  # (op, row, body, hash, dest_id)
+                for i, row in enumerate(rows, start=start):
+                    sid = str(row["source_id"])
+                    if pd.notna(fk_fail.iat[i]):
+                        outcomes.append(RecordOutcome(sid, "fail", error=str(fk_fail.iat[i])))
+                        quarantine.append({"source_id": sid, "row_number": None, "reason": str(fk_fail.iat[i])})
+                        continue
+                    flag = destination.flag(target_name, t, row)
+                    if flag:
+                        outcomes.append(RecordOutcome(sid, "flag"))
+                        quarantine.append({"source_id": sid, "row_number": None, "reason": flag})
+                        summary.flagged += 1
+                        continue
+                    fks = {fk: (None if pd.isna(v) else v) for fk, v in resolved.iloc[i].items()}
+                    try:
+                        body = destination.build_body(target_name, t, row, fks)
+                    except ValueError as exc:
+                        outcomes.append(RecordOutcome(sid, "fail", error=str(exc)))
+                        quarantine.append({"source_id": sid, "row_number": None, "reason": str(exc)})
+                        continue
+                    digest = body_hash(body)
+                    if sid in xw.index:
+                        known = xw.loc[sid]
+                        if known["payload_hash"] == digest:
+                            outcomes.append(RecordOutcome(sid, "skip", dest_id=str(known["dest_id"]),
+                                                          payload_hash=digest))
+                        else:
+                            to_send.append(("update", row, body, digest, str(known["dest_id"])))
+                        continue
+                    # No crosswalk row: after a crash the record may exist remotely; adopt it, don't create.
+                    if existing is None:
+                        existing = destination.find_existing(target_name, t)
+                    if sid in existing:
+                        summary.adopted += 1
+                        to_send.append(("update", row, body, digest, existing[sid]))
+                    else:
+                        to_send.append(("create", row, body, digest, None))
+                ledger.record_many(migration=m, target=target_name, run_id=run_id, wave=wave, outcomes=outcomes)
+                for o in outcomes:
+                    count(o)
+                futures = [pool.submit(send, item) for item in to_send]
+                finished, pending = wait(futures, return_when=FIRST_EXCEPTION)
+                fatal = next((f.exception() for f in finished if f.exception() is not None), None)
+                if fatal is not None:
+                    for f in pending:
+                        f.cancel()
+                    raise FatalLoadError(f"load of {target_name} stopped: {fatal}") from fatal
+                for f in futures:
+                    count(f.result())
+                if on_progress:
+                    on_progress(min(start + chunk_rows, len(payload)), len(payload))
+
+    try:
+        send_chunks()
+    finally:  # quarantine reasons are kept even when a fatal error stops the load
+        ledger.replace_quarantine(migration=m, wave=wave, stage="load", obj=target_name, run_id=run_id,
+                                  rows=pd.DataFrame(quarantine, columns=["source_id", "row_number", "reason"]))
     return summary
 
 
