@@ -7,6 +7,7 @@ duplicates or losses.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -100,13 +101,22 @@ def test_full_wave_lands_every_seed_object_and_rerun_writes_nothing(migration_en
     assert after["entities"]["person"]["active"] == 4
 
 
-def test_unapproved_field_map_blocks_every_load(migration_env):
+def test_unapproved_field_map_blocks_every_load(migration_env, capsys):
+    from flit_pipelines.cli import main
+
     path = migration_env["specs"] / f"{M}.yaml"
     path.write_text(path.read_text().replace("Clinic Phone:", "Clinic Telephone:"))  # edited after approval
-    assert run_wave(M, "full", quiet=True) is False
+    assert main(["run", M, "--wave", "full", "--log-level", "ERROR"]) == 1
+    out = capsys.readouterr().out
+    assert "failed checks: field_map_approved" in out
     stats = sandbox_stats(migration_env["sandbox"])
     assert writes(stats) == 0
     assert "person" not in stats["entities"] or stats["entities"]["person"]["active"] == 0
+    assert main(["report", M, "--wave", "full", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["all_checks_passed"] is False
+    assert rep["targets"]["persons"]["loaded"] is False and rep["targets"]["persons"]["created"] == 0
+    assert len(rep["seed_objects"]) == 12
 
 
 def test_a_changed_source_record_is_updated_not_duplicated(migration_env, tmp_path):
