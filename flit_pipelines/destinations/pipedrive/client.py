@@ -335,7 +335,11 @@ class PipedriveClient:
                 raise PipedriveTransportError(
                     0, _describe_transport(exc), template, sent=not _never_sent(exc), method=method
                 ) from None
-            log.debug("%s %s -> %s in %.3fs", method, template, resp.status_code, time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            log.debug("%s %s -> %s in %.3fs", method, template, resp.status_code, elapsed)
+            self._burst.observe_latency(elapsed)
+            if search:
+                self._search.observe_latency(elapsed)
             self._observe(resp.headers, search)
             return self._check_status(resp, method, template, search)
 

@@ -8,16 +8,19 @@ without crossing it, so 429s stay near zero: a moving-window limiter (pyrate-lim
 most N acquisitions in any window, the limit follows the server's header, and a
 ``remaining == 0`` answer pauses every thread until the server's window resets.
 
-The pause matters as much as the window: a slot is taken when a request is scheduled, but the
-server counts it on arrival, and under load the gap varies by 100+ ms (measured against the
-sandbox). The server's own ``remaining``/``reset`` answer already includes that gap.
+Why a margin that follows latency: a slot is taken when a request is sent, but the server counts
+it when it arrives, anywhere up to a round trip later. Against the sandbox on a loaded 2-core
+machine round trips reached 0.3-1.1 s and a fixed 100 ms margin gave 7-23 429s per 240
+requests; holding each slot for ``window + worst recent round trip`` closes that gap.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 
 from pyrate_limiter import InMemoryBucket, Limiter, Rate
@@ -25,6 +28,8 @@ from pyrate_limiter import InMemoryBucket, Limiter, Rate
 __all__ = ["BurstLimiter", "header_float", "header_int"]
 
 log = logging.getLogger(__name__)
+
+_LATENCY_SAMPLES = 100  # round trips remembered for the safety margin
 
 
 def header_int(headers: Mapping[str, str], name: str) -> int | None:
@@ -51,10 +56,12 @@ class BurstLimiter:
     Args:
         limit: requests allowed per window (the plan's burst limit, notes §8).
         window_seconds: the server's rolling window (2.0 s for Pipedrive).
-        safety_ms: added to the window client-side. A slot is taken when a request is *scheduled*;
-            the server counts it when it *arrives*, and the two differ by a few ms of thread and
-            network jitter. Without the margin a request that left late and one that left early
-            can land in the same server window. Default: 5 % of the window, at least 100 ms.
+        safety_ms: the minimum margin added to the window client-side. A slot is taken when a
+            request is *sent*; the server counts it when it *arrives*, and the gap varies
+            (network, thread scheduling, server queueing). Without a margin a request that
+            arrived late and one that arrived early can land in the same server window.
+            Default: 5 % of the window, at least 100 ms; ``observe_latency`` widens it to the
+            worst recent round trip.
         name: label used in log lines ("burst", "search").
 
     Thread-safe. ``acquire`` blocks; the other methods never block.
@@ -65,12 +72,14 @@ class BurstLimiter:
             raise ValueError("limit must be >= 1 and window_seconds > 0")
         self.name = name
         self.window_seconds = window_seconds
-        window_ms = round(window_seconds * 1000)
-        self._interval_ms = window_ms + (safety_ms if safety_ms is not None else max(100, window_ms // 20))
+        self._window_ms = round(window_seconds * 1000)
+        self._base_margin_ms = safety_ms if safety_ms is not None else max(100, self._window_ms // 20)
+        self._margin_ms = self._base_margin_ms
+        self._latencies: deque[float] = deque(maxlen=_LATENCY_SAMPLES)
         self._lock = threading.Lock()
         self._resume_at = 0.0  # time.monotonic() before which no request may start
         self._limit = limit
-        self._bucket = InMemoryBucket([Rate(limit, self._interval_ms)])
+        self._bucket = InMemoryBucket([Rate(limit, self._window_ms + self._margin_ms)])
         self._limiter = Limiter(self._bucket)
 
     @property
@@ -81,8 +90,14 @@ class BurstLimiter:
     def acquire(self) -> None:
         """Block until one request may be sent: first any server-ordered pause, then a window slot."""
         self._wait_out_pause()
-        if not self._limiter.try_acquire(self.name, blocking=True):  # only False if weight > limit
-            raise RuntimeError(f"{self.name} limiter refused a weight-1 request")
+        while True:
+            limiter = self._limiter
+            if not limiter.try_acquire(self.name, blocking=True):  # only False if weight > limit
+                raise RuntimeError(f"{self.name} limiter refused a weight-1 request")
+            if limiter is self._limiter:
+                break
+            # Rebuilt meanwhile: our slot may have missed the copy into the new bucket, so take one
+            # there too (counting it twice for one window is the safe side).
         # A thread may have slept inside try_acquire while another thread's response ordered a
         # pause; the server's window is the truth, so honour it before sending.
         self._wait_out_pause()
@@ -97,24 +112,55 @@ class BurstLimiter:
             self._resume_at = max(self._resume_at, time.monotonic() + max(0.0, seconds))
 
     def set_limit(self, limit: int) -> bool:
-        """Rebuild the limiter for a new per-window ``limit``; returns True if it changed.
-
-        The recent acquisitions are carried over so the new limiter still sees the current
-        window's traffic (a fresh empty bucket would allow a second full burst at once).
-        """
-        if limit < 1:
+        """Rebuild the limiter for a new per-window ``limit``; returns True if it changed."""
+        if limit < 1 or limit == self._limit:
             return False
         with self._lock:
             if limit == self._limit:
                 return False
-            old_limiter, old_bucket = self._limiter, self._bucket
-            bucket = InMemoryBucket([Rate(limit, self._interval_ms)])
-            with old_bucket._lock:  # the bucket's own item lock; items are sorted RateItems
-                bucket.items = list(old_bucket.items)
-            self._bucket, self._limiter, self._limit = bucket, Limiter(bucket), limit
-        old_limiter.close()
+            self._rebuild(limit, self._margin_ms)
         log.info("%s limiter: %d requests per %.1f s (from x-ratelimit-limit)", self.name, limit, self.window_seconds)
         return True
+
+    def observe_latency(self, seconds: float) -> None:
+        """Widen (or slowly narrow) the safety margin to the recent worst round trip.
+
+        The server counts a request somewhere between our send and our receipt of the answer, so
+        holding each slot for ``window + max recent round trip`` keeps any two requests that the
+        server could see in one window inside one client window too. Grows at once (50 ms
+        steps, at most one extra window), shrinks only when the worst of the last
+        ``_LATENCY_SAMPLES`` round trips has fallen below half the margin.
+        """
+        with self._lock:
+            self._latencies.append(seconds)
+            worst_ms = max(self._latencies) * 1000
+            wanted = min(self._window_ms, max(self._base_margin_ms, 50 * math.ceil(worst_ms / 50)))
+            grow = wanted > self._margin_ms
+            shrink = len(self._latencies) == self._latencies.maxlen and wanted <= self._margin_ms // 2
+            if grow or shrink:
+                self._rebuild(self._limit, wanted)
+        if grow or shrink:
+            log.debug("%s limiter: safety margin %d ms (worst recent round trip)", self.name, wanted)
+
+    def _rebuild(self, limit: int, margin_ms: int) -> None:
+        """Swap in a new pyrate limiter; caller holds ``self._lock``.
+
+        The recent acquisitions are carried over so the new limiter still sees the current
+        window's traffic (a fresh empty bucket would allow a second full burst at once).
+        """
+        old_limiter, old_bucket = self._limiter, self._bucket
+        bucket = InMemoryBucket([Rate(limit, self._window_ms + margin_ms)])
+        with old_bucket._lock:  # the bucket's own item lock; items are RateItems sorted by time
+            bucket.items = list(old_bucket.items)
+        self._bucket, self._limiter, self._limit, self._margin_ms = bucket, Limiter(bucket), limit, margin_ms
+        # Slots taken in the old bucket between the copy and the swap: merge them in. Slots
+        # taken there after the swap are re-taken in the new one by `acquire`.
+        with old_bucket._lock, bucket._lock:
+            seen = {id(item) for item in bucket.items}
+            late = [item for item in old_bucket.items if id(item) not in seen]
+            if late:
+                bucket.items = sorted(bucket.items + late, key=lambda item: item.timestamp)
+        old_limiter.close()
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Adapt to a response's ``x-ratelimit-*`` headers (notes §8); absent headers are ignored.
