@@ -264,7 +264,8 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
         yield dg.MaterializeResult(
             metadata={"created": summary.created, "updated": summary.updated, "unchanged": summary.unchanged,
                       "failed": summary.failed, "flagged": summary.flagged, "adopted": summary.adopted,
-                      "matched": summary.matched, "fallback": summary.fallback, "requests": summary.requests,
+                      "matched": summary.matched, "fallback": summary.fallback, "records_sent": summary.records_sent,
+                      "http_requests": dest.client.stats.snapshot().get("requests") or 0,
                       "responses_429": dest.client.stats.snapshot().get("responses_429") or 0,
                       "errors": dg.MetadataValue.json(summary.errors)},
             check_results=results,

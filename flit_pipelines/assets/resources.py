@@ -60,7 +60,7 @@ class FlitResource(dg.ConfigurableResource):
         return resolve_directory(require_env(spec.source.directory_env))
 
     def source(self, spec: MigrationSpec) -> CsvExportSource:
-        return CsvExportSource(self.export_dir(spec), chunk_bytes=16 << 20)
+        return CsvExportSource(self.export_dir(spec), chunk_bytes=spec.source.chunk_bytes)
 
     def destination(self, spec: MigrationSpec) -> PipedriveDestination:
         d = spec.destination

@@ -48,7 +48,7 @@ class LoadSummary:
     failed: int = 0
     flagged: int = 0
     adopted: int = 0
-    requests: int = 0
+    records_sent: int = 0  # records written (create/update); HTTP requests are in the client stats
     errors: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -139,10 +139,10 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
             summary.unchanged += 1
         elif outcome.operation == "create":
             summary.created += 1
-            summary.requests += 1
+            summary.records_sent += 1
         elif outcome.operation == "update":
             summary.updated += 1
-            summary.requests += 1
+            summary.records_sent += 1
         elif outcome.operation == "fail":
             summary.failed += 1
             summary.errors[outcome.error or "error"] = summary.errors.get(outcome.error or "error", 0) + 1

@@ -57,11 +57,11 @@ class CsvExportSource:
 
     Args:
         directory: the export directory (``CLINIC_EXPORT_DIR``).
-        chunk_bytes: Arrow CSV block size; bounds memory per batch (default 16 MiB, about 100k rows
-            of a wide Synthea file).
+        chunk_bytes: Arrow CSV block size; bounds memory per batch (default 4 MiB: roughly 10k-40k
+            rows of a Synthea file; the reader's read-ahead holds a few blocks more).
     """
 
-    def __init__(self, directory: str | Path, *, chunk_bytes: int = 16 << 20):
+    def __init__(self, directory: str | Path, *, chunk_bytes: int = 4 << 20):
         self.directory = Path(directory)
         self.chunk_bytes = chunk_bytes
         if not self.directory.is_dir():

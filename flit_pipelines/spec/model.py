@@ -212,7 +212,7 @@ class SourceConfig(_Strict):
     default_directory: str | None = Field(
         None, description="'package:<path>' for bundled sample input, used only by the demo"
     )
-    chunk_rows: int = 100_000
+    chunk_bytes: int = Field(4 << 20, ge=1 << 16, description="CSV block size read per chunk; bounds extract memory")
 
 
 class DestinationConfig(_Strict):

@@ -584,8 +584,13 @@ class PipedriveClient:
         (v2 ``getPersonFields``…): ``{field_code, field_name, field_type, is_custom_field, options}``."""
         return list(self.iter_v2(self._field_path(entity)))
 
-    def ensure_custom_field(self, entity: str, name: str, field_type: str, options: list[str] | None = None) -> FieldRef:
+    def ensure_custom_field(self, entity: str, name: str, field_type: str, options: list[str] | None = None,
+                            *, existing: Sequence[Mapping[str, Any]] | None = None) -> FieldRef:
         """Find the custom field named exactly ``name`` or create it; idempotent (notes §4.9).
+
+        ``existing``: a listing from ``list_fields(entity)`` to search first, so provisioning many
+        fields costs one listing per entity instead of one per field (a second look, after a
+        create with an unknown outcome, always lists afresh).
 
         A found field is reused; missing enum/set ``options`` are added (``addPersonFieldOptions``…,
         atomic, returns only the new options). Otherwise the field is created (``addPersonField``…,
@@ -603,8 +608,11 @@ class PipedriveClient:
         if labels and field_type not in OPTION_FIELD_TYPES:
             raise ValueError(f"options given for field_type {field_type!r}; only enum/set take options")
 
+        listings = [existing] if existing is not None else []
+
         def find() -> FieldRef | None:
-            for f in self.iter_v2(path):
+            fields = listings.pop() if listings else self.iter_v2(path)
+            for f in fields:
                 if f.get("is_custom_field") and f.get("field_name") == name:
                     if f.get("field_type") != field_type:
                         raise FieldTypeConflict(entity, name, str(f.get("field_type")), field_type, path)

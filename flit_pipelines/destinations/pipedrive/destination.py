@@ -73,8 +73,9 @@ class PipedriveDestination:
         design: dict[str, Any] = {"custom_fields": {}, "pipelines": {}}
         for entity, fields in wanted.items():
             refs = {}
+            listing = self.client.list_fields(entity) if fields else []
             for name, (ftype, options) in fields.items():
-                refs[name] = self.client.ensure_custom_field(entity, name, ftype, options)
+                refs[name] = self.client.ensure_custom_field(entity, name, ftype, options, existing=listing)
             self.fields[entity] = refs
             if self.settings["source_key_field"] in refs:
                 self.source_key_fields[entity] = refs[self.settings["source_key_field"]]

@@ -81,6 +81,15 @@ class BurstLimiter:
         self._limit = limit
         self._bucket = InMemoryBucket([Rate(limit, self._window_ms + self._margin_ms)])
         self._limiter = Limiter(self._bucket)
+        self._sent: deque[float] = deque()  # monotonic send times of this limiter's own window
+
+    def own_in_window(self) -> int:
+        """How many requests this limiter let through during the last window."""
+        horizon = time.monotonic() - self.window_seconds
+        with self._lock:
+            while self._sent and self._sent[0] < horizon:
+                self._sent.popleft()
+            return len(self._sent)
 
     @property
     def limit(self) -> int:
@@ -101,6 +110,11 @@ class BurstLimiter:
         # A thread may have slept inside try_acquire while another thread's response ordered a
         # pause; the server's window is the truth, so honour it before sending.
         self._wait_out_pause()
+        now = time.monotonic()
+        with self._lock:
+            self._sent.append(now)
+            while self._sent and self._sent[0] < now - self.window_seconds:
+                self._sent.popleft()
 
     def _wait_out_pause(self) -> None:
         while (wait := self._resume_at - time.monotonic()) > 0:
@@ -167,12 +181,15 @@ class BurstLimiter:
 
         ``x-ratelimit-limit`` differing from the current limit rebuilds the limiter;
         ``x-ratelimit-remaining == 0`` pauses all threads for ``x-ratelimit-reset`` seconds
-        (default: one window).
+        (default: one window), unless this limiter's own window is full: then the limiter already
+        holds the next request back, and a pause on top would idle a whole window after every
+        burst (measured: 13-19 % below the allowed rate). An empty server window that our own
+        count can't explain means someone else shares the token, and then we do pause.
         """
         limit = header_int(headers, "x-ratelimit-limit")
         if limit is not None:
             self.set_limit(limit)
-        if header_int(headers, "x-ratelimit-remaining") == 0:
+        if header_int(headers, "x-ratelimit-remaining") == 0 and self.own_in_window() < self._limit:
             reset = header_float(headers, "x-ratelimit-reset")
             self.pause(self.window_seconds if reset is None else reset)
 
