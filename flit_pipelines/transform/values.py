@@ -3,6 +3,7 @@ then formatter, value map and default. Everything works on whole columns."""
 
 from __future__ import annotations
 
+import html
 import string
 from typing import Any
 
@@ -17,14 +18,13 @@ class TransformError(ValueError):
     """A spec expression or column reference does not fit the data (names the target and field)."""
 
 
-_HTML = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"), ("\n", "<br>"))
-
-
 def escape_html(text: pd.Series) -> pd.Series:
-    """``html.escape`` (quotes included) over a whole column, newlines as ``<br>``; & goes first."""
-    for raw, entity in _HTML:
-        text = text.str.replace(raw, entity, regex=False)
-    return text
+    """``html.escape`` (quotes included) over a text column, newlines as ``<br>``.
+
+    One C-level ``html.escape`` per value measured faster than six vectorised replace passes over
+    pandas strings, and equal to pyarrow's replace_substring once conversions are counted.
+    """
+    return text.map(html.escape, na_action="ignore").astype("string").str.replace("\n", "<br>", regex=False)
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
