@@ -128,14 +128,12 @@ def cmd_spec(args) -> int:
         digest = approve_spec_file(path, args.by, at)
         print(f"{path.name}: approved by {args.by} at {at} (field map {digest[:12]})")
         return 0
-    bad = 0
     for path in sorted(spec_dir().glob("*.yaml")):
         spec = load_spec(path)
         st = approval_status(spec)
         print(f"{path.name}: {len(spec.objects)} objects, {len(spec.targets)} targets; "
               f"load order {' -> '.join(load_order(spec))}; "
               f"{'approved' if st.approved else 'NOT approved: ' + '; '.join(st.reasons)}")
-        bad += not st.approved
     return 0
 
 

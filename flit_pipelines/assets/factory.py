@@ -180,8 +180,6 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         stats_doc = {"rows_read": stats.rows_read, "rows_kept": stats.rows_kept, "quarantined": stats.quarantined,
                      "rows_outside_wave": stats.rows_filtered_by_wave, "file_present": stats.file_present,
                      "quarantine_reasons": reasons}
-        from flit_pipelines.reports.migration import write_json
-
         write_json(flit.reports_dir(spec.migration, wave) / "extract" / f"{obj_name}.json", stats_doc)
         return dg.Output(
             ParquetRef(str(final), stats.rows_kept),

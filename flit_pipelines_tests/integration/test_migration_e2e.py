@@ -166,3 +166,21 @@ def test_killed_load_resumes_without_duplicates_or_losses(migration_env, tmp_pat
     assert stats["entities"]["activity"]["active"] == expected == visits["destination_count"]
     assert killed_at < expected
     assert visits["created"] + visits["adopted"] + visits["unchanged"] + visits["updated"] >= expected - killed_at
+
+
+def test_dropped_connections_on_creates_are_looked_up_not_duplicated(migration_env):
+    import requests
+
+    for prefix in ("/api/v2/persons", "/api/v1/notes"):
+        resp = requests.post(f"{migration_env['sandbox']}/__sandbox/faults", headers={"x-api-token": TOKEN},
+                             json={"drop_connection": True, "count": 1, "after": 1, "path_prefix": prefix,
+                                   "method": "POST"}, timeout=10)
+        resp.raise_for_status()
+    assert run_wave(M, "full", quiet=True) is True
+    rep = report(M, "full")
+    assert rep["all_checks_passed"] is True
+    stats = sandbox_stats(migration_env["sandbox"])
+    assert stats["faults_injected"] == 2
+    assert stats["entities"]["person"]["active"] == 4
+    assert stats["entities"]["note"]["active"] == 7  # 3 clinical + 4 relationship notes, none twice
+    assert rep["targets"]["persons"]["created"] == 4 and rep["targets"]["clinical_notes"]["failed"] == 0

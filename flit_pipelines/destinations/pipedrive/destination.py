@@ -172,7 +172,7 @@ class PipedriveDestination:
         try:
             return self._guard(self._create, target, body, row)
         except PipedriveTransportError:
-            found = self._find_one(target_name, target, str(row["source_id"]), row)
+            found = self._find_one(target_name, target, str(row["source_id"]), body)
             if found is not None:
                 return SendResult(found)
             try:
@@ -183,7 +183,9 @@ class PipedriveDestination:
     def _create(self, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
         if target.entity == "file":
             path = self._file_path(row)
-            mime = row.get("mime") or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+            mime = row.get("mime")
+            if mime is None or pd.isna(mime):
+                mime = mimetypes.guess_type(str(path))[0] or "application/octet-stream"
             data = self.client.upload_file(file_name=str(body.get("file_name") or path.name),
                                            content=path.read_bytes(), person_id=body.get("person_id"),
                                            content_type=str(mime))
@@ -217,16 +219,13 @@ class PipedriveDestination:
         m = MARKER_RE.search(text or "")
         return m.group(1) if m else None
 
-    def _iter_entity(self, entity: str):
-        return self.client.list(entity)
-
     def _keys_in_destination(self, target_name: str, target: Target) -> list[tuple[str, str]]:
         """(source key, dest id) of every live record of the target's entity carrying our key."""
         self.prepare(target_name, target)
         out = []
         if target.entity == "file":
             return out
-        for item in self._iter_entity(target.entity):
+        for item in self.client.list(target.entity):
             if item.get("is_deleted") or item.get("active_flag") is False:
                 continue
             key = self._key_of(target.entity, item)
@@ -240,7 +239,23 @@ class PipedriveDestination:
             return self.users_by_email()
         return {key.split(":", 1)[1]: dest for key, dest in self._keys_in_destination(target_name, target)}
 
-    def _find_one(self, target_name: str, target: Target, source_id: str, row: dict[str, Any]) -> str | None:
+    def _find_one(self, target_name: str, target: Target, source_id: str, body: dict[str, Any]) -> str | None:
+        """The record a create with an unknown outcome may have made, looked up narrowly: an exact
+        field search on the source key (persons, organizations, deals; notes/pipedrive.md 6), or the
+        person's activities/notes read for the footer key; files fall back to the full listing."""
+        key = f"{target_name}:{source_id}"
+        entity = target.entity
+        if entity in CUSTOM_FIELD_ENTITIES and entity in self.source_key_fields:
+            ids = self.client.search_field(entity, self.source_key_fields[entity].key, key)
+            return str(ids[0]) if ids else None
+        person = body.get("person_id") or next(
+            (p.get("person_id") for p in body.get("participants") or [] if p.get("primary")), None)
+        if entity in ("activity", "note") and person is not None:
+            for item in self.client.list(entity, person_id=int(person)):
+                if not item.get("is_deleted") and item.get("active_flag") is not False \
+                        and self._key_of(entity, item) == key:
+                    return str(item["id"])
+            return None
         return self.find_existing(target_name, target).get(source_id)
 
     def source_key_counts(self, target_name: str, target: Target) -> dict[str, int]:
