@@ -68,6 +68,7 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
 
 
 def report(migration: str, wave: str) -> dict:
+    """The migration report (dict, see ``reports.migration.build_report``) of one wave."""
     from flit_pipelines.assets.resources import FlitResource
     from flit_pipelines.reports.migration import build_report
     from flit_pipelines.spec import load_all_specs
@@ -144,6 +145,7 @@ def cmd_demo(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``flit`` entry point; returns the process exit code (0 ok, 1 a failed run, 2 bad usage)."""
     p = argparse.ArgumentParser(prog="flit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 

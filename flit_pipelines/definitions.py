@@ -10,6 +10,7 @@ from flit_pipelines.spec import load_all_specs
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    """Definitions of every spec in ``FLIT_SPEC_DIR`` or ``mapping_specs/``. Raises SpecError on a bad spec."""
     specs = load_all_specs()
     return dg.Definitions.merge(
         *(build_migration(spec) for spec in specs.values()),

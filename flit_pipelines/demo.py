@@ -25,12 +25,14 @@ DEMO_TOKEN = "demo-token"
 
 
 def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (bound and released)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    """Block until 127.0.0.1:``port`` accepts. Raises TimeoutError, or RuntimeError if ``proc`` exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -83,6 +85,7 @@ def prepare_demo_env(data_dir: Path, *, export_dir: str = "package:sample_data/s
 
 
 def run_demo(*, keep: bool = False, port: int = 0) -> int:
+    """The demo end to end; returns the exit code (0 when every step and check passed)."""
     from flit_pipelines.cli import _print_report, report, run_wave
 
     data_dir = PROJECT_ROOT / "data" / "demo"

@@ -29,6 +29,8 @@ def _loaded_ids(spec: MigrationSpec, target: str, payload: pd.DataFrame, ledger:
 
 def count_check(spec: MigrationSpec, target: str, wave: str, payload: pd.DataFrame, ledger: Ledger,
                 dest: PipedriveDestination, extract_doc: dict) -> dg.AssetCheckResult:
+    """counts_reconcile: base-object source rows - extract and load quarantine = crosswalk rows of
+    this payload = live records read back by ID. Returns an AssetCheckResult with the counts as metadata."""
     t = spec.targets[target]
     source_rows = int(extract_doc.get("rows_read", len(payload))) - int(extract_doc.get("rows_outside_wave", 0))
     q_extract = int(extract_doc.get("quarantined", 0))
@@ -51,6 +53,9 @@ def count_check(spec: MigrationSpec, target: str, wave: str, payload: pd.DataFra
 
 
 def duplicate_check(spec: MigrationSpec, target: str, dest: PipedriveDestination) -> dg.AssetCheckResult:
+    """no_duplicate_source_ids: every source key ("<target>:<id>") occurs at most once among live
+    destination records of the entity (full listing). Users and files are unique by the crosswalk's
+    unique constraint and pass with that explanation."""
     t = spec.targets[target]
     if t.entity in ("user", "file"):
         return dg.AssetCheckResult(
@@ -82,6 +87,9 @@ def source_sum(spec_sum: str, frames_loader) -> float:
 
 def money_check(spec: MigrationSpec, target: str, wave: str, payload: pd.DataFrame, ledger: Ledger,
                 dest: PipedriveDestination, parquet) -> dg.AssetCheckResult:
+    """money_sums_reconcile: per money column, payload sum = sum over loaded rows = destination read-back
+    sum, and the spec's ``source_sums`` over the wave's extract equal the payload sum (tolerance
+    half a cent). Sums are in the deal currency."""
     t = spec.targets[target]
     loaded = _loaded_ids(spec, target, payload, ledger)
     read_back = dest.read_back(target, t, loaded["dest_id"].tolist())

@@ -34,6 +34,7 @@ WAVES = ("sample", "full")
 
 
 def waves_partitions(spec: MigrationSpec) -> dg.DynamicPartitionsDefinition:
+    """The dynamic wave partitions of a migration (``<migration>_waves``: sample, full, delta-...)."""
     return dg.DynamicPartitionsDefinition(name=f"{spec.migration}_waves")
 
 
@@ -273,4 +274,6 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
 
 
 def migration_resources() -> dict:
+    """Resources every migration asset uses: ``flit`` (data dir, ledger, clients), ``parquet`` (paths),
+    and the Parquet IO manager. All default to the environment at run time."""
     return {"flit": FlitResource(), "parquet": ParquetStore(), IO_MANAGER_KEY: ParquetIOManagerFactory()}

@@ -40,9 +40,11 @@ class ParquetStore(dg.ConfigurableResource):
     base_dir: str = ""
 
     def root(self) -> UPath:
+        """Base directory as a UPath (local path or fsspec URL)."""
         return UPath(self.base_dir or os.path.join(default_data_dir(), "parquet"))
 
     def path_for(self, asset_key: dg.AssetKey, partition: str | None) -> UPath:
+        """``<root>/<asset key path>/<partition>.parquet``."""
         return self.root().joinpath(*asset_key.path, f"{partition or '__all__'}.parquet")
 
     def writer(self, asset_key: dg.AssetKey, partition: str | None, schema: pa.Schema) -> tuple[UPath, pq.ParquetWriter]:
@@ -54,6 +56,7 @@ class ParquetStore(dg.ConfigurableResource):
 
     @staticmethod
     def commit(tmp: UPath) -> UPath:
+        """Rename a finished ``.tmp`` file to its final name; returns the final path."""
         final = tmp.with_name(tmp.name.removesuffix(".tmp"))
         tmp.rename(final)  # atomic on a local disk: a crashed extract never leaves half a file
         return final

@@ -25,6 +25,7 @@ class ConfigurationError(RuntimeError):
 
 
 def require_env(name: str) -> str:
+    """The variable's value. Raises ConfigurationError naming the variable (never a value)."""
     value = os.environ.get(name)
     if not value:
         raise ConfigurationError(f"environment variable {name} is not set")
@@ -42,9 +43,11 @@ class FlitResource(dg.ConfigurableResource):
     ledger_url: str = ""
 
     def data_path(self) -> Path:
+        """The data directory (Parquet, ledger, reports)."""
         return Path(self.data_dir or default_data_dir())
 
     def ledger(self) -> Ledger:
+        """A Ledger on ``ledger_url`` / ``$FLIT_LEDGER_URL`` / ``<data>/ledger.db``; tables created if missing."""
         url = self.ledger_url or os.environ.get("FLIT_LEDGER_URL")
         if not url:
             self.data_path().mkdir(parents=True, exist_ok=True)
@@ -52,17 +55,21 @@ class FlitResource(dg.ConfigurableResource):
         return Ledger(url)
 
     def reports_dir(self, migration: str, wave: str) -> Path:
+        """``<data>/reports/<migration>/<wave>/``, created if missing."""
         path = self.data_path() / "reports" / migration / wave
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     def export_dir(self, spec: MigrationSpec) -> Path:
+        """The export directory from the env var the spec names. Raises ConfigurationError if unset."""
         return resolve_directory(require_env(spec.source.directory_env))
 
     def source(self, spec: MigrationSpec) -> CsvExportSource:
+        """A CsvExportSource on the export directory, reading ``spec.source.chunk_bytes`` blocks."""
         return CsvExportSource(self.export_dir(spec), chunk_bytes=spec.source.chunk_bytes)
 
     def destination(self, spec: MigrationSpec) -> PipedriveDestination:
+        """A PipedriveDestination with a fresh client (one limiter) from the spec's env vars and settings."""
         d = spec.destination
         settings = d.settings
         client = PipedriveClient(

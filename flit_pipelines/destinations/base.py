@@ -52,11 +52,13 @@ class LoadSummary:
     errors: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON reports and asset metadata."""
         return {k: v for k, v in self.__dict__.items()}
 
 
 @dataclass(frozen=True)
 class SendResult:
+    """One destination write: the destination ID, or an error text (status, path template, vendor message)."""
     dest_id: str | None
     error: str | None = None
 
@@ -64,22 +66,31 @@ class SendResult:
 class Destination(Protocol):
     """A CRM destination (ARCHITECTURE.md "Interfaces"). IDs are strings in the ledger."""
 
+    # Create custom fields/pipelines idempotently; returns the custom-field design document.
     def ensure_schema(self, spec: MigrationSpec) -> dict[str, Any]: ...
+    # Resolve what a target's bodies need (field keys, pipeline IDs) without writing.
     def prepare(self, target_name: str, target: Target) -> None: ...
+    # One request body from a payload row; raises ValueError naming the field (never the value).
     def build_body(self, target_name: str, target: Target, row: dict[str, Any],
                    resolved_fks: dict[str, Any]) -> dict[str, Any]: ...
+    # Source ID -> destination ID of records already carrying our source key.
     def find_existing(self, target_name: str, target: Target) -> dict[str, str]: ...
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult: ...
     def update(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
                row: dict[str, Any]) -> SendResult: ...
+    # Live records for the IDs: columns dest_id, source_key, and the target's money columns.
     def read_back(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame: ...
+    # Source key -> number of live destination records carrying it.
     def source_key_counts(self, target_name: str, target: Target) -> dict[str, int]: ...
+    # Columns dest_id, deleted, error.
     def delete(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame: ...
     def fallback_owner_id(self) -> str | None: ...
+    # A reason not to send this row (e.g. file over the size limit), or None.
     def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None: ...
 
 
 def body_hash(body: dict[str, Any]) -> str:
+    """SHA-256 hex of a request body (sorted-key JSON): equal hashes mean nothing to send."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -81,6 +81,7 @@ class Ledger:
 
     def record_many(self, *, migration: str, target: str, run_id: str, wave: str,
                     outcomes: Iterable[RecordOutcome]) -> None:
+        """Crosswalk upserts (successful writes and matches) and one audit event per outcome, in one transaction."""
         outcomes = list(outcomes)
         if not outcomes:
             return
@@ -121,6 +122,7 @@ class Ledger:
                                 "payload": json.dumps(payload, sort_keys=True), "captured_at": _now()})
 
     def prior_states(self, migration: str, target: str) -> pd.DataFrame:
+        """Columns dest_id, payload (JSON text) of records captured before the migration changed them."""
         q = select(prior_state.c.dest_id, prior_state.c.payload).where(
             and_(prior_state.c.migration == migration, prior_state.c.target == target))
         with self.engine.connect() as conn:
@@ -150,6 +152,7 @@ class Ledger:
 
     def quarantine_frame(self, migration: str, wave: str | None = None, stage: str | None = None,
                          obj: str | None = None) -> pd.DataFrame:
+        """Columns wave, stage, object, source_id, row_number, reason; filters optional."""
         conds = [quarantine.c.migration == migration]
         if wave is not None:
             conds.append(quarantine.c.wave == wave)
@@ -166,6 +169,7 @@ class Ledger:
     # -- audit ---------------------------------------------------------------------------------
     def audit_frame(self, migration: str, *, target: str | None = None, run_id: str | None = None,
                     wave: str | None = None) -> pd.DataFrame:
+        """The audit log (one row per record event) in event order; filters optional."""
         conds = [audit_event.c.migration == migration]
         if target is not None:
             conds.append(audit_event.c.target == target)
@@ -181,6 +185,7 @@ class Ledger:
         return pd.DataFrame(rows, columns=[c.name for c in cols])
 
     def operation_counts(self, migration: str, target: str, run_id: str) -> dict[str, int]:
+        """Operation -> count for one run of one target; error events count as "failed"."""
         q = (select(audit_event.c.operation, audit_event.c.status, func.count())
              .where(and_(audit_event.c.migration == migration, audit_event.c.target == target,
                          audit_event.c.run_id == run_id))

@@ -27,6 +27,7 @@ def _origin(v: ValueSource) -> str:
 
 
 def field_map_markdown(spec: MigrationSpec) -> str:
+    """The field map as Markdown: approval state, load order, per target every destination field and its source."""
     st = approval_status(spec)
     lines = [f"# Field map: {spec.title}", "",
              f"Approval: {'APPROVED by ' + str(spec.approval.approved_by) + ' at ' + str(spec.approval.approved_at) if st.approved else 'NOT APPROVED (' + '; '.join(st.reasons) + ')'}",

@@ -16,6 +16,7 @@ from flit_pipelines.spec.model import MigrationSpec
 
 
 def write_json(path: Path, doc: Any) -> None:
+    """Write ``doc`` as indented JSON atomically (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str), encoding="utf-8")

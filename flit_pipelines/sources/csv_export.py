@@ -68,6 +68,7 @@ class CsvExportSource:
             raise FileNotFoundError(f"export directory does not exist: {self.directory}")
 
     def path_of(self, obj: SourceObject) -> Path:
+        """The file of an object in the export directory."""
         return self.directory / (obj.file or f"{obj.table}.csv")
 
     def header(self, obj: SourceObject) -> HeaderReport:

@@ -30,6 +30,7 @@ class ExtractStats:
     file_present: bool = True
 
     def null_rates(self) -> dict[str, float]:
+        """Column -> share of null values among kept rows (0..1)."""
         n = max(self.rows_kept, 1)
         return {c: round(v / n, 4) for c, v in self.null_counts.items()}
 
@@ -40,6 +41,7 @@ def empty_frame(obj: SourceObject) -> pd.DataFrame:
 
 
 def arrow_schema(obj: SourceObject) -> pa.Schema:
+    """The Arrow schema of an object's typed extract (its Parquet file schema)."""
     return pa.Schema.from_pandas(empty_frame(obj), preserve_index=False)
 
 

@@ -94,6 +94,7 @@ def pandera_schema(obj: SourceObject, name: str) -> pa.DataFrameSchema:
 
 @dataclass
 class ChunkResult:
+    """Good rows (typed) and quarantine rows (row_number, source_id, reason) of one chunk."""
     good: pd.DataFrame
     quarantine: pd.DataFrame  # columns: row_number, source_id, reason
 

@@ -92,6 +92,7 @@ def field_map_sha256(spec: MigrationSpec) -> str:
 
 @dataclass(frozen=True)
 class ApprovalStatus:
+    """Whether the field map is approved as it stands, why not, and the hash a reviewer approves."""
     approved: bool
     reasons: list[str]
     expected_sha256: str

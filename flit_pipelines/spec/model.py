@@ -171,6 +171,7 @@ class Lookup(_Strict):
 
 
 class Pipeline(_Strict):
+    """A deal pipeline and its stages in order (created if missing)."""
     name: str
     stages: list[str]
 
@@ -200,6 +201,7 @@ class Target(_Strict):
 
 
 class EnvVarSpec(_Strict):
+    """An environment variable the migration reads; ``secret`` ones are never logged."""
     description: str
     required: bool = True
     secret: bool = False
@@ -207,6 +209,7 @@ class EnvVarSpec(_Strict):
 
 
 class SourceConfig(_Strict):
+    """Where the source is: the env var holding the export directory, and the CSV block size."""
     kind: Literal["csv_export"]
     directory_env: str
     default_directory: str | None = Field(
@@ -216,6 +219,7 @@ class SourceConfig(_Strict):
 
 
 class DestinationConfig(_Strict):
+    """Env vars of the destination's base URL and token, and destination settings."""
     kind: Literal["pipedrive"]
     api_base_env: str
     api_token_env: str
@@ -231,6 +235,7 @@ class Approval(_Strict):
 
 
 class SeedObject(_Strict):
+    """A row of the migration's seed table: which objects and targets carry it and where it lands."""
     name: str
     sources: list[str]
     targets: list[str]
@@ -239,6 +244,7 @@ class SeedObject(_Strict):
 
 
 class WaveConfig(_Strict):
+    """The wave root object and the sample wave size (100-500 records)."""
     root: str
     sample_size: int = Field(200, ge=1, le=500)
 
@@ -297,4 +303,5 @@ class MigrationSpec(_Strict):
 
     @property
     def is_approved(self) -> bool:
+        """True when approved_by and approved_at are set (see ``approval_status`` for the hash check)."""
         return bool(self.approval.approved_by and self.approval.approved_at)

@@ -43,19 +43,23 @@ def _iso_view(start: int, stop: int, *, sep: str | None = None, suffix: str = ""
 
 
 def to_float(s: pd.Series) -> pd.Series:
+    """Numbers as float64; unparseable values become NaN."""
     return pd.to_numeric(s, errors="coerce").astype("float64")
 
 
 def money(s: pd.Series) -> pd.Series:
+    """Numbers rounded to cents."""
     return to_float(s).round(2)
 
 
 def yes_no(s: pd.Series) -> pd.Series:
+    """Booleans as "Yes"/"No" (null stays null)."""
     b = s.astype("boolean")
     return pd.Series(np.where(b.fillna(False), "Yes", "No"), index=s.index, dtype="string").where(b.notna())
 
 
 def basename(s: pd.Series) -> pd.Series:
+    """The last path component (``/`` or ``\\`` separated)."""
     return s.astype("string").str.replace("\\", "/", regex=False).str.rsplit("/", n=1).str[-1]
 
 

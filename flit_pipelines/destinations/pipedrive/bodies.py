@@ -30,6 +30,7 @@ class BodyError(ValueError):
 
 
 def source_key(target: str, source_id: str) -> str:
+    """The key every record carries back to its source: ``"<target>:<source id>"``."""
     return f"{target}:{source_id}"
 
 

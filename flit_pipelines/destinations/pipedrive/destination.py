@@ -101,6 +101,7 @@ class PipedriveDestination:
 
     # -- users ---------------------------------------------------------------------------------
     def users_by_email(self) -> dict[str, str]:
+        """Lower-case e-mail -> user ID of active users (v1 getUsers, notes/pipedrive.md 4.8); cached."""
         if self._users is None:
             self._users = {
                 str(u["email"]).strip().lower(): str(u["id"])
@@ -109,6 +110,7 @@ class PipedriveDestination:
         return self._users
 
     def fallback_owner_id(self) -> str | None:
+        """User ID of ``fallback_owner_email``. Raises FatalLoadError if no active user has it."""
         if self._fallback is None:
             email = str(self.settings.get("fallback_owner_email", "")).lower()
             self._fallback = self.users_by_email().get(email)
@@ -119,6 +121,7 @@ class PipedriveDestination:
     # -- bodies --------------------------------------------------------------------------------
     def build_body(self, target_name: str, target: Target, row: dict[str, Any],
                    resolved_fks: dict[str, Any]) -> dict[str, Any]:
+        """One v2/v1 request body for a payload row (see ``bodies.build_body``); ValueError names the field."""
         try:
             pipeline = target.pipeline.name if target.pipeline else None
             return build_body(
