@@ -4,6 +4,7 @@
     flit report <migration> [--wave W] [--json]  per-target counts, quarantine reasons, checks, seed landing
     flit demo                                     bundled sample -> local Pipedrive sandbox, end to end
     flit sandbox serve pipedrive --port P --state PATH --token T
+    flit sandbox build-practice --patients N --out PATH   Dentrix-shaped demo practice (SQLite)
     flit spec approve <migration> --by NAME      record a person's approval of the field map
     flit spec check                               validate every spec, print load order and approval
 """
@@ -119,6 +120,14 @@ def cmd_sandbox(args) -> int:
     return 0
 
 
+def cmd_build_practice(args) -> int:
+    from flit_pipelines.sandbox.dentrix_practice import build_practice
+
+    rows = build_practice(args.out, patients=args.patients, seed=args.seed, dialect=args.dialect)
+    print(f"{args.out}: {sum(rows.values()):,} rows in {len(rows)} objects ({args.patients:,} patients)")
+    return 0
+
+
 def cmd_spec(args) -> int:
     from flit_pipelines.spec import approval_status, load_order
     from flit_pipelines.spec.load import approve_spec_file, load_spec, spec_dir
@@ -179,6 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--file-size-limit", type=int, default=None, help="bytes")
     serve.add_argument("--users-file", default=None, help="JSON list of {id, name, email, active_flag}")
     serve.set_defaults(fn=cmd_sandbox)
+    bp = sbs.add_parser("build-practice", help="write a deterministic Dentrix-shaped demo practice")
+    bp.add_argument("--patients", type=int, default=500)
+    bp.add_argument("--out", required=True, help="SQLite file, or a PostgreSQL SQLAlchemy URL with --dialect postgresql")
+    bp.add_argument("--seed", type=int, default=7)
+    bp.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite")
+    bp.set_defaults(fn=cmd_build_practice)
 
     sp = sub.add_parser("spec", help="mapping specs")
     sps = sp.add_subparsers(dest="action", required=True)
