@@ -3,7 +3,7 @@
     flit run <migration> --wave sample|full      execute one wave; exit 1 if a step or blocking check fails
     flit report <migration> [--wave W] [--json]  per-target counts, quarantine reasons, checks, seed landing
     flit demo                                     bundled sample -> local Pipedrive sandbox, end to end
-    flit sandbox serve pipedrive --port P --state PATH --token T
+    flit sandbox serve pipedrive|highlevel --port P --state PATH --token T
     flit sandbox build-practice --patients N --out PATH   Dentrix-shaped demo practice (SQLite)
     flit spec approve <migration> --by NAME      record a person's approval of the field map
     flit spec check                               validate every spec, print load order and approval
@@ -107,13 +107,18 @@ def cmd_report(args) -> int:
 
 
 def cmd_sandbox(args) -> int:
-    if args.system != "pipedrive":
-        print(f"unknown sandbox {args.system!r}", file=sys.stderr)
-        return 2
+    users = json.loads(Path(args.users_file).read_text()) if args.users_file else None
+    if args.system == "highlevel":
+        from flit_pipelines.sandbox.highlevel import serve as serve_highlevel
+
+        settings = {"users": users, "location_id": args.location_id}
+        if args.burst_limit is not None:
+            settings["burst_limit"] = args.burst_limit
+        serve_highlevel(args.port, args.state, args.token, host=args.host, **settings)
+        return 0
     from flit_pipelines.sandbox.pipedrive import serve
 
-    users = json.loads(Path(args.users_file).read_text()) if args.users_file else None
-    settings = {"burst_limit": args.burst_limit, "daily_budget": args.daily_budget, "users": users}
+    settings = {"burst_limit": args.burst_limit or 40, "daily_budget": args.daily_budget, "users": users}
     if args.file_size_limit:
         settings["file_size_limit"] = args.file_size_limit
     serve(args.port, args.state, args.token, host=args.host, **settings)
@@ -178,12 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     sb = sub.add_parser("sandbox", help="local vendor-faithful API emulators")
     sbs = sb.add_subparsers(dest="sandbox_cmd", required=True)
     serve = sbs.add_parser("serve", help="serve a sandbox in the foreground")
-    serve.add_argument("system", choices=["pipedrive"])
+    serve.add_argument("system", choices=["pipedrive", "highlevel"])
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--state", required=True, help="SQLite file holding the sandbox state")
     serve.add_argument("--token", required=True, help="the API token the sandbox accepts")
-    serve.add_argument("--burst-limit", type=int, default=40, help="requests per 2 s window (Growth plan api_token)")
+    serve.add_argument("--burst-limit", type=int, default=None,
+                       help="burst limit (Pipedrive: per 2 s, default 40 = Growth api_token; HighLevel: per 10 s, default 100)")
+    serve.add_argument("--location-id", default="loc_sandbox", help="HighLevel: the sandbox's location (sub-account)")
     serve.add_argument("--daily-budget", type=int, default=1_000_000, help="daily token budget")
     serve.add_argument("--file-size-limit", type=int, default=None, help="bytes")
     serve.add_argument("--users-file", default=None, help="JSON list of {id, name, email, active_flag}")

@@ -1,0 +1,183 @@
+"""SQLite state of one HighLevel sandbox sub-account (location); survives restarts.
+
+One table of JSON documents keyed by ``(kind, id)`` with a ``parent`` column (the contact id of a
+note/task, the calendar id of an appointment, ...) and two indexed lookup keys (``email_key``,
+``phone_key``: the normalised identifiers the duplicate rule matches on, set by ``contacts``).
+Listing order is insertion order (``rowid``; updates keep it).
+Kinds: ``contact``, ``note``, ``task``, ``custom_field``, ``appointment``, ``user``, ``object``,
+``record``, ``association``, ``relation``, ``media``; uploaded bytes live in ``blobs``. Ids are
+20-character alphanumeric strings like the vendor's (``"6dvNaf7VhkQ9snc5vnjJ"``).
+
+Every public method takes a process lock and commits before returning (autocommit), so the
+store can be shared between uvicorn's event loop and test threads.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import string
+import threading
+from pathlib import Path
+from typing import Any
+
+_ALPHABET = string.ascii_letters + string.digits
+ID_LENGTH = 20
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent TEXT,
+    email_key TEXT,
+    phone_key TEXT,
+    data TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX IF NOT EXISTS docs_parent ON docs (kind, parent);
+CREATE INDEX IF NOT EXISTS docs_email ON docs (kind, email_key);
+CREATE INDEX IF NOT EXISTS docs_phone ON docs (kind, phone_key);
+CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, content BLOB NOT NULL);
+"""
+
+
+def new_id() -> str:
+    """A random vendor-style id (20 alphanumerics)."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(ID_LENGTH))
+
+
+class HighLevelStore:
+    """Documents of one sandbox location (see module docstring).
+
+    Args:
+        path: SQLite file; created (with its directory) if missing.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._closed = False
+
+    def close(self) -> None:
+        """Checkpoint and close; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.close()
+
+    # ------------------------------------------------------------------ meta
+    def get_meta(self, key: str) -> str | None:
+        """Value of a meta key, or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a meta key."""
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # ------------------------------------------------------------- documents
+    def insert(self, kind: str, data: dict[str, Any], *, parent: str | None = None,
+               doc_id: str | None = None, lookup: dict[str, str | None] | None = None) -> dict[str, Any]:
+        """Store ``data`` under a new id (or ``doc_id``); returns the document with ``id`` set.
+
+        ``lookup``: optional ``{"email_key": ..., "phone_key": ...}`` for ``find_by``.
+        """
+        lookup = lookup or {}
+        with self._lock:
+            doc = dict(data, id=doc_id or new_id())
+            self._conn.execute(
+                "INSERT INTO docs (kind, id, parent, email_key, phone_key, data) VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, doc["id"], parent, lookup.get("email_key"), lookup.get("phone_key"), json.dumps(doc)),
+            )
+            return doc
+
+    def upsert(self, kind: str, doc: dict[str, Any], *, parent: str | None = None) -> None:
+        """Insert or replace the document with ``doc["id"]`` (keeps its original order)."""
+        with self._lock:
+            if self.get(kind, doc["id"]) is None:
+                self.insert(kind, doc, parent=parent, doc_id=doc["id"])
+            else:
+                self.replace(kind, doc)
+
+    def get(self, kind: str, doc_id: str) -> dict[str, Any] | None:
+        """The document, or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT data FROM docs WHERE kind = ? AND id = ?", (kind, doc_id)).fetchone()
+            return json.loads(row[0]) if row else None
+
+    def replace(self, kind: str, doc: dict[str, Any], *, lookup: dict[str, str | None] | None = None) -> None:
+        """Overwrite an existing document (matched by ``doc["id"]``); ``lookup`` as ``insert``
+        (None keeps the stored lookup keys)."""
+        with self._lock:
+            if lookup is None:
+                self._conn.execute("UPDATE docs SET data = ? WHERE kind = ? AND id = ?",
+                                   (json.dumps(doc), kind, doc["id"]))
+            else:
+                self._conn.execute(
+                    "UPDATE docs SET data = ?, email_key = ?, phone_key = ? WHERE kind = ? AND id = ?",
+                    (json.dumps(doc), lookup.get("email_key"), lookup.get("phone_key"), kind, doc["id"]),
+                )
+
+    def find_by(self, kind: str, column: str, value: str, *, exclude: str | None = None) -> dict[str, Any] | None:
+        """Oldest document whose lookup ``column`` (``email_key``/``phone_key``) equals ``value``."""
+        if column not in ("email_key", "phone_key"):
+            raise ValueError(f"unknown lookup column {column}")
+        with self._lock:
+            # ``column`` is one of two literals (checked above), never caller text.
+            sql = f"SELECT data FROM docs WHERE kind = ? AND {column} = ? AND id != ? ORDER BY rowid LIMIT 1"
+            row = self._conn.execute(sql, (kind, value, exclude or "")).fetchone()
+            return json.loads(row[0]) if row else None
+
+    def delete(self, kind: str, doc_id: str) -> bool:
+        """Delete a document; True if it existed."""
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, doc_id))
+            return cursor.rowcount > 0
+
+    def delete_children(self, kind: str, parent: str) -> None:
+        """Delete every ``kind`` document of ``parent`` (a deleted contact's notes/tasks)."""
+        with self._lock:
+            self._conn.execute("DELETE FROM docs WHERE kind = ? AND parent = ?", (kind, parent))
+
+    def list(self, kind: str, *, parent: str | None = None) -> list[dict[str, Any]]:
+        """All documents of ``kind`` (of ``parent`` if given), in creation order."""
+        with self._lock:
+            if parent is None:
+                rows = self._conn.execute("SELECT data FROM docs WHERE kind = ? ORDER BY rowid", (kind,))
+            else:
+                rows = self._conn.execute(
+                    "SELECT data FROM docs WHERE kind = ? AND parent = ? ORDER BY rowid", (kind, parent))
+            return [json.loads(row[0]) for row in rows.fetchall()]
+
+    def put_blob(self, blob_id: str, content: bytes) -> None:
+        """Store file bytes under ``blob_id`` (replacing any)."""
+        with self._lock:
+            self._conn.execute("INSERT OR REPLACE INTO blobs (id, content) VALUES (?, ?)", (blob_id, content))
+
+    def get_blob(self, blob_id: str) -> bytes | None:
+        """File bytes, or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT content FROM blobs WHERE id = ?", (blob_id,)).fetchone()
+            return bytes(row[0]) if row else None
+
+    def delete_blob(self, blob_id: str) -> None:
+        """Forget file bytes (no error if absent)."""
+        with self._lock:
+            self._conn.execute("DELETE FROM blobs WHERE id = ?", (blob_id,))
+
+    def counts(self) -> dict[str, int]:
+        """Number of documents per kind (admin stats)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT kind, count(*) FROM docs GROUP BY kind").fetchall()
+            return {kind: count for kind, count in rows}
