@@ -22,22 +22,25 @@ MONEY_TOLERANCE = 0.005
 _SUM_RE = re.compile(r"^\s*(\w+)\.(\w+)(?:\s+where\s+(.+))?\s*$")
 
 
-def _loaded_ids(spec: MigrationSpec, target: str, payload: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
+def loaded_records(spec: MigrationSpec, target: str, payload: pd.DataFrame, ledger: Ledger,
+                   dest: PipedriveDestination) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(crosswalk rows of this payload, their live destination read-back). Read once per load and
+    shared by the count and money checks."""
     xw = ledger.crosswalk_frame(spec.migration, target)
-    return xw[xw["source_id"].isin(payload["source_id"].astype("string"))]
+    loaded = xw[xw["source_id"].isin(payload["source_id"].astype("string"))]
+    read_back = dest.read_back(target, spec.targets[target], loaded["dest_id"].tolist()) if len(loaded) else pd.DataFrame()
+    return loaded, read_back
 
 
 def count_check(spec: MigrationSpec, target: str, wave: str, payload: pd.DataFrame, ledger: Ledger,
-                dest: PipedriveDestination, extract_doc: dict) -> dg.AssetCheckResult:
+                loaded: pd.DataFrame, read_back: pd.DataFrame, extract_doc: dict) -> dg.AssetCheckResult:
     """counts_reconcile: base-object source rows - extract and load quarantine = crosswalk rows of
     this payload = live records read back by ID. Returns an AssetCheckResult with the counts as metadata."""
     t = spec.targets[target]
     source_rows = int(extract_doc.get("rows_read", len(payload))) - int(extract_doc.get("rows_outside_wave", 0))
     q_extract = int(extract_doc.get("quarantined", 0))
     q_load = len(ledger.quarantine_frame(spec.migration, wave, "load", target))
-    loaded = _loaded_ids(spec, target, payload, ledger)
     ledger_rows = len(loaded)
-    read_back = dest.read_back(target, t, loaded["dest_id"].tolist()) if ledger_rows else pd.DataFrame()
     dest_rows = len(read_back)
     filtered = 0
     if t.where:  # rows the target deliberately leaves out are neither lost nor quarantined
@@ -85,14 +88,12 @@ def source_sum(spec_sum: str, frames_loader) -> float:
     return float(pd.to_numeric(df[col], errors="coerce").fillna(0).sum())
 
 
-def money_check(spec: MigrationSpec, target: str, wave: str, payload: pd.DataFrame, ledger: Ledger,
-                dest: PipedriveDestination, parquet) -> dg.AssetCheckResult:
+def money_check(spec: MigrationSpec, target: str, wave: str, payload: pd.DataFrame, loaded: pd.DataFrame,
+                read_back: pd.DataFrame, parquet) -> dg.AssetCheckResult:
     """money_sums_reconcile: per money column, payload sum = sum over loaded rows = destination read-back
     sum, and the spec's ``source_sums`` over the wave's extract equal the payload sum (tolerance
     half a cent). Sums are in the deal currency."""
     t = spec.targets[target]
-    loaded = _loaded_ids(spec, target, payload, ledger)
-    read_back = dest.read_back(target, t, loaded["dest_id"].tolist())
     sent = payload[payload["source_id"].isin(loaded["source_id"])]
     meta: dict = {}
     passed = True

@@ -14,11 +14,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from flit_pipelines.assets.checks import (
-    count_check,
-    duplicate_check,
-    money_check,
-)
+from flit_pipelines.assets.checks import count_check, duplicate_check, loaded_records, money_check
 from flit_pipelines.assets.io_manager import ParquetIOManagerFactory, ParquetRef, ParquetStore
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.destinations.base import load_target
@@ -249,12 +245,13 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
                          f"unchanged {summary.unchanged}, failed {summary.failed}, flagged {summary.flagged}")
         extract_doc_path = flit.reports_dir(spec.migration, wave) / "extract" / f"{t.from_}.json"
         extract_doc = json.loads(extract_doc_path.read_text()) if extract_doc_path.exists() else {}
+        loaded, read_back = loaded_records(spec, target, payload, ledger, dest)
         results = [
-            count_check(spec, target, wave, payload, ledger, dest, extract_doc),
+            count_check(spec, target, wave, payload, ledger, loaded, read_back, extract_doc),
             duplicate_check(spec, target, dest),
         ]
         if t.money:
-            results.append(money_check(spec, target, wave, payload, ledger, dest, parquet))
+            results.append(money_check(spec, target, wave, payload, loaded, read_back, parquet))
         doc = {"summary": summary.as_dict(), "client": dest.client.stats.snapshot(),
                "checks": {r.check_name: {"passed": r.passed, "description": r.description,
                                          "metadata": {k: getattr(v, "value", v) for k, v in (r.metadata or {}).items()}}

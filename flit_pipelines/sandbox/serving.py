@@ -11,13 +11,38 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
 
 STARTUP_TIMEOUT_SECONDS = 30.0
+
+
+def assemble_app(ctx: Any, routes: Sequence[BaseRoute], *, gateway: type, gateway_options: dict[str, Any],
+                 http_error: Callable) -> Starlette:
+    """A sandbox app: ``routes`` behind the vendor's ``gateway`` middleware (auth, faults, limits),
+    HTTP errors in the vendor's body shape, ``ctx`` (the sandbox state) at ``app.state.sandbox`` and
+    closed on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        ctx.close()
+
+    app = Starlette(
+        routes=list(routes),
+        middleware=[Middleware(gateway, ctx=ctx, **gateway_options)],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    app.state.sandbox = ctx
+    return app
 
 
 def serve_app(app: Starlette, *, name: str, port: int, host: str = "127.0.0.1") -> None:

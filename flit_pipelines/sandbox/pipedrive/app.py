@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,6 +16,7 @@ from flit_pipelines.sandbox.pipedrive.context import SandboxContext, SandboxSett
 from flit_pipelines.sandbox.pipedrive.errors import ApiError, error_response
 from flit_pipelines.sandbox.pipedrive.gateway import Gateway
 from flit_pipelines.sandbox.pipedrive.routing import Operation, endpoint
+from flit_pipelines.sandbox.serving import assemble_app
 
 DEFAULT_FILE_SIZE_LIMIT = 50 * 1024 * 1024
 
@@ -81,16 +79,5 @@ def create_app(
     operations = all_operations()
     routes = [Route(op.path, endpoint(op), methods=[op.method]) for op in operations] + admin.routes()
 
-    @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        ctx.close()
-
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(Gateway, ctx=ctx, operations=operations)],
-        exception_handlers={HTTPException: _http_error},
-        lifespan=lifespan,
-    )
-    app.state.sandbox = ctx
-    return app
+    return assemble_app(ctx, routes, gateway=Gateway, gateway_options={"operations": operations},
+                        http_error=_http_error)
