@@ -40,7 +40,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
+
+from _shared import git_state as _git_state
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_PATH = REPO / "mapping_specs" / "clinic_to_pipedrive.yaml"
@@ -71,16 +74,7 @@ os.environ["FLIT_DATA_DIR"] = str(BENCH_ROOT / "unused-data-dir")
 os.environ.pop("FLIT_LEDGER_URL", None)
 
 
-def git_state() -> dict:
-    """Commit of the code measured, and whether the project code differs from it."""
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    return {"head": git("rev-parse", "HEAD") or None,
-            "project_code_modified": bool(git("status", "--porcelain", "--", "flit_pipelines", "mapping_specs"))}
-
+git_state = partial(_git_state, "flit_pipelines", "mapping_specs")
 
 def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

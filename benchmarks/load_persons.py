@@ -37,16 +37,16 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from bisect import bisect_left
 from collections import Counter
+from functools import partial
 from pathlib import Path
+
+from _shared import git_state as _git_state, rate_stream, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -66,16 +66,7 @@ EXPORT_PARAMS = {  # build_clinic_export defaults, except the patient count
 WRITE_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 
 
-def git_state() -> dict:
-    """Commit of the code measured, and whether the project code differs from it."""
-    def git(*args: str) -> str:
-        try:
-            return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    return {"head": git("rev-parse", "HEAD") or None,
-            "project_code_modified": bool(git("status", "--porcelain", "--", "flit_pipelines", "mapping_specs"))}
-
+git_state = partial(_git_state, "flit_pipelines", "mapping_specs")
 
 def export_dir_for(params: dict) -> Path:
     tag = "p{patients}-s{seed}-e{encounters_per_patient}-c{claims_per_encounter}-n{notes_per_patient}" \
@@ -164,16 +155,7 @@ def rate_profile(events: list[tuple]) -> dict:
     write stream alone; latency; how often the server said ``x-ratelimit-remaining: 0`` (the client
     then pauses every thread for ``x-ratelimit-reset`` s); pauses between bursts."""
     def stream(ts: list[float]) -> dict:
-        if len(ts) < 2:
-            return {"count": len(ts)}
-        span = ts[-1] - ts[0]
-        # busiest window of WINDOW_SECONDS, by response arrival (client side)
-        busiest = max(bisect_left(ts, t + WINDOW_SECONDS) - i for i, t in enumerate(ts))
-        rate = (len(ts) - 1) / span if span > 0 else None
-        return {"count": len(ts), "first_to_last_seconds": round(span, 3),
-                "requests_per_second": round(rate, 3) if rate else None,
-                "share_of_allowed": round(rate / ALLOWED_RPS, 4) if rate else None,
-                "busiest_2s_window": busiest}
+        return rate_stream(ts, window_seconds=WINDOW_SECONDS, allowed_rps=ALLOWED_RPS, window_label="busiest_2s_window")
 
     all_ts = sorted(e[0] for e in events)
     write_ts = sorted(e[0] for e in events if e[1] in WRITE_METHODS)
@@ -390,16 +372,8 @@ def main(argv: list[str] | None = None) -> int:
         "run2": run2,
         "sandbox_final": {k: final_stats[k] for k in ("requests_total", "rate_limited_429", "responses_by_status",
                                                       "entities", "rate_limits")},
-        "loadavg_start": loadavg_start,
-        "loadavg_end": os.getloadavg(),
-        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "benchmark_wall_seconds": round(time.perf_counter() - t_all, 3),
     }
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    print(f"load average start {tuple(round(x, 2) for x in loadavg_start)}, end "
-          f"{tuple(round(x, 2) for x in doc['loadavg_end'])} (2 cores)")
-    print(f"\nwrote {a.out}")
+    write_results(a.out, doc, loadavg_start=loadavg_start, started=t_all)
     return 0
 
 

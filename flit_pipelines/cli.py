@@ -2,8 +2,9 @@
 
     flit run <migration> --wave sample|full      execute one wave; exit 1 if a step or blocking check fails
     flit report <migration> [--wave W] [--json]  per-target counts, quarantine reasons, checks, seed landing
-    flit demo                                     bundled sample -> local Pipedrive sandbox, end to end
-    flit sandbox serve pipedrive|highlevel --port P --state PATH --token T
+    flit demo [--only M ...]                      every migration end to end into local sandboxes
+    flit sandbox serve pipedrive|highlevel|dentrix-ascend|practicehub|salesforce --port P --state PATH ...
+    flit inventory <migration>                    source record counts and estimated extraction time
     flit sandbox build-practice --patients N --out PATH   Dentrix-shaped demo practice (SQLite)
     flit spec approve <migration> --by NAME      record a person's approval of the field map
     flit spec check                               validate every spec, print load order and approval
@@ -85,7 +86,14 @@ def _print_report(rep: dict) -> None:
     for name, t in rep["targets"].items():
         checks = ",".join(f"{k}={'ok' if v else 'FAIL'}" for k, v in t["checks"].items())
         print(f"{name:20}" + "".join(f"{str(t.get(c, '')):>13}" for c in cols) + f"  {checks}")
-    print(f"providers without a Pipedrive user (fallback owner): {rep['unmatched_providers']['count']}")
+    print(f"providers without a destination user (fallback owner): {rep['unmatched_providers']['count']}")
+    fls = rep.get("fls_checklist")
+    if fls:
+        print(f"field-level security of HIPAA-sensitive fields ({len(fls['fields'])}):")
+        for f in fls["fields"]:
+            print(f"  {f['field']:48} {f['status']}")
+        for step in fls.get("steps", []):
+            print(f"  - {step}")
 
 
 def cmd_run(args) -> int:
@@ -108,13 +116,37 @@ def cmd_report(args) -> int:
 
 def cmd_sandbox(args) -> int:
     users = json.loads(Path(args.users_file).read_text()) if args.users_file else None
+    if args.system in ("pipedrive", "highlevel") and not args.token:
+        raise SystemExit(f"flit sandbox serve {args.system}: --token is required")
     if args.system == "highlevel":
         from flit_pipelines.sandbox.highlevel import serve as serve_highlevel
 
-        settings = {"users": users, "location_id": args.location_id}
+        settings = {"users": users, "location_id": args.location_id, "agency_token": args.agency_token}
+        if args.pipelines_file:
+            settings["pipelines"] = json.loads(Path(args.pipelines_file).read_text())
         if args.burst_limit is not None:
             settings["burst_limit"] = args.burst_limit
         serve_highlevel(args.port, args.state, args.token, host=args.host, **settings)
+        return 0
+    if args.system == "dentrix-ascend":
+        from flit_pipelines.sandbox.ascend import serve as serve_ascend
+
+        if not args.practice:
+            raise SystemExit("flit sandbox serve dentrix-ascend: --practice (a demo practice SQLite file) is required")
+        serve_ascend(args.port, args.practice, host=args.host, client_id=args.client_id,
+                     client_secret=args.client_secret, organization_id=args.organization_id)
+        return 0
+    if args.system == "practicehub":
+        from flit_pipelines.sandbox.practicehub import serve as serve_practicehub
+
+        serve_practicehub(args.port, args.state, host=args.host, api_key=args.token or "sandbox-key",
+                          patients=args.patients, seed=args.seed, rate_per_second=args.rate_per_second)
+        return 0
+    if args.system == "salesforce":
+        from flit_pipelines.sandbox.salesforce import serve as serve_salesforce
+
+        serve_salesforce(args.port, args.state, host=args.host, client_id=args.client_id,
+                         client_secret=args.client_secret, users=users)
         return 0
     from flit_pipelines.sandbox.pipedrive import serve
 
@@ -152,10 +184,26 @@ def cmd_spec(args) -> int:
     return 0
 
 
-def cmd_demo(args) -> int:
-    from flit_pipelines.demo import run_demo
+def cmd_inventory(args) -> int:
+    """Record counts per object and the estimated extraction time (sources that can tell, e.g. PracticeHub)."""
+    from flit_pipelines.sources.registry import open_source
+    from flit_pipelines.spec.load import load_spec, spec_dir
 
-    return run_demo(keep=args.keep, port=args.port)
+    spec = load_spec(spec_dir() / f"{args.migration}.yaml")
+    source = open_source(spec)
+    if not hasattr(source, "inventory"):
+        raise SystemExit(f"{args.migration}: the {spec.source.kind} source has no inventory")
+    from flit_pipelines.sources.practicehub_api import format_inventory
+
+    rows = source.inventory(spec.objects)
+    print(json.dumps(rows, indent=2, default=str) if args.json else format_inventory(rows))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from flit_pipelines.demo import MIGRATIONS, run_demo
+
+    return run_demo(keep=args.keep, port=args.port, only=tuple(args.only) if args.only else MIGRATIONS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,25 +223,44 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(fn=cmd_report)
 
-    dm = sub.add_parser("demo", help="run the bundled sample end to end into a local Pipedrive sandbox")
+    dm = sub.add_parser("demo", help="run every migration end to end into local sandboxes")
     dm.add_argument("--keep", action="store_true", help="keep data/demo from an earlier demo (default: start fresh)")
-    dm.add_argument("--port", type=int, default=0, help="sandbox port (default: a free one)")
+    dm.add_argument("--port", type=int, default=0, help="Pipedrive sandbox port (default: a free one)")
+    dm.add_argument("--only", nargs="+", default=None, help="run only these migrations")
     dm.set_defaults(fn=cmd_demo)
+
+    inv = sub.add_parser("inventory", help="source record counts and estimated extraction time")
+    inv.add_argument("migration")
+    inv.add_argument("--json", action="store_true")
+    inv.set_defaults(fn=cmd_inventory)
 
     sb = sub.add_parser("sandbox", help="local vendor-faithful API emulators")
     sbs = sb.add_subparsers(dest="sandbox_cmd", required=True)
     serve = sbs.add_parser("serve", help="serve a sandbox in the foreground")
-    serve.add_argument("system", choices=["pipedrive", "highlevel"])
+    serve.add_argument("system", choices=["pipedrive", "highlevel", "dentrix-ascend", "practicehub", "salesforce"])
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--state", required=True, help="SQLite file holding the sandbox state")
-    serve.add_argument("--token", required=True, help="the API token the sandbox accepts")
+    serve.add_argument("--token", default=None, help="pipedrive/highlevel: the API token the sandbox accepts")
     serve.add_argument("--burst-limit", type=int, default=None,
-                       help="burst limit (Pipedrive: per 2 s, default 40 = Growth api_token; HighLevel: per 10 s, default 100)")
+                       help="requests per burst window (Pipedrive default 40 per 2 s; HighLevel 100 per 10 s)")
     serve.add_argument("--location-id", default="loc_sandbox", help="HighLevel: the sandbox's location (sub-account)")
-    serve.add_argument("--daily-budget", type=int, default=1_000_000, help="daily token budget")
-    serve.add_argument("--file-size-limit", type=int, default=None, help="bytes")
-    serve.add_argument("--users-file", default=None, help="JSON list of {id, name, email, active_flag}")
+    serve.add_argument("--agency-token", default=None, help="HighLevel: agency token accepted on Agency-Access calls")
+    serve.add_argument("--daily-budget", type=int, default=1_000_000, help="Pipedrive: daily token budget")
+    serve.add_argument("--file-size-limit", type=int, default=None, help="Pipedrive: bytes")
+    serve.add_argument("--users-file", default=None, help="JSON list of users (Pipedrive {id, name, email, "
+                       "active_flag}; HighLevel {email, firstName, lastName, role})")
+    serve.add_argument("--pipelines-file", default=None,
+                       help='HighLevel: JSON list of {"name", "stages": [...]} (pipelines cannot be created through the API)')
+    serve.add_argument("--practice", default=None, help="dentrix-ascend: demo practice SQLite file to serve")
+    serve.add_argument("--client-id", default="sandbox-client", help="dentrix-ascend/salesforce: OAuth client ID accepted")
+    serve.add_argument("--client-secret", default="sandbox-secret",
+                       help="dentrix-ascend/salesforce: OAuth client secret accepted")
+    serve.add_argument("--patients", type=int, default=200, help="practicehub: demo practice size seeded on first start")
+    serve.add_argument("--seed", type=int, default=7, help="practicehub: demo practice seed")
+    serve.add_argument("--rate-per-second", type=float, default=1.0,
+                       help="practicehub: requests per second per account before 429 (the vendor's is 1)")
+    serve.add_argument("--organization-id", default="sandbox-org", help="dentrix-ascend: Organization-ID accepted")
     serve.set_defaults(fn=cmd_sandbox)
     bp = sbs.add_parser("build-practice", help="write a deterministic Dentrix-shaped demo practice")
     bp.add_argument("--patients", type=int, default=500)

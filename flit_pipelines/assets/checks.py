@@ -13,7 +13,7 @@ import re
 import dagster as dg
 import pandas as pd
 
-from flit_pipelines.destinations.pipedrive.destination import PipedriveDestination
+from flit_pipelines.destinations.base import Destination
 from flit_pipelines.ledger import Ledger
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform import CF_PREFIX
@@ -23,7 +23,7 @@ _SUM_RE = re.compile(r"^\s*(\w+)\.(\w+)(?:\s+where\s+(.+))?\s*$")
 
 
 def loaded_records(spec: MigrationSpec, target: str, payload: pd.DataFrame, ledger: Ledger,
-                   dest: PipedriveDestination) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   dest: Destination) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(crosswalk rows of this payload, their live destination read-back). Read once per load and
     shared by the count and money checks."""
     xw = ledger.crosswalk_frame(spec.migration, target)
@@ -55,7 +55,7 @@ def count_check(spec: MigrationSpec, target: str, wave: str, payload: pd.DataFra
     return dg.AssetCheckResult(check_name="counts_reconcile", passed=passed, description=desc, metadata=meta)
 
 
-def duplicate_check(spec: MigrationSpec, target: str, dest: PipedriveDestination) -> dg.AssetCheckResult:
+def duplicate_check(spec: MigrationSpec, target: str, dest: Destination) -> dg.AssetCheckResult:
     """no_duplicate_source_ids: every source key ("<target>:<id>") occurs at most once among live
     destination records of the entity (full listing). Users and files are unique by the crosswalk's
     unique constraint and pass with that explanation."""

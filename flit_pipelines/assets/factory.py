@@ -18,9 +18,20 @@ from flit_pipelines.assets.checks import count_check, duplicate_check, loaded_re
 from flit_pipelines.assets.io_manager import ParquetIOManagerFactory, ParquetRef, ParquetStore
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.destinations.base import load_target
+from flit_pipelines.reports.audit_log import write_audit_log
+from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
 from flit_pipelines.reports.migration import write_json
+from flit_pipelines.reports.user_mapping import write_user_mapping
+from flit_pipelines.reports.workflow_rebuild import (
+    appointment_objects,
+    recall_objects,
+    workflow_rebuild_markdown,
+    workflow_rebuild_spec,
+)
+from flit_pipelines.sources.attachments import stage_downloads
 from flit_pipelines.sources.extract import arrow_schema, empty_frame, run_extract
+from flit_pipelines.sources.registry import files_root
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform import build_payload, needed_objects
@@ -92,9 +103,16 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
         design = flit.destination(spec).ensure_schema(spec)
         path = flit.reports_dir(m, context.partition_key) / "custom_field_design.json"
         write_json(path, design)
-        n_fields = sum(len(v) for v in design["custom_fields"].values())
-        return dg.MaterializeResult(metadata={"custom_fields": n_fields, "pipelines": len(design["pipelines"]),
-                                              "design": dg.MetadataValue.path(str(path))})
+        # the same design for people: types, folders, value maps, the workflow triggers each field can drive
+        path.with_suffix(".md").write_text(custom_field_design_markdown(spec, design), encoding="utf-8")
+        fields = design.get("custom_fields") or {}
+        # destinations shape their design documents differently: {entity: [...]} or one list
+        n_fields = sum(len(v) for v in fields.values()) if isinstance(fields, dict) else len(fields)
+        meta = {"custom_fields": n_fields, "design": dg.MetadataValue.path(str(path))}
+        for key in ("pipelines", "custom_objects"):
+            if key in design:
+                meta[key] = len(design[key])
+        return dg.MaterializeResult(metadata=meta)
 
     assets.append(destination_schema)
 
@@ -106,14 +124,24 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     @dg.asset(key=_key(spec, "report"), group_name=group, partitions_def=parts, kinds={"json"},
               deps=[_key(spec, "load", t) for t in spec.targets],
               description="Migration report: per target counts, quarantine reasons, checks, seed-object landing.")
-    def report(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
+    def report(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.MaterializeResult:
         from flit_pipelines.reports.migration import build_report
 
-        rep = build_report(spec, context.partition_key, flit)
-        path = flit.reports_dir(m, context.partition_key) / "migration_report.json"
+        wave = context.partition_key
+        out = flit.reports_dir(m, wave)
+        rep = build_report(spec, wave, flit)
+        path = out / "migration_report.json"
         write_json(path, rep)
+        audit = write_audit_log(flit.ledger(), m, wave, out)  # every record: source ID, destination ID, operation
+        # recall types and intervals, appointment facts: what an admin rebuilds as CRM workflows
+        frames = {o: pd.read_parquet(parquet.path_for(_key(spec, "extract", o), wave))
+                  for o in {**recall_objects(spec), **appointment_objects(spec)}}
+        (out / "workflow_rebuild.md").write_text(workflow_rebuild_markdown(workflow_rebuild_spec(spec, frames)),
+                                                 encoding="utf-8")
         return dg.MaterializeResult(metadata={
             "report": dg.MetadataValue.path(str(path)),
+            "audit_log": dg.MetadataValue.path(str(audit["csv"])),
+            "workflow_rebuild": dg.MetadataValue.path(str(out / "workflow_rebuild.md")),
             "targets": dg.MetadataValue.json({t: {k: v for k, v in r.items() if k in (
                 "source_rows", "quarantined", "created", "updated", "unchanged", "failed", "destination_count")}
                 for t, r in rep["targets"].items()}),
@@ -144,8 +172,8 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
     key = _key(spec, "extract", obj_name)
 
     @dg.asset(key=key, group_name=group, partitions_def=parts, deps=deps, io_manager_key=IO_MANAGER_KEY,
-              kinds={"csv", "parquet", "pandera"},
-              description=f"{obj.file or obj.table}: typed, Pandera-validated extract; failing rows quarantined.")
+              kinds={"parquet", "pandera"},
+              description=f"{obj.file or obj.table or obj.endpoint}: typed, Pandera-validated extract; failing rows quarantined.")
     def extract(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.Output:
         wave = context.partition_key
         ledger = flit.ledger()
@@ -160,9 +188,10 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         schema = arrow_schema(obj)
         tmp, writer = parquet.writer(key, wave, schema)
         quarantined: list[pd.DataFrame] = []
+        source = flit.source(spec)
         try:
             stats = run_extract(
-                flit.source(spec), obj, obj_name,
+                source, obj, obj_name,
                 write=lambda df: writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False)),
                 quarantine=quarantined.append, keep_ids=keep_ids, limit=limit)
             if stats.rows_kept == 0:
@@ -170,6 +199,9 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         finally:
             writer.close()
         final = parquet.commit(tmp)
+        downloads = None
+        if obj.download is not None and stats.rows_kept:
+            downloads = stage_downloads(source, obj, pd.read_parquet(final), files_root(spec))
         q = pd.concat(quarantined) if quarantined else pd.DataFrame(columns=["source_id", "row_number", "reason"])
         ledger.replace_quarantine(migration=spec.migration, wave=wave, stage="extract", obj=obj_name,
                                   run_id=context.run.run_id, rows=q)
@@ -191,6 +223,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
                 "missing_optional_columns": dg.MetadataValue.json(stats.missing_optional_columns),
                 "quarantine_reasons": dg.MetadataValue.json(reasons),
                 "parquet": dg.MetadataValue.path(str(final)),
+                **({"attachments": dg.MetadataValue.json(downloads.__dict__)} if downloads else {}),
             },
         )
 
@@ -243,6 +276,12 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
                               max_workers=int(spec.destination.settings.get("max_workers", 8)))
         context.log.info(f"{target}: created {summary.created}, updated {summary.updated}, "
                          f"unchanged {summary.unchanged}, failed {summary.failed}, flagged {summary.flagged}")
+        if t.entity == "user":  # before any owned record loads: who falls back to the fallback owner
+            mapping = flit.reports_dir(spec.migration, wave) / f"{target}_user_mapping.csv"
+            unmatched = write_user_mapping(mapping, spec.migration, target, payload, ledger, dest.fallback_owner_id())
+            if unmatched:
+                context.log.warning(f"{target}: {unmatched} without a destination user get the fallback owner; "
+                                    f"mapping template: {mapping}")
         extract_doc_path = flit.reports_dir(spec.migration, wave) / "extract" / f"{t.from_}.json"
         extract_doc = json.loads(extract_doc_path.read_text()) if extract_doc_path.exists() else {}
         loaded, read_back = loaded_records(spec, target, payload, ledger, dest)

@@ -52,7 +52,8 @@ class ParquetStore(dg.ConfigurableResource):
         path = self.path_for(asset_key, partition)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        return tmp, pq.ParquetWriter(tmp.open("wb"), schema)
+        # the writer opens (and on close() closes) the file itself, so it is complete once closed
+        return tmp, pq.ParquetWriter(tmp.path, schema, filesystem=tmp.fs)
 
     @staticmethod
     def commit(tmp: UPath) -> UPath:

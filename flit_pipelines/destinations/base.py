@@ -34,6 +34,10 @@ class FatalLoadError(RuntimeError):
     """Stop the whole load (e.g. the daily API budget is spent); progress so far is in the ledger."""
 
 
+class DailyLimitError(RuntimeError):
+    """A destination's daily API allowance would be exceeded (raised by destinations; fatal to a load)."""
+
+
 @dataclass
 class LoadSummary:
     """Counts of one target's load (one wave run). ``failed`` rows carry reasons in the ledger."""
@@ -85,8 +89,43 @@ class Destination(Protocol):
     # Columns dest_id, deleted, error.
     def delete(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame: ...
     def fallback_owner_id(self) -> str | None: ...
+    # Optional: destinations that write in bulk (Salesforce Bulk API 2.0) define
+    # send_batch(target_name, target, items: list[BatchItem]) -> list[SendResult] (same order as items);
+    # load_target then hands each chunk's writes over in one call instead of one request per record.
     # A reason not to send this row (e.g. file over the size limit), or None.
     def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One write of a batch: ``op`` create|update, the payload row, the request body, and the known
+    destination ID for updates (None for creates)."""
+    op: str
+    row: dict[str, Any]
+    body: dict[str, Any]
+    dest_id: str | None
+
+
+def guarded_write(fn: Callable[[], SendResult], *, api_error: type[Exception], transport_error: type[Exception],
+                  fatal_errors: tuple[type[Exception], ...], fatal_statuses: frozenset[int]) -> SendResult:
+    """Run one destination write and sort its failure.
+
+    ``fatal_errors`` (e.g. the daily budget is spent) and ``api_error``s whose ``status`` is in
+    ``fatal_statuses`` (401/403: credentials revoked) raise FatalLoadError, which stops the load;
+    ``transport_error`` propagates (the caller looks the record up before resending); any other
+    ``api_error`` fails only this row, its text (status, path template, vendor message; never a value)
+    becoming the ledger's error.
+    """
+    try:
+        return fn()
+    except fatal_errors as exc:
+        raise FatalLoadError(str(exc)) from None
+    except transport_error:
+        raise
+    except api_error as exc:
+        if getattr(exc, "status", None) in fatal_statuses:
+            raise FatalLoadError(str(exc)) from None
+        return SendResult(None, error=str(exc))
 
 
 def body_hash(body: dict[str, Any]) -> str:
@@ -168,6 +207,25 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
         ledger.record(migration=m, target=target_name, run_id=run_id, wave=wave, outcome=outcome)
         return outcome
 
+    batch_writer = getattr(destination, "send_batch", None)
+
+    def send_batch(items: list[tuple[str, dict, dict, str, str | None]]) -> list[RecordOutcome]:
+        """One bulk call for a chunk's writes; a fatal error stops the load (progress is in the ledger)."""
+        try:
+            results = batch_writer(target_name, t, [BatchItem(op, row, body, dest_id)
+                                                    for op, row, body, _digest, dest_id in items])
+        except (FatalLoadError, DailyLimitError) as exc:
+            raise FatalLoadError(f"load of {target_name} stopped: {exc}") from exc
+        if len(results) != len(items):
+            raise FatalLoadError(f"load of {target_name}: {len(results)} results for {len(items)} records")
+        outcomes = []
+        for (op, row, _body, digest, _dest_id), res in zip(items, results, strict=True):
+            outcomes.append(RecordOutcome(str(row["source_id"]), op if not res.error else "fail",
+                                          dest_id=res.dest_id, payload_hash=digest if not res.error else None,
+                                          error=res.error))
+        ledger.record_many(migration=m, target=target_name, run_id=run_id, wave=wave, outcomes=outcomes)
+        return outcomes
+
     def send_chunks() -> None:
         nonlocal existing
         with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=f"load-{target_name}") as pool:
@@ -214,6 +272,12 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
                 ledger.record_many(migration=m, target=target_name, run_id=run_id, wave=wave, outcomes=outcomes)
                 for o in outcomes:
                     count(o)
+                if batch_writer is not None and to_send:
+                    for o in send_batch(to_send):
+                        count(o)
+                    if on_progress:
+                        on_progress(min(start + chunk_rows, len(payload)), len(payload))
+                    continue
                 futures = [pool.submit(send, item) for item in to_send]
                 finished, pending = wait(futures, return_when=FIRST_EXCEPTION)
                 fatal = next((f.exception() for f in finished if f.exception() is not None), None)

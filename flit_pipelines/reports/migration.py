@@ -1,5 +1,6 @@
 """The migration report: per target source, quarantined (with reasons), created, updated, unchanged,
-failed, destination count, check outcomes, and where each seed object landed.
+failed, destination count, check outcomes, where each seed object landed, and (Salesforce) the
+field-level-security checklist of the HIPAA-sensitive fields.
 
 Built from the per-step JSON documents the assets write under ``<data>/reports/<migration>/<wave>/``
 and from the ledger, so ``flit report`` works without a Dagster instance.
@@ -65,8 +66,12 @@ def build_report(spec: MigrationSpec, wave: str, flit) -> dict[str, Any]:
         if len(audit):
             last = audit[audit["run_id"] == audit["run_id"].iloc[-1]]
             unmatched += last.loc[last["operation"] == "fallback", "source_id"].tolist()
+    design = _read(base / "custom_field_design.json")
     return {
         "migration": spec.migration,
+        # Salesforce: the field-level-security checklist of HIPAA-sensitive fields and the metadata document
+        "fls_checklist": design.get("fls_checklist"),
+        "schema_document": str(base / "custom_field_design.json") if design else None,
         "title": spec.title,
         "wave": wave,
         "all_checks_passed": all_passed,

@@ -29,7 +29,8 @@ From public code (§1.1; column subsets as seen there, plus a modified-at column
 ``v_insurance_plans``, ``v_insured``, ``v_patient_insurance``, ``v_guarantor_balance``, ``v_employers``,
 ``v_notes``, ``hhitem``, ``hhlinkpat_item``, ``v_patient_recall``.
 
-**Documented defaults** (no public source; a site overrides them with its real catalogue/DDP list):
+**Documented defaults** (no public source; a site overrides them with its real catalogue/DDP list),
+plus the column ``v_provider.email`` (a site adds it, or a directory view, to match CRM users by e-mail):
 ``v_treatment_plan``, ``v_clinical_notes``, ``v_referral``, ``v_patient_referral``, ``v_document``, and
 these code values (``dentrix_practice_codes``):
 
@@ -80,7 +81,16 @@ builds need proportionate RAM. Dates are ``DATE`` (PostgreSQL) / ``'YYYY-MM-DD'`
 Output is deterministic for (patients, seed): the SQLite file is byte-identical.
 ``ValueError`` for ``patients < 1``, an unknown dialect, or a non-PostgreSQL URL with ``postgresql``.
 
-CLI: ``python -m flit_pipelines.sandbox.dentrix_practice OUT --patients N --seed S [--dialect ...]``.
+File export and documents
+-------------------------
+``export_files(db, out_dir)`` writes the structured file export, ``<object>.csv`` per object with the
+same columns and canonical text a database read yields (read back with ``CsvExportSource``).
+``write_documents(db, documents_dir)`` writes each ``v_document`` file as ``<folder>/<file_name>``
+(folder = the 2-hex-digit last part of ``file_path``) with tiny valid content of its ``file_type``
+(``document_bytes``). ``source_objects()`` gives the spec objects of all 24 objects.
+
+CLI: ``python -m flit_pipelines.sandbox.dentrix_practice OUT --patients N --seed S [--dialect ...]
+[--export-dir DIR] [--documents-dir DIR]``.
 """
 
 from __future__ import annotations
@@ -90,17 +100,25 @@ import csv
 import io
 import math
 import sqlite3
+import struct
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from flit_pipelines.sandbox import dentrix_practice_codes as C
+from flit_pipelines.sandbox.synthetic import NamePools, name_pools
 
-__all__ = ["SCHEMA", "ORIGIN", "REF_DAY", "attach_sqlite", "build_practice", "practice_ddl", "main"]
+if TYPE_CHECKING:
+    from flit_pipelines.spec.model import SourceObject
+
+__all__ = ["SCHEMA", "ORIGIN", "REF_DAY", "attach_sqlite", "build_practice", "practice_ddl", "main",
+           "document_bytes", "export_files", "source_objects", "write_documents"]
 
 REF_DAY = np.datetime64("2024-04-27", "D")
 REF_TIME = REF_DAY.astype("datetime64[s]")
@@ -120,7 +138,7 @@ SCHEMA: dict[str, tuple[tuple[str, str], ...]] = {
         ("mi", "text"), ("suffix", "text"), ("npi", "text"), ("tin", "text"), ("ssn", "text"),
         ("address_line1", "text"), ("address_line2", "text"), ("city", "text"), ("state", "text"),
         ("zip_code", "text"), ("work_phone", "text"), ("issecondaryprovider", "int"), ("inactive", "int"),
-        ("specialty_id", "int"), _TS),
+        ("specialty_id", "int"), ("email", "text"), _TS),
     "v_staff": (("staff_id", "int"), ("first_name", "text"), ("last_name", "text"), ("title", "text"), _TS),
     "v_operatory": (("op_id", "int"), ("op_title", "text"), _TS),
     "v_employers": (
@@ -240,46 +258,9 @@ def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, _STREAMS[stream]]))
 
 
-@dataclass(frozen=True)
-class _Pools:
-    first_f: np.ndarray
-    first_m: np.ndarray
-    last: np.ndarray
-    street: np.ndarray
-    city: np.ndarray  # (k,) city names; state/zip aligned
-    state: np.ndarray
-    zipcode: np.ndarray
-    company: np.ndarray
-
-
-def _faker_pool(make, size: int) -> np.ndarray:
-    """Up to ``size`` distinct values from a Faker method, in first-seen order."""
-    seen: dict[str, None] = {}
-    for _ in range(size * 20):
-        seen.setdefault(make(), None)
-        if len(seen) == size:
-            break
-    return np.array(list(seen), dtype=object)
-
-
-def _build_pools(seed: int) -> _Pools:
+def _build_pools(seed: int) -> NamePools:
     """Small deterministic Faker pools (names, streets, cities, companies)."""
-    from faker import Faker
-
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
-    alpha = lambda f: (lambda: "".join(ch for ch in f() if ch.isalpha()))  # noqa: E731
-    city = _faker_pool(fake.city, 150)
-    return _Pools(
-        first_f=_faker_pool(alpha(fake.first_name_female), 300),
-        first_m=_faker_pool(alpha(fake.first_name_male), 300),
-        last=_faker_pool(alpha(fake.last_name), 500),
-        street=_faker_pool(fake.street_address, 800),
-        city=city,
-        state=np.array([fake.state_abbr(include_territories=False) for _ in city], dtype=object),
-        zipcode=np.array([fake.zipcode() for _ in city], dtype=object),
-        company=_faker_pool(lambda: fake.company().replace(",", ""), 120),
-    )
+    return name_pools(seed, first=300, last=500, street=800, city=150, company=120)
 
 
 # --- small vector helpers ---------------------------------------------------------------------------
@@ -344,7 +325,7 @@ class _Ref:
     codes: pd.DataFrame  # proccodeid, adacode, fee_cents, kind, surfaces
 
 
-def _reference(seed: int, n: int, pools: _Pools, tables: dict) -> _Ref:
+def _reference(seed: int, n: int, pools: NamePools, tables: dict) -> _Ref:
     """Providers, staff, operatories, employers, plans, codes, lookups. Sizes grow slowly with ``n``."""
     rng = _rng(seed, "ref")
     n_dent, n_hyg = max(2, math.ceil(n / 1500)), max(1, math.ceil(n / 2000))
@@ -369,6 +350,9 @@ def _reference(seed: int, n: int, pools: _Pools, tables: dict) -> _Ref:
         "issecondaryprovider": hyg.astype(int), "inactive": np.zeros(n_prov, int), "specialty_id": spec,
         "modified_time_stamp": _recent_ts(rng, n_prov),
     }
+    # documented default column (no public source shows a provider e-mail): matches CRM users by e-mail
+    tables["v_provider"]["email"] = pd.Series(_cat(first, ".", tables["v_provider"]["last_name"], "@smiledental.example")
+                                              ).str.lower().to_numpy(dtype=object)
     n_staff = max(3, math.ceil(n / 1000))
     tables["v_staff"] = {
         "staff_id": np.arange(1, n_staff + 1),
@@ -445,7 +429,7 @@ class _People:
     hygienist: np.ndarray
 
 
-def _patients(seed: int, n: int, pools: _Pools, ref: _Ref, tables: dict) -> _People:
+def _patients(seed: int, n: int, pools: NamePools, ref: _Ref, tables: dict) -> _People:
     """``v_patient`` (without visit dates / insurance, filled later) and the family structure."""
     rng = _rng(seed, "families")
     sizes = rng.choice([1, 2, 3, 4, 5], n, p=[0.42, 0.22, 0.15, 0.14, 0.07])
@@ -1043,12 +1027,15 @@ def _write_postgresql(url: str, tables: dict[str, dict]) -> dict[str, int]:
 
 
 def build_practice(
-    out_path: str | Path, *, patients: int = 500, seed: int = 7, dialect: str = "sqlite"
+    out_path: str | Path, *, patients: int = 500, seed: int = 7, dialect: str = "sqlite",
+    export_dir: str | Path | None = None, documents_dir: str | Path | None = None,
 ) -> dict[str, int]:
     """Write a Dentrix-shaped practice database; return rows per view/table.
 
     ``out_path``: a SQLite file path (replaced) for ``dialect="sqlite"``, or a SQLAlchemy PostgreSQL URL
     for ``dialect="postgresql"`` (schema ``admin`` is dropped and recreated there). ``patients`` >= 1.
+    ``export_dir``: also write the structured file export there (``export_files``); ``documents_dir``:
+    also write the ``v_document`` files there (``write_documents``).
     Returns ``{object name: row count}`` in ``SCHEMA`` order. Raises ``ValueError`` on bad arguments.
     """
     if patients < 1:
@@ -1059,8 +1046,164 @@ def build_practice(
     if dialect == "sqlite":
         if str(out_path).startswith(("postgresql:", "postgresql+")):
             raise ValueError("a PostgreSQL URL needs dialect='postgresql'")
-        return _write_sqlite(Path(out_path), tables)
-    return _write_postgresql(str(out_path), tables)
+        counts = _write_sqlite(Path(out_path), tables)
+    else:
+        counts = _write_postgresql(str(out_path), tables)
+    del tables
+    if export_dir is not None:
+        export_files(out_path, export_dir)
+    if documents_dir is not None:
+        write_documents(out_path, documents_dir)
+    return counts
+
+
+# --- structured file export and Document Center files ---------------------------------------------------
+
+_SPEC_TYPES = {"int": "int", "int?": "int", "money": "money", "text": "string", "date": "date", "ts": "datetime"}
+
+
+def source_objects() -> dict[str, SourceObject]:
+    """Spec ``SourceObject``s of every practice object: ``table`` ``admin.<name>``, typed columns,
+    the single-column primary key (none for ``v_notes``, whose key has two columns) and the
+    modified-at column; what a database spec declares, built from ``SCHEMA``."""
+    from flit_pipelines.spec.model import ColumnSpec, SourceObject
+
+    out = {}
+    for table, cols in SCHEMA.items():
+        pk = PRIMARY_KEYS.get(table, (cols[0][0],))
+        out[table] = SourceObject(
+            table=f"admin.{table}", primary_key=pk[0] if len(pk) == 1 else None,
+            modified_at=next(c for c, t in cols if t == "ts"),
+            columns={c: ColumnSpec(type=_SPEC_TYPES[t], nullable=t not in ("int", "ts")) for c, t in cols})
+    return out
+
+
+def _practice_source(db: str | Path):
+    """A ``DatabaseSource`` on a practice: a SQLite file path or a SQLAlchemy URL."""
+    from flit_pipelines.sources.database import DatabaseSource
+
+    text = str(db)
+    url = text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
+    return DatabaseSource.from_url(url, chunk_rows=WRITE_BATCH)
+
+
+def export_files(db: str | Path, out_dir: str | Path) -> dict[str, int]:
+    """Write the structured file export of a practice: ``<out_dir>/<object>.csv`` for every object.
+
+    ``db``: the SQLite file (or a SQLAlchemy URL, e.g. the PostgreSQL practice). Each file has a header
+    row and the object's columns in ``SCHEMA`` order, read through ``DatabaseSource`` so the values are
+    the same canonical text a database read yields (UTF-8, quoted strings, NULL as an empty field);
+    ``CsvExportSource`` reads ``admin.v_patient`` from ``v_patient.csv``. Streams ``WRITE_BATCH`` rows
+    at a time. Returns ``{object: rows written}``; files are replaced.
+    """
+    import pyarrow.csv as pacsv
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with _practice_source(db) as src:
+        for table, obj in source_objects().items():
+            schema = pa.schema([(c, pa.string()) for c in obj.columns])
+            counts[table] = 0
+            with pacsv.CSVWriter(out / f"{table}.csv", schema) as writer:
+                for batch in src.read(obj):
+                    writer.write_batch(batch)
+                    counts[table] += batch.num_rows
+    return counts
+
+
+def _jpeg(comment: str) -> bytes:
+    """A valid 8x8 mid-grey baseline JPEG with ``comment`` in a COM segment (unique per document)."""
+    def seg(marker: int, body: bytes) -> bytes:
+        return struct.pack(">HH", marker, len(body) + 2) + body
+    one_code = bytes([1] + [0] * 15) + b"\x00"  # one 1-bit Huffman code for symbol 0 (DC diff 0 / EOB)
+    return b"".join([
+        b"\xff\xd8",
+        seg(0xFFE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"),
+        seg(0xFFFE, comment.encode("ascii")),
+        seg(0xFFDB, b"\x00" + b"\x01" * 64),
+        seg(0xFFC0, b"\x08\x00\x08\x00\x08\x01\x01\x11\x00"),
+        seg(0xFFC4, b"\x00" + one_code), seg(0xFFC4, b"\x10" + one_code),
+        seg(0xFFDA, b"\x01\x01\x00\x00\x3f\x00"),
+        b"\x3f",  # DC "0" + EOB "0", padded with 1-bits
+        b"\xff\xd9",
+    ])
+
+
+def _tiff(level: int) -> bytes:
+    """A valid 1x1 8-bit greyscale baseline TIFF (little-endian)."""
+    entries = [(256, 3, 1), (257, 3, 1), (258, 3, 8), (259, 3, 1), (262, 3, 1), (273, 4, 8 + 2 + 8 * 12 + 4),
+               (278, 3, 1), (279, 4, 1)]
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", t, typ, 1, v) for t, typ, v in entries)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + bytes([level & 0xFF])
+
+
+def _dicom(document_id: int) -> bytes:
+    """A valid DICOM Part 10 file (explicit VR little endian, Secondary Capture, 8x8 8-bit image)."""
+    def el(group: int, elem: int, vr: str, value: bytes) -> bytes:
+        if len(value) % 2:
+            value += b"\x00" if vr in ("UI", "OB") else b" "
+        if vr in ("OB", "OW", "SQ", "UN", "UT"):
+            return struct.pack("<HH", group, elem) + vr.encode() + b"\x00\x00" + struct.pack("<I", len(value)) + value
+        return struct.pack("<HH", group, elem) + vr.encode() + struct.pack("<H", len(value)) + value
+    us = lambda v: struct.pack("<H", v)  # noqa: E731
+    sop_class, instance = b"1.2.840.10008.5.1.4.1.1.7", f"2.25.{document_id}".encode()
+    meta = b"".join([el(2, 1, "OB", b"\x00\x01"), el(2, 2, "UI", sop_class), el(2, 3, "UI", instance),
+                     el(2, 0x10, "UI", b"1.2.840.10008.1.2.1"), el(2, 0x12, "UI", b"2.25.1")])
+    data = b"".join([
+        el(8, 0x16, "UI", sop_class), el(8, 0x18, "UI", instance), el(8, 0x60, "CS", b"IO"),
+        el(0x28, 2, "US", us(1)), el(0x28, 4, "CS", b"MONOCHROME2"), el(0x28, 0x10, "US", us(8)),
+        el(0x28, 0x11, "US", us(8)), el(0x28, 0x100, "US", us(8)), el(0x28, 0x101, "US", us(8)),
+        el(0x28, 0x102, "US", us(7)), el(0x28, 0x103, "US", us(0)),
+        el(0x7FE0, 0x10, "OB", bytes((document_id + i) & 0xFF for i in range(64)))])
+    return b"\x00" * 128 + b"DICM" + el(2, 0, "UL", struct.pack("<I", len(meta))) + meta + data
+
+
+def document_bytes(document_id: int, file_type: str, category: str = "Document") -> bytes:
+    """Small deterministic content of one ``v_document`` file, valid for its ``file_type``.
+
+    ``pdf`` (one page), ``jpg``/``jpeg``, ``png``, ``tif``/``tiff``, ``dcm`` (DICOM); anything else is
+    plain text. A few hundred bytes each: ``v_document.file_size`` describes the real Document Center
+    file, not this stand-in. No patient data is written.
+    """
+    from flit_pipelines.sandbox.clinic_export import _pdf, _png
+
+    title = f"Synthetic {category} - document {document_id}"
+    kind = file_type.lower()
+    if kind == "pdf":
+        return _pdf([title, "Synthetic document for migration testing - not a real patient record."])
+    if kind in ("jpg", "jpeg"):
+        return _jpeg(title)
+    if kind == "png":
+        return _png(2, 2, bytes((document_id * 7 + i) & 0xFF for i in range(12)))
+    if kind in ("tif", "tiff"):
+        return _tiff(document_id)
+    if kind == "dcm":
+        return _dicom(document_id)
+    return (title + "\n").encode("ascii")
+
+
+def write_documents(db: str | Path, documents_dir: str | Path) -> int:
+    """Write every ``v_document`` file as ``<documents_dir>/<folder>/<file_name>``.
+
+    ``folder`` is the last part of ``file_path`` (2 hex digits, ``\\\\DTXSERVER\\...\\DocCenter\\1F\\``), so
+    the directory mirrors the Document Center share a destination uploads from. ``db`` as in
+    ``export_files``. Returns the number of files written (existing ones are replaced).
+    """
+    obj = source_objects()["v_document"]
+    root = Path(documents_dir)
+    n = 0
+    with _practice_source(db) as src:
+        for batch in src.read(obj):
+            cols = batch.to_pydict()
+            for doc_id, path, name, ftype, cat in zip(cols["document_id"], cols["file_path"], cols["file_name"],
+                                                      cols["file_type"], cols["category"]):
+                folder = path.rstrip("\\").rsplit("\\", 1)[-1]
+                target = root / folder / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(document_bytes(int(doc_id), ftype, cat))
+                n += 1
+    return n
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1070,8 +1213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--patients", type=int, default=500)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--dialect", choices=sorted(_SQL_TYPES), default="sqlite")
+    ap.add_argument("--export-dir", help="also write the structured file export (<object>.csv) here")
+    ap.add_argument("--documents-dir", help="also write the v_document files (<folder>/<file_name>) here")
     args = ap.parse_args(argv)
-    counts = build_practice(args.out, patients=args.patients, seed=args.seed, dialect=args.dialect)
+    counts = build_practice(args.out, patients=args.patients, seed=args.seed, dialect=args.dialect,
+                            export_dir=args.export_dir, documents_dir=args.documents_dir)
     for table, rows in counts.items():
         print(f"{table}\t{rows}")
     return 0

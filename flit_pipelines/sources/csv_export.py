@@ -69,7 +69,8 @@ class CsvExportSource:
 
     def path_of(self, obj: SourceObject) -> Path:
         """The file of an object in the export directory."""
-        return self.directory / (obj.file or f"{obj.table}.csv")
+        # a database object's file-export twin drops the schema: admin.v_patient -> v_patient.csv
+        return self.directory / (obj.file or f"{str(obj.table).rsplit('.', 1)[-1]}.csv")
 
     def header(self, obj: SourceObject) -> HeaderReport:
         """Compare the file's header with the spec.

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
-from flit_pipelines.sources.csv_export import CsvExportSource
+from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.validate import PANDAS_DTYPES, split_chunk
 from flit_pipelines.spec.model import SourceObject
 
@@ -45,7 +45,7 @@ def arrow_schema(obj: SourceObject) -> pa.Schema:
     return pa.Schema.from_pandas(empty_frame(obj), preserve_index=False)
 
 
-def run_extract(source: CsvExportSource, obj: SourceObject, name: str, *,
+def run_extract(source: Source, obj: SourceObject, name: str, *,
                 write: Callable[[pd.DataFrame], None],
                 quarantine: Callable[[pd.DataFrame], None],
                 keep_ids: pd.Index | None = None, limit: int | None = None) -> ExtractStats:

@@ -3,11 +3,16 @@
 The model is deliberately declarative so that adding a field or an object is a spec change, not new
 Python (ARCHITECTURE.md "Principles"). Its parts:
 
-* ``objects``: source objects (file or table, primary key, modified-at column, typed columns whose
-  ``source`` header may differ from the canonical name, so renamed exports are a spec change);
+* ``source`` / ``destination``: which reader (CSV export, database over ODBC/SQLAlchemy, Dentrix
+  Ascend API, PracticeHub API) and which CRM (Pipedrive, HighLevel, Salesforce), through the
+  environment variables they name; each destination kind has its own set of target entities;
+* ``objects``: source objects (file, table/view or API endpoint, primary key, modified-at column,
+  typed columns whose ``source`` header, column or JSON path may differ from the canonical name, so a
+  renamed export or a site's own view is a spec change; attachments to download during extract);
 * ``targets``: destination targets; each reads one base object, ``derive``s columns (row expressions,
   templates, and grouped aggregates joined from other objects), maps ``fields`` and ``custom_fields``,
-  and names ``lookups`` (foreign keys to other targets: these give the load order);
+  names ``lookups`` (foreign keys to other targets: these give the load order), and carries
+  destination-specific ``options``;
 * ``approval``: who confirmed the field map, when, and the field-map hash they confirmed;
 * ``seed_objects``: where every object of the migration's seed table lands, for the report.
 """
@@ -15,7 +20,7 @@ Python (ARCHITECTURE.md "Principles"). Its parts:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -48,11 +53,25 @@ class ColumnSpec(_Strict):
     description: str | None = None
 
 
+class DownloadSpec(_Strict):
+    """Attachments an API serves behind auth: during extract each row's ``url_column`` is fetched with
+    the source's credentials into the files root at ``path`` (a ``{COLUMN}`` template, e.g.
+    ``"{document_id}/{file_name}"``), once; loads then read local files like an export's."""
+
+    url_column: str
+    path: str
+
+
 class SourceObject(_Strict):
     """A source object: one file of an export or one table/view of a database."""
 
     file: str | None = None
-    table: str | None = None
+    table: str | None = Field(
+        None, description="Database view/table ('admin.v_patient'); with a database source, also the "
+        "file stem of a structured file export ('<table>.csv' without the schema)")
+    endpoint: str | None = Field(
+        None, description="API collection path ('/v1/patients') for API sources; column `source` is "
+        "then a dotted JSON path ('provider.id')")
     primary_key: str | None = None
     modified_at: str | None = None
     optional: bool = Field(
@@ -64,15 +83,16 @@ class SourceObject(_Strict):
         "whose key is among the sampled root IDs. None: reference data, always extracted whole.",
     )
     columns: dict[str, ColumnSpec]
+    download: DownloadSpec | None = None
     description: str | None = None
 
     @model_validator(mode="after")
     def _keys_are_columns(self) -> "SourceObject":
-        for key in (self.primary_key, self.modified_at, self.wave_key):
+        for key in (self.primary_key, self.modified_at, self.wave_key, self.download and self.download.url_column):
             if key is not None and key not in self.columns:
                 raise ValueError(f"column {key!r} is named as a key but not declared in columns")
-        if not (self.file or self.table):
-            raise ValueError("a source object needs a file or a table")
+        if not (self.file or self.table or self.endpoint):
+            raise ValueError("a source object needs a file, a table or an endpoint")
         return self
 
 
@@ -117,13 +137,30 @@ class CustomFieldMap(ValueSource):
     category: str | None = None
 
 
+class DeriveJoin(_Strict):
+    """Columns of a third object joined onto a joined step's ``from`` rows before ``where`` and ``agg``
+    (e.g. procedure-log rows get the CDT code from the procedure-code table). Left join on
+    ``by.left`` (a column of ``from``) = ``by.right`` (a column of ``object``, unique there)."""
+
+    object: str
+    by: dict[str, str]
+    columns: list[str]
+
+    @model_validator(mode="after")
+    def _by(self) -> "DeriveJoin":
+        if set(self.by) != {"left", "right"}:
+            raise ValueError("join by needs exactly left and right")
+        return self
+
+
 class DeriveStep(_Strict):
     """A derived column, computed before field mapping, in list order.
 
     Row-wise: ``expr`` / ``template`` / ``column`` (with ``format``) over the working frame.
     Joined aggregate: ``from`` another object, rows filtered by ``where``, grouped by ``by.right``
     (matched to ``by.left`` of the working frame, default its primary key), reduced by ``agg`` over
-    ``column`` or a per-row ``template`` (``order_by`` sets order for first/last/join).
+    ``column`` or a per-row ``template`` (``order_by`` sets order for first/last/join); ``join`` adds
+    columns of further objects to the ``from`` rows first.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -133,14 +170,18 @@ class DeriveStep(_Strict):
     expr: str | None = None
     template: str | None = None
     column: str | None = None
+    columns: list[str] | None = None
     escape: Literal["html"] | None = None
     format: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
+    value_map: dict[str, Any] | None = None
+    default: Any = None
     # joined aggregate
     from_: str | None = Field(None, alias="from")
     by: dict[str, str] | str | None = Field(
         None, description="join keys: 'COL' (other object's column matched to the primary key) or {left, right}"
     )
+    join: list[DeriveJoin] = Field(default_factory=list)
     where: str | None = None
     agg: AggFunc | None = None
     order_by: str | None = None
@@ -154,8 +195,10 @@ class DeriveStep(_Strict):
                 raise ValueError(f"derive {self.name!r}: a joined step needs agg")
             if self.agg != "count" and not (self.column or self.template):
                 raise ValueError(f"derive {self.name!r}: agg {self.agg} needs column or template")
-        elif sum(x is not None for x in (self.expr, self.template, self.column)) != 1:
-            raise ValueError(f"derive {self.name!r}: give one of expr, template, column (or from+agg)")
+        elif sum(x is not None for x in (self.expr, self.template, self.column, self.columns)) != 1:
+            raise ValueError(f"derive {self.name!r}: give one of expr, template, column, columns (or from+agg)")
+        elif self.columns is not None and not self.format:
+            raise ValueError(f"derive {self.name!r}: columns needs a format that combines them")
         return self
 
 
@@ -181,10 +224,14 @@ class Target(_Strict):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    entity: Literal["person", "organization", "deal", "activity", "note", "file", "user"]
+    entity: str = Field(description="destination entity; DESTINATION_ENTITIES lists each kind's set")
     from_: str = Field(alias="from")
     description: str | None = None
-    where: str | None = None
+    where: str | None = Field(None, description="row filter, evaluated after derive (may use derived columns)")
+    when: dict[str, Any] = Field(
+        default_factory=dict,
+        description="destination settings this target depends on ({clinical_notes_mode: single}); "
+        "with other values its payload is empty (an option between alternative targets)")
     derive: list[DeriveStep] = Field(default_factory=list)
     fields: dict[str, ValueSource] = Field(default_factory=dict)
     custom_fields: dict[str, CustomFieldMap] = Field(default_factory=dict)
@@ -193,6 +240,10 @@ class Target(_Strict):
     match: dict[str, str] | None = Field(
         None, description="entity user only: {by: email, column: EMAIL}; users are matched, never created"
     )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="destination-specific settings of this target (e.g. HighLevel custom object key, "
+        "calendar name, pipeline); each destination validates its own")
     money: list[str] = Field(default_factory=list, description="payload columns whose sums reconcile")
     source_sums: dict[str, str] = Field(
         default_factory=dict,
@@ -208,8 +259,8 @@ class EnvVarSpec(_Strict):
     default: str | None = None
 
 
-class SourceConfig(_Strict):
-    """Where the source is: the env var holding the export directory, and the CSV block size."""
+class CsvExportConfig(_Strict):
+    """A structured CSV export: one file per object in the directory named by ``directory_env``."""
     kind: Literal["csv_export"]
     directory_env: str
     default_directory: str | None = Field(
@@ -217,13 +268,109 @@ class SourceConfig(_Strict):
     )
     chunk_bytes: int = Field(4 << 20, ge=1 << 16, description="CSV block size read per chunk; bounds extract memory")
 
+    def env_vars(self) -> list[str]:
+        """Environment variables this source reads."""
+        return [self.directory_env]
+
+
+class DatabaseConfig(_Strict):
+    """A practice database read with SELECTs only (Dentrix G/Enterprise developer views).
+
+    The first variable that is set wins: ``odbc_env`` (an ODBC connection string or ``DSN=...``, read
+    with pyodbc), ``url_env`` (a SQLAlchemy URL; ``sqlite:///file.db`` attaches the file as ``admin``),
+    ``export_dir_env`` (a structured file export: ``<table>.csv`` per object, same columns).
+    ``documents_dir_env`` is where document files live (the Document Center share), if reachable.
+    """
+    kind: Literal["database"]
+    odbc_env: str
+    url_env: str
+    export_dir_env: str | None = None
+    documents_dir_env: str | None = None
+    chunk_rows: int = Field(50_000, ge=1_000, description="rows fetched per batch; bounds extract memory")
+
+    def env_vars(self) -> list[str]:
+        """Environment variables this source reads."""
+        return [e for e in (self.odbc_env, self.url_env, self.export_dir_env, self.documents_dir_env) if e]
+
+
+class AscendApiConfig(_Strict):
+    """Dentrix Ascend API Exchange (OAuth 2.0 client credentials, ``Organization-ID`` header, pages)."""
+    kind: Literal["ascend_api"]
+    api_base_env: str
+    token_url_env: str
+    client_id_env: str
+    client_secret_env: str
+    organization_id_env: str
+    documents_dir_env: str | None = Field(
+        None, description="where downloaded attachments are staged (default <FLIT_DATA_DIR>/files/<migration>)")
+    page_size: int = Field(500, ge=1, le=1000)
+
+    def env_vars(self) -> list[str]:
+        """Environment variables this source reads."""
+        return [e for e in (self.api_base_env, self.token_url_env, self.client_id_env, self.client_secret_env,
+                            self.organization_id_env, self.documents_dir_env) if e]
+
+
+class PracticeHubConfig(_Strict):
+    """PracticeHub REST API (``x-practicehub-key`` + ``x-app-details`` headers, pages of <= 100 with
+    ``links.next``, ``updated`` filter). ``app_details`` is ``<appname>=<contact email>``. The reader
+    stores each object's cursor under ``<FLIT_DATA_DIR>/cursors/<migration>``, so an extraction
+    stopped midway resumes from its last page."""
+    kind: Literal["practicehub_api"]
+    api_base_env: str
+    api_key_env: str
+    app_details: str
+    documents_dir_env: str | None = Field(
+        None, description="where downloaded attachments are staged (default <FLIT_DATA_DIR>/files/<migration>)")
+    page_size: int = Field(100, ge=1, le=100)
+    requests_per_second: float = Field(
+        0.9, gt=0, le=50, description="PracticeHub allows 1 request/s per account; higher only against a sandbox")
+
+    def env_vars(self) -> list[str]:
+        """Environment variables this source reads."""
+        return [e for e in (self.api_base_env, self.api_key_env, self.documents_dir_env) if e]
+
+
+SourceConfig = Annotated[CsvExportConfig | DatabaseConfig | AscendApiConfig | PracticeHubConfig,
+                         Field(discriminator="kind")]
+
+# Entities each destination kind accepts as ``Target.entity``.
+DESTINATION_ENTITIES: dict[str, frozenset[str]] = {
+    "pipedrive": frozenset({"person", "organization", "deal", "activity", "note", "file", "user"}),
+    "highlevel": frozenset({"contact", "custom_object_record", "appointment", "task", "note", "file", "user",
+                            "opportunity"}),
+    # Salesforce: "sobject" = any standard or custom object upserted by external ID through Bulk API 2.0
+    # (options.sobject names it: Contact, Task, Event, Treatment_Record__c, ...); "file" = ContentVersion.
+    "salesforce": frozenset({"sobject", "file", "user"}),
+}
+
 
 class DestinationConfig(_Strict):
-    """Env vars of the destination's base URL and token, and destination settings."""
-    kind: Literal["pipedrive"]
+    """Env vars of the destination's base URL and credentials, and destination settings.
+
+    Pipedrive and HighLevel take a token (``api_token_env``; HighLevel also ``location_id_env``);
+    Salesforce takes ``client_id_env`` / ``client_secret_env`` (OAuth 2.0 client credentials flow
+    against ``api_base_env`` = the My Domain instance URL)."""
+    kind: Literal["pipedrive", "highlevel", "salesforce"]
     api_base_env: str
-    api_token_env: str
+    api_token_env: str | None = None
+    location_id_env: str | None = Field(None, description="HighLevel: the location (sub-account) ID")
+    client_id_env: str | None = Field(None, description="Salesforce: connected app consumer key")
+    client_secret_env: str | None = Field(None, description="Salesforce: connected app consumer secret")
     settings: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _credentials(self) -> "DestinationConfig":
+        if self.kind == "salesforce" and not (self.client_id_env and self.client_secret_env):
+            raise ValueError("a salesforce destination needs client_id_env and client_secret_env")
+        if self.kind != "salesforce" and not self.api_token_env:
+            raise ValueError(f"a {self.kind} destination needs api_token_env")
+        return self
+
+    def env_vars(self) -> list[str]:
+        """Environment variables this destination reads."""
+        return [e for e in (self.api_base_env, self.api_token_env, self.location_id_env, self.client_id_env,
+                            self.client_secret_env) if e]
 
 
 class Approval(_Strict):
@@ -274,6 +421,11 @@ class MigrationSpec(_Strict):
     @model_validator(mode="after")
     def _cross_references(self) -> "MigrationSpec":
         errors: list[str] = []
+        need = {"csv_export": ("file", "table"), "database": ("table",), "ascend_api": ("endpoint",),
+                "practicehub_api": ("endpoint",)}[self.source.kind]
+        for oname, o in self.objects.items():
+            if not any(getattr(o, attr) for attr in need):
+                errors.append(f"object {oname}: a {self.source.kind} source needs {' or '.join(need)}")
         if self.waves.root not in self.objects:
             errors.append(f"waves.root {self.waves.root!r} is not an object")
         for tname, t in self.targets.items():
@@ -282,9 +434,16 @@ class MigrationSpec(_Strict):
             for step in t.derive:
                 if step.from_ is not None and step.from_ not in self.objects:
                     errors.append(f"target {tname}: derive {step.name} from {step.from_!r} is not an object")
+                for j in step.join:
+                    if j.object not in self.objects:
+                        errors.append(f"target {tname}: derive {step.name} join {j.object!r} is not an object")
             for fk, lk in t.lookups.items():
                 if lk.target not in self.targets:
                     errors.append(f"target {tname}: lookup {fk} -> {lk.target!r} is not a target")
+            allowed = DESTINATION_ENTITIES[self.destination.kind]
+            if t.entity not in allowed:
+                errors.append(f"target {tname}: entity {t.entity!r} is not one of {sorted(allowed)} "
+                              f"({self.destination.kind})")
             if t.entity == "user" and not t.match:
                 errors.append(f"target {tname}: entity user needs match")
         for seed in self.seed_objects:
@@ -294,7 +453,7 @@ class MigrationSpec(_Strict):
             for s in seed.targets:
                 if s not in self.targets:
                     errors.append(f"seed object {seed.name!r}: target {s!r} is not a target")
-        for env in (self.source.directory_env, self.destination.api_base_env, self.destination.api_token_env):
+        for env in (*self.source.env_vars(), *self.destination.env_vars()):
             if env not in self.environment:
                 errors.append(f"environment variable {env} is used but not named in environment")
         if errors:

@@ -50,6 +50,23 @@ def _join_groups(frame: pd.DataFrame, separator: str) -> pd.Series:
     return pd.Series(joined, index=keys, dtype="string")
 
 
+def join_columns(step: DeriveStep, other: pd.DataFrame, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """``other`` with the columns of each ``step.join`` object left-joined on (one merge per join)."""
+    for j in step.join:
+        left, right = j.by["left"], j.by["right"]
+        clash = [c for c in j.columns if c in other.columns]
+        if clash:
+            raise TransformError(f"join {j.object}: column(s) {clash} already exist in {step.from_}")
+        table = frames[j.object]
+        missing = [c for c in (right, *j.columns) if c not in table.columns]
+        if missing or left not in other.columns:
+            raise TransformError(f"join {j.object}: column(s) {missing or [left]} do not exist")
+        lookup = table[[right, *j.columns]].drop_duplicates(right).set_index(right)
+        joined = lookup.reindex(other[left].to_numpy())
+        other = other.assign(**{c: pd.Series(joined[c].array, index=other.index) for c in j.columns})
+    return other
+
+
 def aggregate(step: DeriveStep, other: pd.DataFrame, settings: dict[str, Any]) -> pd.Series:
     """Reduce ``other`` per ``by.right`` key; returns a Series indexed by key."""
     _, right = _keys(step, "__pk__")
@@ -103,15 +120,17 @@ def apply_derive(frame: pd.DataFrame, steps: list[DeriveStep], frames: dict[str,
     for step in steps:
         try:
             if step.from_ is None:
-                src = ValueSource(expr=step.expr) if step.expr else (
-                    ValueSource(template=step.template, escape=step.escape) if step.template
-                    else ValueSource(column=step.column, format=step.format, args=step.args))
+                extra = {"value_map": step.value_map, "default": step.default}
+                src = ValueSource(expr=step.expr, **extra) if step.expr else (
+                    ValueSource(template=step.template, escape=step.escape, **extra) if step.template
+                    else ValueSource(column=step.column, columns=step.columns, format=step.format, args=step.args,
+                                     **extra))
                 frame[step.name] = evaluate(frame, src, settings)
                 continue
             left, _ = _keys(step, base_pk)
             if left not in frame.columns:
                 raise TransformError(f"column {left!r} does not exist")
-            reduced = aggregate(step, frames[step.from_], settings)
+            reduced = aggregate(step, join_columns(step, frames[step.from_], frames), settings)
             mapped = frame[left].map(reduced)
             if step.agg == "count":
                 mapped = mapped.fillna(0).astype("int64")

@@ -98,23 +98,65 @@ def contact_list(*columns: pd.Series, labels: list[str] | None = None) -> pd.Ser
     return ("[" + joined + "]").where(present)
 
 
+def date_at(date: pd.Series, hour: pd.Series, minute: pd.Series) -> pd.Series:
+    """A date plus an hour and a minute column as a wall-clock datetime (Dentrix ``v_appt`` keeps
+    ``appointment_date``, ``start_hour``, ``start_minute``); null when any part is null."""
+    day = _as_datetime(date).dt.normalize()
+    mins = pd.to_numeric(hour, errors="coerce") * 60 + pd.to_numeric(minute, errors="coerce")
+    return day + pd.to_timedelta(mins.astype("float64"), unit="min")
+
+
+def plus_minutes(start: pd.Series, minutes: pd.Series) -> pd.Series:
+    """``start`` plus a length in minutes (appointment end); null when either is null."""
+    return _as_datetime(start) + pd.to_timedelta(pd.to_numeric(minutes, errors="coerce").astype("float64"), unit="min")
+
+
+def datetime_offset(s: pd.Series, tz: str = "UTC") -> pd.Series:
+    """Wall-clock times of the practice's time zone ``tz`` (IANA name) as ISO 8601 with the UTC offset
+    in force on that day: ``2024-01-15T09:30:00-07:00`` (HighLevel appointment times, notes/highlevel.md
+    4.6). Source systems store local wall time; extracts tag it UTC, so the tag is dropped and ``tz``
+    localised. Times that do not exist (spring-forward gap) move forward; ambiguous ones take standard time."""
+    wall = _as_datetime(s).dt.tz_localize(None)
+    local = wall.dt.tz_localize(tz, ambiguous=False, nonexistent="shift_forward")
+    text = local.dt.strftime("%Y-%m-%dT%H:%M:%S%z").astype("string")
+    return text.str.slice(0, -2) + ":" + text.str.slice(-2)
+
+
+def e164(s: pd.Series, country_code: str = "1") -> pd.Series:
+    """Phone numbers as E.164 (``+15855556467``): 10 national digits get ``+<country_code>``, numbers
+    already carrying the code (11 digits starting with it, or a leading ``+``) keep it. Text that is not
+    a phone number stays as it was (never dropped), so a person can fix it in the CRM."""
+    raw = s.astype("string").str.strip()
+    digits = raw.str.replace(r"\D", "", regex=True)
+    plus = raw.str.startswith("+")
+    national = digits.str.len() == 10
+    with_code = digits.str.startswith(country_code) & (digits.str.len() == 10 + len(country_code))
+    out = raw.where(~(national & ~plus), "+" + country_code + digits)
+    out = out.where(~((with_code | plus) & (digits.str.len() >= 8)), "+" + digits)
+    return out.where(raw.notna() & (raw != ""))
+
+
 ONE_COLUMN: dict[str, Callable[[pd.Series], pd.Series]] = {
     "date": _iso_view(0, 10),                                # 2024-01-15
     "datetime": _iso_view(0, 16, sep=" ", suffix=" UTC"),    # 2024-01-15 09:30 UTC (for people)
     "datetime_rfc3339": _iso_view(0, 19, suffix="Z"),        # 2024-01-15T09:30:00Z (v2)
     "v1_datetime": _iso_view(0, 19, sep=" "),                 # 2024-01-15 09:30:00 (v1 add_time)
     "time_hhmm": _iso_view(11, 16),                          # 09:30 (activity due_time, UTC)
+    "wall_datetime": _iso_view(0, 16, sep=" "),              # 2024-01-15 09:30 (local wall time, no zone)
+    "amount": lambda s: to_float(s).map("{:.2f}".format, na_action="ignore").astype("string"),  # 426.00
     "float": to_float,
     "money": money,
     "int": lambda s: pd.to_numeric(s, errors="coerce").round().astype("Int64"),
     "yes_no": yes_no,
+    "e164": e164,
     "basename": basename,
     "lower": lambda s: s.astype("string").str.lower(),
     "upper": lambda s: s.astype("string").str.upper(),
     "strip": lambda s: s.astype("string").str.strip(),
 }
 
-MULTI_COLUMN = {"duration_hhmm": duration_hhmm, "contact_list": contact_list}
+MULTI_COLUMN = {"duration_hhmm": duration_hhmm, "contact_list": contact_list, "date_at": date_at,
+                "plus_minutes": plus_minutes, "datetime_offset": datetime_offset}
 
 
 def apply_format(name: str, columns: list[pd.Series], args: dict) -> pd.Series:
@@ -134,4 +176,16 @@ def apply_format(name: str, columns: list[pd.Series], args: dict) -> pd.Series:
         return duration_hhmm(*columns, max_hours=args.get("max_hours"))
     if name == "contact_list":
         return contact_list(*columns, **fmt_args)
+    if name == "date_at":
+        if len(columns) != 3:
+            raise FormatterError("formatter date_at takes three columns: date, hour, minute")
+        return date_at(*columns)
+    if name == "plus_minutes":
+        if len(columns) != 2:
+            raise FormatterError("formatter plus_minutes takes two columns: start, minutes")
+        return plus_minutes(*columns)
+    if name == "datetime_offset":
+        if len(columns) != 1:
+            raise FormatterError("formatter datetime_offset takes one column")
+        return datetime_offset(columns[0], tz=args.get("tz", "UTC"))
     raise FormatterError(f"unknown formatter {name!r}; known: {sorted([*ONE_COLUMN, *MULTI_COLUMN])}")

@@ -24,7 +24,7 @@ FK_PREFIX = "fk:"
 def needed_objects(spec: MigrationSpec, target: str) -> list[str]:
     """The source objects a target's payload reads: its base and every derive source."""
     t = spec.targets[target]
-    names = [t.from_] + [s.from_ for s in t.derive if s.from_]
+    names = [t.from_] + [s.from_ for s in t.derive if s.from_] + [j.object for s in t.derive for j in s.join]
     return list(dict.fromkeys(names))
 
 
@@ -38,14 +38,18 @@ def build_payload(spec: MigrationSpec, target: str, frames: dict[str, pd.DataFra
     t = spec.targets[target]
     obj = spec.objects[t.from_]
     settings = dict(spec.destination.settings, **(settings or {}))
-    base = frames[t.from_]
-    if t.where:
-        base = base[base.eval(t.where, engine="python", local_dict=settings).fillna(False).astype(bool)]
-    base = base.reset_index(drop=True)
+    base = frames[t.from_].reset_index(drop=True)
+    if any(settings.get(k) != v for k, v in t.when.items()):
+        base = base.iloc[0:0]  # an alternative the settings did not choose: zero rows, same columns
     try:
         work = apply_derive(base, t.derive, frames, obj.primary_key, settings)
+        if t.where:  # after derive, so a filter can use derived columns ("has a ledger history")
+            keep = work.eval(t.where, engine="python", local_dict=settings)
+            work = work[pd.Series(keep, index=work.index).fillna(False).astype(bool)].reset_index(drop=True)
     except TransformError as exc:
         raise TransformError(f"target {target}: {exc}") from exc
+    except Exception as exc:  # pandas raises many types from eval; name the spec part, never data
+        raise TransformError(f"target {target}: where {t.where!r}: {type(exc).__name__}: {exc}") from exc
     if obj.primary_key:
         source_id = work[obj.primary_key].astype("string")
     else:

@@ -22,27 +22,16 @@ from flit_pipelines.destinations.pipedrive.errors import (
     PipedriveError,
     PipedriveTransportError,
 )
-from flit_pipelines.destinations.pipedrive.rate_limit import BurstLimiter
+from flit_pipelines.destinations.rate_limit import BurstLimiter
 from flit_pipelines.sandbox.pipedrive import running_sandbox
+from flit_pipelines_tests.destinations.helpers import sandbox_factory
 
 TOKEN = "test-token"
 FAST = {"burst_limit": 1000, "search_burst_limit": 1000}
 SENTINEL = "SENTINEL-7f3a9c"
 
 
-@pytest.fixture
-def sandbox(tmp_path):
-    """Factory: ``sandbox(**settings) -> base_url``; servers stop at test end."""
-    stack = []
-
-    def start(**settings) -> str:
-        cm = running_sandbox(tmp_path / f"state{len(stack)}.sqlite", token=TOKEN, **settings)
-        stack.append(cm)
-        return cm.__enter__()
-
-    yield start
-    while stack:
-        stack.pop().__exit__(None, None, None)
+sandbox = sandbox_factory(running_sandbox, token=TOKEN, suffix=".sqlite")
 
 
 @pytest.fixture

@@ -264,7 +264,9 @@ def test_note_and_task_on_contact(api: tuple[str, requests.Session]) -> None:
 def test_appointment_slot_validation_and_ignore_flag(sandbox: str) -> None:
     with _session(CALENDARS_V) as calendars, _session() as contacts_session:
         contact = _create_contact(sandbox, contacts_session, firstName="Booked")
-        base = {"calendarId": "calDental00000000001", "locationId": LOCATION, "contactId": contact["id"],
+        calendar = calendars.post(f"{sandbox}/calendars/", json={"locationId": LOCATION, "name": "Dental chair 1"})
+        assert calendar.status_code == 200, calendar.text
+        base = {"calendarId": calendar.json()["calendar"]["id"], "locationId": LOCATION, "contactId": contact["id"],
                 "startTime": "2026-09-23T12:00:00-03:00", "endTime": "2026-09-23T12:30:00-03:00"}
         first = calendars.post(f"{sandbox}/calendars/events/appointments", json={**base, "title": "Cleaning"})
         assert first.status_code == 200

@@ -12,9 +12,10 @@ import json
 import re
 from typing import Any
 
-import pandas as pd
 
+from flit_pipelines.destinations import values as shared
 from flit_pipelines.destinations.pipedrive.client import FieldRef
+from flit_pipelines.destinations.values import BodyError, source_key
 from flit_pipelines.transform import CF_PREFIX, FK_PREFIX
 
 MARKER_RE = re.compile(r"Source record: ([A-Za-z0-9_]+:[^<\s]+)")
@@ -25,36 +26,17 @@ FILE_LOCAL_COLUMNS = {"path", "size", "title", "mime"}  # used to read the file,
 INT_FIELDS = {"person_id", "org_id", "owner_id", "user_id", "deal_id", "pipeline_id", "stage_id"}
 
 
-class BodyError(ValueError):
-    """A value cannot be sent (e.g. an enum label that is not an option); names the field only."""
-
-
-def source_key(target: str, source_id: str) -> str:
-    """The key every record carries back to its source: ``"<target>:<source id>"``."""
-    return f"{target}:{source_id}"
-
-
 def marker_html(key: str) -> str:
     """Footer that lets a crashed load find records that take no custom fields (activities, notes)."""
     return f"<p><small>Source record: {key}</small></p>"
 
 
 def _present(v: Any) -> bool:
-    if v is None:
-        return False
-    if isinstance(v, (list, dict, str)):
-        return True
-    try:
-        return not bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return True
+    """``values.present``, except that every string (even blank) and every list/dict is present."""
+    return isinstance(v, (list, dict, str)) or shared.present(v)
 
 
-def _plain(v: Any) -> Any:
-    """numpy/pandas scalars -> JSON types."""
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        return v.item()
-    return v
+_plain = shared.scalar  # numpy/pandas scalars -> JSON types
 
 
 def custom_value(ref: FieldRef, value: Any, currency: str) -> Any:

@@ -19,20 +19,16 @@ Nothing here logs or embeds the token, request bodies, query values or response 
 from __future__ import annotations
 
 import logging
-import random
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
-from urllib3.exceptions import ConnectTimeoutError
 
+from flit_pipelines.destinations import http
 from .errors import (
     DailyBudgetExhausted,
     FieldTypeConflict,
@@ -40,7 +36,7 @@ from .errors import (
     PipedriveRateLimited,
     PipedriveTransportError,
 )
-from .rate_limit import BurstLimiter, header_float, header_int
+from flit_pipelines.destinations.rate_limit import BurstLimiter, header_float, header_int
 
 __all__ = ["ClientStats", "FieldRef", "PipedriveClient"]
 
@@ -68,8 +64,8 @@ class FieldRef:
     options: dict[str, int] = field(default_factory=dict, hash=False)
 
 
-class ClientStats:
-    """Thread-safe counters for one client.
+class ClientStats(http.ClientStats):
+    """Thread-safe counters for one client (see ``http.ClientStats``).
 
     ``requests``: HTTP attempts sent (retries included); ``retries``: attempts repeated;
     ``responses_429`` / ``responses_5xx``: such responses received; ``tokens_remaining``: last
@@ -77,26 +73,9 @@ class ClientStats:
     ``x-ratelimit-limit`` seen on a non-search endpoint (None if never).
     """
 
-    _COUNTERS = ("requests", "retries", "responses_429", "responses_5xx")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests = self.retries = self.responses_429 = self.responses_5xx = 0
-        self.tokens_remaining: int | None = None
-        self.burst_limit: int | None = None
-
-    def add(self, name: str, delta: int = 1) -> None:
-        """Increment counter ``name`` by ``delta``."""
-        with self._lock:
-            setattr(self, name, getattr(self, name) + delta)
-
-    def snapshot(self) -> dict[str, int | None]:
-        """A consistent copy of all values."""
-        with self._lock:
-            return {k: getattr(self, k) for k in (*self._COUNTERS, "tokens_remaining", "burst_limit")}
-
-    def __repr__(self) -> str:
-        return f"ClientStats({self.snapshot()})"
+    GAUGES = ("tokens_remaining", "burst_limit")
+    tokens_remaining: int | None
+    burst_limit: int | None
 
 
 @dataclass(frozen=True)
@@ -144,23 +123,6 @@ def _is_search(path: str) -> bool:
     return "/itemSearch" in path or path.endswith("/search") or path.endswith("/find")
 
 
-def _clean_params(params: Mapping[str, Any] | None) -> dict[str, str] | None:
-    """Drop None values; bools → ``true``/``false`` (v2 is strict, notes §1); sequences → comma lists."""
-    if not params:
-        return None
-    out: dict[str, str] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            out[key] = ",".join(str(v) for v in value)
-        else:
-            out[key] = str(value)
-    return out
-
-
 def _error_info(resp: requests.Response) -> tuple[str, str | None]:
     """Pipedrive's ``error`` text and machine code from an error body (notes §3), never the body.
 
@@ -169,33 +131,12 @@ def _error_info(resp: requests.Response) -> tuple[str, str | None]:
     try:
         body = resp.json()
     except ValueError:
-        ctype = resp.headers.get("content-type", "unknown").split(";")[0]
-        return f"non-JSON response ({ctype})", None
+        return http.non_json_text(resp), None
     if not isinstance(body, dict):
         return "unexpected JSON response", None
     error = body.get("error") or body.get("message") or ""
     code = body.get("code") or body.get("errorCode")
     return str(error), (str(code) if code is not None else None)
-
-
-def _describe_transport(exc: requests.RequestException) -> str:
-    """Class names along an exception's cause chain (messages carry the URL with query values)."""
-    names = [type(exc).__name__]
-    node: Any = exc.args[0] if exc.args else None
-    for _ in range(4):
-        if not isinstance(node, BaseException):
-            break
-        names.append(type(node).__name__)
-        node = getattr(node, "reason", None) or (node.args[-1] if len(node.args) > 1 else None)
-    return " / ".join(dict.fromkeys(names))
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True if the connection was never established, so the server cannot have executed it."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.ConnectionError) and isinstance(reason, ConnectTimeoutError)
 
 
 class PipedriveClient:
@@ -243,13 +184,9 @@ class PipedriveClient:
         self._ensure_lock = threading.RLock()  # serialises find-or-create so threads don't both create
         self.stats = ClientStats()
 
-        self._session = requests.Session()
-        # pool_block: threads beyond pool_size wait for a connection instead of opening throwaways.
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size, pool_block=True, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
-        self._session.headers.update(
-            {"x-api-token": api_token, "Accept": "application/json", "User-Agent": "flit-pipelines/pipedrive-client"}
+        self._session = http.make_session(
+            {"x-api-token": api_token, "Accept": "application/json", "User-Agent": "flit-pipelines/pipedrive-client"},
+            pool_size,
         )
 
     def __repr__(self) -> str:  # never show the token
@@ -304,8 +241,7 @@ class PipedriveClient:
         try:
             body = resp.json()
         except ValueError:
-            ctype = resp.headers.get("content-type", "unknown").split(";")[0]
-            raise PipedriveError(resp.status_code, f"non-JSON response ({ctype})", template, method=method.upper()) from None
+            raise PipedriveError(resp.status_code, http.non_json_text(resp), template, method=method.upper()) from None
         if not isinstance(body, dict) or body.get("success") is False:
             error, code = _error_info(resp)
             raise PipedriveError(resp.status_code, error or "success=false", template, code=code, method=method.upper())
@@ -318,7 +254,7 @@ class PipedriveClient:
         template = path_template(path)
         url = self.api_base + path
         search = _is_search(path)
-        kwargs["params"] = _clean_params(kwargs.get("params"))
+        kwargs["params"] = http.clean_params(kwargs.get("params"))
 
         def attempt() -> requests.Response:
             self._check_budget(method, template)
@@ -326,48 +262,19 @@ class PipedriveClient:
                 self._search.acquire()
             self._burst.acquire()
             self._check_budget(method, template)  # another thread may have hit the floor meanwhile
-            self.stats.add("requests")
-            started = time.monotonic()
-            try:
-                resp = self._session.request(method, url, timeout=self._timeout, allow_redirects=False, **kwargs)
-            except requests.RequestException as exc:
-                # `from None`: the original message contains the URL with query values.
-                raise PipedriveTransportError(
-                    0, _describe_transport(exc), template, sent=not _never_sent(exc), method=method
-                ) from None
-            elapsed = time.monotonic() - started
-            log.debug("%s %s -> %s in %.3fs", method, template, resp.status_code, elapsed)
+            resp, elapsed = http.timed_request(self._session, method, url, template=template, timeout=self._timeout,
+                                               stats=self.stats, transport_error=PipedriveTransportError,
+                                               logger=log, **kwargs)
             self._burst.observe_latency(elapsed)
             if search:
                 self._search.observe_latency(elapsed)
             self._observe(resp.headers, search)
             return self._check_status(resp, method, template, search)
 
-        def should_retry(exc: BaseException) -> bool:
-            if isinstance(exc, PipedriveRateLimited):
-                return True  # a 429 was not executed: safe even for POST
-            if isinstance(exc, PipedriveTransportError):
-                return repeatable or not exc.sent
-            return False
-
-        retrying = Retrying(
-            stop=stop_after_attempt(self._max_retries + 1),
-            wait=self._wait,
-            retry=retry_if_exception(should_retry),
-            before_sleep=lambda _state: self.stats.add("retries"),
-            reraise=True,
-        )
-        return retrying(attempt)
-
-    _backoff = wait_exponential_jitter(initial=0.5, max=30, jitter=0.5)
-
-    def _wait(self, state: RetryCallState) -> float:
-        """Seconds before the next attempt. After a 429 the limiter already holds every thread for
-        ``x-ratelimit-reset`` s (see ``_check_status``); this thread adds only jitter so the
-        waiting threads don't stampede at the same instant."""
-        if state.outcome is not None and isinstance(state.outcome.exception(), PipedriveRateLimited):
-            return random.uniform(0.0, 0.25)
-        return self._backoff(state)
+        # A 429 was not executed (retried even for POST; the limiter holds every thread for
+        # ``x-ratelimit-reset`` s, see ``_check_status``); transport errors only when repeatable.
+        return http.retrying(max_retries=self._max_retries, repeatable=repeatable, rate_limited=PipedriveRateLimited,
+                             transport=PipedriveTransportError, stats=self.stats)(attempt)
 
     def _check_status(self, resp: requests.Response, method: str, template: str, search: bool) -> requests.Response:
         status = resp.status_code
@@ -560,7 +467,7 @@ class PipedriveClient:
             try:
                 resp = self._session.get(location, headers={"x-api-token": None}, timeout=self._timeout)
             except requests.RequestException as exc:
-                raise PipedriveTransportError(0, _describe_transport(exc), path_template(path), method="GET") from None
+                raise PipedriveTransportError(0, http.describe_transport(exc), path_template(path), method="GET") from None
             if resp.status_code >= 400:
                 raise PipedriveError(resp.status_code, "file storage download failed", path_template(path), method="GET")
         if resp.is_redirect:

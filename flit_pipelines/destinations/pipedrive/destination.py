@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from flit_pipelines.destinations.base import FatalLoadError, SendResult
+from flit_pipelines.destinations.base import FatalLoadError, SendResult, guarded_write
 from flit_pipelines.destinations.pipedrive.bodies import MARKER_RE, BodyError, build_body
 from flit_pipelines.destinations.pipedrive.client import FieldRef, PipedriveClient
 from flit_pipelines.destinations.pipedrive.errors import (
@@ -159,16 +159,10 @@ class PipedriveDestination:
 
     # -- writes --------------------------------------------------------------------------------
     def _guard(self, fn, *args) -> SendResult:
-        try:
-            return fn(*args)
-        except DailyBudgetExhausted as exc:
-            raise FatalLoadError(str(exc)) from None
-        except PipedriveTransportError:
-            raise
-        except PipedriveError as exc:
-            if exc.status in FATAL_STATUSES:
-                raise FatalLoadError(str(exc)) from None
-            return SendResult(None, error=str(exc))
+        """Run one write: budget/auth problems stop the load, other refusals fail the row, transport
+        errors propagate (the caller looks the record up first)."""
+        return guarded_write(lambda: fn(*args), api_error=PipedriveError, transport_error=PipedriveTransportError,
+                             fatal_errors=(DailyBudgetExhausted,), fatal_statuses=FATAL_STATUSES)
 
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
         """Create one record; after a transport error, look it up by source key before retrying once."""

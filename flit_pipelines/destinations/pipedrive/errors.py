@@ -8,6 +8,8 @@ appear in ``str(exc)``: patient data must not leak into logs or Dagster run outp
 
 from __future__ import annotations
 
+from flit_pipelines.destinations.errors import MAX_ERROR_CHARS, ApiError, where
+
 __all__ = [
     "DailyBudgetExhausted",
     "FieldTypeConflict",
@@ -16,10 +18,8 @@ __all__ = [
     "PipedriveTransportError",
 ]
 
-_MAX_ERROR_CHARS = 300  # Pipedrive's error texts are short; anything longer is a stray HTML page.
 
-
-class PipedriveError(Exception):
+class PipedriveError(ApiError):
     """A Pipedrive request failed.
 
     Attributes:
@@ -35,26 +35,15 @@ class PipedriveError(Exception):
 
     def __init__(self, status: int, error: str, path: str, *, code: str | None = None, method: str = "") -> None:
         self.status = status
-        self.error = (error or "")[:_MAX_ERROR_CHARS]
+        self.error = (error or "")[:MAX_ERROR_CHARS]
         self.code = code
         self.path = path
         self.method = method
-        super().__init__(self._message())
+        super().__init__(self._text())
 
-    def _message(self) -> str:
-        where = f"{self.method} {self.path}".strip()
+    def _text(self) -> str:
         code = f" [{self.code}]" if self.code else ""
-        return f"Pipedrive {self.status} on {where}: {self.error}{code}"
-
-    def __reduce__(self):  # keep picklable (Dagster may ship exceptions across processes)
-        return (_rebuild, (type(self), self.__dict__.copy()))
-
-
-def _rebuild(cls: type[PipedriveError], state: dict) -> PipedriveError:
-    exc = cls.__new__(cls)
-    exc.__dict__.update(state)
-    Exception.__init__(exc, exc._message())
-    return exc
+        return f"Pipedrive {self.status} on {where(self.method, self.path)}: {self.error}{code}"
 
 
 class PipedriveRateLimited(PipedriveError):

@@ -1,32 +1,24 @@
-"""Sandbox-only admin endpoints under ``/__sandbox/`` (not part of the vendor API).
+"""Sandbox-only admin endpoints under ``/__sandbox/`` (the kernel's, ``kernel.admin``).
 
-Same bearer token as the API; not rate limited, not counted, never faulted. The fault and
-rate-limit handlers are the Pipedrive sandbox's (they only use ``ctx.faults``/``ctx.limiter``):
-
-- ``POST /__sandbox/faults``   register a fault rule -> ``{"success": true, "data": rule}``; body
-  ``{status?, count=1, path_prefix="/", method?, delay_seconds=0, drop_connection=false, after=0}``
-- ``GET /__sandbox/faults``    pending rules; ``DELETE /__sandbox/faults`` remove all
-- ``POST /__sandbox/reset-rate-limits`` forget burst windows and today's count
-- ``GET /__sandbox/stats``     request counters, 429s, faults fired, documents per kind, limits
+Same bearer (sub-account) token as the API. ``GET /__sandbox/stats`` adds to the kernel's
+counters: ``documents`` (``{kind: n}``) and ``rate_limits`` (location, burst limit, window,
+burst requests left, daily limit and what is left of it).
 """
 
 from __future__ import annotations
 
-from starlette.requests import Request
-from starlette.responses import Response
+from typing import Any
+
 from starlette.routing import Route
 
 from flit_pipelines.sandbox.highlevel.context import HighLevelContext
-from flit_pipelines.sandbox.highlevel.errors import json_response
-from flit_pipelines.sandbox.pipedrive.admin import PREFIX, add_fault, clear_faults, list_faults, reset_rate_limits
+from flit_pipelines.sandbox.kernel.admin import admin_routes
 
 
-async def stats(request: Request) -> Response:
-    ctx: HighLevelContext = request.app.state.sandbox
+def _stats(ctx: HighLevelContext) -> dict[str, Any]:
     settings = ctx.settings
     snapshot = ctx.limiter.snapshot(settings.location_id)
-    data = {
-        **ctx.stats.snapshot(),
+    return {
         "documents": ctx.store.counts(),
         "rate_limits": {
             "location_id": settings.location_id,
@@ -37,15 +29,8 @@ async def stats(request: Request) -> Response:
             "daily_remaining": snapshot.daily_remaining,
         },
     }
-    return json_response({"success": True, "data": data})
 
 
 def routes() -> list[Route]:
     """Starlette routes of the admin endpoints."""
-    return [
-        Route(f"{PREFIX}/faults", add_fault, methods=["POST"]),
-        Route(f"{PREFIX}/faults", list_faults, methods=["GET"]),
-        Route(f"{PREFIX}/faults", clear_faults, methods=["DELETE"]),
-        Route(f"{PREFIX}/stats", stats, methods=["GET"]),
-        Route(f"{PREFIX}/reset-rate-limits", reset_rate_limits, methods=["POST"]),
-    ]
+    return admin_routes(_stats)

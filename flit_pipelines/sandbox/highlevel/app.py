@@ -16,22 +16,29 @@ from flit_pipelines.sandbox.highlevel import (
     admin,
     routes_activity,
     routes_associations,
+    routes_calendars,
     routes_contacts,
+    routes_custom_fields,
+    routes_forms,
     routes_location,
     routes_medias,
     routes_objects,
+    routes_opportunities,
+    routes_users,
 )
 from flit_pipelines.sandbox.highlevel.context import HighLevelContext, HighLevelSettings
 from flit_pipelines.sandbox.highlevel.errors import ApiError, error_response
-from flit_pipelines.sandbox.highlevel.gateway import Gateway
+from flit_pipelines.sandbox.highlevel.gateway import HighLevelGateway
 from flit_pipelines.sandbox.highlevel.routing import Operation, endpoint
 from flit_pipelines.sandbox.serving import assemble_app
 
 
 def all_operations() -> list[Operation]:
     """Every implemented vendor operation, literal paths before templated ones."""
-    return (routes_contacts.operations() + routes_activity.operations() + routes_location.operations()
-            + routes_objects.operations() + routes_associations.operations() + routes_medias.operations())
+    return (routes_contacts.operations() + routes_activity.operations() + routes_calendars.operations()
+            + routes_location.operations() + routes_users.operations() + routes_objects.operations()
+            + routes_custom_fields.operations() + routes_associations.operations() + routes_medias.operations()
+            + routes_opportunities.operations() + routes_forms.operations())
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -55,6 +62,11 @@ def create_app(
     validate: bool = True,
     allow_duplicate_contact: bool = False,
     duplicate_priority: Sequence[str] = ("email", "phone"),
+    pipelines: list[dict[str, Any]] | None = None,
+    allow_duplicate_opportunity: bool = False,
+    company_id: str = "company_sandbox",
+    timezone: str = "UTC",
+    location_name: str = "Sandbox Clinic",
 ) -> Starlette:
     """Build a vendor-faithful HighLevel (LeadConnector API v2) emulator for one sub-account.
 
@@ -74,23 +86,36 @@ def create_app(
         allow_duplicate_contact: the location's "Allow Duplicate Contact" setting; False (default)
             makes a create matching an existing email/phone fail with the documented 400.
         duplicate_priority: order in which ``email``/``phone`` are matched (UNCONFIRMED default).
+        pipelines: opportunity pipelines to seed (the API has no pipeline-create operation):
+            ``[{"name": "Patient Lifecycle", "stages": ["New Patient", "Active", "Recall", "Inactive"]}]``;
+            a stage may be ``{"name", "id"?}`` and a pipeline may carry ``"id"``. Ids default to
+            values derived from the names (stable across restarts). Seeded pipelines are upserted
+            by id; None keeps whatever the state file holds (none on a new one).
+        allow_duplicate_opportunity: the location's "Allow Duplicate Opportunity" setting; False
+            (default) refuses a second opportunity for a contact in the same pipeline (400).
+        company_id: the agency (company) id: ``location.companyId`` and the ``companyId`` that
+            ``GET /users/search`` requires.
+        timezone: ``location.timezone`` (IANA name).
+        location_name: ``location.name``.
 
     Returns:
         A Starlette app; ``app.state.sandbox`` is its ``HighLevelContext``. The state file is
         closed by the app's lifespan shutdown (or ``app.state.sandbox.close()``).
 
     Raises:
-        ValueError: empty token/location, invalid limits, priority or users.
+        ValueError: empty token/location/company/timezone, invalid limits, priority, users or pipelines.
     """
     settings = HighLevelSettings(
         token=token, location_id=location_id, agency_token=agency_token, burst_limit=burst_limit,
         window_seconds=window_seconds,
         daily_limit=daily_limit, validate=validate, allow_duplicate_contact=allow_duplicate_contact,
-        duplicate_priority=tuple(duplicate_priority),
+        duplicate_priority=tuple(duplicate_priority), allow_duplicate_opportunity=allow_duplicate_opportunity,
+        company_id=company_id, timezone=timezone, location_name=location_name,
     )
-    ctx = HighLevelContext(state_path, settings, users)
+    ctx = HighLevelContext(state_path, settings, users, pipelines)
     operations = all_operations()
-    routes = [Route(op.path, endpoint(op), methods=[op.method]) for op in operations] + admin.routes()
+    routes = ([Route(op.path, endpoint(op), methods=[op.method]) for op in operations] + routes_forms.routes()
+              + admin.routes())
 
-    return assemble_app(ctx, routes, gateway=Gateway, gateway_options={"operations": operations},
+    return assemble_app(ctx, routes, gateway=HighLevelGateway, gateway_options={"operations": operations},
                         http_error=_http_error)

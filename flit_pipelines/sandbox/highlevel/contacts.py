@@ -66,7 +66,7 @@ def find_duplicate(store: HighLevelStore, body: dict[str, Any], priority: tuple[
 
 def duplicate_error(contact: dict[str, Any], matching_field: str) -> ApiError:
     """The observed duplicate-create 400 (no ``error`` key in the observed body)."""
-    meta = {"contactId": contact["id"], "contactName": _full_name(contact), "matchingField": matching_field}
+    meta = {"contactId": contact["id"], "contactName": full_name(contact), "matchingField": matching_field}
     return ApiError(400, DUPLICATE_MESSAGE, meta=meta, with_error=False)
 
 
@@ -136,13 +136,14 @@ def render(contact: dict[str, Any]) -> dict[str, Any]:
     first, last = contact.get("firstName") or "", contact.get("lastName") or ""
     out["firstNameLowerCase"] = first.lower() or None
     out["lastNameLowerCase"] = last.lower() or None
-    out["fullNameLowerCase"] = _full_name(contact).lower() or None
+    out["fullNameLowerCase"] = full_name(contact).lower() or None
     out["emailLowerCase"] = contact["email"].lower() if contact.get("email") else None
     out["customFields"] = custom_fields.render_values(contact.get("customFieldValues", {}))
     return out
 
 
-def _full_name(contact: dict[str, Any]) -> str:
+def full_name(contact: dict[str, Any]) -> str:
+    """``"First Last"``, else ``name``, else ``""``."""
     name = " ".join(part for part in (contact.get("firstName"), contact.get("lastName")) if part)
     return name or contact.get("name") or ""
 

@@ -16,15 +16,14 @@ Messages never contain submitted values (they can be patient data); ids are fine
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 from starlette.responses import Response
 
-from flit_pipelines.sandbox.pipedrive.errors import dumps, json_response
+from flit_pipelines.sandbox.kernel.responses import dumps, json_response, phrase
 
 __all__ = ["ApiError", "UNAUTHORIZED_BODY", "TOO_MANY_REQUESTS_BODY", "bad_request", "dumps",
-           "error_body", "error_response", "forbidden_location", "json_response", "unprocessable"]
+           "error_body", "error_response", "forbidden_location", "json_response", "phrase", "unprocessable"]
 
 UNAUTHORIZED_BODY = {
     "statusCode": 401,
@@ -39,31 +38,26 @@ TOO_MANY_REQUESTS_BODY = {"statusCode": 429, "message": "Too Many Requests", "er
 LOCATION_FORBIDDEN = "The token does not have access to this location."
 
 
-def phrase(status: int) -> str:
-    """The HTTP reason phrase of ``status`` ("Error" for unknown codes)."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Error"
-
-
 class ApiError(Exception):
-    """A refused request, rendered as ``{"statusCode", "message", "error"[, "meta"]}``.
+    """A refused request, rendered as ``{"statusCode", "message", "error"[, "code"][, "meta"]}``.
 
     Args:
         status: HTTP status.
         message: text, or a list of texts (422 bodies carry an array).
-        meta: extra ``meta`` object (duplicate contact: ``contactId``, ``contactName``, ``matchingField``).
+        meta: extra ``meta`` object (duplicate contact: ``contactId``, ``contactName``, ``matchingField``;
+            duplicate opportunity: ``existingId``).
         with_error: include the ``error`` reason phrase (BadRequestDTO omits it).
+        code: machine-readable ``code`` (observed: ``"OPPORTUNITY_NO_DUPLICATE"``).
     """
 
     def __init__(self, status: int, message: str | list[str], *, meta: dict[str, Any] | None = None,
-                 with_error: bool = True):
+                 with_error: bool = True, code: str | None = None):
         super().__init__(message if isinstance(message, str) else "; ".join(message))
         self.status = status
         self.message = message
         self.meta = meta
         self.with_error = with_error
+        self.code = code
 
 
 def bad_request(message: str, **kwargs: Any) -> ApiError:
@@ -86,6 +80,8 @@ def error_body(error: ApiError) -> dict[str, Any]:
     body: dict[str, Any] = {"statusCode": error.status, "message": error.message}
     if error.with_error:
         body["error"] = phrase(error.status)
+    if error.code is not None:
+        body["code"] = error.code
     if error.meta is not None:
         body["meta"] = error.meta
     return body

@@ -14,9 +14,8 @@ records here (their records live in their own APIs).
 
 Record ``properties`` use the field key without the ``custom_objects.<obj>.`` prefix (notes §4.4).
 The primary display property is type-checked (TEXT: string, NUMERICAL: number); other property
-keys are accepted unchecked, because the sandbox does not implement Custom Fields V2
-(``/custom-fields``) through which further object fields are defined (UNCONFIRMED whether the
-vendor rejects unknown property keys).
+keys are accepted unchecked, also those of fields defined through Custom Fields V2
+(``object_fields``): UNCONFIRMED whether the vendor rejects unknown keys or mistyped values.
 """
 
 from __future__ import annotations

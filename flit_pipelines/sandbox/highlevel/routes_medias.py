@@ -23,18 +23,16 @@ from pathlib import PurePath
 from typing import Any
 
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from flit_pipelines.sandbox.highlevel.clock import now_iso
 from flit_pipelines.sandbox.highlevel.errors import ApiError, bad_request, json_response, unprocessable
+from flit_pipelines.sandbox.highlevel.multipart import read_form
 from flit_pipelines.sandbox.highlevel.routing import Call, Operation
 from flit_pipelines.sandbox.highlevel.store import new_id
 from flit_pipelines.sandbox.highlevel.validation import problems_error
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # notes §4.7
-MULTIPART_OVERHEAD = 64 * 1024
 URL_BASE = "https://storage.googleapis.com/highlevel-sandbox"
 
 
@@ -43,18 +41,8 @@ def _too_large() -> ApiError:
 
 
 async def upload_file(call: Call) -> Response:
-    request, ctx = call.request, call.ctx
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD:
-        async for _chunk in request.stream():  # drain so the client can read the 413
-            pass
-        raise _too_large()
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise bad_request("request must be multipart/form-data")
-    try:
-        form = await request.form(max_files=1, max_fields=20)
-    except (HTTPException, MultiPartException):
-        raise bad_request("request body could not be parsed as multipart/form-data") from None
+    ctx = call.ctx
+    form = await read_form(call, max_request_bytes=MAX_UPLOAD_BYTES, too_large=_too_large(), max_files=1)
     try:
         upload = form.get("file")
         fields: dict[str, Any] = {k: v for k, v in form.multi_items() if not isinstance(v, UploadFile)}

@@ -17,7 +17,8 @@ merges ``properties`` (merge vs replace UNCONFIRMED). Record search (``SearchRec
 fields required by the spec): ``query`` ``"<property>:<text>"`` matches that property, plain text
 any string property (case-insensitive substring; UNCONFIRMED); paging by ``page``/``pageLimit``
 or by ``searchAfter`` (``[dateAdded epoch ms as string, id]`` from a previous result; ``[]`` =
-start). Deleting a record also deletes its relations.
+start). Deleting a record also deletes its relations. ``fetchProperties=true`` lists the primary
+display property and the object's Custom Fields V2 fields (``object_fields``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from flit_pipelines.sandbox.highlevel import objects
+from flit_pipelines.sandbox.highlevel import object_fields, objects
 from flit_pipelines.sandbox.highlevel.clock import epoch_ms, now_iso
 from flit_pipelines.sandbox.highlevel.errors import json_response, unprocessable
 from flit_pipelines.sandbox.highlevel.routing import Call, Operation
@@ -53,7 +54,8 @@ async def get_object(call: Call) -> Response:
     call.check_location(call.request.query_params.get("locationId"))
     obj = objects.get_or_400(call.ctx.store, call.path("key"))
     fetch = call.request.query_params.get("fetchProperties", "false").lower() == "true"
-    return json_response({"object": objects.render(obj), "cache": False, "fields": obj["fields"] if fetch else []})
+    fields = object_fields.fields_of(call.ctx.store, obj["key"]) if fetch else []
+    return json_response({"object": objects.render(obj), "cache": False, "fields": fields})
 
 
 def _user_ids(call: Call) -> set[str]:

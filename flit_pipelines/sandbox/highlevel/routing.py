@@ -54,7 +54,7 @@ class Operation:
 
     Attributes:
         method: HTTP method, upper case.
-        spec: bundled document name (``contacts``, ``locations``, ``users``, ``calendars``).
+        spec: bundled document name (``validation.DOCUMENTS``: ``contacts``, ``calendars``, ...).
         spec_path: the document's path template (= the sandbox route).
         handler: coroutine ``handler(call) -> Response``.
         operation_id: the document's ``operationId`` (documentation and stats).

@@ -10,8 +10,11 @@ the vendor doc [mirror]:
 Top-level ``filters`` are AND-ed. Operators: ``eq, not_eq, contains, not_contains, exists,
 not_exists, range`` (range value ``{"gt"|"gte"|"lt"|"lte": ...}``). ``field`` is a contact
 attribute of the rendered contact (``email``, ``firstNameLowerCase``, ``tags``, ``dateAdded``,
-...) or ``customFields.<fieldId>``. String comparison is case-insensitive (UNCONFIRMED). ``eq``
-on a list field (``tags``) means "contains the value".
+...) or a custom field as integrators write it [code]: ``customFields.<custom field id>`` (the id
+from ``/locations/{locationId}/customFields``, not the fieldKey), e.g. finding a contact by a
+"source key" field: ``{"field": "customFields.<id>", "operator": "eq", "value": "dentrix:123"}``;
+``exists``/``not_exists`` take no ``value``. String comparison is case-insensitive (UNCONFIRMED).
+``eq`` on a list field (``tags``, CHECKBOX values) means "contains the value".
 
 Response ``{"contacts": [...], "total": n}``; each contact carries ``searchAfter``
 ``[dateAdded epoch ms, id]``, the cursor for the next request (shape UNCONFIRMED). Results are

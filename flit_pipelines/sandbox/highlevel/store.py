@@ -4,29 +4,28 @@ One table of JSON documents keyed by ``(kind, id)`` with a ``parent`` column (th
 note/task, the calendar id of an appointment, ...) and two indexed lookup keys (``email_key``,
 ``phone_key``: the normalised identifiers the duplicate rule matches on, set by ``contacts``).
 Listing order is insertion order (``rowid``; updates keep it).
-Kinds: ``contact``, ``note``, ``task``, ``custom_field``, ``appointment``, ``user``, ``object``,
-``record``, ``association``, ``relation``, ``media``; uploaded bytes live in ``blobs``. Ids are
+Kinds: ``contact``, ``note``, ``task``, ``custom_field``, ``calendar``, ``appointment``, ``user``,
+``object``, ``record``, ``association``, ``relation``, ``media``, ``pipeline``, ``opportunity``,
+``object_field``, ``field_folder``, ``document``; uploaded bytes live in ``blobs``. Ids are
 20-character alphanumeric strings like the vendor's (``"6dvNaf7VhkQ9snc5vnjJ"``).
 
-Every public method takes a process lock and commits before returning (autocommit), so the
-store can be shared between uvicorn's event loop and test threads.
+Connection, locking, ``meta`` and the ``blobs`` table are the kernel's ``SqliteStore``; every
+public method takes its lock and commits before returning (autocommit).
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 import string
-import threading
-from pathlib import Path
 from typing import Any
+
+from flit_pipelines.sandbox.kernel.store import SqliteStore
 
 _ALPHABET = string.ascii_letters + string.digits
 ID_LENGTH = 20
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     kind TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -48,43 +47,16 @@ def new_id() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(ID_LENGTH))
 
 
-class HighLevelStore:
+class HighLevelStore(SqliteStore):
     """Documents of one sandbox location (see module docstring).
 
     Args:
         path: SQLite file; created (with its directory) if missing.
     """
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
-        self._closed = False
-
-    def close(self) -> None:
-        """Checkpoint and close; idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._conn.close()
-
-    # ------------------------------------------------------------------ meta
-    def get_meta(self, key: str) -> str | None:
-        """Value of a meta key, or None."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Set a meta key."""
-        with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+    SCHEMA = _SCHEMA
+    BLOB_TABLE = "blobs"
+    BLOB_KEY = "id"
 
     # ------------------------------------------------------------- documents
     def insert(self, kind: str, data: dict[str, Any], *, parent: str | None = None,
@@ -116,10 +88,13 @@ class HighLevelStore:
             row = self._conn.execute("SELECT data FROM docs WHERE kind = ? AND id = ?", (kind, doc_id)).fetchone()
             return json.loads(row[0]) if row else None
 
-    def replace(self, kind: str, doc: dict[str, Any], *, lookup: dict[str, str | None] | None = None) -> None:
+    def replace(self, kind: str, doc: dict[str, Any], *, lookup: dict[str, str | None] | None = None,
+                parent: str | None = None) -> None:
         """Overwrite an existing document (matched by ``doc["id"]``); ``lookup`` as ``insert``
-        (None keeps the stored lookup keys)."""
+        (None keeps the stored lookup keys); ``parent`` moves it to another parent (None keeps it)."""
         with self._lock:
+            if parent is not None:
+                self._conn.execute("UPDATE docs SET parent = ? WHERE kind = ? AND id = ?", (parent, kind, doc["id"]))
             if lookup is None:
                 self._conn.execute("UPDATE docs SET data = ? WHERE kind = ? AND id = ?",
                                    (json.dumps(doc), kind, doc["id"]))
@@ -159,22 +134,6 @@ class HighLevelStore:
                 rows = self._conn.execute(
                     "SELECT data FROM docs WHERE kind = ? AND parent = ? ORDER BY rowid", (kind, parent))
             return [json.loads(row[0]) for row in rows.fetchall()]
-
-    def put_blob(self, blob_id: str, content: bytes) -> None:
-        """Store file bytes under ``blob_id`` (replacing any)."""
-        with self._lock:
-            self._conn.execute("INSERT OR REPLACE INTO blobs (id, content) VALUES (?, ?)", (blob_id, content))
-
-    def get_blob(self, blob_id: str) -> bytes | None:
-        """File bytes, or None."""
-        with self._lock:
-            row = self._conn.execute("SELECT content FROM blobs WHERE id = ?", (blob_id,)).fetchone()
-            return bytes(row[0]) if row else None
-
-    def delete_blob(self, blob_id: str) -> None:
-        """Forget file bytes (no error if absent)."""
-        with self._lock:
-            self._conn.execute("DELETE FROM blobs WHERE id = ?", (blob_id,))
 
     def counts(self) -> dict[str, int]:
         """Number of documents per kind (admin stats)."""

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from flit_pipelines.sandbox.pipedrive import admin, routes_search, routes_v1, routes_v2
 from flit_pipelines.sandbox.pipedrive.context import SandboxContext, SandboxSettings
 from flit_pipelines.sandbox.pipedrive.errors import ApiError, error_response
-from flit_pipelines.sandbox.pipedrive.gateway import Gateway
+from flit_pipelines.sandbox.pipedrive.gateway import PipedriveGateway
 from flit_pipelines.sandbox.pipedrive.routing import Operation, endpoint
 from flit_pipelines.sandbox.serving import assemble_app
 
@@ -79,5 +79,5 @@ def create_app(
     operations = all_operations()
     routes = [Route(op.path, endpoint(op), methods=[op.method]) for op in operations] + admin.routes()
 
-    return assemble_app(ctx, routes, gateway=Gateway, gateway_options={"operations": operations},
+    return assemble_app(ctx, routes, gateway=PipedriveGateway, gateway_options={"operations": operations},
                         http_error=_http_error)

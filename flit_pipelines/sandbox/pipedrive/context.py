@@ -1,20 +1,27 @@
-"""Everything one sandbox app instance holds: settings, state, limits, faults and counters."""
+"""Everything one sandbox app instance holds: settings, state, limits, faults and counters.
+
+Limits, faults and counters are the kernel's; the limiter is keyed by API token and charges each
+request its ``x-token-cost`` (``ratelimit``).
+"""
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flit_pipelines.sandbox.kernel.faults import path_alias
+from flit_pipelines.sandbox.kernel.ratelimit import RateLimiter
+from flit_pipelines.sandbox.kernel.state import SandboxState
 from flit_pipelines.sandbox.pipedrive import fixtures
 from flit_pipelines.sandbox.pipedrive.clock import now_v2
 from flit_pipelines.sandbox.pipedrive.custom_fields import FieldRegistry
-from flit_pipelines.sandbox.pipedrive.faults import FaultInjector
-from flit_pipelines.sandbox.pipedrive.ratelimit import RateLimiter, TokenCosts
+from flit_pipelines.sandbox.pipedrive.ratelimit import TokenCosts
 from flit_pipelines.sandbox.pipedrive.store import SandboxStore
 from flit_pipelines.sandbox.pipedrive.validation import bundled_validators
+
+# The legacy /v1/... alias is served as /api/v1/... (notes §1); fault rules match that form too.
+canonical_path = path_alias("/v1", "/api/v1")
 
 
 @dataclass(frozen=True)
@@ -30,53 +37,7 @@ class SandboxSettings:
     validate: bool = True
 
 
-class RequestStats:
-    """Counters for ``GET /__sandbox/stats``; thread-safe. Paths are route templates, never raw
-    paths or query strings (those can carry patient data)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.by_path: Counter[str] = Counter()
-        self.by_operation: Counter[str] = Counter()
-        self.by_status: Counter[int] = Counter()
-        self.rate_limited = 0
-        self.faults_injected = 0
-
-    def request(self, method: str, template: str) -> None:
-        """Count one request to route ``template`` (``"<unmatched>"`` for unknown paths)."""
-        with self._lock:
-            self.by_path[template] += 1
-            self.by_operation[f"{method} {template}"] += 1
-
-    def status(self, status: int) -> None:
-        """Count one response status."""
-        with self._lock:
-            self.by_status[status] += 1
-
-    def limited(self) -> None:
-        """Count one 429 sent by the rate limiter (injected 429s count as faults)."""
-        with self._lock:
-            self.rate_limited += 1
-
-    def fault(self) -> None:
-        """Count one request hit by an injected fault."""
-        with self._lock:
-            self.faults_injected += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """JSON-ready copy of all counters."""
-        with self._lock:
-            return {
-                "requests_total": sum(self.by_path.values()),
-                "requests_by_path": dict(self.by_path),
-                "requests_by_operation": dict(self.by_operation),
-                "responses_by_status": {str(key): value for key, value in self.by_status.items()},
-                "rate_limited_429": self.rate_limited,
-                "faults_injected": self.faults_injected,
-            }
-
-
-class SandboxContext:
+class SandboxContext(SandboxState):
     """State and services of one app instance, shared by the gateway and the handlers.
 
     Opening the context seeds a new state file (users, standard fields, default pipeline) and
@@ -96,18 +57,10 @@ class SandboxContext:
         self._seed_default_pipeline()
         self.validators = bundled_validators()
         self.costs = TokenCosts(self.validators)
-        self.limiter = RateLimiter(
-            burst_limit=settings.burst_limit,
-            search_burst_limit=settings.search_burst_limit,
-            window_seconds=settings.window_seconds,
-            daily_budget=settings.daily_budget,
-        )
-        day, _, used = (self.store.get_meta("budget_used") or "").partition("|")
-        if used.isdigit():
-            self.limiter.restore_usage(day, int(used))
-        self.faults = FaultInjector()
-        self.stats = RequestStats()
-        self._closed = False
+        super().__init__(RateLimiter(burst_limit=settings.burst_limit, window_seconds=settings.window_seconds,
+                                     daily_budget=settings.daily_budget,
+                                     search_burst_limit=settings.search_burst_limit), canonical_path)
+        self.limiter.load_usage(self.store.get_meta("budget_used"))
 
     # ----------------------------------------------------------------- seeding
     def _seed_users(self, users: list[dict[str, Any]] | None) -> None:
@@ -143,11 +96,7 @@ class SandboxContext:
         return self.store.get_record(kind, record_id) is not None
 
     # --------------------------------------------------------------- lifecycle
-    def close(self) -> None:
-        """Persist today's token spending and close the state file; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        day, used = self.limiter.used_today
-        self.store.set_meta("budget_used", f"{day}|{used}")
+    def release(self) -> None:
+        """Persist today's token spending and close the state file (once, from ``close``)."""
+        self.store.set_meta("budget_used", self.limiter.dump_usage())
         self.store.close()

@@ -14,10 +14,14 @@ Shapes:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.responses import Response
+
+from flit_pipelines.sandbox.kernel.responses import dumps, json_response
+
+__all__ = ["ERROR_INFO", "OVER_LIMIT_BODY", "UNAUTHORIZED_BODY", "V2_NOT_FOUND_BODY", "ApiError", "bad_request",
+           "dumps", "error_body", "error_response", "json_response", "not_found"]
 
 ERROR_INFO = "Please check developers.pipedrive.com for more information about Pipedrive API."
 V2_NOT_FOUND_BODY = {
@@ -66,16 +70,6 @@ def bad_request(message: str) -> ApiError:
 def not_found(message: str = "Entity was not found") -> ApiError:
     """404: the documented v2 body on v2 routes, a v1 error body with ``message`` on v1 routes."""
     return ApiError(404, message, not_found_v2=True)
-
-
-def dumps(payload: Any) -> bytes:
-    """Compact UTF-8 JSON, as the API sends it."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A JSON response with ``application/json`` content type."""
-    return Response(dumps(payload), status_code=status, media_type="application/json", headers=headers)
 
 
 def error_body(api: str, error: ApiError) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """SQLite state of one sandbox "company account": records, field definitions, users, file bytes.
 
-One file per sandbox (``state_path``); it survives restarts. Every public method takes a process
-lock and commits before returning, so the store is safe to share between uvicorn's event loop and
-worker threads. WAL mode + ``synchronous=NORMAL`` keeps a commit well under a millisecond.
+One file per sandbox (``state_path``); connection, locking, transactions, ``meta`` and file
+blobs are the kernel's ``SqliteStore``.
 
 Records (persons, organizations, deals, activities, pipelines, stages, notes, files) are JSON
 documents in one table keyed by ``(kind, id)``. The fields the APIs filter on are mirrored into
@@ -15,13 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from flit_pipelines.sandbox.kernel.store import SqliteStore
 
 _PLAIN_TERM = re.compile(r"^[A-Za-z0-9 @.+_-]+$")
 MIRRORED_COLUMNS = ("owner_id", "person_id", "org_id", "deal_id", "pipeline_id", "stage_id", "status")
@@ -35,7 +32,6 @@ SORT_EXPRESSIONS = {
 }
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     kind TEXT NOT NULL,
@@ -97,64 +93,16 @@ class RecordQuery:
     limit: int = 100
 
 
-class SandboxStore:
+class SandboxStore(SqliteStore):
     """The persistent state of one sandbox account (see module docstring).
 
     Args:
         path: SQLite file; created with its parent directory if missing.
     """
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._conn = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(_SCHEMA)
-        self._closed = False
-
-    # ------------------------------------------------------------ lifecycle
-    def close(self) -> None:
-        """Checkpoint and close the database; idempotent."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            try:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                self._conn.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Hold the lock and run the block in one SQLite transaction (commit or roll back)."""
-        with self._lock:
-            if self._conn.in_transaction:  # nested use: join the outer transaction
-                yield self._conn
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
-    # ----------------------------------------------------------------- meta
-    def get_meta(self, key: str, default: str | None = None) -> str | None:
-        """Read a small string setting of the account."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Write a small string setting of the account."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+    SCHEMA = _SCHEMA
+    BLOB_TABLE = "file_blobs"
+    BLOB_KEY = "file_id"
 
     def next_id(self, name: str) -> int:
         """Allocate the next integer id of sequence ``name`` (1, 2, 3, ...)."""
@@ -338,22 +286,6 @@ class SandboxStore:
         with self._lock:
             rows = self._conn.execute("SELECT data FROM users ORDER BY id").fetchall()
         return [json.loads(row[0]) for row in rows]
-
-    # ---------------------------------------------------------------- files
-    def put_blob(self, file_id: int, content: bytes) -> None:
-        """Store the bytes of file ``file_id``."""
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO file_blobs (file_id, content) VALUES (?, ?) "
-                "ON CONFLICT(file_id) DO UPDATE SET content = excluded.content",
-                (file_id, sqlite3.Binary(content)),
-            )
-
-    def get_blob(self, file_id: int) -> bytes | None:
-        """The bytes of file ``file_id``, or None."""
-        with self._lock:
-            row = self._conn.execute("SELECT content FROM file_blobs WHERE file_id = ?", (file_id,)).fetchone()
-        return bytes(row[0]) if row else None
 
 
 def _scalar(value: Any) -> Any:

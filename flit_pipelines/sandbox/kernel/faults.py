@@ -2,7 +2,10 @@
 
 A test registers rules through ``POST /__sandbox/faults``; each rule hits the next ``count``
 requests whose path starts with ``path_prefix`` (and whose method matches, if given), after
-letting ``after`` matching requests through untouched. A hit can:
+letting ``after`` matching requests through untouched. Matching is a plain prefix test on the
+path the gateway passes (``Gateway.fault_path``); a sandbox whose paths have aliases passes a
+``normalise`` function (e.g. ``path_alias``) that rewrites each rule's prefix into that form.
+A hit can:
 
 - delay the request by ``delay_seconds`` (then serve it normally unless a status/drop is set);
 - answer with ``status`` (429, 5xx, 403, ...) without executing the request;
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,9 +46,14 @@ class FaultRule:
 
 
 class FaultInjector:
-    """Thread-safe registry of fault rules (see module docstring)."""
+    """Thread-safe registry of fault rules (see module docstring).
 
-    def __init__(self) -> None:
+    Args:
+        normalise: maps a rule's ``path_prefix`` to the form ``take`` receives (default: as given).
+    """
+
+    def __init__(self, normalise: Callable[[str], str] | None = None) -> None:
+        self._normalise = normalise or (lambda path: path)
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
         self._ids = itertools.count(1)
@@ -89,7 +98,7 @@ class FaultInjector:
             raise ValueError("a fault needs status, delay_seconds or drop_connection")
         rule = FaultRule(
             id=next(self._ids),
-            path_prefix=_canonical_path(prefix),
+            path_prefix=self._normalise(prefix),
             method=method.upper() if method else None,
             status=status,
             count=count,
@@ -102,7 +111,7 @@ class FaultInjector:
         return rule
 
     def take(self, method: str, path: str) -> FaultRule | None:
-        """Consume the fault (if any) for this request; ``path`` is the canonical /api/... path."""
+        """Consume the fault (if any) for this request; ``path`` in the normalised form."""
         with self._lock:
             if not self._rules:
                 return None
@@ -134,6 +143,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _canonical_path(path: str) -> str:
-    # The legacy /v1/... alias is served as /api/v1/...; rules match the canonical form.
-    return "/api" + path if path.startswith("/v1/") or path == "/v1" else path
+def path_alias(alias: str, canonical: str) -> Callable[[str], str]:
+    """A path normaliser serving ``alias`` and everything below it as ``canonical``:
+    ``path_alias("/v1", "/api/v1")("/v1/users")`` is ``"/api/v1/users"``; other paths pass unchanged."""
+
+    def normalise(path: str) -> str:
+        if path == alias or path.startswith(alias + "/"):
+            return canonical + path[len(alias):]
+        return path
+
+    return normalise

@@ -1,4 +1,4 @@
-"""The client-side burst limiter shared by every thread that uses one ``PipedriveClient``.
+"""The client-side burst limiter shared by every thread of one destination client (Pipedrive, HighLevel).
 
 Pipedrive limits each API token to N requests per rolling 2-second window (notes §8; N = 20 on the
 lowest plan, 10 for search endpoints) and reports the state in ``x-ratelimit-limit``,
@@ -133,7 +133,8 @@ class BurstLimiter:
             if limit == self._limit:
                 return False
             self._rebuild(limit, self._margin_ms)
-        log.info("%s limiter: %d requests per %.1f s (from x-ratelimit-limit)", self.name, limit, self.window_seconds)
+        log.info("%s limiter: %d requests per %.1f s (from the server's limit header)", self.name, limit,
+                 self.window_seconds)
         return True
 
     def observe_latency(self, seconds: float) -> None:
@@ -177,7 +178,8 @@ class BurstLimiter:
         old_limiter.close()
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Adapt to a response's ``x-ratelimit-*`` headers (notes §8); absent headers are ignored.
+        """Adapt to a response's Pipedrive-style ``x-ratelimit-*`` headers (notes §8); absent headers are
+        ignored. (HighLevel's differently named headers are read by ``HighLevelRateLimiter``.)
 
         ``x-ratelimit-limit`` differing from the current limit rebuilds the limiter;
         ``x-ratelimit-remaining == 0`` pauses all threads for ``x-ratelimit-reset`` seconds

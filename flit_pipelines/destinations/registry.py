@@ -1,0 +1,46 @@
+"""Open the destination a spec's ``destination`` block describes, from the variables it names.
+
+Each destination kind gets a fresh client (one rate limiter per process and destination account).
+"""
+
+from __future__ import annotations
+
+from flit_pipelines.destinations.base import Destination
+from flit_pipelines.sources.registry import files_root, require_env
+from flit_pipelines.spec.model import MigrationSpec
+
+
+def open_destination(spec: MigrationSpec) -> Destination:
+    """The spec's destination with a fresh client.
+
+    Raises ConfigurationError naming a missing variable (never a value).
+    """
+    d = spec.destination
+    settings = d.settings
+    if d.kind == "pipedrive":
+        from flit_pipelines.destinations.pipedrive.client import PipedriveClient
+        from flit_pipelines.destinations.pipedrive.destination import PipedriveDestination
+
+        client = PipedriveClient(
+            require_env(d.api_base_env), require_env(d.api_token_env),
+            burst_limit=settings.get("burst_limit"), daily_token_floor=int(settings.get("daily_token_floor", 0)),
+            pool_size=int(settings.get("max_workers", 8)),
+        )
+        return PipedriveDestination(client, spec, files_root=files_root(spec))
+    if d.kind == "highlevel":
+        from flit_pipelines.destinations.highlevel.client import HighLevelClient
+        from flit_pipelines.destinations.highlevel.destination import HighLevelDestination
+
+        client = HighLevelClient(
+            require_env(d.api_base_env), require_env(d.api_token_env),
+            location_id=require_env(d.location_id_env or "HIGHLEVEL_LOCATION_ID"),
+            pool_size=int(settings.get("max_workers", 8)),
+        )
+        return HighLevelDestination(client, spec, files_root=files_root(spec))
+    if d.kind == "salesforce":
+        from flit_pipelines.destinations.salesforce.destination import SalesforceDestination
+
+        return SalesforceDestination.connect(
+            spec, instance_url=require_env(d.api_base_env), client_id=require_env(d.client_id_env or ""),
+            client_secret=require_env(d.client_secret_env or ""), files_root=files_root(spec))
+    raise ValueError(f"unknown destination kind {d.kind!r}")

@@ -1,0 +1,699 @@
+"""Salesforce Sales Cloud as a migration destination: schema, Bulk API 2.0 loads, files, read-back.
+
+Vendor facts: ``shared/notes/salesforce.md`` (notes §N). The load loop is
+``flit_pipelines.destinations.base.load_target``; this destination defines its optional bulk path
+``send_batch`` so each chunk of writes becomes **one Bulk API 2.0 upsert job** (or one sObject
+Collections call per 200 records when the chunk is small), see ``bulk.py``.
+
+Spec contract (``destination.kind: salesforce``)
+=================================================
+
+``destination``
+    ``api_base_env``: the My Domain instance URL (``https://<domain>.my.salesforce.com``);
+    ``client_id_env`` / ``client_secret_env``: the connected app's consumer key and secret (OAuth 2.0
+    client credentials against ``<instance>/services/oauth2/token``, notes §0; the token runs as the
+    app's run-as user, the *integration user*).
+
+``destination.settings``
+    ``api_version`` ("62.0"): pinned REST/Bulk/Tooling version (notes §0: ≥ 60.0 recommended; ≤ 30.0
+    retired and refused). ``external_id_field`` ("Source_System_ID__c"): the external-ID field created
+    on every target's object (Text(255), External ID, Unique). ``collections_threshold`` (200): a
+    chunk with at most this many writes goes through REST sObject Collections upsert
+    (``PATCH /composite/sobjects/{object}/{extIdField}``, 200 records per request, notes §2.2) instead
+    of a Bulk job (notes §1.5: Bulk is for volume; 0 = always Bulk). ``daily_api_floor`` (1000) and
+    ``daily_bulk_batches_floor`` (50): the load stops with a clear fatal error *before* a request or
+    job would take the org's ``DailyApiRequests`` / ``DailyBulkApiBatches`` remaining count (``GET
+    /limits``, re-read every ``limits_refresh_seconds`` = 60 and tracked from ``Sforce-Limit-Info`` in
+    between) below the floor. ``bulk_poll_seconds`` (1.0), ``bulk_poll_max_seconds`` (5.0),
+    ``bulk_job_timeout_seconds`` (3600), ``bulk_retry_attempts`` (3), ``bulk_retry_wait_seconds``
+    (2.0), ``transient_errors`` (["UNABLE_TO_LOCK_ROW"]): see ``bulk.py``. ``http_retries`` (4),
+    ``retry_wait_seconds`` (0.5): transport retries (``client.py``). ``time_zone`` (IANA name, UTC):
+    naive date-times are wall-clock times there (sent as UTC ``...Z``). ``fallback_owner_email``:
+    owner of records whose practitioner has no active User (``fallback: owner`` lookups).
+    ``file_size_limit_bytes`` (2,147,483,648: the 2 GB multipart ceiling of ContentVersion, notes
+    §4; files above are flagged, never sent) and ``multipart_threshold_bytes`` (25,000,000: files
+    above go multipart; JSON/base64 inserts top out at 37.5 MB of base64 ≈ 28 MB raw, notes §4).
+    ``max_workers`` (4): parallel file uploads. ``permission_set`` ({name: "Flit_Migration_Access",
+    label}), ``assign_permission_set`` (true), ``integration_username`` (only needed when the token
+    carries no user id), ``sensitive_categories`` (custom-field categories treated as HIPAA-sensitive,
+    e.g. ``[Clinical, Insurance]``), ``sensitive_fields`` (standard fields for the FLS checklist,
+    e.g. ``[Contact.Birthdate]``; their access comes from profiles and is only reported).
+
+    ``custom_objects`` — one entry per custom object, keyed by API name::
+
+        custom_objects:
+          Treatment_Record__c:
+            label: Treatment Record            # default: from the API name
+            pluralLabel: Treatment Records     # default: label + "s"
+            nameField: {label: Treatment, type: Text}   # or {type: AutoNumber, displayFormat: "TR-{0000}"}
+            sharing: ReadWrite                 # sharingModel: Private|Read|ReadWrite|ReadWriteTransfer|
+                                               #   FullAccess|ControlledByParent (default ReadWrite)
+            description: Procedures performed or planned (PracticeHub treatments)
+            enableActivities: true             # default true (Tasks/Events may relate via WhatId)
+
+Targets
+    ``entity: sobject`` — any standard or custom object, upserted by external ID.
+      ``options.sobject`` (required): API name (Contact, Task, Event, Treatment_Record__c...).
+      ``options.external_id`` (default ``settings.external_id_field``); ``options.external_id_prefix``
+      ("" ; required and distinct when several targets write one object, e.g. patients and
+      practitioner contacts: the external ID is ``<prefix><source id>``); ``options.operation``
+      (``upsert`` default; ``insert_update`` for objects that cannot carry an External ID field:
+      creates are inserted, updates go by Id, the source ID field is then plain Text);
+      ``options.lookup_fields`` ({X__c: {label, relationshipLabel, deleteConstraint, type:
+      Lookup|MasterDetail}}) tunes the custom lookups created for ``lookups``.
+      ``fields``: field API name -> value (standard or custom fields that already exist or are
+      declared under ``custom_fields`` of some target on the same object). Values are typed from
+      describe: dates ``yyyy-MM-dd``, date-times UTC, numbers rounded to the field's scale,
+      checkboxes from true/false/yes/no/1/0, restricted pick-lists checked, text lengths checked
+      (a failing row is quarantined naming the field, never the value).
+      ``custom_fields``: API name (``X__c``) -> ``{type, options, category, args}``; ``type`` one of
+      Text, TextArea, LongTextArea, Email, Phone, Url, Number, Currency, Percent, Date, DateTime,
+      Checkbox, Picklist, MultiselectPicklist; ``options``: the pick-list values; the destination
+      reads these ``args`` keys (formatters ignore them): ``length`` (Text default 255, LongTextArea
+      32768), ``precision``/``scale`` (Number 18/0, Currency 16/2, Percent 5/2), ``visible_lines``,
+      ``label``, ``description``, ``help``, ``restricted`` (pick-lists, default true), ``default``
+      (Checkbox), ``unique``, ``external_id``, and ``sensitive: true`` (HIPAA-sensitive: listed in the
+      FLS checklist; a ``category`` named in ``settings.sensitive_categories`` does the same).
+      The original create date is a field like any other (e.g. ``Source_Created_At__c: {type:
+      DateTime, column: created_at}`` on every target).
+      ``lookups``: field API name -> ``{target, column, required, fallback}``:
+        * parent ``entity: user`` -> the User Id (``OwnerId``, or a custom ``X__c`` Lookup(User));
+        * parent ``entity: sobject`` -> a **relationship column** with the parent's external ID
+          (``Patient__c`` -> ``Patient__r.Source_System_ID__c``; ``AccountId`` ->
+          ``Account.Source_System_ID__c``; polymorphic ``WhoId``/``WhatId`` ->
+          ``Contact:Who.Source_System_ID__c``), notes §1.4; the parent target must load first (its
+          own asset/job), which the lookup's FK edge guarantees; a custom ``X__c`` lookup is
+          created as Lookup(parent's object), relationship name ``X``. A lookup to the target itself
+          (``ReportsToId`` -> the same target) resolves through the crosswalk as ``load_target`` read
+          it at the start of the load, so such a reference lands on the following run (an update).
+      ``money``: field API names whose sums reconcile.
+      Event needs ``StartDateTime`` and ``EndDateTime`` (or ``DurationInMinutes``) unless
+      ``IsAllDayEvent``; Task/Event split = two targets over one source object with ``where`` filters.
+    ``entity: file`` — Salesforce Files (ContentVersion, notes §4). ``fields``: ``file_path``
+      (relative to the export's files root; required), ``Title`` (default the file name),
+      ``PathOnClient`` (default the file name), ``Description`` and other ContentVersion fields;
+      ``custom_fields`` as above; lookup ``FirstPublishLocationId`` (required; the parent record,
+      so the file is shared to it). Files up to ``multipart_threshold_bytes`` are sent as JSON with
+      base64 ``VersionData``, larger ones as multipart (``entity_content`` JSON part + ``VersionData``
+      binary part, UNCONFIRMED part names, notes §9); files missing or over
+      ``file_size_limit_bytes`` are flagged. An update patches the metadata fields only (a changed
+      file body is not re-versioned). Upload is per record (REST), never Bulk (notes §4).
+    ``entity: user`` — ``match: {by: email, column}``: active Users matched by lower-case e-mail
+      (``SELECT Id, Email FROM User WHERE IsActive = true``); never created.
+
+Errors: per-record failures are ``"<errorCode>: <message without values>"`` in the ledger;
+``DailyLimitError`` (a floor would be crossed, or ``REQUEST_LIMIT_EXCEEDED``) and
+``FatalLoadError`` (401/403, a Bulk job refused as a whole, a missing fallback owner) stop the load.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import mimetypes
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from requests_toolbelt import MultipartEncoder
+from simple_salesforce import Salesforce
+
+from flit_pipelines.destinations.base import BatchItem, DailyLimitError, FatalLoadError, SendResult
+from flit_pipelines.destinations.salesforce import bodies
+from flit_pipelines.destinations.salesforce.bodies import BodyError, FieldInfo, LookupInfo, TargetInfo
+from flit_pipelines.destinations.salesforce.bulk import BulkWriter, WriteItem
+from flit_pipelines.destinations.salesforce.client import DEFAULT_API_VERSION, SalesforceClient
+from flit_pipelines.destinations.salesforce.errors import (
+    BulkJobFailed,
+    LimitExceeded,
+    SalesforceApiError,
+    SalesforceTransportError,
+    SchemaError,
+    error_text,
+    scrub,
+)
+from flit_pipelines.destinations.salesforce.schema import (
+    SchemaDeployer,
+    target_external_id,
+    target_sobject,
+    wanted_schema,
+)
+from flit_pipelines.spec.model import MigrationSpec, Target
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FILE_LIMIT = 2 * 1024 ** 3  # ContentVersion multipart ceiling (notes §4)
+DEFAULT_MULTIPART_THRESHOLD = 25_000_000  # notes §4: JSON/base64 safe up to 25 MB (37.5 MB base64 ceiling)
+FILE_ROUTING = frozenset({"file_path"})
+POLYMORPHIC = frozenset({"WhoId", "WhatId"})
+NOT_SENT_REQUIRED = frozenset({"OwnerId", "Name"})  # defaulted/auto on create in practice
+FATAL_STATUSES = frozenset({401, 403})
+READ_CHUNK = 200  # ids per SOQL IN (...) / Collections delete
+
+
+def _soql_str(value: str) -> str:
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class SalesforceDestination:
+    """Destination implementation for one Salesforce org (see the module docstring for the contract).
+
+    Args:
+        client: a :class:`SalesforceClient`, or a connected ``simple_salesforce.Salesforce`` (tests;
+            wrapped with ``instance_url``/``user_id``).
+        spec: the migration spec.
+        files_root: directory relative ``file_path`` values resolve against.
+        instance_url / user_id: only with a bare ``Salesforce``.
+    """
+
+    def __init__(self, client: SalesforceClient | Salesforce, spec: MigrationSpec, *,
+                 files_root: str | Path | None = None, instance_url: str | None = None, user_id: str | None = None):
+        self.spec = spec
+        self.settings: dict[str, Any] = dict(spec.destination.settings)
+        s = self.settings
+        if isinstance(client, Salesforce):
+            client = SalesforceClient(client, instance_url=instance_url, user_id=user_id,
+                                      http_retries=int(s.get("http_retries", 4)),
+                                      retry_wait_seconds=float(s.get("retry_wait_seconds", 0.5)))
+        self.client = client
+        client.limits.api_floor = int(s.get("daily_api_floor", 1000))
+        client.limits.bulk_floor = int(s.get("daily_bulk_batches_floor", 50))
+        client.limits.refresh_seconds = float(s.get("limits_refresh_seconds", 60.0))
+        self.writer = BulkWriter(
+            client, poll_seconds=float(s.get("bulk_poll_seconds", 1.0)),
+            poll_max_seconds=float(s.get("bulk_poll_max_seconds", 5.0)),
+            job_timeout_seconds=float(s.get("bulk_job_timeout_seconds", 3600)),
+            retry_attempts=int(s.get("bulk_retry_attempts", 3)),
+            retry_wait_seconds=float(s.get("bulk_retry_wait_seconds", 2.0)),
+            transient_errors=list(s.get("transient_errors") or ["UNABLE_TO_LOCK_ROW"]))
+        self.collections_threshold = int(s.get("collections_threshold", 200))
+        self.file_size_limit = int(s.get("file_size_limit_bytes") or DEFAULT_FILE_LIMIT)
+        self.multipart_threshold = int(s.get("multipart_threshold_bytes") or DEFAULT_MULTIPART_THRESHOLD)
+        self.max_workers = int(s.get("max_workers", 4))
+        self.time_zone = s.get("time_zone")
+        self.files_root = Path(files_root) if files_root else None
+        self.deployer = SchemaDeployer(client, self.settings)
+        self.schema_document: dict[str, Any] | None = None
+        self.infos: dict[str, TargetInfo] = {}
+        self._describes: dict[str, dict[str, dict[str, Any]]] = {}
+        self._lock = threading.RLock()
+        self._users: dict[str, str] | None = None
+        self._fallback: str | None = None
+        self._fallback_checked = False
+
+    @classmethod
+    def connect(cls, spec: MigrationSpec, *, instance_url: str, client_id: str, client_secret: str,
+                files_root: Path | None = None) -> SalesforceDestination:
+        """OAuth 2.0 client credentials against ``<instance_url>/services/oauth2/token``, then a
+        ``simple_salesforce.Salesforce(instance_url, session_id, version=settings.api_version)``."""
+        s = spec.destination.settings
+        client = SalesforceClient.connect(instance_url, client_id, client_secret,
+                                          api_version=str(s.get("api_version") or DEFAULT_API_VERSION),
+                                          http_retries=int(s.get("http_retries", 4)),
+                                          retry_wait_seconds=float(s.get("retry_wait_seconds", 0.5)))
+        return cls(client, spec, files_root=files_root)
+
+    def stats(self) -> dict[str, Any]:
+        """HTTP, Bulk and limit counters (counts only; for reports and benchmarks)."""
+        return {"http": self.client.stats.snapshot(), "bulk": self.writer.stats.snapshot(),
+                "limits": self.client.limits.snapshot()}
+
+    # ================================================================== schema
+    def ensure_schema(self, spec: MigrationSpec | None = None) -> dict[str, Any]:
+        """Deploy custom objects, custom fields and field-level security; idempotent (``schema.py``).
+
+        Returns the metadata document: ``{"api_version", "custom_objects": [...], "custom_fields":
+        [{object, name, full_name, label, type, length, precision, scale, picklist_values,
+        external_id, unique, reference_to, relationship_name, category, sensitive, targets, id,
+        created}], "permission_set": {...}, "fls_checklist": {"fields": [...], "steps": [...]},
+        "created": {counts}}``.
+
+        Raises:
+            SchemaError / SalesforceApiError: see ``SchemaDeployer.deploy``.
+            DailyLimitError: the daily API allowance is at its floor.
+        """
+        spec = spec or self.spec
+        with self._lock:
+            try:
+                self.client.limits.require(api_requests=50, what="the schema deployment")
+            except LimitExceeded as exc:
+                raise DailyLimitError(str(exc)) from None
+            self.schema_document = self.deployer.deploy(spec)
+            self._describes.clear()
+            self.infos.clear()
+            return self.schema_document
+
+    def prepare(self, target_name: str, target: Target) -> None:
+        """Resolve the target's object, fields and lookups from describe (one describe per object);
+        deploys the schema first if a custom object or field it needs is missing.
+
+        Raises:
+            SchemaError: a ``fields`` key is not a (visible, writable) field of the object, a
+                required field is not mapped, a lookup is not a reference field, two targets on one
+                object share an external-ID prefix.
+        """
+        if target.entity == "user" or target_name in self.infos:
+            return
+        with self._lock:
+            if target_name in self.infos:
+                return
+            if self.schema_document is None and self._schema_missing(target_name):
+                self.ensure_schema()
+            self.infos[target_name] = self._target_info(target_name, target)
+
+    def _describe(self, sobject: str) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return self._describe_locked(sobject)
+
+    def _describe_locked(self, sobject: str) -> dict[str, dict[str, Any]]:
+        if sobject not in self._describes:
+            try:
+                d = self.client.describe(sobject)
+            except SalesforceApiError as exc:
+                if exc.status == 404:
+                    return {}
+                raise
+            self._describes[sobject] = {str(f.get("name")): f for f in d.get("fields") or []}
+        return self._describes[sobject]
+
+    def _schema_missing(self, target_name: str) -> bool:
+        _, fields = wanted_schema(self.spec, [target_name])
+        sobjects = {target_sobject(self.spec.targets[target_name])} | {f.sobject for f in fields.values()}
+        for sobject in sobjects:
+            described = {n.lower() for n in self._describe(sobject)}
+            if not described:
+                return True
+            if any(f.name.lower() not in described for f in fields.values() if f.sobject == sobject):
+                self._describes.pop(sobject, None)
+                return True
+        return False
+
+    def _target_info(self, target_name: str, t: Target) -> TargetInfo:
+        sobject = target_sobject(t)
+        described = self._describe(sobject)
+        if not described:
+            raise SchemaError(f"target {target_name}: object {sobject} does not exist or is not visible to the "
+                              "integration user")
+        by_lower = {k.lower(): v for k, v in described.items()}
+        ext = target_external_id(t, self.settings)
+        prefix = str(t.options.get("external_id_prefix") or "")
+        operation = str(t.options.get("operation", "upsert"))
+        if operation not in ("upsert", "insert_update"):
+            raise SchemaError(f"target {target_name}: options.operation must be upsert or insert_update")
+        self._check_prefixes(target_name, sobject, ext, prefix)
+        if ext.lower() not in by_lower:
+            raise SchemaError(f"target {target_name}: {sobject}.{ext} does not exist or is not visible (run the "
+                              "schema deployment; check the permission set's field-level security)")
+        if operation == "upsert" and not (by_lower[ext.lower()].get("externalId") or by_lower[ext.lower()].get("idLookup")):
+            raise SchemaError(f"target {target_name}: {sobject}.{ext} is not an External ID field (upsert needs one; "
+                              "use options.operation: insert_update for objects that cannot have one)")
+        fields: dict[str, FieldInfo] = {}
+        wanted = [n for n in t.fields if not (t.entity == "file" and n in FILE_ROUTING)] + list(t.custom_fields)
+        for name in wanted:
+            d = by_lower.get(name.lower())
+            if d is None:
+                raise SchemaError(f"target {target_name}: {sobject}.{name} does not exist or is not visible to the "
+                                  "integration user (field-level security)")
+            if not (d.get("createable") or d.get("updateable")):
+                raise SchemaError(f"target {target_name}: {sobject}.{name} is read-only")
+            if str(d.get("name")) != name:
+                raise SchemaError(f"target {target_name}: write {sobject} field {name!r} as {d.get('name')!r} (exact "
+                                  "API-name case: Bulk results do not echo other spellings, notes §1.1)")
+            fields[name] = self._field_info(name, d, t)
+        mapped = {n.lower() for n in wanted} | {lk.lower() for lk in t.lookups} | {ext.lower()}
+        if t.entity == "file":  # set by the upload itself
+            mapped |= {"title", "pathonclient", "versiondata"}
+        missing = [str(d.get("name")) for d in described.values()
+                   if not d.get("nillable", True) and d.get("createable") and not d.get("defaultedOnCreate")
+                   and str(d.get("type")) != "boolean" and str(d.get("name")).lower() not in mapped
+                   and str(d.get("name")) not in NOT_SENT_REQUIRED]
+        if missing:
+            raise SchemaError(f"target {target_name}: required {sobject} fields are not mapped: {sorted(missing)}")
+        lookups: dict[str, LookupInfo] = {}
+        for fk, lk in t.lookups.items():
+            d = by_lower.get(fk.lower())
+            if d is None or str(d.get("type")) != "reference":
+                raise SchemaError(f"target {target_name}: lookup {fk} is not a reference field of {sobject}")
+            parent = self.spec.targets[lk.target]
+            if parent.entity == "user" or t.entity == "file" or \
+                    str(parent.options.get("operation", "upsert")) != "upsert":
+                lookups[fk] = LookupInfo(fk, "id", str(d.get("name")))
+                continue
+            parent_object = target_sobject(parent)
+            rel = d.get("relationshipName") or (fk[:-3] + "__r" if fk.endswith("__c") else fk[:-2])
+            refs = d.get("referenceTo") or []
+            column = f"{rel}.{target_external_id(parent, self.settings)}"
+            if fk in POLYMORPHIC or len(refs) > 1:
+                column = f"{parent_object}:{column}"
+            lookups[fk] = LookupInfo(fk, "relationship", column, parent_object,
+                                     str(parent.options.get("external_id_prefix") or ""))
+        return TargetInfo(target_name, sobject, ext, prefix, fields, lookups, self.time_zone, operation)
+
+    def _field_info(self, name: str, d: dict[str, Any], t: Target) -> FieldInfo:
+        sf_type = str(d.get("type") or "string")
+        options: tuple[str, ...] = ()
+        if sf_type in ("picklist", "multipicklist"):
+            cf = t.custom_fields.get(name)
+            restricted = bool(d.get("restrictedPicklist")) or bool(cf and cf.args.get("restricted", True) and cf.options)
+            if restricted:
+                options = tuple(str(p.get("value")) for p in d.get("picklistValues") or [] if p.get("active", True))
+                if not options and cf is not None:
+                    options = tuple(cf.options or ())
+        length = int(d.get("length") or 0) if sf_type in bodies.TEXT_TYPES else 0
+        scale = d.get("scale") if sf_type in ("double", "currency", "percent") else None
+        required = (not d.get("nillable", True) and bool(d.get("createable")) and not d.get("defaultedOnCreate")
+                    and sf_type != "boolean")
+        return FieldInfo(name, sf_type, length, int(scale) if scale is not None else None, options, required)
+
+    def _check_prefixes(self, target_name: str, sobject: str, ext: str, prefix: str) -> None:
+        for other_name, other in self.spec.targets.items():
+            if other_name == target_name or other.entity not in ("sobject", "file"):
+                continue
+            if target_sobject(other) == sobject and target_external_id(other, self.settings) == ext \
+                    and str(other.options.get("external_id_prefix") or "") == prefix:
+                raise SchemaError(f"targets {target_name} and {other_name} both write {sobject} with the same "
+                                  "external_id_prefix: give each a distinct options.external_id_prefix")
+
+    def _other_prefixes(self, target_name: str, info: TargetInfo) -> list[str]:
+        out = []
+        for other_name, other in self.spec.targets.items():
+            if other_name != target_name and other.entity in ("sobject", "file") and \
+                    target_sobject(other) == info.sobject and target_external_id(other, self.settings) == info.external_id:
+                p = str(other.options.get("external_id_prefix") or "")
+                if p and p.startswith(info.prefix) and p != info.prefix:
+                    out.append(p)
+        return out
+
+    # ================================================================== users
+    def users_by_email(self) -> dict[str, str]:
+        """Lower-case e-mail -> Id of active Users (first by Id when an e-mail is shared; notes §5.3:
+        Email is not unique). Cached per destination."""
+        if self._users is None:
+            users: dict[str, str] = {}
+            for u in sorted(self.client.query("SELECT Id, Email, IsActive FROM User WHERE IsActive = true"),
+                            key=lambda r: str(r.get("Id"))):
+                email = str(u.get("Email") or "").strip().lower()
+                if email and u.get("IsActive", True) is not False:
+                    users.setdefault(email, str(u["Id"]))
+            self._users = users
+        return self._users
+
+    def fallback_owner_id(self) -> str | None:
+        """User Id of ``settings.fallback_owner_email`` (None when unset).
+
+        Raises:
+            FatalLoadError: the e-mail is set but no active User has it.
+        """
+        if not self._fallback_checked:
+            email = str(self.settings.get("fallback_owner_email") or "").strip().lower()
+            if email:
+                self._fallback = self.users_by_email().get(email)
+                if self._fallback is None:
+                    raise FatalLoadError("the fallback owner e-mail (settings fallback_owner_email) is not an active "
+                                         "Salesforce User")
+            self._fallback_checked = True
+        return self._fallback
+
+    # ================================================================== bodies
+    def build_body(self, target_name: str, target: Target, row: dict[str, Any],
+                   resolved_fks: dict[str, Any]) -> dict[str, Any]:
+        """The record body of a payload row (``bodies.build_body``); files add ``_file``/``_size``
+        routing keys and default ``Title``/``PathOnClient``. ValueError names the field, never the value."""
+        self.prepare(target_name, target)
+        info = self.infos[target_name]
+        try:
+            if target.entity == "file":
+                rel = row.get("file_path")
+                if not bodies.present(rel):
+                    raise BodyError("file field file_path: empty (required)")
+                if resolved_fks.get("FirstPublishLocationId") is None:
+                    raise BodyError("file lookup FirstPublishLocationId: empty (required)")
+                body = bodies.build_body(row, info, resolved_fks, skip=FILE_ROUTING)
+                name = Path(str(rel).replace("\\", "/")).name
+                if body.get("Title") is None:
+                    body["Title"] = name
+                if body.get("PathOnClient") is None:
+                    body["PathOnClient"] = name
+                path = self._file_path(row)
+                body["_file"] = str(rel)
+                body["_size"] = path.stat().st_size if path is not None and path.exists() else None
+                return body
+            return bodies.build_body(row, info, resolved_fks)
+        except BodyError as exc:
+            raise ValueError(str(exc)) from None
+
+    def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None:
+        """Files that are missing or over ``file_size_limit_bytes`` are not sent (a reason), else None."""
+        if target.entity != "file":
+            return None
+        path = self._file_path(row)
+        if path is None or not path.is_file():
+            return "document file not found in the export"
+        size = path.stat().st_size
+        if size > self.file_size_limit:
+            return f"file over size limit ({size} > {self.file_size_limit} bytes): upload by hand"
+        return None
+
+    def _file_path(self, row: dict[str, Any]) -> Path | None:
+        rel = row.get("file_path")
+        if not bodies.present(rel):
+            return None
+        p = Path(str(rel))
+        if not p.is_absolute() and self.files_root is not None:
+            p = self.files_root / p
+        return p
+
+    # ================================================================== writes
+    def send_batch(self, target_name: str, target: Target, items: list[BatchItem]) -> list[SendResult]:
+        """One chunk's writes: a Bulk API 2.0 upsert job (or Collections for ≤ ``collections_threshold``
+        writes); files one by one (REST). Results in the order of ``items``.
+
+        Raises:
+            DailyLimitError: a daily allowance would go below its floor.
+            FatalLoadError: 401/403, a job refused as a whole (``InvalidBatch``...), no answer.
+        """
+        self.prepare(target_name, target)
+        if target.entity == "file":
+            with ThreadPoolExecutor(max_workers=max(1, self.max_workers), thread_name_prefix="sf-files") as pool:
+                futures = [pool.submit(self._send_one, target_name, target, it) for it in items]
+                return [f.result() for f in futures]
+        info = self.infos[target_name]
+        route = "collections" if len(items) <= self.collections_threshold else "bulk"
+        return self._write(info, items, route)
+
+    def _send_one(self, target_name: str, target: Target, item: BatchItem) -> SendResult:
+        if item.op == "create":
+            return self.create(target_name, target, item.body, item.row)
+        return self.update(target_name, target, str(item.dest_id), item.body, item.row)
+
+    def _write(self, info: TargetInfo, items: list[BatchItem], route: str) -> list[SendResult]:
+        keys = [str(it.body[info.external_id]) for it in items]
+        counts = Counter(keys)
+        write_items = [WriteItem(k, it.body, it.op == "update", it.dest_id) for k, it in zip(keys, items)
+                       if counts[k] == 1]
+        try:
+            outcomes = self.writer.write(info, write_items, route=route) if write_items else {}
+        except LimitExceeded as exc:
+            raise DailyLimitError(f"Salesforce {exc.message}") from None
+        except BulkJobFailed as exc:
+            raise FatalLoadError(exc.message) from None
+        except SalesforceApiError as exc:
+            raise FatalLoadError(str(exc)) from None
+        results = []
+        for key in keys:
+            if counts[key] > 1:
+                results.append(SendResult(None, error=error_text(
+                    "DUPLICATE_VALUE", "Duplicate external id specified (the source ID occurs more than once in "
+                                       "the chunk)")))
+                continue
+            res = outcomes.get(key)
+            if res is None:
+                results.append(SendResult(None, error=error_text("NO_RESULT", "no result for this record")))
+            elif res.error:
+                results.append(SendResult(None, error=res.error))
+            else:
+                results.append(SendResult(res.dest_id))
+        return results
+
+    def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
+        """Create one record: sObject Collections upsert of one (sobjects), ContentVersion insert
+        (files; JSON or multipart, looked up by external ID after a lost answer)."""
+        self.prepare(target_name, target)
+        if target.entity == "file":
+            return self._guard(lambda: self._upload(target_name, body, row))
+        return self._write(self.infos[target_name], [BatchItem("create", row, body, None)], "collections")[0]
+
+    def update(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
+               row: dict[str, Any]) -> SendResult:
+        """Update one record (sObject Collections upsert; files: PATCH of the updateable metadata)."""
+        self.prepare(target_name, target)
+        if target.entity == "file":
+            return self._guard(lambda: self._patch_file(target_name, dest_id, body))
+        return self._write(self.infos[target_name], [BatchItem("update", row, body, dest_id)], "collections")[0]
+
+    def _guard(self, fn) -> SendResult:
+        try:
+            return fn()
+        except LimitExceeded as exc:
+            raise DailyLimitError(f"Salesforce {exc.message}") from None
+        except SalesforceApiError as exc:
+            if exc.status in FATAL_STATUSES:
+                raise FatalLoadError(str(exc)) from None
+            return SendResult(None, error=error_text(exc.error_code, exc.message))
+
+    def _upload(self, target_name: str, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
+        info = self.infos[target_name]
+        path = self._file_path(row)
+        if path is None or not path.is_file():
+            return SendResult(None, error=error_text("FILE_NOT_FOUND", "document file not found in the export"))
+        size = path.stat().st_size
+        entity = {k: v for k, v in bodies.sendable(body).items() if v is not None}
+        self.client.limits.require(api_requests=2, what="a ContentVersion upload")
+        try:
+            if size <= self.multipart_threshold:
+                data = dict(entity, VersionData=base64.b64encode(path.read_bytes()).decode("ascii"))
+                res = self.client.rest("POST", "sobjects/ContentVersion", json=data, idempotent=False)
+            else:
+                res = self._multipart(path, entity)
+        except SalesforceTransportError:
+            found = self._find_file(info, str(body[info.external_id]))
+            if found:
+                return SendResult(found)
+            raise
+        return SendResult(str(res["id"]))
+
+    def _multipart(self, path: Path, entity: dict[str, Any]) -> Any:
+        """``POST /sobjects/ContentVersion`` multipart: JSON part ``entity_content`` + binary part
+        ``VersionData`` (notes §4; part names UNCONFIRMED); the file is streamed, not read into memory."""
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        with path.open("rb") as fh:
+            encoder = MultipartEncoder(fields=[
+                ("entity_content", (None, json.dumps(entity), "application/json")),
+                ("VersionData", (str(entity.get("PathOnClient") or path.name), fh, mime)),
+            ])
+            return self.client.rest("POST", "sobjects/ContentVersion", data=encoder, idempotent=False,
+                                    headers={"Content-Type": encoder.content_type})
+
+    def _patch_file(self, target_name: str, dest_id: str, body: dict[str, Any]) -> SendResult:
+        described = self._describe("ContentVersion")
+        info = self.infos[target_name]
+        patch = {k: v for k, v in bodies.sendable(body).items()
+                 if k != info.external_id and (described.get(k) or {}).get("updateable")}
+        if patch:
+            self.client.rest("PATCH", f"sobjects/ContentVersion/{dest_id}", json=patch)
+        return SendResult(dest_id)
+
+    def _find_file(self, info: TargetInfo, ext_value: str) -> str | None:
+        rows = list(self.client.query(f"SELECT Id FROM ContentVersion WHERE {info.external_id} = "
+                                      f"{_soql_str(ext_value)} AND IsLatest = true"))
+        return str(rows[0]["Id"]) if rows else None
+
+    # ================================================================== reads
+    def _keys(self, target_name: str, target: Target) -> list[tuple[str, str]]:
+        """(source id, record Id) of every live record of the target (by its external-ID values)."""
+        self.prepare(target_name, target)
+        info = self.infos[target_name]
+        where = f"{info.external_id} != null"
+        if info.prefix:
+            where += f" AND {info.external_id} LIKE {_soql_str(info.prefix + '%')}"
+        if info.sobject == "ContentVersion":
+            where += " AND IsLatest = true"
+        others = self._other_prefixes(target_name, info)
+        out = []
+        for r in self.client.query(f"SELECT Id, {info.external_id} FROM {info.sobject} WHERE {where}"):
+            value = str(r.get(info.external_id) or "")
+            if not value.startswith(info.prefix) or any(value.startswith(p) for p in others):
+                continue
+            out.append((value[len(info.prefix):], str(r["Id"])))
+        return out
+
+    def find_existing(self, target_name: str, target: Target) -> dict[str, str]:
+        """Source ID -> record Id of records already carrying the target's external IDs (one SOQL
+        query, 2,000 rows per page); users: lower-case e-mail -> User Id."""
+        if target.entity == "user":
+            return self.users_by_email()
+        return dict(self._keys(target_name, target))
+
+    def source_key_counts(self, target_name: str, target: Target) -> dict[str, int]:
+        """``"<target>:<source id>"`` -> number of live records carrying it."""
+        if target.entity == "user":
+            return {}
+        counts: Counter[str] = Counter(f"{target_name}:{sid}" for sid, _ in self._keys(target_name, target))
+        return dict(counts)
+
+    def read_back(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame:
+        """Live records for ``dest_ids``: ``dest_id``, ``source_key`` (``"<target>:<source id>"``) and
+        each money column (field API names) as numbers; SOQL ``WHERE Id IN`` in groups of 200."""
+        columns = ["dest_id", "source_key", *target.money]
+        ids = [str(d) for d in dest_ids if d is not None and str(d)]
+        if target.entity == "user":
+            rows = []
+            for start in range(0, len(ids), READ_CHUNK):
+                part = ids[start:start + READ_CHUNK]
+                for r in self.client.query(f"SELECT Id FROM User WHERE Id IN ({', '.join(map(_soql_str, part))})"):
+                    rows.append({"dest_id": str(r["Id"]), "source_key": None})
+            return pd.DataFrame(rows, columns=columns)
+        self.prepare(target_name, target)
+        info = self.infos[target_name]
+        select = ["Id", info.external_id, *[m for m in target.money if m not in ("Id", info.external_id)]]
+        rows = []
+        for start in range(0, len(ids), READ_CHUNK):
+            part = ids[start:start + READ_CHUNK]
+            soql = f"SELECT {', '.join(select)} FROM {info.sobject} WHERE Id IN ({', '.join(map(_soql_str, part))})"
+            for r in self.client.query(soql):
+                value = r.get(info.external_id)
+                sid = str(value)[len(info.prefix):] if value is not None else None
+                row = {"dest_id": str(r["Id"]), "source_key": f"{target_name}:{sid}" if sid is not None else None}
+                for m in target.money:
+                    row[m] = r.get(m)
+                rows.append(row)
+        return pd.DataFrame(rows, columns=columns)
+
+    # ================================================================== delete
+    def delete(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame:
+        """Delete records (rollback) with sObject Collections ``DELETE /composite/sobjects?ids=``
+        (≤ 200 per request, ``allOrNone=false``; notes §2.2, URL form UNCONFIRMED). Files delete their
+        ContentDocument. Columns ``dest_id``, ``deleted`` (False when already gone), ``error``.
+        Users are never deleted."""
+        columns = ["dest_id", "deleted", "error"]
+        ids = [str(d) for d in dest_ids]
+        if target.entity == "user" or not ids:
+            return pd.DataFrame([], columns=columns)
+        self.prepare(target_name, target)
+        doc_of: dict[str, str] = {}
+        if target.entity == "file":
+            for start in range(0, len(ids), READ_CHUNK):
+                part = ids[start:start + READ_CHUNK]
+                for r in self.client.query("SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN "
+                                           f"({', '.join(map(_soql_str, part))})"):
+                    doc_of[str(r["Id"])] = str(r.get("ContentDocumentId"))
+        rows = []
+        for start in range(0, len(ids), READ_CHUNK):
+            part = ids[start:start + READ_CHUNK]
+            send = [doc_of.get(d, d) for d in part] if target.entity == "file" else part
+            try:
+                self.client.limits.require(api_requests=1, what="a Collections delete")
+                results = self.client.rest("DELETE", "composite/sobjects",
+                                           params={"ids": ",".join(send), "allOrNone": "false"}) or []
+            except LimitExceeded as exc:
+                raise DailyLimitError(f"Salesforce {exc.message}") from None
+            except SalesforceApiError as exc:
+                rows.extend({"dest_id": d, "deleted": False, "error": str(exc)} for d in part)
+                continue
+            for d, res in zip(part, results):
+                if res.get("success"):
+                    rows.append({"dest_id": d, "deleted": True, "error": None})
+                    continue
+                err = (res.get("errors") or [{}])[0]
+                code = str(err.get("statusCode") or "UNKNOWN_ERROR")
+                if code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"):
+                    rows.append({"dest_id": d, "deleted": False, "error": None})
+                else:
+                    rows.append({"dest_id": d, "deleted": False, "error": error_text(code, scrub(err.get("message")))})
+        return pd.DataFrame(rows, columns=columns)
+

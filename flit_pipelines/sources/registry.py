@@ -1,0 +1,98 @@
+"""Open the reader a spec's ``source`` block describes, from the environment variables it names.
+
+Values of the variables (connection strings, secrets) are never logged or put in an error message:
+errors name the variables only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flit_pipelines.sources.base import Source
+from flit_pipelines.sources.csv_export import CsvExportSource, resolve_directory
+from flit_pipelines.spec.model import (
+    AscendApiConfig,
+    CsvExportConfig,
+    DatabaseConfig,
+    MigrationSpec,
+    PracticeHubConfig,
+)
+
+
+class ConfigurationError(RuntimeError):
+    """A required environment variable is missing (names the variable, never a value)."""
+
+
+def require_env(name: str) -> str:
+    """The variable's value. Raises ConfigurationError naming the variable (never a value)."""
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is not set")
+    return value
+
+
+def _optional_env(name: str | None) -> str | None:
+    return (os.environ.get(name) or None) if name else None
+
+
+def open_source(spec: MigrationSpec) -> Source:
+    """The spec's source reader.
+
+    * ``csv_export``: ``CsvExportSource`` on the directory in ``directory_env``;
+    * ``database``: the first of ``odbc_env`` (pyodbc), ``url_env`` (SQLAlchemy), ``export_dir_env``
+      (structured file export read as CSV) that is set;
+    * ``ascend_api``: ``AscendApiSource`` with OAuth client credentials;
+    * ``practicehub_api``: ``PracticeHubSource`` with its API key, cursors under ``<data>/cursors``.
+
+    Raises ConfigurationError naming the variables when none is set.
+    """
+    cfg = spec.source
+    if isinstance(cfg, CsvExportConfig):
+        return CsvExportSource(resolve_directory(require_env(cfg.directory_env)), chunk_bytes=cfg.chunk_bytes)
+    if isinstance(cfg, DatabaseConfig):
+        from flit_pipelines.sources.database import DatabaseSource
+
+        if odbc := _optional_env(cfg.odbc_env):
+            return DatabaseSource.from_odbc(odbc, chunk_rows=cfg.chunk_rows)
+        if url := _optional_env(cfg.url_env):
+            return DatabaseSource.from_url(url, chunk_rows=cfg.chunk_rows)
+        if export := _optional_env(cfg.export_dir_env):
+            return CsvExportSource(resolve_directory(export))
+        names = ", ".join(e for e in (cfg.odbc_env, cfg.url_env, cfg.export_dir_env) if e)
+        raise ConfigurationError(f"set one of the environment variables {names}")
+    if isinstance(cfg, AscendApiConfig):
+        from flit_pipelines.sources.ascend_api import AscendApiSource
+
+        return AscendApiSource(
+            api_base=require_env(cfg.api_base_env), token_url=require_env(cfg.token_url_env),
+            client_id=require_env(cfg.client_id_env), client_secret=require_env(cfg.client_secret_env),
+            organization_id=require_env(cfg.organization_id_env), page_size=cfg.page_size)
+    if isinstance(cfg, PracticeHubConfig):
+        from flit_pipelines.sources.practicehub_api import PracticeHubSource
+
+        return PracticeHubSource(
+            api_base=require_env(cfg.api_base_env), api_key=require_env(cfg.api_key_env),
+            app_details=cfg.app_details, page_size=cfg.page_size, requests_per_second=cfg.requests_per_second,
+            state_dir=_data_dir() / "cursors" / spec.migration)
+    raise ConfigurationError(f"unknown source kind {getattr(cfg, 'kind', None)!r}")
+
+
+def _data_dir() -> Path:
+    from flit_pipelines.assets.io_manager import default_data_dir
+
+    return Path(default_data_dir())
+
+
+def files_root(spec: MigrationSpec) -> Path | None:
+    """Where the source's document files are: the CSV export directory, ``documents_dir_env``, or for
+    an API source (attachments downloaded during extract) ``<FLIT_DATA_DIR>/files/<migration>``."""
+    cfg = spec.source
+    if isinstance(cfg, CsvExportConfig):
+        return resolve_directory(require_env(cfg.directory_env))
+    value = _optional_env(cfg.documents_dir_env)
+    if value:
+        return resolve_directory(value)
+    if isinstance(cfg, AscendApiConfig | PracticeHubConfig):  # attachments downloaded during extract
+        return _data_dir() / "files" / spec.migration
+    return None

@@ -1,0 +1,118 @@
+"""PracticeHub -> Salesforce through Dagster, over real HTTP against both sandboxes.
+
+Checks every target landed with its checks green, the Task/Event split, the junction's two Contact
+lookups sent as relationship columns, files on the right parents, the field-level-security checklist in
+the report, and that a second full wave starts no Bulk job and writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+import requests
+
+from flit_pipelines.cli import report, run_wave
+from flit_pipelines.sandbox.practicehub import build_practicehub
+from flit_pipelines.sandbox.practicehub import running_sandbox as running_practicehub
+from flit_pipelines.sandbox.salesforce import running_sandbox as running_salesforce
+from flit_pipelines.sandbox.salesforce.server import fetch_token
+from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
+
+M = "practicehub_to_salesforce"
+KEY = "ph-test-key"
+CLIENT = ("sf-client", "sf-secret")
+PATIENTS = 20
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    state = tmp_path / "practicehub.db"
+    build_practicehub(state, patients=PATIENTS, seed=5)
+    with sqlite3.connect(state) as con:
+        practitioners = con.execute("SELECT first_name, last_name, email FROM practitioners ORDER BY id").fetchall()
+    users = [{"Email": "admin@sandbox.example", "FirstName": "Org", "LastName": "Admin", "IsActive": True}]
+    users += [{"Email": e, "FirstName": f, "LastName": n, "IsActive": True} for f, n, e in practitioners[:-1]]
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    spec = specs / f"{M}.yaml"
+    # the sandbox serves 50 requests/s so the test runs in seconds; the reader's tests use the real 1/s
+    spec.write_text((SPEC_DIR / f"{M}.yaml").read_text().replace("requests_per_second: 0.9", "requests_per_second: 40"))
+    approve_spec_file(spec, "test reviewer", "2026-11-21T00:00:00+00:00")
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with running_practicehub(state, api_key=KEY, rate_per_second=50) as ph, \
+            running_salesforce(tmp_path / "salesforce.db", client_id=CLIENT[0], client_secret=CLIENT[1],
+                               users=users, bulk_delay_seconds=0.05) as sf:
+        for k, v in {"FLIT_SPEC_DIR": str(specs), "FLIT_DATA_DIR": str(tmp_path / "data"),
+                     "DAGSTER_HOME": str(home), "PRACTICEHUB_API_BASE": f"{ph}/api", "PRACTICEHUB_API_KEY": KEY,
+                     "SALESFORCE_INSTANCE_URL": sf, "SALESFORCE_CLIENT_ID": CLIENT[0],
+                     "SALESFORCE_CLIENT_SECRET": CLIENT[1]}.items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.delenv("FLIT_LEDGER_URL", raising=False)
+        yield {"state": state, "sf": sf}
+
+
+def _soql(sf: str, q: str) -> list[dict]:
+    token = fetch_token(sf, *CLIENT)["access_token"]
+    out, url = [], f"{sf}/services/data/v62.0/query"
+    params: dict | None = {"q": q}
+    while url:
+        body = requests.get(url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+        out += body["records"]
+        url, params = (sf + body["nextRecordsUrl"], None) if body.get("nextRecordsUrl") else (None, None)
+    return out
+
+
+def _stats(sf: str) -> dict:
+    token = fetch_token(sf, *CLIENT)["access_token"]
+    body = requests.get(f"{sf}/__sandbox/stats", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    return body.get("data", body)
+
+
+def test_practicehub_to_salesforce_end_to_end(env):
+    assert run_wave(M, "full", quiet=True) is True
+    rep = report(M, "full")
+    assert rep["all_checks_passed"] is True
+    t = rep["targets"]
+    with sqlite3.connect(env["state"]) as con:
+        q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        n_patients, n_appts = q("SELECT COUNT(*) FROM patients"), q("SELECT COUNT(*) FROM appointments")
+        n_links, n_invoices = q("SELECT COUNT(*) FROM patient_practitioners"), q("SELECT COUNT(*) FROM invoices")
+        n_tasks = q("SELECT COUNT(*) FROM appointments WHERE appointment_type = 'Telehealth Consultation' "
+                    "OR status IN ('cancelled', 'no_show')")
+        links = {(str(p), str(r)) for p, r in con.execute("SELECT patient_id, practitioner_id FROM patient_practitioners")}
+    assert (t["patients"]["created"], t["patients"]["destination_count"]) == (n_patients, n_patients)
+    assert t["care_team"]["created"] == n_links and t["invoices"]["created"] == n_invoices
+    # Task/Event split: every appointment lands once, as a Task or as an Event
+    assert (t["appointment_tasks"]["created"], t["appointment_events"]["created"]) == (n_tasks, n_appts - n_tasks)
+    assert len(_soql(env["sf"], "SELECT Id FROM Task")) == n_tasks
+    events = _soql(env["sf"], "SELECT Id, StartDateTime, EndDateTime FROM Event")
+    assert len(events) == n_appts - n_tasks and all(e["StartDateTime"] and e["EndDateTime"] for e in events)
+
+    # the junction's two Contact lookups resolve to the right patient and practitioner
+    rows = _soql(env["sf"], "SELECT Patient__r.Source_System_ID__c, Practitioner__r.Source_System_ID__c "
+                            "FROM Practitioner_Patient_Relationship__c")
+    assert {(r["Patient__r"]["Source_System_ID__c"], r["Practitioner__r"]["Source_System_ID__c"]) for r in rows} == {
+        (p, f"PR-{r}") for p, r in links}
+    # files land on their parents (patient, treatment record, invoice) and every check reconciled
+    for target in ("patient_files", "treatment_files", "invoice_files", "policy_files"):
+        assert t[target]["created"] > 0 and t[target]["failed"] == 0, target
+    # practitioner-to-User mapping template: every practitioner, the last one without a User (fallback)
+    mapping = (Path(os.environ["FLIT_DATA_DIR"]) / "reports" / M / "full" / "practitioner_users_user_mapping.csv")
+    rows_csv = mapping.read_text().splitlines()
+    assert len(rows_csv) == 1 + t["practitioner_users"]["destination_count"]
+    assert sum(",FALLBACK," in r for r in rows_csv) == 1 == rep["unmatched_providers"]["count"]
+    # the HIPAA field-level-security checklist is in the report
+    checklist = {f["field"] for f in rep["fls_checklist"]["fields"]}
+    assert {"Treatment_Record__c.Treatment_Notes__c", "Contact.MRN__c", "Insurance_Record__c.Member_ID__c"} <= checklist
+
+    jobs_before = _stats(env["sf"])["bulk_jobs"]
+    assert run_wave(M, "full", quiet=True) is True
+    again = report(M, "full")
+    assert again["all_checks_passed"] is True
+    assert all(x["created"] == 0 and x["updated"] == 0 for x in again["targets"].values())
+    assert _stats(env["sf"])["bulk_jobs"] == jobs_before
+    assert len(_soql(env["sf"], "SELECT Id FROM Contact")) == n_patients + t["practitioner_contacts"]["created"]
