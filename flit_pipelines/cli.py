@@ -2,12 +2,16 @@
 
     flit run <migration> --wave sample|full      execute one wave; exit 1 if a step or blocking check fails
     flit report <migration> [--wave W] [--json]  per-target counts, quarantine reasons, checks, seed landing
+    flit rollback <migration> [--scope all|wave|run] [--wave W] [--run-id R] [--execute]
+                                                  plan (and with --execute carry out) a rollback; dry run by default
     flit demo [--only M ...]                      every migration end to end into local sandboxes
     flit sandbox serve pipedrive|highlevel|dentrix-ascend|practicehub|salesforce --port P --state PATH ...
     flit inventory <migration>                    source record counts and estimated extraction time
     flit sandbox build-practice --patients N --out PATH   Dentrix-shaped demo practice (SQLite)
     flit spec approve <migration> --by NAME      record a person's approval of the field map
     flit spec check                               validate every spec, print load order and approval
+    flit phi list <migration> [--wave W]         records held for PHI review (IDs, targets, pattern names)
+    flit phi approve <migration> <target> (--all | --source-id ID ...) --by NAME   release held records
 """
 
 from __future__ import annotations
@@ -79,6 +83,49 @@ def report(migration: str, wave: str) -> dict:
     return build_report(spec, wave, FlitResource())
 
 
+def run_rollback(migration: str, *, scope: str = "all", wave: str | None = None, run_id: str | None = None,
+                 execute: bool = False, log_level: str = "WARNING") -> dict:
+    """Execute the ``<migration>_rollback`` job on the instance in ``DAGSTER_HOME``.
+
+    Dry run unless ``execute``. Returns the rollback summary (see ``rollback.execute.rollback_migration``),
+    or ``{"failed": True, "error": <text>}`` when the run failed (bad scope, destination stopped it).
+    """
+    _ensure_dagster_home()
+    import dagster as dg
+
+    from flit_pipelines.definitions import defs
+
+    job = defs().resolve_job_def(f"{migration}_rollback")
+    config = {"ops": {"rollback": {"config": {"scope": scope, "wave": wave, "run_id": run_id,
+                                               "dry_run": not execute}}},
+              "loggers": {"console": {"config": {"log_level": log_level}}}}
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+    if not result.success:
+        failure = next((e.event_specific_data.error for e in result.all_events
+                        if e.event_type_value == "STEP_FAILURE" and e.event_specific_data), None)
+        return {"failed": True, "run_id": result.run_id,
+                "error": failure.message.strip() if failure is not None else "the rollback run failed"}
+    return result.output_for_node("rollback")
+
+
+def _print_rollback(summary: dict) -> None:
+    if summary.get("failed"):
+        print(f"rollback run {summary['run_id']}: FAILURE: {summary['error']}")
+        return
+    mode = "dry run (nothing changed; --execute to carry it out)" if summary["dry_run"] else "executed"
+    print(f"rollback of {summary['migration']}, scope {summary['scope']}"
+          f"{' ' + (summary['wave'] or summary['scoped_run_id'] or '') if summary['scope'] != 'all' else ''}: {mode}")
+    cols = ["delete", "restore", "keep", "deleted", "restored", "failed", "manual"]
+    print(f"{'target':24}" + "".join(f"{c:>10}" for c in cols))
+    for name, t in summary["targets"].items():
+        vals = [t["planned"][c] for c in cols[:3]] + [t[c] for c in cols[3:]]
+        print(f"{name:24}" + "".join(f"{v:>10}" for v in vals))
+    for text, n in summary["errors"].items():
+        print(f"  {n} x {text}")
+    print(f"plan: {summary['plan']}" + (f"\nreport: {summary['report']}" if summary.get("report") else ""))
+
+
 def _print_report(rep: dict) -> None:
     print(f"{rep['title']} — wave {rep['wave']} — all checks passed: {rep['all_checks_passed']}")
     cols = ["source_rows", "quarantined", "created", "updated", "unchanged", "failed", "destination_count"]
@@ -112,6 +159,17 @@ def cmd_report(args) -> int:
     else:
         _print_report(rep)
     return 0
+
+
+def cmd_rollback(args) -> int:
+    if (args.scope == "wave" and not args.wave) or (args.scope == "run" and not args.run_id):
+        print(f"flit rollback: --scope {args.scope} needs {'--wave' if args.scope == 'wave' else '--run-id'}",
+              file=sys.stderr)
+        return 2
+    summary = run_rollback(args.migration, scope=args.scope, wave=args.wave, run_id=args.run_id,
+                           execute=args.execute, log_level=args.log_level)
+    _print_rollback(summary)
+    return 1 if summary.get("failed") or summary["totals"].get("failed") else 0
 
 
 def cmd_sandbox(args) -> int:
@@ -200,6 +258,61 @@ def cmd_inventory(args) -> int:
     return 0
 
 
+def cmd_phi(args) -> int:
+    """``flit phi list|approve``: the PHI review queue (IDs, targets and pattern names; never the text)."""
+    from flit_pipelines.assets.resources import FlitResource
+    from flit_pipelines.reports.phi_review import held_frame, queue_frame
+    from flit_pipelines.spec import load_all_specs
+
+    specs = load_all_specs()
+    if args.migration not in specs:
+        raise SystemExit(f"flit phi: no migration {args.migration!r}")
+    spec = specs[args.migration]
+    ledger = FlitResource().ledger()
+    if args.action == "list":
+        queue = queue_frame(ledger, spec, args.wave)
+        if args.json:
+            print(queue.to_json(orient="records", date_format="iso"))
+            return 0
+        held = int((queue["status"] == "held").sum())
+        print(f"{spec.migration}: {held} held for PHI review, {len(queue) - held} approved")
+        for r in queue.itertuples(index=False):
+            who = f"  approved by {r.approved_by} at {r.approved_at}" if r.status == "approved" else ""
+            print(f"  {r.target:24} {r.source_id:40} {r.status:9} {r.patterns or ''}{who}")
+        return 0
+    if args.target not in spec.targets or spec.targets[args.target].phi_review is None:
+        raise SystemExit(f"flit phi approve: target {args.target!r} of {spec.migration} has no phi_review")
+    held = held_frame(ledger, spec)
+    held = held[held["target"] == args.target]
+    patterns = dict(zip(held["source_id"], held["patterns"].fillna(""), strict=True))
+    if not args.all:
+        unknown = [s for s in args.source_id if s not in patterns]
+        if unknown:
+            print(f"not held for PHI review in {args.target} (nothing approved): {', '.join(unknown)}")
+            return 1
+        patterns = {s: patterns[s] for s in args.source_id}
+    n = ledger.approve_phi(spec.migration, args.target, patterns, args.by)
+    print(f"{spec.migration} {args.target}: {n} approved by {args.by} ({len(patterns) - n} already approved); "
+          "the next load run sends them")
+    return 0
+
+
+def cmd_delta(args) -> int:
+    from flit_pipelines.delta.runner import tick
+
+    result = tick(args.migration, execute=not args.dry_run, log_level=args.log_level)
+    if result.skip_reason:
+        print(f"skipped: {result.skip_reason}")
+        return 0
+    changed = ", ".join(result.changed_objects or [])
+    if args.dry_run:
+        print(f"would run {result.partition} (changed: {changed}); nothing run, cursor unchanged")
+        return 0
+    print(f"ran {result.partition} (changed: {changed}): {'SUCCESS' if result.success else 'FAILURE'} "
+          f"run {result.run_id}")
+    return 0 if result.success else 1
+
+
 def cmd_demo(args) -> int:
     from flit_pipelines.demo import MIGRATIONS, run_demo
 
@@ -222,6 +335,21 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--wave", default="full")
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(fn=cmd_report)
+
+    rb = sub.add_parser("rollback", help="plan (and with --execute carry out) a migration's rollback")
+    rb.add_argument("migration")
+    rb.add_argument("--scope", choices=["all", "wave", "run"], default="all")
+    rb.add_argument("--wave", default=None, help="with --scope wave: sample | full | delta-<start>")
+    rb.add_argument("--run-id", default=None, help="with --scope run: the Dagster run ID of a migration run")
+    rb.add_argument("--execute", action="store_true", help="carry the plan out (default: dry run, plan only)")
+    rb.add_argument("--log-level", default="WARNING", help="Dagster console log level")
+    rb.set_defaults(fn=cmd_rollback)
+
+    dl = sub.add_parser("delta", help="one delta-pickup tick: look at the source, run a delta wave if it changed")
+    dl.add_argument("migration")
+    dl.add_argument("--dry-run", action="store_true", help="look only: report what changed, run nothing")
+    dl.add_argument("--log-level", default="WARNING", help="Dagster console log level")
+    dl.set_defaults(fn=cmd_delta)
 
     dm = sub.add_parser("demo", help="run every migration end to end into local sandboxes")
     dm.add_argument("--keep", action="store_true", help="keep data/demo from an earlier demo (default: start fresh)")
@@ -278,6 +406,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.set_defaults(fn=cmd_spec)
     ck = sps.add_parser("check", help="validate every spec")
     ck.set_defaults(fn=cmd_spec)
+
+    ph = sub.add_parser("phi", help="the PHI review queue: list held records, approve them")
+    phs = ph.add_subparsers(dest="action", required=True)
+    pl = phs.add_parser("list", help="records held for PHI review and approvals (IDs and pattern names only)")
+    pl.add_argument("migration")
+    pl.add_argument("--wave", default=None, help="only what this wave's load held (default: every wave)")
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(fn=cmd_phi)
+    pa_ = phs.add_parser("approve", help="approve held records; the next load run sends them")
+    pa_.add_argument("migration")
+    pa_.add_argument("target")
+    which = pa_.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every record of the target held now")
+    which.add_argument("--source-id", nargs="+", default=[], help="these held source IDs")
+    pa_.add_argument("--by", required=True, help="name of the person who reviewed the records")
+    pa_.set_defaults(fn=cmd_phi)
 
     args = p.parse_args(argv)
     return int(args.fn(args) or 0)

@@ -9,9 +9,11 @@
   sandbox (practitioners' e-mails seeded as Salesforce Users, but one, to show the fallback owner).
 
 It sets the environment each spec names itself, starts each sandbox as a child process (logging to
-a file beside its state), runs the full wave of each migration through Dagster, prints each report
-and stops the sandboxes. The committed specs stay unapproved until a person approves them; the demo
-approves private copies under ``data/demo/specs``. The HighLevel sandboxes run with a 10x burst limit
+a file beside its state), runs each migration's sample wave through Dagster, approves its PHI review
+queue as "demo reviewer", runs the full wave, prints each report, lets the delta-pickup sensor take
+one look at the source (``flit delta``) and stops the sandboxes. The
+committed specs stay unapproved until a person approves them; the demo approves private copies under
+``data/demo/specs``. The HighLevel sandboxes run with a 10x burst limit
 so the demo takes about a minute; ``benchmarks/load_highlevel_contacts.py`` measures the real
 100-per-10-seconds limit.
 """
@@ -46,6 +48,7 @@ PRACTICEHUB_PATIENTS = 40
 PRACTICEHUB_DEMO_RATE = 20.0
 LIFECYCLE_PIPELINE = {"name": "Patient Lifecycle", "stages": ["New Patient", "Active", "Recall", "Inactive"]}
 ADMIN_EMAIL = "admin@sandbox.example"
+DEMO_REVIEWER = "demo reviewer"  # approves the PHI review queue between the sample and the full wave
 
 
 def free_port() -> int:
@@ -166,14 +169,44 @@ def _run_practicehub(stack: ExitStack, data_dir: Path) -> tuple[bool, dict]:
         "SALESFORCE_CLIENT_ID": client_id, "SALESFORCE_CLIENT_SECRET": secret})
 
 
+def review_phi_queue(migration: str, reviewer: str = DEMO_REVIEWER) -> int:
+    """The reviewer's step between the sample and the full wave: print the PHI review queue (counts and
+    pattern names per target) and approve every held record as ``reviewer``. Returns how many."""
+    from flit_pipelines.assets.resources import FlitResource
+    from flit_pipelines.reports.phi_review import held_frame
+    from flit_pipelines.spec import load_all_specs
+
+    spec = load_all_specs()[migration]
+    ledger = FlitResource().ledger()
+    held = held_frame(ledger, spec)
+    print(f"{migration}: PHI review queue after the sample wave: {len(held)} held"
+          + (f"; approved by {reviewer!r} (flit phi approve {migration} <target> --all --by ...)" if len(held) else ""))
+    for target, rows in held.groupby("target"):
+        kinds = ", ".join(f"{p} x{n}" for p, n in rows["patterns"].value_counts().items())
+        print(f"  {target}: {len(rows)} held ({kinds})")
+        ledger.approve_phi(migration, str(target), dict(zip(rows["source_id"], rows["patterns"], strict=True)),
+                           reviewer)
+    return len(held)
+
+
 def _run(migration: str, env: dict[str, str]) -> tuple[bool, dict]:
     from flit_pipelines.cli import _print_report, report, run_wave
+    from flit_pipelines.delta.runner import tick
 
     os.environ.update(env)
     started = time.monotonic()
-    ok = run_wave(migration, "full", log_level="WARNING")
+    # as a practice would: the sample wave, the PHI review queue approved, then the full wave
+    ok = run_wave(migration, "sample", log_level="WARNING")
+    review_phi_queue(migration)
+    ok = run_wave(migration, "full", log_level="WARNING") and ok
     rep = report(migration, "full")
     _print_report(rep)
+    # the delta-pickup window is open now: one sensor tick (what the Dagster daemon does every poll)
+    delta = tick(migration)
+    print(f"{migration}: delta pickup tick: " + (f"skipped ({delta.skip_reason})" if delta.skip_reason else
+          f"ran {delta.partition} over {len(delta.changed_objects or [])} objects: "
+          f"{'SUCCESS' if delta.success else 'FAILURE'}"))
+    ok = ok and delta.success is not False
     print(f"{migration}: {time.monotonic() - started:.1f} s, "
           f"{'all checks passed' if ok and rep['all_checks_passed'] else 'FAILED'}\n")
     return ok and rep["all_checks_passed"], rep

@@ -15,13 +15,29 @@ import pandas as pd
 import pyarrow as pa
 
 from flit_pipelines.assets.checks import count_check, duplicate_check, loaded_records, money_check
+from flit_pipelines.assets.dedup import with_dedup
+from flit_pipelines.assets.field_diff import field_diff_check_specs, field_diff_results
 from flit_pipelines.assets.io_manager import ParquetIOManagerFactory, ParquetRef, ParquetStore
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.delta.deletions import (
+    delete_records,
+    deletion_rows,
+    left_target,
+    loaded_deletions,
+    read_deletions,
+    record_undeclared,
+    write_deletions,
+)
+from flit_pipelines.delta.extract import extract_delta
+from flit_pipelines.delta.sensor import build_delta_sensor
+from flit_pipelines.delta.snapshot import base_wave, scans_keys
+from flit_pipelines.delta.window import is_delta
 from flit_pipelines.destinations.base import load_target
 from flit_pipelines.reports.audit_log import write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
 from flit_pipelines.reports.migration import write_json
+from flit_pipelines.reports.phi_review import write_queue as write_phi_queue
 from flit_pipelines.reports.user_mapping import write_user_mapping
 from flit_pipelines.reports.workflow_rebuild import (
     appointment_objects,
@@ -29,12 +45,14 @@ from flit_pipelines.reports.workflow_rebuild import (
     workflow_rebuild_markdown,
     workflow_rebuild_spec,
 )
+from flit_pipelines.rollback.job import build_rollback_job
 from flit_pipelines.sources.attachments import stage_downloads
 from flit_pipelines.sources.extract import arrow_schema, empty_frame, run_extract
 from flit_pipelines.sources.registry import files_root
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform import build_payload, needed_objects
+from flit_pipelines.waves import sample_scope
 
 IO_MANAGER_KEY = "flit_parquet"
 WAVES = ("sample", "full")
@@ -133,6 +151,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
         path = out / "migration_report.json"
         write_json(path, rep)
         audit = write_audit_log(flit.ledger(), m, wave, out)  # every record: source ID, destination ID, operation
+        write_phi_queue(flit.ledger(), spec, wave, out)  # phi_review_queue.csv: held and approved records
         # recall types and intervals, appointment facts: what an admin rebuilds as CRM workflows
         frames = {o: pd.read_parquet(parquet.path_for(_key(spec, "extract", o), wave))
                   for o in {**recall_objects(spec), **appointment_objects(spec)}}
@@ -148,6 +167,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
         })
 
     assets.append(report)
+    assets = with_dedup(spec, assets, parts, group, destination_pool(spec))  # [m, dedup, t]: before t's children
 
     # In-process by default: loads are serialised by the destination pool anyway, and a process per
     # step costs seconds of imports each. The launchpad can switch to `multiprocess` (or another executor).
@@ -164,7 +184,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
             return dg.SkipReason("sample and full waves exist")
         return dg.SensorResult(dynamic_partitions_requests=[parts.build_add_request(missing)])
 
-    return dg.Definitions(assets=assets, jobs=[job], sensors=[wave_partitions])
+    return dg.Definitions(assets=assets, jobs=[job, build_rollback_job(spec)], sensors=[wave_partitions, build_delta_sensor(spec, parts, job)])
 
 
 def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: list[dg.AssetKey]):
@@ -178,27 +198,36 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         wave = context.partition_key
         ledger = flit.ledger()
         keep_ids, limit = None, None
-        if wave == "sample":
-            if obj_name == spec.waves.root:
-                limit = spec.waves.sample_size
-            elif obj.wave_key:
-                root_path = parquet.path_for(_key(spec, "extract", spec.waves.root), wave)
-                root_pk = spec.objects[spec.waves.root].primary_key
-                keep_ids = pd.Index(pd.read_parquet(root_path, columns=[root_pk])[root_pk].astype("string"))
-        schema = arrow_schema(obj)
-        tmp, writer = parquet.writer(key, wave, schema)
+        if wave == "sample":  # stratified roots + parents; children of those roots (flit_pipelines.waves)
+            scope = sample_scope(spec, obj_name, lambda: flit.source(spec),
+                                 root_extract=parquet.path_for(_key(spec, "extract", spec.waves.root), wave),
+                                 reports_dir=flit.reports_dir(spec.migration, wave))
+            keep_ids, limit = scope.keep_ids, scope.limit
+            context.add_output_metadata(scope.metadata)
         quarantined: list[pd.DataFrame] = []
         source = flit.source(spec)
-        try:
-            stats = run_extract(
-                source, obj, obj_name,
-                write=lambda df: writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False)),
-                quarantine=quarantined.append, keep_ids=keep_ids, limit=limit)
-            if stats.rows_kept == 0:
-                writer.write_table(pa.Table.from_pandas(empty_frame(obj), schema=schema, preserve_index=False))
-        finally:
-            writer.close()
-        final = parquet.commit(tmp)
+        delta_doc = {}
+        if is_delta(wave):  # a whole snapshot: the previous one with what changed since the cursor merged in
+            snap = extract_delta(source, obj, obj_name, parquet.path_for(key, wave), wave, quarantined.append,
+                                 key_scan=scans_keys(spec, obj))
+            stats, final = snap.stats, snap.path
+            write_deletions(flit.reports_dir(spec.migration, wave), obj_name, snap.deleted)
+            delta_doc = {"rows_changed": snap.rows_changed, "deleted_in_source": len(snap.deleted),
+                         "base_wave": snap.base, "read_whole": snap.read_whole,
+                         "deletions_detected": snap.read_whole or snap.key_scan}
+        else:
+            schema = arrow_schema(obj)
+            tmp, writer = parquet.writer(key, wave, schema)
+            try:
+                stats = run_extract(
+                    source, obj, obj_name,
+                    write=lambda df: writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False)),
+                    quarantine=quarantined.append, keep_ids=keep_ids, limit=limit)
+                if stats.rows_kept == 0:
+                    writer.write_table(pa.Table.from_pandas(empty_frame(obj), schema=schema, preserve_index=False))
+            finally:
+                writer.close()
+            final = parquet.commit(tmp)
         downloads = None
         if obj.download is not None and stats.rows_kept:
             downloads = stage_downloads(source, obj, pd.read_parquet(final), files_root(spec))
@@ -208,7 +237,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         reasons = q["reason"].value_counts().to_dict() if len(q) else {}
         stats_doc = {"rows_read": stats.rows_read, "rows_kept": stats.rows_kept, "quarantined": stats.quarantined,
                      "rows_outside_wave": stats.rows_filtered_by_wave, "file_present": stats.file_present,
-                     "quarantine_reasons": reasons}
+                     "quarantine_reasons": reasons, **delta_doc}
         write_json(flit.reports_dir(spec.migration, wave) / "extract" / f"{obj_name}.json", stats_doc)
         return dg.Output(
             ParquetRef(str(final), stats.rows_kept),
@@ -224,6 +253,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
                 "quarantine_reasons": dg.MetadataValue.json(reasons),
                 "parquet": dg.MetadataValue.path(str(final)),
                 **({"attachments": dg.MetadataValue.json(downloads.__dict__)} if downloads else {}),
+                **({"delta": dg.MetadataValue.json(delta_doc)} if delta_doc else {}),
             },
         )
 
@@ -260,7 +290,10 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
     if t.money:
         checks.append(dg.AssetCheckSpec("money_sums_reconcile", asset=key, blocking=True,
                                         description="money sums: source = payload = destination read-back"))
-    deps = [_key(spec, "destination_schema")] + [_key(spec, "load", p) for p in parents_of(spec, target)]
+    checks += field_diff_check_specs(spec, target, key)  # non-blocking; runs on the sample wave
+    # field_map directly too: its blocking approval check gates delta runs, which skip the schema step
+    deps = [_key(spec, "field_map"), _key(spec, "destination_schema")]
+    deps += [_key(spec, "load", p) for p in parents_of(spec, target)]
     deps += [_key(spec, "extract", t.from_)]
 
     @dg.asset(key=key, group_name=group, partitions_def=parts, check_specs=checks, deps=deps,
@@ -271,9 +304,26 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
         wave = context.partition_key
         ledger = flit.ledger()
         dest = flit.destination(spec)
-        summary = load_target(spec=spec, target_name=target, payload=payload, destination=dest, ledger=ledger,
+        gone, to_load = pd.DataFrame(columns=["source_id", "dest_id"]), payload
+        if is_delta(wave):  # source rows deleted in the window: the spec's on_source_delete
+            gone = loaded_deletions(spec, target, read_deletions(flit.reports_dir(spec.migration, wave), t.from_)
+                                    .union(left_target(spec, target, payload, parquet.path_for(
+                                        _key(spec, "extract", t.from_), wave))), ledger)
+            if len(gone) and t.on_source_delete is not None and t.on_source_delete.action == "update":
+                here = parquet.path_for(_key(spec, "payload", target), wave)
+                previous = pd.read_parquet(here.with_name(f"{base_wave(here, wave)}.parquet"))
+                to_load = pd.concat([payload, deletion_rows(spec, target, gone, previous)], ignore_index=True)
+        summary = load_target(spec=spec, target_name=target, payload=to_load, destination=dest, ledger=ledger,
                               run_id=context.run.run_id, wave=wave,
                               max_workers=int(spec.destination.settings.get("max_workers", 8)))
+        deletions = {"deleted_in_source": len(gone)}
+        if len(gone) and t.on_source_delete is None:
+            deletions["left_unchanged"] = record_undeclared(spec, target, gone, ledger, run_id=context.run.run_id,
+                                                            wave=wave)
+            context.log.warning(f"{target}: {len(gone)} records deleted in the source are left unchanged "
+                                "(no on_source_delete in the spec); see the audit log")
+        elif len(gone) and t.on_source_delete.action == "delete":
+            deletions.update(delete_records(spec, target, gone, ledger, dest, run_id=context.run.run_id, wave=wave))
         context.log.info(f"{target}: created {summary.created}, updated {summary.updated}, "
                          f"unchanged {summary.unchanged}, failed {summary.failed}, flagged {summary.flagged}")
         if t.entity == "user":  # before any owned record loads: who falls back to the fallback owner
@@ -284,14 +334,21 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
                                     f"mapping template: {mapping}")
         extract_doc_path = flit.reports_dir(spec.migration, wave) / "extract" / f"{t.from_}.json"
         extract_doc = json.loads(extract_doc_path.read_text()) if extract_doc_path.exists() else {}
-        loaded, read_back = loaded_records(spec, target, payload, ledger, dest)
+        written, read = None, None
+        if is_delta(wave):  # read back what this wave wrote; the full wave reconciled the rest
+            audit = ledger.audit_frame(spec.migration, target=target, run_id=context.run.run_id)
+            written = pd.Index(audit.loc[audit["operation"].isin(["create", "update"]) & (audit["status"] == "ok"),
+                                         "source_id"].astype("string"))
+        loaded, read, read_back = loaded_records(spec, target, payload, ledger, dest, only=written)
+        read = read if written is not None else None
         results = [
-            count_check(spec, target, wave, payload, ledger, loaded, read_back, extract_doc),
-            duplicate_check(spec, target, dest),
+            count_check(spec, target, wave, payload, ledger, loaded, read_back, extract_doc, read),
+            duplicate_check(spec, target, dest, summary.created if is_delta(wave) else None),
         ]
         if t.money:
-            results.append(money_check(spec, target, wave, payload, loaded, read_back, parquet))
-        doc = {"summary": summary.as_dict(), "client": dest.client.stats.snapshot(),
+            results.append(money_check(spec, target, wave, payload, loaded, read_back, parquet, read))
+        results += field_diff_results(spec, target, wave, payload, ledger, dest, flit)
+        doc = {"summary": summary.as_dict(), "client": dest.client.stats.snapshot(), "source_deletions": deletions,
                "checks": {r.check_name: {"passed": r.passed, "description": r.description,
                                          "metadata": {k: getattr(v, "value", v) for k, v in (r.metadata or {}).items()}}
                           for r in results}}
@@ -302,7 +359,8 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
                       "matched": summary.matched, "fallback": summary.fallback, "records_sent": summary.records_sent,
                       "http_requests": dest.client.stats.snapshot().get("requests") or 0,
                       "responses_429": dest.client.stats.snapshot().get("responses_429") or 0,
-                      "errors": dg.MetadataValue.json(summary.errors)},
+                      "errors": dg.MetadataValue.json(summary.errors),
+                      **({"source_deletions": dg.MetadataValue.json(deletions)} if is_delta(wave) else {})},
             check_results=results,
         )
 

@@ -51,7 +51,10 @@ class LoadSummary:
     fallback: int = 0
     failed: int = 0
     flagged: int = 0
+    held: int = 0  # held for PHI review (or a merged duplicate changed since its merge): not sent
     adopted: int = 0
+    matched_existing: int = 0  # pre-existing records (options.match_existing) updated instead of created
+    ambiguous_matches: int = 0  # match values several pre-existing records carry: created, not matched
     records_sent: int = 0  # records written (create/update); HTTP requests are in the client stats
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -94,6 +97,17 @@ class Destination(Protocol):
     # load_target then hands each chunk's writes over in one call instead of one request per record.
     # A reason not to send this row (e.g. file over the size limit), or None.
     def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None: ...
+    # Live values of every field the target writes, per ID still live (gone IDs absent), shaped like
+    # normalise_body(build_body(...)) so the two compare key by key; WRITE_ONLY_FIELDS are left out.
+    def read_fields(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    # A build_body output brought into read_fields' shape (vendor defaults filled, write-only fields dropped).
+    def normalise_body(self, target_name: str, target: Target, body: dict[str, Any]) -> dict[str, Any]: ...
+    # Write a read_fields result back, clearing what the migration filled; error "gone" if the record is deleted.
+    def restore(self, target_name: str, target: Target, dest_id: str, prior: dict[str, Any]) -> SendResult: ...
+    # Normalised options.match_existing value -> ID of the one live record without our source key carrying it.
+    def find_matches(self, target_name: str, target: Target, values: Sequence[str]) -> dict[str, str]: ...
+    # Normalised value -> IDs, for values that several such records carry (find_matches leaves them out).
+    def ambiguous_matches(self, target_name: str, target: Target, values: Sequence[str]) -> dict[str, list[str]]: ...
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,11 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
     xw = ledger.crosswalk_frame(m, target_name).set_index("source_id")
     quarantine: list[dict[str, Any]] = []
     existing: dict[str, str] | None = None  # fetched once, only if some record has no crosswalk row
+    from flit_pipelines.destinations.pre_existing import PreExisting  # imports this module
+
+    pre = PreExisting(spec, target_name, destination, ledger, xw, summary)  # matched records, prior state
+
+    holds = _hold_reasons(spec, target_name, payload, ledger, destination, resolved, xw)  # not sent, quarantined
 
     def count(outcome: RecordOutcome) -> None:
         if outcome.operation == "skip":
@@ -203,7 +222,8 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
         res = (destination.create(target_name, t, body, row) if op == "create"
                else destination.update(target_name, t, dest_id, body, row))
         outcome = RecordOutcome(sid, op if not res.error else "fail", dest_id=res.dest_id,
-                                payload_hash=digest if not res.error else None, error=res.error)
+                                payload_hash=digest if not res.error else None, error=res.error,
+                                created_by_migration=pre.created_by_migration(sid))
         ledger.record(migration=m, target=target_name, run_id=run_id, wave=wave, outcome=outcome)
         return outcome
 
@@ -222,7 +242,8 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
         for (op, row, _body, digest, _dest_id), res in zip(items, results, strict=True):
             outcomes.append(RecordOutcome(str(row["source_id"]), op if not res.error else "fail",
                                           dest_id=res.dest_id, payload_hash=digest if not res.error else None,
-                                          error=res.error))
+                                          error=res.error,
+                                          created_by_migration=pre.created_by_migration(str(row["source_id"]))))
         ledger.record_many(migration=m, target=target_name, run_id=run_id, wave=wave, outcomes=outcomes)
         return outcomes
 
@@ -238,6 +259,11 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
                     if pd.notna(fk_fail.iat[i]):
                         outcomes.append(RecordOutcome(sid, "fail", error=str(fk_fail.iat[i])))
                         quarantine.append({"source_id": sid, "row_number": None, "reason": str(fk_fail.iat[i])})
+                        continue
+                    if pd.notna(holds.iat[i]):  # PHI review queue: sent once a person approves it
+                        outcomes.append(RecordOutcome(sid, "hold"))
+                        quarantine.append({"source_id": sid, "row_number": None, "reason": str(holds.iat[i])})
+                        summary.held += 1
                         continue
                     flag = destination.flag(target_name, t, row)
                     if flag:
@@ -266,9 +292,12 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
                         existing = destination.find_existing(target_name, t)
                     if sid in existing:
                         summary.adopted += 1
+                        pre.adopt(sid, existing[sid])
                         to_send.append(("update", row, body, digest, existing[sid]))
                     else:
                         to_send.append(("create", row, body, digest, None))
+                # creates that match a pre-existing record become updates; prior state before first update
+                to_send = pre.prepare(to_send)
                 ledger.record_many(migration=m, target=target_name, run_id=run_id, wave=wave, outcomes=outcomes)
                 for o in outcomes:
                     count(o)
@@ -296,6 +325,39 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
         ledger.replace_quarantine(migration=m, wave=wave, stage="load", obj=target_name, run_id=run_id,
                                   rows=pd.DataFrame(quarantine, columns=["source_id", "row_number", "reason"]))
     return summary
+
+
+def _hold_reasons(spec: MigrationSpec, target_name: str, payload: pd.DataFrame, ledger: Ledger,
+                  destination: Destination, resolved: pd.DataFrame, xw: pd.DataFrame) -> pd.Series:
+    """Per payload row (positional with ``payload``), why it is held back, or <NA>:
+
+    * ``held for PHI review: <pattern names>``: the target's ``phi_review`` matched and no person has
+      approved the record yet (``flit_pipelines.transform.phi``; ledger ``phi_approval``);
+    * a source record merged into a survivor by a deduplication pass whose request body changed since:
+      an update would overwrite the survivor (which carries another record's values and source key), so
+      it is held for a person instead (``flit_pipelines.destinations.pipedrive.dedup``). Unchanged merged
+      records skip as usual.
+    """
+    from flit_pipelines.transform.phi import hold_reasons
+
+    t = spec.targets[target_name]
+    m = spec.migration
+    approved = ledger.phi_approvals(m, target_name)["source_id"] if t.phi_review is not None else ()
+    holds = hold_reasons(payload, t.phi_review, approved, files_root=getattr(destination, "files_root", None))
+    merges = ledger.merges_frame(m, target_name)
+    merged = merges.loc[merges["status"] == "done"].set_index("merged_source_id")
+    sids = payload["source_id"].astype("string")
+    for i in (sids.isin(merged.index) & sids.isin(xw.index)).to_numpy().nonzero()[0]:  # few rows
+        row = payload.iloc[i].to_dict()
+        fks = {fk: (None if pd.isna(v) else v) for fk, v in resolved.iloc[i].items()}
+        try:
+            digest = body_hash(destination.build_body(target_name, t, row, fks))
+        except ValueError:
+            continue  # the load fails it with the reason
+        if digest != xw.loc[sids.iat[i], "payload_hash"]:
+            holds.iat[i] = (f"merged into source record {merged.loc[sids.iat[i], 'survivor_source_id']} by the "
+                            "deduplication pass; changed since: not sent (update the survivor by hand)")
+    return holds
 
 
 def _match_users(spec: MigrationSpec, target_name: str, payload: pd.DataFrame, destination: Destination,

@@ -14,10 +14,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 
 from flit_pipelines.ledger.tables import audit_event, crosswalk, metadata, prior_state, quarantine
+from flit_pipelines.ledger.tables import dedup_merge, phi_approval
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _audit_rows(outcomes: list, *, migration: str, target: str, run_id: str | None, wave: str,
+                at: datetime) -> list[dict]:
+    """``audit_event`` rows of ``outcomes`` (status error when the outcome carries one)."""
+    return [{"run_id": run_id, "wave": wave, "migration": migration, "target": target, "source_id": o.source_id,
+             "dest_id": o.dest_id, "operation": o.operation, "status": "error" if o.error else "ok",
+             "error": o.error, "at": at} for o in outcomes]
 
 
 @dataclass(frozen=True)
@@ -25,7 +34,7 @@ class RecordOutcome:
     """One destination response, as the ledger records it."""
 
     source_id: str
-    operation: str  # create | update | skip | match | fail
+    operation: str  # create | update | skip | match | fallback | fail | flag | delete | restore
     dest_id: str | None = None
     payload_hash: str | None = None
     error: str | None = None
@@ -92,12 +101,7 @@ class Ledger:
              "created_by_migration": int(o.created_by_migration), "updated_at": now}
             for o in outcomes if o.dest_id is not None and o.operation in ("create", "update", "match", "fallback")
         ]
-        audit = [
-            {"run_id": run_id, "wave": wave, "migration": migration, "target": target, "source_id": o.source_id,
-             "dest_id": o.dest_id, "operation": o.operation, "status": "error" if o.error else "ok",
-             "error": o.error, "at": now}
-            for o in outcomes
-        ]
+        audit = _audit_rows(outcomes, migration=migration, target=target, run_id=run_id, wave=wave, at=now)
         with self._lock, self.engine.begin() as conn:
             if xw:
                 conn.execute(self._upsert_crosswalk(), xw)
@@ -121,12 +125,63 @@ class Ledger:
             conn.execute(stmt, {"migration": migration, "target": target, "dest_id": dest_id,
                                 "payload": json.dumps(payload, sort_keys=True), "captured_at": _now()})
 
+    def save_prior_states(self, migration: str, target: str, states: dict[str, dict]) -> None:
+        """``save_prior_state`` for many records (dest_id -> payload) in one transaction; first capture kept."""
+        if not states:
+            return
+        ins = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(prior_state)
+        stmt = ins.on_conflict_do_nothing(index_elements=["migration", "target", "dest_id"])
+        now = _now()
+        rows = [{"migration": migration, "target": target, "dest_id": str(d),
+                 "payload": json.dumps(p, sort_keys=True, default=str), "captured_at": now} for d, p in states.items()]
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
     def prior_states(self, migration: str, target: str) -> pd.DataFrame:
         """Columns dest_id, payload (JSON text) of records captured before the migration changed them."""
         q = select(prior_state.c.dest_id, prior_state.c.payload).where(
             and_(prior_state.c.migration == migration, prior_state.c.target == target))
         with self.engine.connect() as conn:
             return pd.DataFrame(conn.execute(q).all(), columns=["dest_id", "payload"])
+
+    def prior_state_ids(self, migration: str, target: str) -> set[str]:
+        """Destination IDs of one target whose prior state is captured (without reading the payloads)."""
+        q = select(prior_state.c.dest_id).where(
+            and_(prior_state.c.migration == migration, prior_state.c.target == target))
+        with self.engine.connect() as conn:
+            return {str(d) for (d,) in conn.execute(q)}
+
+    def forget_prior_state(self, migration: str, target: str, dest_ids: Iterable[str]) -> None:
+        """Drop prior-state rows (after a rollback restored those records)."""
+        self.record_rollback(migration=migration, target=target, run_id=None, outcomes=[],
+                             forget_prior_dest_ids=dest_ids)
+
+    def record_rollback(self, *, migration: str, target: str, run_id: str | None, outcomes: Iterable[RecordOutcome],
+                        forget_source_ids: Iterable[str] = (), forget_prior_dest_ids: Iterable[str] = (),
+                        wave: str = "rollback") -> None:
+        """One rollback chunk in one transaction: audit events (operation delete|restore, error -> status
+        error), crosswalk rows dropped by source ID, prior-state rows dropped by destination ID.
+
+        Writing them together keeps the ledger the truth for a resumed rollback: a record is either still
+        listed (and is retried; an already-deleted record then reports "gone", which counts as done) or
+        gone from the ledger together with its audit event.
+        """
+        outcomes = list(outcomes)
+        sids = [s for s in forget_source_ids if s is not None]
+        dids = [str(d) for d in forget_prior_dest_ids]
+        now = _now()
+        audit = _audit_rows(outcomes, migration=migration, target=target, run_id=run_id, wave=wave, at=now)
+        with self._lock, self.engine.begin() as conn:
+            for i in range(0, len(sids), 500):
+                conn.execute(delete(crosswalk).where(and_(
+                    crosswalk.c.migration == migration, crosswalk.c.target == target,
+                    crosswalk.c.source_id.in_(sids[i:i + 500]))))
+            for i in range(0, len(dids), 500):
+                conn.execute(delete(prior_state).where(and_(
+                    prior_state.c.migration == migration, prior_state.c.target == target,
+                    prior_state.c.dest_id.in_(dids[i:i + 500]))))
+            if audit:
+                conn.execute(audit_event.insert(), audit)
 
     # -- quarantine ----------------------------------------------------------------------------
     def replace_quarantine(self, *, migration: str, wave: str, stage: str, obj: str, run_id: str,
@@ -168,9 +223,14 @@ class Ledger:
 
     # -- audit ---------------------------------------------------------------------------------
     def audit_frame(self, migration: str, *, target: str | None = None, run_id: str | None = None,
-                    wave: str | None = None) -> pd.DataFrame:
+                    wave: str | None = None, operations: Iterable[str] | None = None,
+                    status: str | None = None) -> pd.DataFrame:
         """The audit log (one row per record event) in event order; filters optional."""
         conds = [audit_event.c.migration == migration]
+        if operations is not None:
+            conds.append(audit_event.c.operation.in_(list(operations)))
+        if status is not None:
+            conds.append(audit_event.c.status == status)
         if target is not None:
             conds.append(audit_event.c.target == target)
         if run_id is not None:
@@ -196,3 +256,81 @@ class Ledger:
                 key = "failed" if status == "error" else op
                 out[key] = out.get(key, 0) + int(n)
         return out
+
+    # -- PHI review approvals ------------------------------------------------------------------
+    def approve_phi(self, migration: str, target: str, held: dict[str, str], approved_by: str) -> int:
+        """Record a person's approval of held records (source ID -> pattern names); the next load sends
+        them. Already-approved IDs keep their first approval. Returns how many approvals are new."""
+        if not held:
+            return 0
+        ins = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(phi_approval)
+        stmt = ins.on_conflict_do_nothing(index_elements=["migration", "target", "source_id"])
+        before = len(self.phi_approvals(migration, target))
+        now = _now()
+        rows = [{"migration": migration, "target": target, "source_id": str(s), "patterns": p,
+                 "approved_by": approved_by, "approved_at": now} for s, p in held.items()]
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+        return len(self.phi_approvals(migration, target)) - before
+
+    def phi_approvals(self, migration: str, target: str | None = None) -> pd.DataFrame:
+        """Columns target, source_id, patterns, approved_by, approved_at (one migration, target optional)."""
+        conds = [phi_approval.c.migration == migration]
+        if target is not None:
+            conds.append(phi_approval.c.target == target)
+        cols = [phi_approval.c.target, phi_approval.c.source_id, phi_approval.c.patterns,
+                phi_approval.c.approved_by, phi_approval.c.approved_at]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(and_(*conds)).order_by(phi_approval.c.approved_at)).all()
+        return pd.DataFrame(rows, columns=[c.name for c in cols])
+
+    # -- deduplication merges ------------------------------------------------------------------
+    def begin_merges(self, migration: str, target: str, rows: Iterable[dict], *, run_id: str, wave: str) -> None:
+        """Record intended merges as ``pending`` (before any merge request). ``rows`` carry match_key,
+        survivor_source_id, survivor_dest_id, merged_source_id, merged_dest_id."""
+        rows = [{"migration": migration, "target": target, "status": "pending", "error": None, "run_id": run_id,
+                 "wave": wave, "at": _now(), **r} for r in rows]
+        if not rows:
+            return
+        ins = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(dedup_merge)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["migration", "target", "merged_source_id"],
+            set_={c: ins.excluded[c] for c in ("match_key", "survivor_source_id", "survivor_dest_id",
+                                                "merged_dest_id", "status", "error", "run_id", "wave", "at")})
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+    def finish_merge(self, migration: str, target: str, merged_source_id: str, *, run_id: str, wave: str,
+                     error: str | None = None) -> None:
+        """Close a pending merge in one transaction: ``done`` re-points the merged source ID's crosswalk
+        row at the survivor (its payload hash kept) and writes audit event ``merge``; with ``error`` the
+        merge is ``failed`` and the audit event carries the error."""
+        key = and_(dedup_merge.c.migration == migration, dedup_merge.c.target == target,
+                   dedup_merge.c.merged_source_id == merged_source_id)
+        now = _now()
+        with self._lock, self.engine.begin() as conn:
+            survivor = conn.execute(select(dedup_merge.c.survivor_dest_id).where(key)).scalar_one()
+            conn.execute(dedup_merge.update().where(key).values(
+                status="failed" if error else "done", error=error, run_id=run_id, wave=wave, at=now))
+            if not error:
+                conn.execute(crosswalk.update().where(and_(
+                    crosswalk.c.migration == migration, crosswalk.c.target == target,
+                    crosswalk.c.source_id == merged_source_id)).values(dest_id=survivor, run_id=run_id, wave=wave,
+                                                                      updated_at=now))
+            conn.execute(audit_event.insert(), [{
+                "run_id": run_id, "wave": wave, "migration": migration, "target": target,
+                "source_id": merged_source_id, "dest_id": survivor, "operation": "merge",
+                "status": "error" if error else "ok", "error": error, "at": now}])
+
+    def merges_frame(self, migration: str, target: str | None = None) -> pd.DataFrame:
+        """The merge log: columns target, match_key, survivor_source_id, survivor_dest_id,
+        merged_source_id, merged_dest_id, status, error, run_id, wave, at (in time order)."""
+        conds = [dedup_merge.c.migration == migration]
+        if target is not None:
+            conds.append(dedup_merge.c.target == target)
+        cols = [dedup_merge.c.target, dedup_merge.c.match_key, dedup_merge.c.survivor_source_id,
+                dedup_merge.c.survivor_dest_id, dedup_merge.c.merged_source_id, dedup_merge.c.merged_dest_id,
+                dedup_merge.c.status, dedup_merge.c.error, dedup_merge.c.run_id, dedup_merge.c.wave, dedup_merge.c.at]
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*cols).where(and_(*conds)).order_by(dedup_merge.c.at)).all()
+        return pd.DataFrame(rows, columns=[c.name for c in cols])

@@ -45,7 +45,7 @@ audit_event = Table(
     Column("target", String(100), nullable=False),
     Column("source_id", String(200)),
     Column("dest_id", String(100)),
-    # create | update | skip | match | quarantine | fail | delete | restore
+    # create | update | skip | match | quarantine | fail | delete | restore | hold (PHI review) | merge (dedup)
     Column("operation", String(20), nullable=False),
     Column("status", String(20), nullable=False),  # ok | error
     Column("error", Text),
@@ -77,3 +77,36 @@ quarantine = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_quarantine_scope", quarantine.c.migration, quarantine.c.wave, quarantine.c.stage, quarantine.c.object)
+
+# A person's approval of a record held for PHI review (``flit phi approve``): the next load sends it.
+# ``patterns`` are the detector's pattern names when it was held (never the matched text).
+phi_approval = Table(
+    "phi_approval", metadata,
+    Column("migration", String(100), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("source_id", String(200), nullable=False),
+    Column("patterns", String(200)),
+    Column("approved_by", String(200), nullable=False),
+    Column("approved_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("migration", "target", "source_id", name="uq_phi_approval"),
+)
+
+# Deduplication pass: one row per record merged into a survivor (the reconciliation log). Written as
+# "pending" before the merge request and "done" (crosswalk re-pointed in the same transaction) or
+# "failed" after it, so a crash in between is finished, not forgotten, by the next pass.
+dedup_merge = Table(
+    "dedup_merge", metadata,
+    Column("migration", String(100), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("match_key", String(40), nullable=False),  # the kind of key (email), never its value
+    Column("survivor_source_id", String(200), nullable=False),
+    Column("survivor_dest_id", String(100), nullable=False),
+    Column("merged_source_id", String(200), nullable=False),
+    Column("merged_dest_id", String(100), nullable=False),
+    Column("status", String(20), nullable=False),  # pending | done | failed
+    Column("error", Text),
+    Column("run_id", String(64)),
+    Column("wave", String(100)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("migration", "target", "merged_source_id", name="uq_dedup_merged"),
+)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from flit_pipelines.delta.window import is_delta
 from flit_pipelines.spec import load_order
 from flit_pipelines.spec.model import MigrationSpec
 
@@ -41,7 +42,9 @@ def build_report(spec: MigrationSpec, wave: str, flit) -> dict[str, Any]:
         load = _read(base / "load" / f"{name}.json")
         s = load.get("summary", {})
         checks = {k: v.get("passed") for k, v in load.get("checks", {}).items()}
-        all_passed = all_passed and bool(checks) and all(checks.values())
+        # a delta wave loads only the targets its changes feed; the others have nothing to check
+        if load or not is_delta(wave):
+            all_passed = all_passed and bool(checks) and all(checks.values())
         q = quarantine[((quarantine["stage"] == "extract") & (quarantine["object"] == t.from_))
                        | ((quarantine["stage"] == "load") & (quarantine["object"] == name))]
         count_meta = load.get("checks", {}).get("counts_reconcile", {}).get("metadata", {})
@@ -54,10 +57,12 @@ def build_report(spec: MigrationSpec, wave: str, flit) -> dict[str, Any]:
             "created": s.get("created", 0), "updated": s.get("updated", 0), "unchanged": s.get("unchanged", 0),
             "failed": s.get("failed", 0), "flagged": s.get("flagged", 0), "adopted": s.get("adopted", 0),
             "matched": s.get("matched", 0), "fallback_owner": s.get("fallback", 0),
+            "held_for_phi_review": s.get("held", 0),
             "ledger_rows": count_meta.get("ledger_rows"),
             "destination_count": count_meta.get("destination_rows"),
             "checks": checks,
             "loaded": bool(load),
+            **({"source_deletions": load.get("source_deletions", {})} if is_delta(wave) else {}),
         }
     unmatched = []
     prov = [n for n, t in spec.targets.items() if t.entity == "user"]
@@ -66,17 +71,56 @@ def build_report(spec: MigrationSpec, wave: str, flit) -> dict[str, Any]:
         if len(audit):
             last = audit[audit["run_id"] == audit["run_id"].iloc[-1]]
             unmatched += last.loc[last["operation"] == "fallback", "source_id"].tolist()
+    review, review_passed = _review_sections(spec, wave, ledger, base, targets)  # PHI queue, dedup
+    all_passed = all_passed and review_passed
     design = _read(base / "custom_field_design.json")
     return {
         "migration": spec.migration,
         # Salesforce: the field-level-security checklist of HIPAA-sensitive fields and the metadata document
         "fls_checklist": design.get("fls_checklist"),
         "schema_document": str(base / "custom_field_design.json") if design else None,
+        # sample wave: the field-level read-back diff (counts per target; values only in its CSV/HTML)
+        "field_diff": _read(base / "field_diff_summary.json") or None,
         "title": spec.title,
         "wave": wave,
+        # delta wave: per object, rows the source returned since the cursor and rows deleted in the source
+        "delta": {o: {k: doc.get(k) for k in ("rows_changed", "deleted_in_source", "deletions_detected", "base_wave")}
+                  for o in spec.objects for doc in [_read(base / "extract" / f"{o}.json")] if doc} if is_delta(wave)
+        else None,
         "all_checks_passed": all_passed,
         "targets": targets,
         "unmatched_providers": {"count": len(unmatched), "source_ids": unmatched},
+        **review,  # "phi_review": queue counts; "deduplication": duplicates merged per target
         "seed_objects": [s.model_dump() for s in spec.seed_objects],
         "activity_fields_note": next((t.description for t in spec.targets.values() if t.entity == "activity"), None),
     }
+
+
+def _review_sections(spec: MigrationSpec, wave: str, ledger, base: Path,
+                     targets: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The report's ``phi_review`` (held / approved counts, the queue CSV) and ``deduplication``
+    (per dedup target: merged, failed, the reconciliation log, the merges_reconcile check) sections;
+    each target entry also gets ``duplicates_merged``. Returns (sections, dedup checks passed)."""
+    from flit_pipelines.reports.phi_review import QUEUE_NAME, queue_counts, queue_frame
+
+    out: dict[str, Any] = {}
+    passed = True
+    if any(t.phi_review is not None for t in spec.targets.values()):
+        out["phi_review"] = {**queue_counts(queue_frame(ledger, spec, wave)), "queue": str(base / QUEUE_NAME)}
+    dedup = {name: _read(base / "dedup" / f"{name}.json") for name, t in spec.targets.items() if "dedup" in t.options}
+    if dedup:
+        merges = ledger.merges_frame(spec.migration)
+        section = {}
+        for name, doc in dedup.items():
+            mine = merges[merges["target"] == name]
+            checks = {k: v.get("passed") for k, v in doc.get("checks", {}).items()}
+            passed = passed and bool(checks) and all(checks.values())
+            section[name] = {"duplicates_merged": int((mine["status"] == "done").sum()),
+                             "merges_failed": int((mine["status"] == "failed").sum()),
+                             "survivors": int(mine.loc[mine["status"] == "done", "survivor_source_id"].nunique()),
+                             "match_key": (spec.targets[name].options.get("dedup") or {}).get("by"),
+                             "checks": checks, "log": str(base / "dedup_reconciliation.csv")}
+            if name in targets:
+                targets[name]["duplicates_merged"] = section[name]["duplicates_merged"]
+        out["deduplication"] = section
+    return out, passed

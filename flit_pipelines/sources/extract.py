@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -48,7 +49,8 @@ def arrow_schema(obj: SourceObject) -> pa.Schema:
 def run_extract(source: Source, obj: SourceObject, name: str, *,
                 write: Callable[[pd.DataFrame], None],
                 quarantine: Callable[[pd.DataFrame], None],
-                keep_ids: pd.Index | None = None, limit: int | None = None) -> ExtractStats:
+                keep_ids: pd.Index | None = None, limit: int | None = None,
+                since: datetime | None = None) -> ExtractStats:
     """Stream ``obj`` through validation.
 
     Args:
@@ -56,6 +58,8 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
         quarantine: receives each chunk's quarantine rows (source_id, row_number, reason).
         keep_ids: for a sample wave, keep only rows whose ``wave_key`` is in this index.
         limit: for the wave root in a sample wave, keep only the first ``limit`` good rows.
+        since: for a delta wave, rows modified after it (naive; the source's convention, see
+            ``Source.read``); objects without ``modified_at`` are read whole.
     Raises:
         MissingFileError, MissingColumnError: from the reader, before any row is written.
     """
@@ -63,7 +67,7 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
     stats = ExtractStats(extra_columns=report.extra, missing_optional_columns=report.missing_optional,
                          file_present=report.present, null_counts={c: 0 for c in obj.columns})
     seen = pd.Index([], dtype="string")
-    for batch in source.read(obj):
+    for batch in source.read(obj, since=since):
         text = batch.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
         result = split_chunk(obj, name, text, first_row=stats.rows_read + 1, seen_keys=seen)
         stats.rows_read += len(text)

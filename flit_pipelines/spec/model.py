@@ -83,6 +83,12 @@ class SourceObject(_Strict):
         "whose key is among the sampled root IDs. None: reference data, always extracted whole.",
     )
     columns: dict[str, ColumnSpec]
+    deletions: Literal["key_scan", "none"] | None = Field(
+        None, description="delta waves: how rows deleted in the source are found among objects read since "
+        "the cursor (objects without modified_at are read whole and compared with the previous snapshot "
+        "anyway). key_scan: list the primary keys (one cheap query on a database or file); none: not "
+        "detected, the report says so. Default: key_scan on database and file sources, none on APIs, "
+        "where a key scan pages the whole collection (PracticeHub: 1 request/s)")
     download: DownloadSpec | None = None
     description: str | None = None
 
@@ -219,6 +225,81 @@ class Pipeline(_Strict):
     stages: list[str]
 
 
+class SourceDeleteAction(_Strict):
+    """What a delta wave does to a destination record whose source row was deleted: ``delete`` it,
+    or ``update`` it with payload fields overridden (``set``: field -> value, e.g. a status) and text
+    appended (``append``: field -> text, e.g. a ``deleted-in-source`` tag on a comma-separated tags
+    field)."""
+    action: Literal["delete", "update"]
+    set: dict[str, str] = Field(default_factory=dict)
+    append: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _update_needs_change(self) -> "SourceDeleteAction":
+        if self.action == "update" and not (self.set or self.append):
+            raise ValueError("on_source_delete update needs set or append")
+        return self
+
+
+class DiffTolerance(_Strict):
+    """How the sample-wave field diff (``flit_pipelines.reports.field_diff``) compares one field.
+    Exactly one of:
+
+    * ``abs``: numbers within this absolute difference (e.g. ``0.01`` for cents) count as equal;
+    * ``ignore``: the field is not compared; the text says why (shown in the diff report);
+    * ``normalize``: both sides pass these steps before comparing: ``strip`` (trim, collapse inner
+      whitespace), ``lower`` (case-fold), ``date`` (parse as a date/time, compare the instant to the
+      second; naive = UTC), ``digits`` (keep digits only, e.g. phones).
+    """
+
+    abs: float | None = Field(None, ge=0)
+    ignore: str | None = None
+    normalize: list[Literal["strip", "lower", "date", "digits"]] | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "DiffTolerance":
+        if sum(x is not None for x in (self.abs, self.ignore, self.normalize)) != 1:
+            raise ValueError("a diff tolerance is exactly one of abs, ignore, normalize")
+        if self.ignore is not None and not self.ignore.strip():
+            raise ValueError("diff tolerance ignore needs a reason")
+        return self
+
+
+PhiPattern = Literal["ssn", "dob", "mrn", "phone", "email", "icd10", "member_id"]
+
+
+class PhiReview(_Strict):
+    """PHI review queue of a note or attachment target (detector: ``flit_pipelines.transform.phi``).
+
+    A payload row is held (not sent; quarantined with reason ``held for PHI review: <pattern names>``)
+    until a person approves it (``flit phi approve``) when:
+
+    * a ``columns`` field (a ``fields`` name, or ``cf:<custom field>``) matches one of ``patterns``;
+    * its ``file_name_column`` value matches one of ``file_names`` (case-insensitive globs such as
+      ``"*insurance*card*"``; reported as pattern ``file_name``);
+    * ``text_file_column`` holds the path of a text file (``.txt``, ``.csv``, ``.md``, ``.html``,
+      ``.xml``, ``.json``, ``.rtf``) whose first ``max_text_bytes`` match one of ``patterns``; other
+      file bodies (PDF, images) are never opened.
+    """
+
+    columns: list[str] = Field(default_factory=list)
+    patterns: list[PhiPattern] = Field(default_factory=list)
+    file_names: list[str] = Field(default_factory=list)
+    file_name_column: str | None = None
+    text_file_column: str | None = None
+    max_text_bytes: int = Field(1 << 20, ge=1024, le=64 << 20)
+
+    @model_validator(mode="after")
+    def _rules(self) -> "PhiReview":
+        if (self.columns or self.text_file_column) and not self.patterns:
+            raise ValueError("phi_review: columns / text_file_column need patterns")
+        if bool(self.file_names) != bool(self.file_name_column):
+            raise ValueError("phi_review: file_names and file_name_column go together")
+        if not (self.columns or self.file_names or self.text_file_column):
+            raise ValueError("phi_review: give columns, file_names or text_file_column")
+        return self
+
+
 class Target(_Strict):
     """One destination target: a destination entity fed by one base source object."""
 
@@ -244,11 +325,39 @@ class Target(_Strict):
         default_factory=dict,
         description="destination-specific settings of this target (e.g. HighLevel custom object key, "
         "calendar name, pipeline); each destination validates its own")
+    on_source_delete: "SourceDeleteAction | None" = Field(
+        None, description="delta waves: what happens to this target's record when its source row is "
+        "deleted in the source or no longer selected by `where` (a cancelled appointment); None: left "
+        "unchanged, with a source_deleted audit event")
+    phi_review: PhiReview | None = Field(
+        None, description="notes and attachments: rows matching PHI patterns are held until approved")
+
+    @model_validator(mode="after")
+    def _phi_columns_exist(self) -> "Target":
+        if self.phi_review is not None:
+            r = self.phi_review
+            known = set(self.fields) | {"cf:" + n for n in self.custom_fields}
+            unknown = sorted({*r.columns, r.file_name_column, r.text_file_column} - known - {None})
+            if unknown:
+                raise ValueError(f"phi_review names payload fields the target does not map: {unknown}")
+        return self
+
     money: list[str] = Field(default_factory=list, description="payload columns whose sums reconcile")
     source_sums: dict[str, str] = Field(
         default_factory=dict,
         description="money column -> 'object.column[ where expr]' the payload sum must equal",
     )
+    diff_tolerances: dict[str, DiffTolerance] = Field(
+        default_factory=dict,
+        description="sample-wave field diff: field (a fields, custom_fields or lookups name) -> "
+        "{abs: 0.01} | {ignore: reason} | {normalize: [strip, lower, date, digits]}")
+
+    @model_validator(mode="after")
+    def _tolerated_fields_exist(self) -> "Target":
+        unknown = sorted(set(self.diff_tolerances) - set(self.fields) - set(self.custom_fields) - set(self.lookups))
+        if unknown:
+            raise ValueError(f"diff_tolerances name fields the target does not map: {unknown}")
+        return self
 
 
 class EnvVarSpec(_Strict):
@@ -390,10 +499,60 @@ class SeedObject(_Strict):
     note: str | None = None
 
 
+class SampleStratum(_Strict):
+    """A kind of root record the sample wave must contain (``flit_pipelines.waves.sample``).
+
+    Roots with at least ``min_rows`` rows of ``object`` (an object with a ``wave_key``), counting
+    only rows matching ``where`` (a pandas expression over the object's source columns, e.g.
+    ``"secondary_carrier_id.notna()"``), are eligible; the sample takes up to ``at_least`` of them.
+    ``name`` labels the stratum in ``sample_selection.csv`` and the extract metadata.
+    """
+
+    object: str
+    min_rows: int = Field(1, ge=1)
+    at_least: int = Field(5, ge=1, le=500)
+    where: str | None = None
+    name: str | None = None
+
+    @property
+    def label(self) -> str:
+        """``name``, else ``<object>`` plus `` >= <min_rows>`` when more than one row is needed."""
+        if self.name:
+            return self.name
+        return self.object + (f" >= {self.min_rows}" if self.min_rows > 1 else "") + (
+            f" where {self.where}" if self.where else "")
+
+
+class SampleParent(_Strict):
+    """Rows of ``object`` (those matching ``where``) whose ``column`` holds the ID of another root
+    record a sampled root needs, e.g. the guarantor who is another patient; the sample wave adds that
+    root as a parent. Lookups to targets built from the root object are followed without declaring."""
+
+    object: str
+    column: str
+    where: str | None = None
+
+
 class WaveConfig(_Strict):
-    """The wave root object and the sample wave size (100-500 records)."""
+    """The wave root object and the sample wave: ``sample_size`` roots (100-500; a source with fewer
+    roots gives them all, i.e. min(size, root rows)), stratified so every target and the declared hard
+    cases appear. ``sample_strata`` adds to (or, same label, replaces) the default strata: one per
+    target whose base object has a ``wave_key`` (see ``flit_pipelines.waves.sample.strata_of``);
+    ``sample_parents`` declares links to other roots the sampled ones need (beyond lookups)."""
     root: str
-    sample_size: int = Field(200, ge=1, le=500)
+    sample_size: int = Field(200, ge=100, le=500)
+    sample_strata: list[SampleStratum] = Field(default_factory=list)
+    sample_parents: list[SampleParent] = Field(default_factory=list)
+
+
+class DeltaConfig(_Strict):
+    """The delta-pickup window after the full wave (issue 5): the sensor polls the source every
+    ``poll_seconds`` for ``window_hours`` (24-48) after the full wave's report; each poll re-reads from
+    the cursor minus ``overlap_minutes`` (late commits with older timestamps; re-read rows are skipped
+    by their payload hash)."""
+    window_hours: float = Field(48, ge=24, le=48)
+    poll_seconds: int = Field(300, ge=30, le=3600)
+    overlap_minutes: int = Field(5, ge=0, le=120)
 
 
 class MigrationSpec(_Strict):
@@ -406,6 +565,7 @@ class MigrationSpec(_Strict):
     destination: DestinationConfig
     environment: dict[str, EnvVarSpec]
     waves: WaveConfig
+    delta: DeltaConfig = DeltaConfig()
     objects: dict[str, SourceObject]
     targets: dict[str, Target]
     seed_objects: list[SeedObject]
@@ -458,6 +618,19 @@ class MigrationSpec(_Strict):
                 errors.append(f"environment variable {env} is used but not named in environment")
         if errors:
             raise ValueError("; ".join(errors))
+        return self
+
+    @model_validator(mode="after")
+    def _sample_strata_objects(self) -> "MigrationSpec":
+        bad = [st.object for st in (*self.waves.sample_strata, *self.waves.sample_parents)
+               if st.object not in self.objects or self.objects[st.object].wave_key is None]
+        if bad:
+            raise ValueError(f"waves.sample_strata/sample_parents: objects without a wave_key (or unknown): "
+                             f"{sorted(set(bad))}")
+        cols = [f"{p.object}.{p.column}" for p in self.waves.sample_parents
+                if p.column not in self.objects[p.object].columns]
+        if cols:
+            raise ValueError(f"waves.sample_parents: columns not declared: {cols}")
         return self
 
     @property

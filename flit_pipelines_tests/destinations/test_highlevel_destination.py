@@ -604,10 +604,13 @@ def test_delete_rolls_back_and_reports_already_gone(env):
     for target in ["links", "uploads", "lifecycle", "plans", "recalls", "visits", "patient_notes", "patients"]:
         ids = list(env.xw(target).values())
         result = dest.delete(target, env.spec.targets[target], ids)
+        if target == "uploads":  # a value in a FILE_UPLOAD field: the API has no delete for it
+            assert not result["deleted"].any() and result["error"].str.startswith("manual: ").all()
+            continue
         assert result["deleted"].all() and result["error"].isna().all(), target
         assert dest.read_back(target, env.spec.targets[target], ids).empty, target
     again = dest.delete("patients", env.spec.targets["patients"], list(env.xw("patients").values()))
-    assert not again["deleted"].any() and again["error"].isna().all()
+    assert again["deleted"].all() and (again["error"] == "gone").all()  # already gone counts as done
     docs = env.stats()["documents"]
     assert docs.get("contact", 0) == docs.get("note", 0) == docs.get("record", 0) == 0
 

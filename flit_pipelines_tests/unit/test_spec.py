@@ -75,3 +75,20 @@ def test_approval_binds_to_the_field_map(tmp_path):
     st = approval_status(load_spec(path))
     assert not st.approved
     assert st.reasons == ["the field map changed after approval (field_map_sha256 does not match)"]
+
+
+def test_every_spec_loads_into_one_valid_code_location():
+    """What `dagster dev` / `dagster definitions validate` load: every spec's assets, checks, jobs
+    (migration + rollback) and sensors together, with names unique across the code location."""
+    import dagster as dg
+
+    from flit_pipelines.definitions import defs
+
+    d = defs()
+    dg.Definitions.validate_loadable(d)
+    jobs = {j.name for j in d.resolve_all_job_defs()}
+    sensors = {s.name for s in d.sensors}
+    for m in ("clinic_to_pipedrive", "dentrix_to_highlevel", "henry_schein_one_to_highlevel",
+              "practicehub_to_salesforce"):
+        assert {f"{m}_migration", f"{m}_rollback"} <= jobs
+        assert {f"{m}_wave_partitions", f"{m}_delta_pickup"} <= sensors

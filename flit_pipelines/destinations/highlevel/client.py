@@ -456,6 +456,15 @@ class HighLevelClient:
         return self.request("PUT", f"/objects/{key}/records/{record_id}", params={"locationId": self.location_id},
                             json=dict(body)).get("record") or {}
 
+    def get_record(self, key: str, record_id: str) -> dict | None:
+        """``GET /objects/{schemaKey}/records/{id}`` (get-record-by-id) → the ``record``, or None if unknown."""
+        try:
+            return self.request("GET", f"/objects/{key}/records/{record_id}").get("record")
+        except HighLevelError as exc:
+            if exc.is_not_found:
+                return None
+            raise
+
     def delete_record(self, key: str, record_id: str) -> bool:
         """``DELETE /objects/{schemaKey}/records/{id}``; True if deleted, False if already gone."""
         return self._delete(f"/objects/{key}/records/{record_id}")

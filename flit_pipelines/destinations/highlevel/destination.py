@@ -47,7 +47,8 @@ Custom fields (all entities that take them)
     timezone, website, dnd, tags`` (``tags``: one text, tags separated by ","). Lookup ``assignedTo``
     (a ``user`` target, usually ``fallback: owner``). Source key: the ``source_key_field`` value.
     Created with ``POST /contacts/`` (never ``/contacts/upsert``: its duplicate rule would merge family
-    members sharing an e-mail or phone), updated with ``PUT /contacts/{id}``.
+    members sharing an e-mail or phone), updated with ``PUT /contacts/{id}`` (without ``gender`` and
+    ``companyName``, which UpdateContactDto does not accept: a later change to them is not sent).
     **Shared e-mail/phone**: if the location refuses a create as a duplicate (400 "This location does
     not allow duplicated contacts." with ``meta.contactId``/``matchingField``), nothing is merged: the
     family member is created without the matching identifier, which goes into the contact custom
@@ -130,6 +131,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,6 +139,7 @@ from typing import Any
 
 import pandas as pd
 
+from flit_pipelines.destinations.matching import MatchByCandidates
 from flit_pipelines.destinations.base import FatalLoadError, SendResult, guarded_write
 from flit_pipelines.destinations.highlevel import bodies
 from flit_pipelines.destinations.highlevel.bodies import SHARED_TAG, BodyError, FieldRef, key_from_text, source_key
@@ -147,6 +150,15 @@ from flit_pipelines.destinations.highlevel.errors import (
     HighLevelTransportError,
     SchemaError,
 )
+from flit_pipelines.destinations.highlevel.readback import (
+    MATCH_FIELDS,
+    WRITE_ONLY_FIELDS,
+    WrittenFields,
+    canonical,
+    normalise_match,
+    restore_items,
+    unshare,
+)
 from flit_pipelines.spec.model import MigrationSpec, Target
 
 log = logging.getLogger(__name__)
@@ -154,12 +166,15 @@ log = logging.getLogger(__name__)
 DEFAULT_SOURCE_KEY_FIELD = "Flit Source Key"
 DEFAULT_FILE_SIZE_LIMIT = 50_000_000  # notes §4.7: upload-custom-files "limited to 50 MB"
 SHARED_FIELDS = {"email": "Shared Email", "phone": "Shared Phone"}
+CREATE_ONLY_CONTACT_FIELDS = frozenset({"gender", "companyName", "locationId"})
 SHARED_CATEGORY = "Contact"
 DEFAULT_OBJECT_FOLDER = "Flit Migration"
 UPLOAD_EXTENSIONS = frozenset({".pdf", ".docx", ".doc", ".jpg", ".jpeg", ".png", ".gif", ".csv", ".xlsx", ".xls",
                                ".mp4", ".mpeg", ".zip", ".rar", ".txt", ".svg"})  # spec:forms upload-to-custom-fields
 FATAL_STATUSES = frozenset({401, 403})
 MODELS = ("contact", "opportunity")
+READ_WORKERS = 4  # parallel GETs of a read-back; the client's one limiter keeps the 100 / 10 s burst
+MATCH_CHUNK = 50  # e-mails per POST /contacts/search (one OR group)
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -226,7 +241,7 @@ class _LazyIndex(Mapping[str, str]):
         return sum(len(g) for g in self._groups.values())
 
 
-class HighLevelDestination:
+class HighLevelDestination(MatchByCandidates):
     """Destination implementation for one HighLevel location (see the module docstring for the
     spec contract).
 
@@ -361,6 +376,10 @@ class HighLevelDestination:
             if cf.type.upper() in bodies.UNSETTABLE_TYPES:
                 raise SchemaError(f"target {name}: custom field {cf_name!r} of type {cf.type} cannot take a payload "
                                   "value (files go through a file target)")
+        match = t.options.get("match_existing")
+        if match is not None and match not in MATCH_FIELDS.get(t.entity, {}):
+            raise SchemaError(f"target {name}: options.match_existing {match!r} is not a matchable {t.entity} field "
+                              f"(allowed: {sorted(MATCH_FIELDS.get(t.entity, {})) or 'none'})")
 
     @staticmethod
     def _file_mode(t: Target) -> str:
@@ -856,6 +875,9 @@ class HighLevelDestination:
                      if cf.get("id") == ref.id), None)
 
     def _update_contact(self, contact_id: str, body: dict[str, Any]) -> SendResult:
+        # UpdateContactDto has no gender/companyName/locationId (contacts.json; the API answers 422
+        # "property gender should not exist"): they are set on create only.
+        body = {k: v for k, v in body.items() if k not in CREATE_ONLY_CONTACT_FIELDS}
         current = self.client.get_contact(contact_id)
         if current is None:
             return SendResult(None, error="HighLevel contact no longer exists (deleted in the CRM?)")
@@ -1271,19 +1293,301 @@ class HighLevelDestination:
     # ================================================================== delete
 
     def delete(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame:
-        """Delete records (rollback). Columns ``dest_id``, ``deleted`` (False if already gone),
-        ``error``. Users are never deleted (they were matched, not created)."""
+        """Delete records (rollback). Columns ``dest_id``, ``deleted``, ``error``.
+
+        Idempotent: a record already gone (also one whose contact was deleted first) is
+        ``deleted=True, error="gone"``. Run children (notes, tasks, files, appointments, opportunities,
+        custom object records) before their contacts (reverse FK order), so nothing is left behind.
+        Files uploaded into a contact's FILE_UPLOAD field have no delete operation (spec:forms only
+        uploads): ``deleted=False, error="manual: ..."`` naming the contact and field. Users were
+        matched, never created: ``deleted=False, error="skipped: ..."``. A spent daily budget raises
+        FatalLoadError.
+        """
         rows = []
         if target.entity != "user":
             self.prepare(target_name, target)
         for d in dest_ids:
+            if target.entity == "user":
+                rows.append({"dest_id": d, "deleted": False,
+                             "error": "skipped: users are matched to existing accounts, never created"})
+                continue
             try:
-                rows.append({"dest_id": d, "deleted": self._delete_one(target_name, target, str(d)), "error": None})
+                if target.entity == "file" and self._file_mode(target) == "upload":
+                    rows.append(self._delete_upload(target, str(d)))
+                    continue
+                done = self._delete_one(target_name, target, str(d))
+                rows.append({"dest_id": d, "deleted": True, "error": None if done else "gone"})
             except DailyBudgetExhausted as exc:
                 raise FatalLoadError(str(exc)) from None
             except HighLevelError as exc:
                 rows.append({"dest_id": d, "deleted": False, "error": str(exc)})
         return pd.DataFrame(rows, columns=["dest_id", "deleted", "error"])
+
+    def _delete_upload(self, target: Target, dest_id: str) -> dict[str, Any]:
+        """A FILE_UPLOAD entry: gone with its contact or entry, else left for an admin (no API removes
+        one uploaded file; a PUT of the remaining entries is UNCONFIRMED, see ``_remove_file``)."""
+        contact_id, file_id = _split(dest_id)
+        field_name = str(target.options.get("custom_field", "Documents"))
+        contact = self.client.get_contact(contact_id)
+        value = _field_value(contact, self.fields["contact"][field_name].id) if contact else None
+        present = isinstance(value, dict) and any(file_id in _entry_ids(k, v) for k, v in value.items())
+        if not present:
+            return {"dest_id": dest_id, "deleted": True, "error": "gone"}
+        return {"dest_id": dest_id, "deleted": False,
+                "error": f"manual: remove the file from the {field_name!r} field of contact {contact_id} "
+                         "(HighLevel has no API to delete one uploaded file)"}
+
+    # ================================================================== field read-back, restore, matching
+    WRITE_ONLY_FIELDS = WRITE_ONLY_FIELDS  # entity -> body fields HighLevel never returns
+
+    def written_fields(self, target_name: str, target: Target) -> WrittenFields:
+        """The body keys the target writes (``readback.WrittenFields``), from the spec and the
+        location's field ids; resolves them first (``prepare``)."""
+        entity = target.entity
+        if entity == "user":
+            return WrittenFields(())
+        self.prepare(target_name, target)
+        f, lk = set(target.fields), set(target.lookups)
+
+        def some(*names: str, among: set[str]) -> list[str]:
+            return [n for n in names if n in among]
+
+        if entity == "contact":
+            refs = self.fields["contact"]
+            ids = [refs[n].id for n in target.custom_fields] + [refs[self.source_key_field].id]
+            return WrittenFields((*target.fields, *some("assignedTo", among=lk), "customFields"), tuple(ids))
+        if entity == "opportunity":
+            refs = self.fields["opportunity"]
+            ids = [refs[n].id for n in target.custom_fields] + [refs[self.source_key_field].id]
+            keys = ["pipelineId", "name", "contactId", "status", *(["pipelineStageId"] if "stage" in f else []),
+                    *some("monetaryValue", among=f), *some("assignedTo", among=lk), "customFields"]
+            return WrittenFields(tuple(keys), tuple(ids))
+        if entity == "note" or (entity == "file" and self._file_mode(target) != "upload"):
+            return WrittenFields(("contactId", "body", *some("title", among=f), *some("userId", among=lk)))
+        if entity == "task":
+            return WrittenFields(("contactId", "title", "body", "dueDate", "completed", *some("assignedTo", among=lk)))
+        if entity == "appointment":
+            return WrittenFields(("calendarId", "contactId", "startTime",
+                                  *some("endTime", "title", "address", "meetingLocationType", "appointmentStatus",
+                                        among=f),
+                                  "description", *some("assignedUserId", among=lk)))
+        if entity == "file":
+            return WrittenFields(("contactId", "file_name", "file_id", "size"))
+        if entity == "custom_object_record":
+            info = self.objects[target_name]
+            props = [*target.fields, *(r.property_key for r in info.refs.values()), info.source_key_property]
+            keys = ["properties", *some("owner", among=lk), *(["contactId"] if info.contact_lookup else [])]
+            return WrittenFields(tuple(keys), properties=tuple(dict.fromkeys(props)))
+        return WrittenFields(())
+
+    def _shared_ids(self) -> dict[str, str]:
+        """``{"email"|"phone": id}`` of the provisioned Shared Email / Shared Phone contact fields."""
+        refs = self.fields["contact"]
+        return {f: refs[n].id for f, n in SHARED_FIELDS.items() if n in refs}
+
+    def _parallel(self, fn: Callable[[str], Any], keys: Sequence[str]) -> list[Any]:
+        """``fn`` over ``keys`` on a few threads (one GET each; the client's limiter paces them)."""
+        if len(keys) <= 1:
+            return [fn(k) for k in keys]
+        with ThreadPoolExecutor(max_workers=READ_WORKERS, thread_name_prefix="hl-read") as pool:
+            return list(pool.map(fn, keys))
+
+    def _gone_as_none(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except HighLevelError as exc:
+            if exc.is_not_found and not isinstance(exc, HighLevelTransportError):
+                return None
+            raise
+
+    def _live_views(self, target_name: str, target: Target, wanted: list[str]) -> Iterator[tuple[str, dict]]:
+        """(dest id, live record mapped to body names) for the wanted IDs that still exist.
+
+        Contacts, opportunities, appointments, records: one GET each (``GET /contacts/{id}``...,
+        records also list their relations for the contact). Notes and tasks: one listing per contact
+        (``GET /contacts/{id}/notes|tasks``; there is no bulk read). Uploaded files: one contact GET
+        per contact, the entry read from the FILE_UPLOAD value.
+        """
+        entity = target.entity
+        c = self.client
+        if entity in ("contact", "opportunity", "appointment", "custom_object_record"):
+            items = self._parallel(lambda d: self._get_one(target_name, target, d), wanted)
+            yield from ((d, item) for d, item in zip(wanted, items, strict=True) if item is not None)
+            return
+        by_contact: dict[str, list[str]] = {}
+        for d in wanted:
+            by_contact.setdefault(_split(d)[0], []).append(d)
+        ref = self.fields["contact"].get(str(target.options.get("custom_field", "Documents")))
+        upload = entity == "file" and self._file_mode(target) == "upload"
+
+        def listing(contact_id: str) -> list[tuple[str, dict]]:
+            if upload:
+                contact = c.get_contact(contact_id)
+                value = _field_value(contact, ref.id) if contact and ref else None
+                out = []
+                for k, entry in (value.items() if isinstance(value, dict) else []):
+                    meta = entry.get("meta") if isinstance(entry, Mapping) else None
+                    meta = meta if isinstance(meta, Mapping) else {}
+                    for fid in _entry_ids(k, entry):
+                        out.append((f"{contact_id}/{fid}", {"contactId": contact_id, "file_id": fid,
+                                                            "file_name": meta.get("originalname"),
+                                                            "size": meta.get("size")}))
+                return out
+            items = self._gone_as_none(lambda: c.list_tasks(contact_id) if entity == "task"
+                                       else c.list_notes(contact_id)) or []
+            return [(f"{contact_id}/{i['id']}", {**i, "contactId": contact_id}) for i in items]
+
+        contacts = list(by_contact)
+        for contact_id, views in zip(contacts, self._parallel(listing, contacts), strict=True):
+            found = dict(views)
+            for d in by_contact[contact_id]:
+                if d in found:
+                    yield d, found[d]
+
+    def _get_one(self, target_name: str, target: Target, dest_id: str) -> dict | None:
+        """One live contact (shared form folded back), opportunity, appointment or record, or None."""
+        entity = target.entity
+        if entity == "contact":
+            contact = self.client.get_contact(dest_id)
+            return unshare(contact, self._shared_ids()) if contact else None
+        if entity == "opportunity":
+            return self.client.get_opportunity(dest_id)
+        if entity == "appointment":
+            event = self.client.get_appointment(dest_id)
+            return event if event and event.get("deleted") is not True else None
+        return self._record_view(target_name, dest_id)
+
+    def _record_view(self, target_name: str, record_id: str) -> dict | None:
+        info = self.objects[target_name]
+        record = self.client.get_record(info.key, record_id)
+        if record is None:
+            return None
+        view = {"properties": record.get("properties") or {}, "owner": record.get("owner")}
+        if info.association_id and info.contact_lookup:
+            other_side = "secondRecordId" if info.record_first else "firstRecordId"
+            relations = self.client.list_relations(record_id, info.association_id)
+            view["contactId"] = next((r.get(other_side) for r in relations
+                                      if r.get("associationId", info.association_id) == info.association_id), None)
+        return view
+
+    def read_fields(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Dest ID -> live values of the fields the target writes, in ``readback``'s comparable shape
+        (compare with ``normalise_body(build_body(...))``): ``customFields`` as ``{field id: value}``,
+        date-times in UTC, empty values absent, shared-form contacts read as sent. IDs that are gone
+        are absent; users map to ``{}``. Costs one GET per record (per contact for notes, tasks and
+        uploaded files), 4 in parallel under the client's rate limiter.
+        """
+        wanted = list(dict.fromkeys(str(d) for d in dest_ids))
+        if target.entity == "user":
+            users = set(self.users_by_email().values())
+            return {d: {} for d in wanted if d in users}
+        written = self.written_fields(target_name, target)
+        return {d: canonical(target.entity, view, written) for d, view in self._live_views(target_name, target, wanted)}
+
+    def normalise_body(self, target_name: str, target: Target, body: dict[str, Any]) -> dict[str, Any]:
+        """A ``build_body`` output in ``read_fields``' shape: ``customFields`` as ``{field id: value}``,
+        date-times in UTC, write-only fields (``WRITE_ONLY_FIELDS``) dropped. Never mutates ``body``."""
+        if target.entity == "user":
+            return {}
+        return canonical(target.entity, body, self.written_fields(target_name, target))
+
+    def restore(self, target_name: str, target: Target, dest_id: str, prior: dict[str, Any]) -> SendResult:
+        """Write ``prior`` (a ``read_fields`` value) back with one update (``PUT``), emptying what the
+        migration filled: absent standard fields null, tags ``[]`` (PUT replaces the list, so added
+        tags go), absent custom fields, the source key and the Shared Email/Phone fields
+        ``field_value: null`` (see ``readback.restore_items``).
+
+        Returns SendResult(dest_id) when done; SendResult(dest_id, "manual: ...") when some field the
+        migration filled has no empty value in the API (named); SendResult(None, "gone") for a deleted
+        record; SendResult(None, <vendor error>) otherwise. Uploaded files cannot be restored
+        (``manual: ...``); users are never written. Raises FatalLoadError on a spent budget or 401/403.
+        """
+        entity = target.entity
+        if entity == "user":
+            return SendResult(None, error="skipped: users are matched to existing accounts, never written")
+        if entity == "file" and self._file_mode(target) == "upload":
+            return SendResult(None, error="manual: uploaded files cannot be edited through the API; an admin "
+                                          "re-uploads the original if it was replaced")
+        written = self.written_fields(target_name, target)
+        extra = list(self._shared_ids().values()) if entity == "contact" else []
+        body, stuck = restore_items(entity, written, prior, extra)
+
+        def send() -> SendResult:
+            try:
+                self._restore_one(target_name, target, dest_id, body)
+            except HighLevelError as exc:
+                if exc.is_not_found and not isinstance(exc, HighLevelTransportError):
+                    return SendResult(None, error="gone")
+                raise
+            if stuck:  # report only those the migration actually filled (one read)
+                live = self.read_fields(target_name, target, [dest_id]).get(dest_id, {})
+                stuck_now = [k for k in stuck if k in live]
+                if stuck_now:
+                    return SendResult(dest_id, error=f"manual: {entity} fields {', '.join(stuck_now)} were empty "
+                                                     "before the migration and the API cannot empty them")
+            return SendResult(dest_id)
+
+        try:
+            return self._guard(send)
+        except HighLevelTransportError as exc:
+            return SendResult(None, error=str(exc))
+
+    def _restore_one(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any]) -> None:
+        c = self.client
+        entity = target.entity
+        if entity == "contact":
+            c.update_contact(dest_id, body)
+        elif entity in ("note", "file"):
+            c.update_note(*_split(dest_id), bodies.strip_routing("note", body))
+        elif entity == "task":
+            c.update_task(*_split(dest_id), bodies.strip_routing("task", body))
+        elif entity == "appointment":  # the flags keep slot validation off, as on create
+            c.update_appointment(dest_id, {**_without(body, "contactId"), **bodies.APPOINTMENT_FLAGS})
+        elif entity == "opportunity":
+            c.update_opportunity(dest_id, _without(body, "contactId"))
+        elif entity == "custom_object_record":
+            info = self.objects[target_name]
+            c.update_record(info.key, dest_id, self._record_payload(body))
+            res = self._relate(info, dest_id, body, created=False)
+            if res.error:
+                raise HighLevelError(0, res.error, "/associations/relations")
+        else:
+            raise HighLevelError(0, f"{entity} records cannot be restored", "")
+
+    def match_value(self, target_name: str, target: Target, body: dict[str, Any]) -> str | None:
+        """The normalised ``options.match_existing`` value of a ``build_body`` output (the contact's
+        ``email``, lower-cased and stripped), or None."""
+        field_name = target.options.get("match_existing")
+        return normalise_match(body.get(field_name)) if field_name else None
+
+    def match_candidates(self, target_name: str, target: Target, values: Sequence[str]) -> dict[str, list[str]]:
+        """Normalised value -> IDs of live contacts carrying it (``email``, case-insensitive) that have
+        no source key of ours.
+
+        ``POST /contacts/search`` with one OR group of ``eq`` filters per 50 values (notes §4.1,
+        [mirror]); hits are rechecked against the contact's own e-mail. Upstream search is eventually
+        consistent (seconds), so contacts created moments ago may be missed. Values without
+        candidates are absent. Raises SchemaError without a valid ``options.match_existing``.
+        """
+        field_name = target.options.get("match_existing")
+        if field_name is None:
+            raise SchemaError(f"target {target_name}: options.match_existing is not set")
+        self._validate_target(target_name, target)
+        self.prepare(target_name, target)
+        search_field = MATCH_FIELDS[target.entity][field_name]
+        wanted = list(dict.fromkeys(v for v in map(normalise_match, values) if v))
+        out: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), MATCH_CHUNK):
+            chunk = wanted[start:start + MATCH_CHUNK]
+            group = [{"group": "OR", "filters": [{"field": search_field, "operator": "eq", "value": v} for v in chunk]}]
+            for contact in self.client.search_contacts(group):
+                value = normalise_match(contact.get(field_name))
+                if value in chunk and not self._contact_key(contact):
+                    ids = out.setdefault(value, [])
+                    if str(contact["id"]) not in ids:
+                        ids.append(str(contact["id"]))
+        return out
+
 
     def _delete_one(self, target_name: str, target: Target, dest_id: str) -> bool:
         c = self.client

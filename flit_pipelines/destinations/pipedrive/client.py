@@ -600,6 +600,43 @@ class PipedriveClient:
                 ids[int(item["id"])] = None
         return list(ids)
 
+    def search_exact(self, entity: str, field: str, term: str) -> list[int]:
+        """Ids of persons/organizations whose ``field`` equals ``term`` (case-insensitive), all pages.
+
+        v2 ``searchPersons`` / ``searchOrganization`` (``GET /api/v2/{persons|organizations}/search``,
+        ``fields=<field>&exact_match=true``, 20 tokens, search burst limit; notes §4.1, §6). ``field``
+        is one of the endpoint's ``fields`` values (persons: email, name, phone, notes, custom_fields).
+        Raises ValueError for other entities.
+        """
+        paths = {"person": "/api/v2/persons/search", "organization": "/api/v2/organizations/search"}
+        if entity not in paths:
+            raise ValueError(f"no exact search for {entity!r}; expected one of {sorted(paths)}")
+        query: dict[str, Any] = {"term": term, "fields": field, "exact_match": True, "limit": MAX_PAGE_SIZE}
+        ids: dict[int, None] = {}
+        while True:
+            env = self.request("GET", paths[entity], params=query)
+            for row in (env.get("data") or {}).get("items") or []:
+                item = row.get("item") if isinstance(row.get("item"), dict) else row
+                if item.get("id") is not None:
+                    ids[int(item["id"])] = None
+            cursor = (env.get("additional_data") or {}).get("next_cursor")
+            if not cursor:
+                return list(ids)
+            query["cursor"] = cursor
+
+    # ------------------------------------------------------------------ merge (dedup pass)
+
+    def merge_persons(self, person_id: int, merge_with_id: int) -> dict:
+        """Merge person ``person_id`` into ``merge_with_id`` and return the survivor's ``data``.
+
+        v1 ``mergePersons`` (``PUT /api/v1/persons/{id}/merge``, 40 tokens; notes §6, tutorial "Merging
+        two persons"): ``merge_with_id`` survives and its values win conflicts; ``person_id`` is removed and
+        its activities, notes, deals and files move to the survivor. Not retried on transport errors (a
+        repeat after an unseen success answers 404): the caller checks which person is still live.
+        """
+        body = {"merge_with_id": int(merge_with_id)}
+        return self.request("PUT", f"/api/v1/persons/{int(person_id)}/merge", json=body, idempotent=False)["data"]
+
 
 def _field_ref(f: Mapping[str, Any]) -> FieldRef:
     options = {o["label"]: int(o["id"]) for o in f.get("options") or [] if "label" in o and "id" in o}

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import mimetypes
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from flit_pipelines.destinations.matching import MatchByCandidates
 from flit_pipelines.destinations.base import FatalLoadError, SendResult, guarded_write
 from flit_pipelines.destinations.pipedrive.bodies import MARKER_RE, BodyError, build_body
 from flit_pipelines.destinations.pipedrive.client import FieldRef, PipedriveClient
@@ -24,6 +26,16 @@ from flit_pipelines.destinations.pipedrive.errors import (
     DailyBudgetExhausted,
     PipedriveError,
     PipedriveTransportError,
+    SchemaError,
+)
+from flit_pipelines.destinations.pipedrive.readback import (
+    MATCH_FIELDS,
+    WRITE_ONLY_FIELDS,
+    WrittenFields,
+    canonical,
+    live_view,
+    normalise_match,
+    restore_body,
 )
 from flit_pipelines.spec.model import MigrationSpec, Target
 
@@ -31,9 +43,11 @@ log = logging.getLogger(__name__)
 
 CUSTOM_FIELD_ENTITIES = ("person", "organization", "deal")
 FATAL_STATUSES = {401, 402, 403}
+GONE_STATUSES = (404, 410)
+SEARCH_WORKERS = 4  # searches share the 10 requests / 2 s search limit (notes 8); more threads only queue
 
 
-class PipedriveDestination:
+class PipedriveDestination(MatchByCandidates):
     """Destination implementation for one Pipedrive company account.
 
     Args:
@@ -62,6 +76,8 @@ class PipedriveDestination:
         Raises FieldTypeConflict when an existing field of that name has another type.
         """
         spec = spec or self.spec
+        for name, t in spec.targets.items():
+            self.validate_target(name, t)
         wanted: dict[str, dict[str, tuple[str, list[str] | None]]] = {e: {} for e in CUSTOM_FIELD_ENTITIES}
         for t in spec.targets.values():
             if t.entity in CUSTOM_FIELD_ENTITIES:
@@ -92,8 +108,21 @@ class PipedriveDestination:
                 design["pipelines"][t.pipeline.name] = {"id": pid, "stages": self.stages[t.pipeline.name]}
         return design
 
+    def validate_target(self, target_name: str, target: Target) -> None:
+        """Check the target's ``options``: ``match_existing`` must name a field the vendor's exact
+        search covers for the entity (``readback.MATCH_FIELDS``). Raises SchemaError naming the target."""
+        name = target.options.get("match_existing")
+        if name is None:
+            return
+        allowed = MATCH_FIELDS.get(target.entity, {})
+        if name not in allowed:
+            raise SchemaError(f"target {target_name}: options.match_existing {name!r} is not a matchable "
+                              f"{target.entity} field (allowed: {sorted(allowed) or 'none'})")
+
     def prepare(self, target_name: str, target: Target) -> None:
-        """Resolve field keys and pipelines (cheap: GET only) if this process has not yet."""
+        """Validate the target's options, then resolve field keys and pipelines (cheap: GET only) if
+        this process has not yet."""
+        self.validate_target(target_name, target)
         if target.entity in CUSTOM_FIELD_ENTITIES and target.entity not in self.fields:
             self.ensure_schema()
         if target.pipeline and target.pipeline.name not in self.pipelines:
@@ -289,12 +318,152 @@ class PipedriveDestination:
         return pd.DataFrame(rows, columns=["dest_id", "source_key", *target.money])
 
     def delete(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame:
-        """Delete records (v2 soft delete, v1 delete). Columns dest_id, deleted (bool), error."""
+        """Delete records: v2 soft delete (persons, organizations, deals, activities), v1 delete (notes,
+        files). Columns dest_id, deleted (bool), error.
+
+        Idempotent: a record already gone (404/410) is ``deleted=True, error="gone"``. Each record is
+        deleted by ID on its own, so the order is the caller's: children (activities, notes, files,
+        deals) before the persons and organizations they point to (reverse FK order); a child removed
+        with its parent reads as gone. Users are matched, never created: ``deleted=False,
+        error="skipped: ..."``.
+        """
         rows = []
         for d in dest_ids:
+            if target.entity == "user":
+                rows.append({"dest_id": d, "deleted": False,
+                             "error": "skipped: users are matched to existing accounts, never created"})
+                continue
             try:
-                rows.append({"dest_id": d, "deleted": self.client.delete(target.entity, int(d)), "error": None})
+                done = self.client.delete(target.entity, int(d))
+                rows.append({"dest_id": d, "deleted": True, "error": None if done else "gone"})
             except PipedriveError as exc:
                 rows.append({"dest_id": d, "deleted": False, "error": str(exc)})
         return pd.DataFrame(rows, columns=["dest_id", "deleted", "error"])
+
+    # -- field read-back, restore, matching (sample-wave diff, rollback) ----------------------------
+    WRITE_ONLY_FIELDS = WRITE_ONLY_FIELDS  # entity -> body fields the vendor never returns
+
+    def written_fields(self, target_name: str, target: Target) -> WrittenFields:
+        """The body keys the target writes (see ``readback.WrittenFields``); resolves field keys first."""
+        self.prepare(target_name, target)
+        refs = self.fields.get(target.entity, {})
+        key = self.source_key_fields.get(target.entity)
+        return WrittenFields.of(target, {n: r.key for n, r in refs.items()}, key.key if key else None)
+
+    def _live_items(self, entity: str, dest_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Live records for the IDs (``ids=`` lists of 100 for v2 entities, GET per ID for v1 notes
+        and files); soft-deleted, inactive and missing ones are left out."""
+        items = self.client.get_many(entity, [int(d) for d in dest_ids])
+        return [i for i in items if not i.get("is_deleted") and i.get("active_flag") is not False]
+
+    def read_fields(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Dest ID -> live values of the fields the target writes, shaped like ``normalise_body(build_body)``.
+
+        Same keys as the target's bodies: standard fields (empty ones absent), nested address parts
+        the target writes, ``custom_fields`` with every written custom key incl. the source key
+        (None when empty; enum/set as option IDs, monetary as ``{value, currency}``). IDs that are
+        gone are absent. Users (matched, never written) map to ``{}``. Costs: 10 tokens per 100 v2
+        records; 2 tokens per note or file (v1 has no ID filter).
+        """
+        if target.entity == "user":
+            live = set(self.users_by_email().values())
+            return {d: {} for d in dest_ids if d in live}
+        written = self.written_fields(target_name, target)
+        return {str(item["id"]): canonical(target.entity, live_view(target.entity, item), written)
+                for item in self._live_items(target.entity, dest_ids)}
+
+    def normalise_body(self, target_name: str, target: Target, body: dict[str, Any]) -> dict[str, Any]:
+        """A ``build_body`` output in ``read_fields``' shape: vendor defaults filled in (contact-list
+        ``label`` work and a primary entry, participants' primary), ``HH:MM:00`` times as ``HH:MM``,
+        empty standard values dropped. Never mutates ``body``."""
+        return canonical(target.entity, body, self.written_fields(target_name, target))
+
+    def restore(self, target_name: str, target: Target, dest_id: str, prior: dict[str, Any]) -> SendResult:
+        """Write ``prior`` (a ``read_fields`` value) back: PATCH v2 / PUT v1 with every written field,
+        emptying those ``prior`` lacks (the migration filled them: source key, added fields; see
+        ``readback.restore_body`` for how each is emptied).
+
+        Returns SendResult(dest_id) when the record reads as ``prior`` again; SendResult(dest_id,
+        "manual: ...") when everything was written but some fields the migration filled have no
+        empty value in the v2 API (e.g. birthday, org_id: not nullable) and an admin must clear
+        them (the message names the fields); SendResult(None, "gone") for a deleted record, or
+        SendResult(None, <vendor error>). Files are replaced, never edited (``manual: ...``); users
+        are never written. Raises FatalLoadError when the budget is spent or the token is refused.
+        """
+        if target.entity == "user":
+            return SendResult(None, error="skipped: users are matched to existing accounts, never written")
+        if target.entity == "file":
+            return SendResult(None, error="manual: Pipedrive files cannot be edited in place; an admin re-attaches "
+                                          "the original document if it was replaced")
+        body, stuck = restore_body(self.written_fields(target_name, target), prior)
+
+        def send() -> SendResult:
+            try:
+                self.client.update(target.entity, int(dest_id), body)
+            except PipedriveError as exc:
+                if exc.status in GONE_STATUSES and not isinstance(exc, PipedriveTransportError):
+                    return SendResult(None, error="gone")
+                raise
+            if stuck:  # report only those the migration actually filled (one read)
+                live = self.read_fields(target_name, target, [dest_id]).get(dest_id, {})
+                stuck_now = [k for k in stuck if k in live]
+                if stuck_now:
+                    return SendResult(dest_id, error=f"manual: {target.entity} fields {', '.join(stuck_now)} were "
+                                                     "empty before the migration and the API cannot empty them; "
+                                                     "clear them in Pipedrive")
+            return SendResult(dest_id)
+
+        try:
+            return self._guard(send)
+        except PipedriveTransportError as exc:
+            return SendResult(None, error=str(exc))
+
+    def match_value(self, target_name: str, target: Target, body: dict[str, Any]) -> str | None:
+        """The normalised ``options.match_existing`` value of a ``build_body`` output: the primary
+        e-mail (``email``) or the name (``name``); None when the target does not match or it is empty."""
+        field = target.options.get("match_existing")
+        if field == "email":
+            emails = body.get("emails") or []
+            primary = next((e for e in emails if e.get("primary")), emails[0] if emails else None)
+            return normalise_match(primary.get("value")) if primary else None
+        return normalise_match(body.get(field)) if field else None
+
+    def match_candidates(self, target_name: str, target: Target, values: Sequence[str]) -> dict[str, list[str]]:
+        """Normalised value -> IDs of the live records carrying it that have no source key of ours.
+
+        One exact search per distinct value (v2 ``persons/search`` / ``organizations/search`` with
+        ``fields=<match_existing>&exact_match=true``, case-insensitive, 20 tokens each, at most 10
+        per 2 s; notes 4.1, 6), then one ``ids=`` read per 100 hits to check the source key and
+        that the record really carries the value. Values without candidates are absent.
+        Raises SchemaError if the target has no valid ``options.match_existing``.
+        """
+        field = target.options.get("match_existing")
+        if field is None:
+            raise SchemaError(f"target {target_name}: options.match_existing is not set")
+        self.prepare(target_name, target)
+        entity = target.entity
+        wanted = list(dict.fromkeys(v for v in map(normalise_match, values) if v))
+        search_field = MATCH_FIELDS[entity][field]
+        with ThreadPoolExecutor(max_workers=SEARCH_WORKERS, thread_name_prefix="pd-match") as pool:
+            hits = dict(zip(wanted, pool.map(lambda v: self.client.search_exact(entity, search_field, v), wanted),
+                            strict=True))
+        ids = list(dict.fromkeys(str(i) for found in hits.values() for i in found))
+        items = {str(i["id"]): i for i in self._live_items(entity, ids)}
+        out: dict[str, list[str]] = {}
+        for value, found in hits.items():
+            live = [str(i) for i in found if str(i) in items and not self._key_of(entity, items[str(i)])
+                    and _carries(items[str(i)], field, value)]
+            if live:
+                out[value] = live
+        return out
+
+
+
+def _carries(item: dict[str, Any], field: str, value: str) -> bool:
+    """Whether a live person/organization carries the normalised ``value`` in ``field``: search hits
+    are rechecked against the record the update would change (a search index may lag its writes)."""
+    if field == "email":
+        return any(normalise_match(e.get("value") if isinstance(e, dict) else e) == value
+                   for e in item.get("emails") or [])
+    return normalise_match(item.get(field)) == value
 

@@ -16,6 +16,7 @@ __all__ = [
     "PipedriveError",
     "PipedriveRateLimited",
     "PipedriveTransportError",
+    "SchemaError",
 ]
 
 
@@ -96,3 +97,14 @@ class FieldTypeConflict(PipedriveError):
             f"{entity} custom field {field_name!r} exists with field_type {existing_type!r}, wanted {wanted_type!r}",
             path,
         )
+
+
+class SchemaError(PipedriveError):
+    """The spec's target cannot be loaded as written (e.g. an unknown ``options.match_existing``
+    field); the message names the target and what to change."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message, "")
+
+    def _text(self) -> str:
+        return self.error

@@ -115,6 +115,7 @@ import mimetypes
 import threading
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,7 @@ import pandas as pd
 from requests_toolbelt import MultipartEncoder
 from simple_salesforce import Salesforce
 
+from flit_pipelines.destinations.matching import MatchByCandidates
 from flit_pipelines.destinations.base import BatchItem, DailyLimitError, FatalLoadError, SendResult
 from flit_pipelines.destinations.salesforce import bodies
 from flit_pipelines.destinations.salesforce.bodies import BodyError, FieldInfo, LookupInfo, TargetInfo
@@ -137,6 +139,13 @@ from flit_pipelines.destinations.salesforce.errors import (
     error_text,
     scrub,
 )
+from flit_pipelines.destinations.salesforce.readback import (
+    MATCH_TYPES,
+    WRITE_ONLY_FIELDS,
+    canonical_value,
+    normalise_match,
+    restore_body,
+)
 from flit_pipelines.destinations.salesforce.schema import (
     SchemaDeployer,
     target_external_id,
@@ -150,17 +159,20 @@ log = logging.getLogger(__name__)
 DEFAULT_FILE_LIMIT = 2 * 1024 ** 3  # ContentVersion multipart ceiling (notes §4)
 DEFAULT_MULTIPART_THRESHOLD = 25_000_000  # notes §4: JSON/base64 safe up to 25 MB (37.5 MB base64 ceiling)
 FILE_ROUTING = frozenset({"file_path"})
+FILE_DEFAULTED = ("Title", "PathOnClient")  # set by build_body on every file body (default: the file name)
 POLYMORPHIC = frozenset({"WhoId", "WhatId"})
 NOT_SENT_REQUIRED = frozenset({"OwnerId", "Name"})  # defaulted/auto on create in practice
 FATAL_STATUSES = frozenset({401, 403})
 READ_CHUNK = 200  # ids per SOQL IN (...) / Collections delete
+MATCH_CHUNK = 100  # values per SOQL IN (...) of find_matches
+GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
 
 
 def _soql_str(value: str) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class SalesforceDestination:
+class SalesforceDestination(MatchByCandidates):
     """Destination implementation for one Salesforce org (see the module docstring for the contract).
 
     Args:
@@ -305,6 +317,7 @@ class SalesforceDestination:
         operation = str(t.options.get("operation", "upsert"))
         if operation not in ("upsert", "insert_update"):
             raise SchemaError(f"target {target_name}: options.operation must be upsert or insert_update")
+        self._check_match(target_name, t, by_lower)
         self._check_prefixes(target_name, sobject, ext, prefix)
         if ext.lower() not in by_lower:
             raise SchemaError(f"target {target_name}: {sobject}.{ext} does not exist or is not visible (run the "
@@ -353,6 +366,22 @@ class SalesforceDestination:
             lookups[fk] = LookupInfo(fk, "relationship", column, parent_object,
                                      str(parent.options.get("external_id_prefix") or ""))
         return TargetInfo(target_name, sobject, ext, prefix, fields, lookups, self.time_zone, operation)
+
+    @staticmethod
+    def _check_match(target_name: str, t: Target, by_lower: dict[str, dict[str, Any]] | None = None) -> None:
+        """``options.match_existing`` must be one of the target's ``fields`` and, with describe at
+        hand, a filterable text field (``MATCH_TYPES``). Raises SchemaError naming the target."""
+        name = t.options.get("match_existing")
+        if name is None:
+            return
+        if t.entity != "sobject" or name not in t.fields:
+            raise SchemaError(f"target {target_name}: options.match_existing {name!r} is not one of the target's "
+                              f"fields (allowed: {sorted(t.fields) if t.entity == 'sobject' else 'none'})")
+        d = (by_lower or {}).get(str(name).lower())
+        if by_lower is not None and (d is None or str(d.get("type")) not in MATCH_TYPES
+                                     or d.get("filterable") is False):
+            raise SchemaError(f"target {target_name}: options.match_existing {name!r} is not a filterable text, "
+                              "e-mail or phone field")
 
     def _field_info(self, name: str, d: dict[str, Any], t: Target) -> FieldInfo:
         sf_type = str(d.get("type") or "string")
@@ -497,7 +526,7 @@ class SalesforceDestination:
         write_items = [WriteItem(k, it.body, it.op == "update", it.dest_id) for k, it in zip(keys, items)
                        if counts[k] == 1]
         try:
-            outcomes = self.writer.write(info, write_items, route=route) if write_items else {}
+            outcomes = self._write_items(info, write_items, route)
         except LimitExceeded as exc:
             raise DailyLimitError(f"Salesforce {exc.message}") from None
         except BulkJobFailed as exc:
@@ -520,6 +549,25 @@ class SalesforceDestination:
                 results.append(SendResult(res.dest_id))
         return results
 
+    def _write_items(self, info: TargetInfo, items: list[WriteItem], route: str) -> dict[str, Any]:
+        """Write ``items`` by the target's operation (upsert by external ID), except updates of known
+        records that do not carry the body's external ID yet (a pre-existing record matched by
+        ``find_matches``): an upsert would create a duplicate of those, so they are updated by Id
+        (an ``update`` job / ``PATCH /composite/sobjects``, notes §1, §2.2) and get the external ID.
+        Costs one SOQL query per 200 updates (which records carry which external ID)."""
+        updates = [w for w in items if w.update and w.record_id]
+        if not updates or info.operation != "upsert":
+            return self.writer.write(info, items, route=route) if items else {}
+        carried = {str(r["Id"]): r.get(info.external_id)
+                   for r in self._records(info.sobject, [info.external_id], [str(w.record_id) for w in updates])}
+        by_id = [w for w in updates if str(w.record_id) in carried and carried[str(w.record_id)] != w.key]
+        moved = {id(w) for w in by_id}
+        rest = [w for w in items if id(w) not in moved]
+        out = self.writer.write(info, rest, route=route) if rest else {}
+        if by_id:
+            out.update(self.writer.write(replace(info, operation="insert_update"), by_id, route=route))
+        return out
+
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
         """Create one record: sObject Collections upsert of one (sobjects), ContentVersion insert
         (files; JSON or multipart, looked up by external ID after a lost answer)."""
@@ -530,7 +578,8 @@ class SalesforceDestination:
 
     def update(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
                row: dict[str, Any]) -> SendResult:
-        """Update one record (sObject Collections upsert; files: PATCH of the updateable metadata)."""
+        """Update one record: sObject Collections upsert, or by Id when the record does not carry the
+        body's external ID yet (``_write_items``); files: PATCH of the updateable metadata."""
         self.prepare(target_name, target)
         if target.entity == "file":
             return self._guard(lambda: self._patch_file(target_name, dest_id, body))
@@ -658,11 +707,21 @@ class SalesforceDestination:
     def delete(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame:
         """Delete records (rollback) with sObject Collections ``DELETE /composite/sobjects?ids=``
         (≤ 200 per request, ``allOrNone=false``; notes §2.2, URL form UNCONFIRMED). Files delete their
-        ContentDocument. Columns ``dest_id``, ``deleted`` (False when already gone), ``error``.
-        Users are never deleted."""
+        ContentDocument. Columns ``dest_id``, ``deleted``, ``error``.
+
+        Idempotent: a record already gone (``ENTITY_IS_DELETED``, ``INVALID_CROSS_REFERENCE_KEY``,
+        ``NOT_FOUND``; also a file whose version is gone) is ``deleted=True, error="gone"``. Run
+        children before parents (reverse FK order): a master-detail child goes with its parent (then
+        reads gone), a lookup child would stay. Users were matched, never created: ``deleted=False,
+        error="skipped: ..."``. A daily allowance at its floor raises DailyLimitError.
+        """
         columns = ["dest_id", "deleted", "error"]
         ids = [str(d) for d in dest_ids]
-        if target.entity == "user" or not ids:
+        if target.entity == "user":
+            return pd.DataFrame([{"dest_id": d, "deleted": False,
+                                  "error": "skipped: users are matched to existing accounts, never created"}
+                                 for d in ids], columns=columns)
+        if not ids:
             return pd.DataFrame([], columns=columns)
         self.prepare(target_name, target)
         doc_of: dict[str, str] = {}
@@ -675,6 +734,11 @@ class SalesforceDestination:
         rows = []
         for start in range(0, len(ids), READ_CHUNK):
             part = ids[start:start + READ_CHUNK]
+            if target.entity == "file":  # a version no longer listed went with its document
+                rows.extend({"dest_id": d, "deleted": True, "error": "gone"} for d in part if d not in doc_of)
+                part = [d for d in part if d in doc_of]
+                if not part:
+                    continue
             send = [doc_of.get(d, d) for d in part] if target.entity == "file" else part
             try:
                 self.client.limits.require(api_requests=1, what="a Collections delete")
@@ -691,9 +755,146 @@ class SalesforceDestination:
                     continue
                 err = (res.get("errors") or [{}])[0]
                 code = str(err.get("statusCode") or "UNKNOWN_ERROR")
-                if code in ("ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"):
-                    rows.append({"dest_id": d, "deleted": False, "error": None})
+                if code in GONE_CODES:
+                    rows.append({"dest_id": d, "deleted": True, "error": "gone"})
                 else:
                     rows.append({"dest_id": d, "deleted": False, "error": error_text(code, scrub(err.get("message")))})
         return pd.DataFrame(rows, columns=columns)
+
+    # ================================================================== field read-back, restore, matching
+    WRITE_ONLY_FIELDS = WRITE_ONLY_FIELDS  # entity -> body fields Salesforce never returns
+
+    def _types(self, info: TargetInfo) -> dict[str, str]:
+        """Body key -> describe type of the target's fields (for ``canonical_value``)."""
+        return {name: f.sf_type for name, f in info.fields.items()}
+
+    def _records(self, sobject: str, fields: list[str], ids: Sequence[str]) -> list[dict[str, Any]]:
+        """``SELECT <fields> FROM <sobject> WHERE Id IN (...)``, 200 IDs per query (notes §2.4)."""
+        out: list[dict[str, Any]] = []
+        select = ", ".join(dict.fromkeys(["Id", *fields]))
+        for start in range(0, len(ids), READ_CHUNK):
+            part = ids[start:start + READ_CHUNK]
+            out += list(self.client.query(f"SELECT {select} FROM {sobject} WHERE Id IN "
+                                          f"({', '.join(map(_soql_str, part))})"))
+        return out
+
+    def read_fields(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Record Id -> live values of the fields the target writes, keyed like ``build_body`` (see
+        ``readback``): SOQL ``WHERE Id IN (...)`` per 200 IDs, plus one query per parent object to
+        turn lookup Ids into the parents' external IDs. Gone IDs are absent; users map to ``{}``.
+        Compare with ``normalise_body(build_body(...))`` over the body's keys: the read-back also has
+        checkboxes and lookups that a body left unset."""
+        ids = list(dict.fromkeys(str(d) for d in dest_ids if d is not None and str(d)))
+        if target.entity == "user":
+            found = {str(r["Id"]) for r in self._records("User", [], ids)}
+            return {d: {} for d in ids if d in found}
+        self.prepare(target_name, target)
+        info = self.infos[target_name]
+        types = self._types(info)
+        lookup_fields = [lk.name for lk in info.lookups.values()]
+        plain = [*info.fields, *(FILE_DEFAULTED if target.entity == "file" else ())]
+        rows = self._records(info.sobject, [*plain, *lookup_fields, info.external_id], ids)
+        parents: dict[str, dict[str, str]] = {}  # parent object -> {Id: external ID}
+        for lk in info.lookups.values():
+            if lk.kind != "relationship":
+                continue
+            wanted = sorted({str(r[lk.name]) for r in rows if r.get(lk.name)})
+            ext = lk.column.split(".", 1)[1]
+            known = parents.setdefault(f"{lk.parent_object}.{ext}", {})
+            for p in self._records(str(lk.parent_object), [ext], [w for w in wanted if w not in known]):
+                if p.get(ext):
+                    known[str(p["Id"])] = str(p[ext])
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            view: dict[str, Any] = {name: canonical_value(types.get(name), r.get(name)) for name in plain}
+            view[info.external_id] = canonical_value("string", r.get(info.external_id))
+            for lk in info.lookups.values():
+                ref = r.get(lk.name)
+                if not ref:
+                    continue
+                if lk.kind == "id":
+                    view[lk.column] = str(ref)
+                    continue
+                ext_value = parents.get(f"{lk.parent_object}.{lk.column.split('.', 1)[1]}", {}).get(str(ref))
+                if ext_value is not None:
+                    view[lk.column] = ext_value
+                else:  # a parent without our external ID (pre-existing): keep its Id
+                    view[lk.name] = str(ref)
+            out[str(r["Id"])] = view
+        return out
+
+    def normalise_body(self, target_name: str, target: Target, body: dict[str, Any]) -> dict[str, Any]:
+        """A ``build_body`` output in ``read_fields``' shape: routing keys (``_file``, ``_size``)
+        dropped, date-times in UTC milliseconds, multi-select values sorted. Never mutates ``body``."""
+        if target.entity == "user":
+            return {}
+        self.prepare(target_name, target)
+        types = self._types(self.infos[target_name])
+        return {k: canonical_value(types.get(k), v) for k, v in bodies.sendable(body).items()}
+
+    def restore(self, target_name: str, target: Target, dest_id: str, prior: dict[str, Any]) -> SendResult:
+        """Write ``prior`` (a ``read_fields`` value) back with one update by Id (sObject Collections
+        ``PATCH /composite/sobjects``): fields the migration filled become null, the external ID
+        goes back to ``prior``'s (null: the source key is removed), lookups back to their parent
+        (``readback.restore_body``).
+
+        Returns SendResult(dest_id), SendResult(None, "gone") for a deleted record, or
+        SendResult(None, "<errorCode>: <message>"). Files cannot be restored in place (``manual:
+        ...``); users are never written. Raises DailyLimitError / FatalLoadError like a load.
+        """
+        if target.entity == "user":
+            return SendResult(None, error="skipped: users are matched to existing accounts, never written")
+        if target.entity == "file":
+            return SendResult(None, error="manual: Salesforce files are versioned, not edited; an admin restores the "
+                                          "earlier version if one was replaced")
+        self.prepare(target_name, target)
+        info = self.infos[target_name]
+        body = restore_body(info, prior)
+        item = WriteItem(dest_id, body, True, dest_id)
+        try:
+            outcome = self.writer.write(replace(info, operation="insert_update"), [item], route="collections")[dest_id]
+        except LimitExceeded as exc:
+            raise DailyLimitError(f"Salesforce {exc.message}") from None
+        except BulkJobFailed as exc:
+            return SendResult(None, error=exc.message)
+        except SalesforceApiError as exc:
+            if exc.status in FATAL_STATUSES:
+                raise FatalLoadError(str(exc)) from None
+            return SendResult(None, error=error_text(exc.error_code, exc.message))
+        if outcome.error:
+            return SendResult(None, error="gone" if outcome.code in GONE_CODES else outcome.error)
+        return SendResult(dest_id)
+
+    def match_value(self, target_name: str, target: Target, body: dict[str, Any]) -> str | None:
+        """The normalised ``options.match_existing`` value of a ``build_body`` output, or None."""
+        name = target.options.get("match_existing")
+        return normalise_match(body.get(name)) if name else None
+
+    def match_candidates(self, target_name: str, target: Target, values: Sequence[str]) -> dict[str, list[str]]:
+        """Normalised value -> Ids of live records of the target's object whose ``match_existing``
+        field carries it (SOQL ``WHERE <field> IN (...)``, 100 values per query, case-insensitive
+        like all SOQL text filters; notes §2.4) and whose external-ID field is empty (no source key
+        of ours, any target). Values without candidates are absent.
+
+        ``update``/``send_batch`` write a matched record in place by Id (it has no external ID yet).
+        Raises SchemaError for a missing or invalid ``options.match_existing``.
+        """
+        name = target.options.get("match_existing")
+        if name is None:
+            raise SchemaError(f"target {target_name}: options.match_existing is not set")
+        self._check_match(target_name, target)
+        self.prepare(target_name, target)
+        info = self.infos[target_name]
+        self._check_match(target_name, target, {k.lower(): v for k, v in self._describe(info.sobject).items()})
+        wanted = list(dict.fromkeys(v for v in map(normalise_match, values) if v))
+        out: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), MATCH_CHUNK):
+            part = wanted[start:start + MATCH_CHUNK]
+            soql = (f"SELECT Id, {name}, {info.external_id} FROM {info.sobject} WHERE {name} IN "
+                    f"({', '.join(map(_soql_str, part))}) ORDER BY Id")
+            for r in self.client.query(soql):
+                value = normalise_match(r.get(name))
+                if value in part and not r.get(info.external_id):
+                    out.setdefault(value, []).append(str(r["Id"]))
+        return out
 

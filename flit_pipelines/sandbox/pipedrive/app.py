@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from flit_pipelines.sandbox.pipedrive import admin, routes_search, routes_v1, routes_v2
+from flit_pipelines.sandbox.pipedrive import admin, routes_merge, routes_search, routes_v1, routes_v2
 from flit_pipelines.sandbox.pipedrive.context import SandboxContext, SandboxSettings
 from flit_pipelines.sandbox.pipedrive.errors import ApiError, error_response
 from flit_pipelines.sandbox.pipedrive.gateway import PipedriveGateway
@@ -23,7 +23,7 @@ DEFAULT_FILE_SIZE_LIMIT = 50 * 1024 * 1024
 
 def all_operations() -> list[Operation]:
     """Every implemented vendor operation, literal paths before templated ones."""
-    return routes_search.operations() + routes_v2.operations() + routes_v1.operations()
+    return routes_search.operations() + routes_v2.operations() + routes_v1.operations() + routes_merge.operations()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
