@@ -139,7 +139,7 @@ from typing import Any
 
 import pandas as pd
 
-from flit_pipelines.destinations.matching import MatchByCandidates
+from flit_pipelines.destinations.matching import MatchByCandidates, normalise_match, unclearable_fields
 from flit_pipelines.destinations.base import FatalLoadError, SendResult, guarded_write
 from flit_pipelines.destinations.highlevel import bodies
 from flit_pipelines.destinations.highlevel.bodies import SHARED_TAG, BodyError, FieldRef, key_from_text, source_key
@@ -155,7 +155,6 @@ from flit_pipelines.destinations.highlevel.readback import (
     WRITE_ONLY_FIELDS,
     WrittenFields,
     canonical,
-    normalise_match,
     restore_items,
     unshare,
 )
@@ -1519,13 +1518,7 @@ class HighLevelDestination(MatchByCandidates):
                 if exc.is_not_found and not isinstance(exc, HighLevelTransportError):
                     return SendResult(None, error="gone")
                 raise
-            if stuck:  # report only those the migration actually filled (one read)
-                live = self.read_fields(target_name, target, [dest_id]).get(dest_id, {})
-                stuck_now = [k for k in stuck if k in live]
-                if stuck_now:
-                    return SendResult(dest_id, error=f"manual: {entity} fields {', '.join(stuck_now)} were empty "
-                                                     "before the migration and the API cannot empty them")
-            return SendResult(dest_id)
+            return SendResult(dest_id, error=unclearable_fields(self.read_fields, target_name, target, dest_id, stuck))
 
         try:
             return self._guard(send)

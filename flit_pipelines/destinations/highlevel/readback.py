@@ -30,11 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-from flit_pipelines.destinations.matching import normalise_match  # noqa: F401 (re-exported)
 from flit_pipelines.destinations.highlevel.bodies import APPOINTMENT_FLAGS, SHARED_TAG
 
 __all__ = ["CLEARABLE", "MATCH_FIELDS", "WRITE_ONLY_FIELDS", "WrittenFields", "canonical", "custom_dict",
-           "normalise_match", "restore_items", "unshare", "utc_text"]
+           "restore_items", "unshare", "utc_text"]
 
 # Sent but never returned (the diff reports them as "not readable"): the appointment flags
 # (spec:calendars AppointmentCreateSchema only), an upload's local path and its bytes.

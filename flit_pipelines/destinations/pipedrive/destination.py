@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from flit_pipelines.destinations.matching import MatchByCandidates
+from flit_pipelines.destinations.matching import MatchByCandidates, normalise_match, unclearable_fields
 from flit_pipelines.destinations.base import FatalLoadError, SendResult, guarded_write
 from flit_pipelines.destinations.pipedrive.bodies import MARKER_RE, BodyError, build_body
 from flit_pipelines.destinations.pipedrive.client import FieldRef, PipedriveClient
@@ -34,7 +34,6 @@ from flit_pipelines.destinations.pipedrive.readback import (
     WrittenFields,
     canonical,
     live_view,
-    normalise_match,
     restore_body,
 )
 from flit_pipelines.spec.model import MigrationSpec, Target
@@ -404,14 +403,8 @@ class PipedriveDestination(MatchByCandidates):
                 if exc.status in GONE_STATUSES and not isinstance(exc, PipedriveTransportError):
                     return SendResult(None, error="gone")
                 raise
-            if stuck:  # report only those the migration actually filled (one read)
-                live = self.read_fields(target_name, target, [dest_id]).get(dest_id, {})
-                stuck_now = [k for k in stuck if k in live]
-                if stuck_now:
-                    return SendResult(dest_id, error=f"manual: {target.entity} fields {', '.join(stuck_now)} were "
-                                                     "empty before the migration and the API cannot empty them; "
-                                                     "clear them in Pipedrive")
-            return SendResult(dest_id)
+            return SendResult(dest_id, error=unclearable_fields(self.read_fields, target_name, target, dest_id, stuck,
+                                                                where="clear them in Pipedrive"))
 
         try:
             return self._guard(send)

@@ -23,12 +23,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from flit_pipelines.destinations.matching import normalise_match  # noqa: F401 (re-exported)
 from flit_pipelines.destinations.pipedrive.bodies import FILE_LOCAL_COLUMNS
 from flit_pipelines.spec.model import Target
 
 __all__ = ["CLEAR_VALUES", "MATCH_FIELDS", "NOT_CLEARABLE", "WRITE_ONLY_FIELDS", "WrittenFields", "canonical",
-           "live_view", "normalise_match", "restore_body"]
+           "live_view", "restore_body"]
 
 # Fields we send that Pipedrive never returns, per entity: the diff reports them as "not readable".
 # Files: the uploaded bytes (multipart ``file``, v1 addFile) are only downloadable, not part of getFile.

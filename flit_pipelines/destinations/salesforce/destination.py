@@ -124,7 +124,7 @@ import pandas as pd
 from requests_toolbelt import MultipartEncoder
 from simple_salesforce import Salesforce
 
-from flit_pipelines.destinations.matching import MatchByCandidates
+from flit_pipelines.destinations.matching import MatchByCandidates, normalise_match
 from flit_pipelines.destinations.base import BatchItem, DailyLimitError, FatalLoadError, SendResult
 from flit_pipelines.destinations.salesforce import bodies
 from flit_pipelines.destinations.salesforce.bodies import BodyError, FieldInfo, LookupInfo, TargetInfo
@@ -143,7 +143,6 @@ from flit_pipelines.destinations.salesforce.readback import (
     MATCH_TYPES,
     WRITE_ONLY_FIELDS,
     canonical_value,
-    normalise_match,
     restore_body,
 )
 from flit_pipelines.destinations.salesforce.schema import (

@@ -23,10 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from flit_pipelines.destinations.matching import normalise_match  # noqa: F401 (re-exported)
 from flit_pipelines.destinations.salesforce.bodies import TargetInfo
 
-__all__ = ["MATCH_TYPES", "WRITE_ONLY_FIELDS", "canonical_value", "normalise_match", "restore_body"]
+__all__ = ["MATCH_TYPES", "WRITE_ONLY_FIELDS", "canonical_value", "restore_body"]
 
 # Sent but never part of a record's fields: the file body (ContentVersion.VersionData is a blob read
 # from its own URL, not a SOQL value) and the routing keys of file bodies.
