@@ -99,8 +99,8 @@ def _measure(migration: str, n: int, change, dest: tuple[str, dict], source: tup
 
 
 def dentrix(n: int, work: Path) -> dict:
-    from flit_pipelines.sandbox.dentrix_practice import build_practice
-    from flit_pipelines.sandbox.highlevel import running_sandbox
+    from flit_sandboxes.dentrix_practice import build_practice
+    from flit_sandboxes.highlevel import running_sandbox
 
     db = work / "practice.db"
     build_practice(db, patients=n, seed=7)
@@ -125,10 +125,10 @@ def dentrix(n: int, work: Path) -> dict:
 
 
 def practicehub(n: int, work: Path) -> dict:
-    from flit_pipelines.sandbox.practicehub import build_practicehub
-    from flit_pipelines.sandbox.practicehub import running_sandbox as running_practicehub
-    from flit_pipelines.sandbox.salesforce import running_sandbox as running_salesforce
-    from flit_pipelines.sandbox.salesforce.server import fetch_token
+    from flit_sandboxes.practicehub import build_practicehub
+    from flit_sandboxes.practicehub import running_sandbox as running_practicehub
+    from flit_sandboxes.salesforce import running_sandbox as running_salesforce
+    from flit_sandboxes.salesforce.server import fetch_token
 
     state = work / "practicehub.db"
     build_practicehub(state, patients=n, seed=7)

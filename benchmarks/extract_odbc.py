@@ -61,7 +61,7 @@ def peak_rss_kib() -> int:
 
 
 def phase_build(args: dict) -> dict:
-    from flit_pipelines.sandbox.dentrix_practice import build_practice
+    from flit_sandboxes.dentrix_practice import build_practice
 
     t0 = time.perf_counter()
     counts = build_practice(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{args['db']}",
@@ -73,7 +73,7 @@ def phase_object(args: dict) -> dict:
     """Read (``mode=read``) or extract (``mode=extract``) one object over ODBC; counts only."""
     import pyarrow as pa
 
-    from flit_pipelines.sandbox.dentrix_practice import source_objects
+    from flit_sandboxes.dentrix_practice import source_objects
     from flit_pipelines.sources.database import DatabaseSource
     from flit_pipelines.sources.extract import run_extract
 

@@ -96,7 +96,7 @@ def export_dir_for(params: dict) -> Path:
 # ------------------------------------------------------------------------------------------------
 
 def phase_generate(args: dict) -> dict:
-    from flit_pipelines.sandbox.clinic_export import build_clinic_export
+    from flit_sandboxes.clinic_export import build_clinic_export
 
     params, out = args["params"], Path(args["export_dir"])
     if out.exists():

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from flit_pipelines.sandbox.practicehub import build_practicehub, running_sandbox
+    from flit_sandboxes.practicehub import build_practicehub, running_sandbox
     from flit_pipelines.sources.attachments import stage_downloads
     from flit_pipelines.sources.extract import run_extract
     from flit_pipelines.sources.practicehub_api import PracticeHubSource

@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
 
     from flit_pipelines.ledger import Ledger
-    from flit_pipelines.sandbox.highlevel import running_sandbox
+    from flit_sandboxes.highlevel import running_sandbox
     from flit_pipelines.spec.model import MigrationSpec
     from flit_pipelines.transform.payload import build_payload
 

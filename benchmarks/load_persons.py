@@ -75,7 +75,7 @@ def export_dir_for(params: dict) -> Path:
 
 
 def ensure_export(params: dict) -> tuple[Path, dict, bool]:
-    from flit_pipelines.sandbox.clinic_export import build_clinic_export
+    from flit_sandboxes.clinic_export import build_clinic_export
 
     out = export_dir_for(params)
     marker = out / "rows.json"
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
             "PIPEDRIVE_API_TOKEN": TOKEN,
         })
         from flit_pipelines.assets.resources import FlitResource
-        from flit_pipelines.sandbox.pipedrive import running_sandbox
+        from flit_sandboxes.pipedrive import running_sandbox
         from flit_pipelines.spec import load_spec
 
         spec = load_spec(SPEC_PATH)

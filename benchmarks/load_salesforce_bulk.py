@@ -162,7 +162,7 @@ def run_scenario(name: str, data: dict, work: Path, *, chunk_rows: int, settings
     from flit_pipelines.destinations.base import load_target
     from flit_pipelines.destinations.salesforce.destination import SalesforceDestination
     from flit_pipelines.ledger import Ledger
-    from flit_pipelines.sandbox.salesforce import running_sandbox
+    from flit_sandboxes.salesforce import running_sandbox
     from flit_pipelines.spec.model import MigrationSpec
     from flit_pipelines.transform.payload import build_payload
 

@@ -1,17 +1,17 @@
-"""``flit``: run migrations through Dagster, print reports, run the demo, serve sandboxes, approve specs.
+"""``flit``: run migrations through Dagster, print reports, approve specs, review PHI, roll back.
 
     flit run <migration> --wave sample|full      execute one wave; exit 1 if a step or blocking check fails
     flit report <migration> [--wave W] [--json]  per-target counts, quarantine reasons, checks, seed landing
     flit rollback <migration> [--scope all|wave|run] [--wave W] [--run-id R] [--execute]
                                                   plan (and with --execute carry out) a rollback; dry run by default
-    flit demo [--only M ...]                      every migration end to end into local sandboxes
-    flit sandbox serve pipedrive|highlevel|dentrix-ascend|practicehub|salesforce --port P --state PATH ...
     flit inventory <migration>                    source record counts and estimated extraction time
-    flit sandbox build-practice --patients N --out PATH   Dentrix-shaped demo practice (SQLite)
     flit spec approve <migration> --by NAME      record a person's approval of the field map
     flit spec check                               validate every spec, print load order and approval
     flit phi list <migration> [--wave W]         records held for PHI review (IDs, targets, pattern names)
     flit phi approve <migration> <target> (--all | --source-id ID ...) --by NAME   release held records
+
+With the sandboxes package installed (the dev/demo set-up): ``flit demo``, ``flit sandbox serve ...``,
+``flit sandbox build-practice ...``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,13 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
+from importlib.metadata import entry_points
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Packages installed beside the product add subcommands through this entry-point group: each entry is a
+# callable taking the argparse sub-parsers object (the dev/demo set-up installs flit_sandboxes this way).
+CLI_PLUGINS = "flit_pipelines.cli"
 
 
 def default_dagster_home() -> Path:
@@ -172,57 +176,6 @@ def cmd_rollback(args) -> int:
     return 1 if summary.get("failed") or summary["totals"].get("failed") else 0
 
 
-def cmd_sandbox(args) -> int:
-    users = json.loads(Path(args.users_file).read_text()) if args.users_file else None
-    if args.system in ("pipedrive", "highlevel") and not args.token:
-        raise SystemExit(f"flit sandbox serve {args.system}: --token is required")
-    if args.system == "highlevel":
-        from flit_pipelines.sandbox.highlevel import serve as serve_highlevel
-
-        settings = {"users": users, "location_id": args.location_id, "agency_token": args.agency_token}
-        if args.pipelines_file:
-            settings["pipelines"] = json.loads(Path(args.pipelines_file).read_text())
-        if args.burst_limit is not None:
-            settings["burst_limit"] = args.burst_limit
-        serve_highlevel(args.port, args.state, args.token, host=args.host, **settings)
-        return 0
-    if args.system == "dentrix-ascend":
-        from flit_pipelines.sandbox.ascend import serve as serve_ascend
-
-        if not args.practice:
-            raise SystemExit("flit sandbox serve dentrix-ascend: --practice (a demo practice SQLite file) is required")
-        serve_ascend(args.port, args.practice, host=args.host, client_id=args.client_id,
-                     client_secret=args.client_secret, organization_id=args.organization_id)
-        return 0
-    if args.system == "practicehub":
-        from flit_pipelines.sandbox.practicehub import serve as serve_practicehub
-
-        serve_practicehub(args.port, args.state, host=args.host, api_key=args.token or "sandbox-key",
-                          patients=args.patients, seed=args.seed, rate_per_second=args.rate_per_second)
-        return 0
-    if args.system == "salesforce":
-        from flit_pipelines.sandbox.salesforce import serve as serve_salesforce
-
-        serve_salesforce(args.port, args.state, host=args.host, client_id=args.client_id,
-                         client_secret=args.client_secret, users=users)
-        return 0
-    from flit_pipelines.sandbox.pipedrive import serve
-
-    settings = {"burst_limit": args.burst_limit or 40, "daily_budget": args.daily_budget, "users": users}
-    if args.file_size_limit:
-        settings["file_size_limit"] = args.file_size_limit
-    serve(args.port, args.state, args.token, host=args.host, **settings)
-    return 0
-
-
-def cmd_build_practice(args) -> int:
-    from flit_pipelines.sandbox.dentrix_practice import build_practice
-
-    rows = build_practice(args.out, patients=args.patients, seed=args.seed, dialect=args.dialect)
-    print(f"{args.out}: {sum(rows.values()):,} rows in {len(rows)} objects ({args.patients:,} patients)")
-    return 0
-
-
 def cmd_spec(args) -> int:
     from flit_pipelines.spec import approval_status, load_order
     from flit_pipelines.spec.load import approve_spec_file, load_spec, spec_dir
@@ -313,12 +266,6 @@ def cmd_delta(args) -> int:
     return 0 if result.success else 1
 
 
-def cmd_demo(args) -> int:
-    from flit_pipelines.demo import MIGRATIONS, run_demo
-
-    return run_demo(keep=args.keep, port=args.port, only=tuple(args.only) if args.only else MIGRATIONS)
-
-
 def main(argv: list[str] | None = None) -> int:
     """``flit`` entry point; returns the process exit code (0 ok, 1 a failed run, 2 bad usage)."""
     p = argparse.ArgumentParser(prog="flit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -351,51 +298,10 @@ def main(argv: list[str] | None = None) -> int:
     dl.add_argument("--log-level", default="WARNING", help="Dagster console log level")
     dl.set_defaults(fn=cmd_delta)
 
-    dm = sub.add_parser("demo", help="run every migration end to end into local sandboxes")
-    dm.add_argument("--keep", action="store_true", help="keep data/demo from an earlier demo (default: start fresh)")
-    dm.add_argument("--port", type=int, default=0, help="Pipedrive sandbox port (default: a free one)")
-    dm.add_argument("--only", nargs="+", default=None, help="run only these migrations")
-    dm.set_defaults(fn=cmd_demo)
-
     inv = sub.add_parser("inventory", help="source record counts and estimated extraction time")
     inv.add_argument("migration")
     inv.add_argument("--json", action="store_true")
     inv.set_defaults(fn=cmd_inventory)
-
-    sb = sub.add_parser("sandbox", help="local vendor-faithful API emulators")
-    sbs = sb.add_subparsers(dest="sandbox_cmd", required=True)
-    serve = sbs.add_parser("serve", help="serve a sandbox in the foreground")
-    serve.add_argument("system", choices=["pipedrive", "highlevel", "dentrix-ascend", "practicehub", "salesforce"])
-    serve.add_argument("--port", type=int, required=True)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--state", required=True, help="SQLite file holding the sandbox state")
-    serve.add_argument("--token", default=None, help="pipedrive/highlevel: the API token the sandbox accepts")
-    serve.add_argument("--burst-limit", type=int, default=None,
-                       help="requests per burst window (Pipedrive default 40 per 2 s; HighLevel 100 per 10 s)")
-    serve.add_argument("--location-id", default="loc_sandbox", help="HighLevel: the sandbox's location (sub-account)")
-    serve.add_argument("--agency-token", default=None, help="HighLevel: agency token accepted on Agency-Access calls")
-    serve.add_argument("--daily-budget", type=int, default=1_000_000, help="Pipedrive: daily token budget")
-    serve.add_argument("--file-size-limit", type=int, default=None, help="Pipedrive: bytes")
-    serve.add_argument("--users-file", default=None, help="JSON list of users (Pipedrive {id, name, email, "
-                       "active_flag}; HighLevel {email, firstName, lastName, role})")
-    serve.add_argument("--pipelines-file", default=None,
-                       help='HighLevel: JSON list of {"name", "stages": [...]} (pipelines cannot be created through the API)')
-    serve.add_argument("--practice", default=None, help="dentrix-ascend: demo practice SQLite file to serve")
-    serve.add_argument("--client-id", default="sandbox-client", help="dentrix-ascend/salesforce: OAuth client ID accepted")
-    serve.add_argument("--client-secret", default="sandbox-secret",
-                       help="dentrix-ascend/salesforce: OAuth client secret accepted")
-    serve.add_argument("--patients", type=int, default=200, help="practicehub: demo practice size seeded on first start")
-    serve.add_argument("--seed", type=int, default=7, help="practicehub: demo practice seed")
-    serve.add_argument("--rate-per-second", type=float, default=1.0,
-                       help="practicehub: requests per second per account before 429 (the vendor's is 1)")
-    serve.add_argument("--organization-id", default="sandbox-org", help="dentrix-ascend: Organization-ID accepted")
-    serve.set_defaults(fn=cmd_sandbox)
-    bp = sbs.add_parser("build-practice", help="write a deterministic Dentrix-shaped demo practice")
-    bp.add_argument("--patients", type=int, default=500)
-    bp.add_argument("--out", required=True, help="SQLite file, or a PostgreSQL SQLAlchemy URL with --dialect postgresql")
-    bp.add_argument("--seed", type=int, default=7)
-    bp.add_argument("--dialect", choices=["sqlite", "postgresql"], default="sqlite")
-    bp.set_defaults(fn=cmd_build_practice)
 
     sp = sub.add_parser("spec", help="mapping specs")
     sps = sp.add_subparsers(dest="action", required=True)
@@ -422,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--source-id", nargs="+", default=[], help="these held source IDs")
     pa_.add_argument("--by", required=True, help="name of the person who reviewed the records")
     pa_.set_defaults(fn=cmd_phi)
+
+    for plugin in entry_points(group=CLI_PLUGINS):  # e.g. flit_sandboxes: `flit sandbox ...`, `flit demo`
+        plugin.load()(sub)
 
     args = p.parse_args(argv)
     return int(args.fn(args) or 0)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import requests
 
-from flit_pipelines.sandbox.pipedrive import running_sandbox
+from flit_sandboxes.pipedrive import running_sandbox
 from flit_pipelines.sources import CsvExportSource
 from flit_pipelines.sources.extract import empty_frame
 from flit_pipelines.sources.validate import split_chunk

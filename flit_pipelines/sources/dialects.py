@@ -2,7 +2,7 @@
 
 Engines (``/work/shared/notes/sources.md`` §1.0): Dentrix G runs FairCom c-treeACE SQL (``ctree``),
 Dentrix Enterprise Microsoft SQL Server (``mssql``); PostgreSQL and SQLite hold the synthetic practice
-(``flit_pipelines.sandbox.dentrix_practice``) the tests and benchmarks read. Anything else is read as
+(``flit_sandboxes.dentrix_practice``) the tests and benchmarks read. Anything else is read as
 ``ansi`` (SQL:2008 ``FETCH FIRST``).
 
 What differs, and what this module builds from it:

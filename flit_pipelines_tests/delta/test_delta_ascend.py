@@ -9,7 +9,7 @@ import sqlite3
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.cli import report, run_wave
 from flit_pipelines.delta.runner import tick
-from flit_pipelines.sandbox.ascend import running_sandbox as running_ascend
+from flit_sandboxes.ascend import running_sandbox as running_ascend
 from flit_pipelines_tests.delta.test_delta_dentrix import _diff, _ops
 from flit_pipelines_tests.integration.test_dental_highlevel_e2e import (  # noqa: F401 (fixtures)
     _env,

@@ -14,7 +14,7 @@ import pytest
 
 from flit_pipelines.delta import sensor as delta_sensor
 from flit_pipelines.delta.window import DeltaCursor
-from flit_pipelines.sandbox.dentrix_practice import build_practice
+from flit_sandboxes.dentrix_practice import build_practice
 from flit_pipelines.spec.load import SPEC_DIR
 
 M = "dentrix_to_highlevel"

@@ -1,4 +1,4 @@
-"""HighLevelClient against the real HTTP HighLevel sandbox (``flit_pipelines.sandbox.highlevel``).
+"""HighLevelClient against the real HTTP HighLevel sandbox (``flit_sandboxes.highlevel``).
 
 Each test starts its own sandbox (uvicorn on a free port, state in ``tmp_path``) so rate windows,
 budgets and faults never leak between tests. Functional tests use a high burst limit; the rate
@@ -21,7 +21,7 @@ from flit_pipelines.destinations.highlevel.errors import (
     HighLevelError,
     HighLevelTransportError,
 )
-from flit_pipelines.sandbox.highlevel import running_sandbox
+from flit_sandboxes.highlevel import running_sandbox
 from flit_pipelines_tests.destinations.helpers import sandbox_factory
 
 TOKEN = "test-token"

@@ -1,4 +1,4 @@
-"""PipedriveClient against the real HTTP sandbox (``flit_pipelines.sandbox.pipedrive``).
+"""PipedriveClient against the real HTTP sandbox (``flit_sandboxes.pipedrive``).
 
 Each test starts its own sandbox (a uvicorn server on a free port, state in ``tmp_path``) so rate
 windows, budgets and faults never leak between tests. Functional tests use a high burst limit
@@ -23,7 +23,7 @@ from flit_pipelines.destinations.pipedrive.errors import (
     PipedriveTransportError,
 )
 from flit_pipelines.destinations.rate_limit import BurstLimiter
-from flit_pipelines.sandbox.pipedrive import running_sandbox
+from flit_sandboxes.pipedrive import running_sandbox
 from flit_pipelines_tests.destinations.helpers import sandbox_factory
 
 TOKEN = "test-token"

@@ -19,7 +19,7 @@ from flit_pipelines.destinations.highlevel.client import HighLevelClient
 from flit_pipelines.destinations.highlevel.destination import HighLevelDestination
 from flit_pipelines.destinations.highlevel.errors import SchemaError
 from flit_pipelines.ledger import Ledger
-from flit_pipelines.sandbox.highlevel import running_sandbox
+from flit_sandboxes.highlevel import running_sandbox
 from flit_pipelines.spec import load_spec
 from flit_pipelines.transform.payload import build_payload
 from flit_pipelines_tests.destinations.test_highlevel_destination import (

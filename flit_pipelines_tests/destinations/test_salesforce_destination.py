@@ -20,7 +20,7 @@ import requests
 from flit_pipelines.destinations.base import DailyLimitError, FatalLoadError, load_target
 from flit_pipelines.destinations.salesforce.destination import SalesforceDestination
 from flit_pipelines.ledger import Ledger
-from flit_pipelines.sandbox.salesforce import running_sandbox
+from flit_sandboxes.salesforce import running_sandbox
 from flit_pipelines.spec import load_spec
 from flit_pipelines.transform.payload import build_payload
 

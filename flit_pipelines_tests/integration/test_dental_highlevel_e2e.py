@@ -22,9 +22,9 @@ import requests
 
 from flit_pipelines.cli import report, run_wave
 from flit_pipelines.destinations.highlevel.client import HighLevelClient
-from flit_pipelines.sandbox.ascend import running_sandbox as running_ascend
-from flit_pipelines.sandbox.dentrix_practice import build_practice
-from flit_pipelines.sandbox.highlevel import running_sandbox as running_highlevel
+from flit_sandboxes.ascend import running_sandbox as running_ascend
+from flit_sandboxes.dentrix_practice import build_practice
+from flit_sandboxes.highlevel import running_sandbox as running_highlevel
 from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
 
 TOKEN = "hl-test-token"

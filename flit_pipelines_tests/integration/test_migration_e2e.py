@@ -136,7 +136,7 @@ def test_a_changed_source_record_is_updated_not_duplicated(migration_env, tmp_pa
 
 
 def test_killed_load_resumes_without_duplicates_or_losses(migration_env, tmp_path):
-    from flit_pipelines.sandbox.clinic_export import build_clinic_export
+    from flit_sandboxes.clinic_export import build_clinic_export
 
     export = tmp_path / "synthetic"
     build_clinic_export(export, patients=40, seed=11)

@@ -15,10 +15,10 @@ import pytest
 import requests
 
 from flit_pipelines.cli import report, run_wave
-from flit_pipelines.sandbox.practicehub import build_practicehub
-from flit_pipelines.sandbox.practicehub import running_sandbox as running_practicehub
-from flit_pipelines.sandbox.salesforce import running_sandbox as running_salesforce
-from flit_pipelines.sandbox.salesforce.server import fetch_token
+from flit_sandboxes.practicehub import build_practicehub
+from flit_sandboxes.practicehub import running_sandbox as running_practicehub
+from flit_sandboxes.salesforce import running_sandbox as running_salesforce
+from flit_sandboxes.salesforce.server import fetch_token
 from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
 
 M = "practicehub_to_salesforce"

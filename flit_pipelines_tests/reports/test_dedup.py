@@ -12,7 +12,7 @@ import requests
 from flit_pipelines.cli import report, run_wave
 from flit_pipelines.destinations.pipedrive.client import PipedriveClient
 from flit_pipelines.destinations.pipedrive.dedup import components, dedup_option, person_frame, plan_merges
-from flit_pipelines.sandbox.pipedrive import running_sandbox
+from flit_sandboxes.pipedrive import running_sandbox
 from flit_pipelines.spec.load import approve_spec_file
 from flit_pipelines_tests.conftest import FIXTURE_EXPORT, TOKEN, sandbox_stats
 

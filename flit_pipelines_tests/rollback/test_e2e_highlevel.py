@@ -58,7 +58,7 @@ def test_henry_schein_one_full_wave_then_rollback_restores_the_location(tmp_path
     """The Ascend migration also writes custom object records (treatment plans, insurance plans) with
     their contact relations, and files into a FILE_UPLOAD field: the records and relations go; the file
     field values cannot be removed through the API and are listed as manual actions."""
-    from flit_pipelines.sandbox.ascend import running_sandbox as running_ascend
+    from flit_sandboxes.ascend import running_sandbox as running_ascend
 
     m = "henry_schein_one_to_highlevel"
     keys = ("custom_objects.treatment_plans", "custom_objects.insurance_plans")

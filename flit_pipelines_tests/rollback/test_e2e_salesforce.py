@@ -13,7 +13,7 @@ import requests
 
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.cli import main, report, run_wave
-from flit_pipelines.sandbox.salesforce.server import fetch_token
+from flit_sandboxes.salesforce.server import fetch_token
 from flit_pipelines_tests.integration.test_practicehub_salesforce_e2e import CLIENT, env  # noqa: F401 (fixture)
 from flit_pipelines_tests.rollback.snapshots import salesforce_fields, salesforce_snapshot, snapshot_diff
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from flit_pipelines.cli import report, run_wave
-from flit_pipelines.sandbox.ascend import running_sandbox as running_ascend
+from flit_sandboxes.ascend import running_sandbox as running_ascend
 from flit_pipelines_tests.integration.test_dental_highlevel_e2e import _env, highlevel, practice  # noqa: F401
 
 

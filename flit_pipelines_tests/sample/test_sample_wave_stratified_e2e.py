@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from flit_pipelines.cli import report, run_wave
-from flit_pipelines.sandbox.clinic_export import build_clinic_export
+from flit_sandboxes.clinic_export import build_clinic_export
 from flit_pipelines.spec.load import approve_spec_file
 
 M = "clinic_to_pipedrive"

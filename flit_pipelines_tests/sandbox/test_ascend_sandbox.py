@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from flit_pipelines.sandbox import dentrix_practice_codes as C
-from flit_pipelines.sandbox.ascend import api_base, create_app, running_sandbox, token_url
-from flit_pipelines.sandbox.dentrix_practice import build_practice
+from flit_sandboxes import dentrix_practice_codes as C
+from flit_sandboxes.ascend import api_base, create_app, running_sandbox, token_url
+from flit_sandboxes.dentrix_practice import build_practice
 
 CLIENT_ID = "ascend-test-client"
 CLIENT_SECRET = "ascend-test-secret-value"
@@ -383,13 +383,13 @@ def test_faults_and_stats(sandbox: str) -> None:
 
 
 def test_request_log_has_no_token_secret_or_query(sandbox: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="flit_pipelines.sandbox.ascend")
+    caplog.set_level(logging.INFO, logger="flit_sandboxes.ascend")
     hdrs = headers(sandbox)
     token = hdrs["Authorization"].split()[1]
     api(sandbox, "/v1/appointments", hdrs, filter="patient.id==17")
     api(sandbox, "/v1/patients/3", hdrs)
     time.sleep(0.2)
-    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "flit_pipelines.sandbox.ascend")
+    text = "\n".join(r.getMessage() for r in caplog.records if r.name == "flit_sandboxes.ascend")
     assert "GET /ascend-gateway/api/v1/appointments 200" in text
     assert "/v1/patients/{id:int} 200" in text
     assert token not in text and CLIENT_SECRET not in text and "patient.id" not in text

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 import flit_pipelines
-from flit_pipelines.sandbox import clinic_export_codes as C
-from flit_pipelines.sandbox.clinic_export import REF_TIME, build_clinic_export, main
+from flit_sandboxes import clinic_export_codes as C
+from flit_sandboxes.clinic_export import REF_TIME, build_clinic_export, main
 
 SAMPLE = Path(flit_pipelines.__file__).parent / "sample_data" / "synthea_csv_sample"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -334,7 +334,7 @@ def test_provider_directory_and_the_is_provider_match(export):
 
 
 def test_directory_lists_about_80_percent_of_providers():
-    from flit_pipelines.sandbox.clinic_export import _build_pools, _build_reference
+    from flit_sandboxes.clinic_export import _build_pools, _build_reference
 
     ref = _build_reference(20_000, 7, _build_pools(7))  # 400 providers, 200 of them also patients
     assert 0.75 < ref.prov_listed.mean() < 0.85

@@ -1,4 +1,4 @@
-"""Tests of the synthetic Dentrix-shaped practice builder (``flit_pipelines.sandbox.dentrix_practice``).
+"""Tests of the synthetic Dentrix-shaped practice builder (``flit_sandboxes.dentrix_practice``).
 
 SQLite files are read the way a reader would: a fresh connection with the file attached as ``admin``,
 so every query here uses ``admin.<object>``. The PostgreSQL test creates and drops its own database on
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from flit_pipelines.sandbox import dentrix_practice_codes as C
-from flit_pipelines.sandbox.dentrix_practice import (
+from flit_sandboxes import dentrix_practice_codes as C
+from flit_sandboxes.dentrix_practice import (
     ORIGIN, REF_DAY, SCHEMA, attach_sqlite, build_practice, main, practice_ddl)
 
 PG_ADMIN = dict(host="127.0.0.1", port=5432, user="postgres", dbname="postgres")

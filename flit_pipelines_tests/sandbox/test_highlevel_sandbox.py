@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from flit_pipelines.sandbox.highlevel import running_sandbox
+from flit_sandboxes.highlevel import running_sandbox
 
 TOKEN = "pit-test-token"
 AGENCY_TOKEN = "pit-agency-token"

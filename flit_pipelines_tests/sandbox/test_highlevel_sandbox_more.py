@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from flit_pipelines.sandbox.highlevel import create_app, running_sandbox
-from flit_pipelines.sandbox.highlevel.server import load_pipelines_file
+from flit_sandboxes.highlevel import create_app, running_sandbox
+from flit_sandboxes.highlevel.server import load_pipelines_file
 from flit_pipelines_tests.sandbox.test_highlevel_sandbox import (
     AGENCY_TOKEN,
     CALENDARS_V,

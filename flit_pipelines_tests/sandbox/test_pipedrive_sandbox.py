@@ -15,10 +15,10 @@ import pytest
 import requests
 from werkzeug.datastructures import ImmutableMultiDict
 
-from flit_pipelines.sandbox.openapi_validation import OpenAPIRequestValidator, load_openapi_document
-from flit_pipelines.sandbox.pipedrive import running_sandbox
-from flit_pipelines.sandbox.pipedrive.app import all_operations
-from flit_pipelines.sandbox.pipedrive.validation import SPEC_FILES, bundled_validators
+from flit_sandboxes.openapi_validation import OpenAPIRequestValidator, load_openapi_document
+from flit_sandboxes.pipedrive import running_sandbox
+from flit_sandboxes.pipedrive.app import all_operations
+from flit_sandboxes.pipedrive.validation import SPEC_FILES, bundled_validators
 
 TOKEN = "test-token"
 RATE_HEADERS = (

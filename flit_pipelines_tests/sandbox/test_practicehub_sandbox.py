@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from flit_pipelines.sandbox.practicehub import api_base, build_practicehub, create_app, running_sandbox
-from flit_pipelines.sandbox.practicehub import codes as K
-from flit_pipelines.sandbox.practicehub.resources import RESOURCES
-from flit_pipelines.sandbox.practicehub.routes import attachment_bytes
+from flit_sandboxes.practicehub import api_base, build_practicehub, create_app, running_sandbox
+from flit_sandboxes.practicehub import codes as K
+from flit_sandboxes.practicehub.resources import RESOURCES
+from flit_sandboxes.practicehub.routes import attachment_bytes
 from flit_pipelines_tests.sources.helpers import practicehub_fixtures
 
 KEY = "ph-test-key-never-logged"

@@ -29,7 +29,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from flit_pipelines.sandbox.salesforce import client_session, fetch_token, running_sandbox
+from flit_sandboxes.salesforce import client_session, fetch_token, running_sandbox
 
 CLIENT_ID = "flit-test-app"
 CLIENT_SECRET = "flit-test-secret"

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from flit_pipelines.sandbox.practicehub import build_practicehub, running_sandbox
+from flit_sandboxes.practicehub import build_practicehub, running_sandbox
 from flit_pipelines.spec.model import SourceObject
 
 

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 import requests
 
-from flit_pipelines.sandbox import dentrix_practice_codes as C
-from flit_pipelines.sandbox.ascend import api_base, running_sandbox, token_url
-from flit_pipelines.sandbox.dentrix_practice import build_practice
+from flit_sandboxes import dentrix_practice_codes as C
+from flit_sandboxes.ascend import api_base, running_sandbox, token_url
+from flit_sandboxes.dentrix_practice import build_practice
 from flit_pipelines.sources.ascend_api import AscendApiError, AscendApiSource, AscendAuthError, _records
 from flit_pipelines.sources.csv_export import MissingColumnError, MissingFileError
 from flit_pipelines.sources.json_api import (ColumnPlan, Counters, drop_seen_keys, header_report, retry_after_seconds,

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import text
 
-from flit_pipelines.sandbox.dentrix_practice import (
+from flit_sandboxes.dentrix_practice import (
     SCHEMA, build_practice, document_bytes, export_files, main, source_objects)
 from flit_pipelines.sources import CsvExportSource, MissingColumnError, MissingFileError
 from flit_pipelines.sources.database import (

@@ -21,8 +21,8 @@ import pandas as pd
 import pytest
 import requests
 
-from flit_pipelines.sandbox.practicehub import api_base, build_practicehub, running_sandbox
-from flit_pipelines.sandbox.practicehub.routes import attachment_bytes
+from flit_sandboxes.practicehub import api_base, build_practicehub, running_sandbox
+from flit_sandboxes.practicehub.routes import attachment_bytes
 from flit_pipelines.sources.attachments import stage_downloads
 from flit_pipelines.sources.csv_export import MissingColumnError, MissingFileError
 from flit_pipelines.sources.extract import run_extract

@@ -16,7 +16,7 @@ from flit_pipelines.ledger.tables import audit_event
 from flit_pipelines.reports.audit_log import AUDIT_COLUMNS, audit_summary, write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown, field_triggers
 from flit_pipelines.reports.workflow_rebuild import workflow_rebuild_markdown, workflow_rebuild_spec
-from flit_pipelines.sandbox.dentrix_practice import build_practice
+from flit_sandboxes.dentrix_practice import build_practice
 from flit_pipelines.sources.database import DatabaseSource
 from flit_pipelines.sources.extract import empty_frame, run_extract
 from flit_pipelines.spec import load_spec

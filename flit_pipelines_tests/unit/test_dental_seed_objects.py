@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flit_pipelines.sandbox.ascend import running_sandbox as running_ascend
-from flit_pipelines.sandbox.dentrix_practice import build_practice
+from flit_sandboxes.ascend import running_sandbox as running_ascend
+from flit_sandboxes.dentrix_practice import build_practice
 from flit_pipelines.sources.ascend_api import AscendApiSource
 from flit_pipelines.sources.database import DatabaseSource
 from flit_pipelines.sources.extract import empty_frame, run_extract

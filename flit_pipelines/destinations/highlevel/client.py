@@ -2,7 +2,7 @@
 retries, paging and typed helpers for the ~40 operations the migration uses.
 
 Vendor facts follow ``shared/notes/highlevel.md`` (cited as "notes §N") and the bundled OpenAPI
-documents ``flit_pipelines/sandbox/vendor_specs/highlevel/apps/*.json`` (cited as spec:<file> and
+documents ``sandboxes/flit_sandboxes/vendor_specs/highlevel/apps/*.json`` (cited as spec:<file> and
 ``operationId``):
 
 * Base URL ``https://services.leadconnectorhq.com`` (no path prefix); auth ``Authorization: Bearer

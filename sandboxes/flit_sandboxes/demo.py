@@ -1,0 +1,260 @@
+"""The demo: every migration in ``mapping_specs/`` run end to end into local sandboxes.
+
+* ``clinic_to_pipedrive``: the bundled Synthea sample -> the Pipedrive sandbox;
+* ``dentrix_to_highlevel``: a deterministic Dentrix-shaped demo practice (SQLite file, read as schema
+  ``admin`` through ``DENTRIX_DB_URL``) -> a HighLevel sandbox location;
+* ``henry_schein_one_to_highlevel``: the same practice served by the Dentrix Ascend API sandbox ->
+  a second HighLevel sandbox location;
+* ``practicehub_to_salesforce``: a PracticeHub sandbox seeded with a demo practice -> the Salesforce
+  sandbox (practitioners' e-mails seeded as Salesforce Users, but one, to show the fallback owner).
+
+It sets the environment each spec names itself, starts each sandbox as a child process (logging to
+a file beside its state), runs each migration's sample wave through Dagster, approves its PHI review
+queue as "demo reviewer", runs the full wave, prints each report, lets the delta-pickup sensor take
+one look at the source (``flit delta``) and stops the sandboxes. The
+committed specs stay unapproved until a person approves them; the demo approves private copies under
+``data/demo/specs``. The HighLevel sandboxes run with a 10x burst limit
+so the demo takes about a minute; ``benchmarks/load_highlevel_contacts.py`` measures the real
+100-per-10-seconds limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.cli import PROJECT_ROOT, _print_report, report, run_wave
+from flit_pipelines.delta.runner import tick
+from flit_pipelines.reports.phi_review import held_frame
+from flit_pipelines.spec import load_all_specs
+from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
+from flit_sandboxes.dentrix_practice import build_practice
+from flit_sandboxes.practicehub import build_practicehub
+MIGRATIONS = ("clinic_to_pipedrive", "dentrix_to_highlevel", "henry_schein_one_to_highlevel",
+              "practicehub_to_salesforce")
+DEMO_TOKEN = "demo-token"
+DEMO_AGENCY_TOKEN = "demo-agency-token"
+DEMO_PATIENTS = 120
+ASCEND_CLIENT = ("demo-client", "demo-secret", "demo-org")
+SALESFORCE_CLIENT = ("demo-sf-client", "demo-sf-secret")
+PRACTICEHUB_PATIENTS = 40
+# PracticeHub allows 1 request/s; the demo's sandbox and reader run at 20/s so the demo takes a minute
+# (the resumable-extraction tests use the real limit).
+PRACTICEHUB_DEMO_RATE = 20.0
+LIFECYCLE_PIPELINE = {"name": "Patient Lifecycle", "stages": ["New Patient", "Active", "Recall", "Inactive"]}
+ADMIN_EMAIL = "admin@sandbox.example"
+DEMO_REVIEWER = "demo reviewer"  # approves the PHI review queue between the sample and the full wave
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (bound and released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
+    """Block until 127.0.0.1:``port`` accepts. Raises TimeoutError, or RuntimeError if ``proc`` exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"sandbox exited with code {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"sandbox did not accept connections on port {port} within {timeout} s")
+
+
+@contextmanager
+def sandbox_process(system: str, state: Path, port: int, *extra: str) -> Iterator[str]:
+    """Run ``flit sandbox serve <system> --port P --state S <extra>`` as a child process; yields its URL.
+
+    Its output goes to ``<state>.log`` (a pipe nobody reads would fill and stall the server).
+    """
+    cmd = [sys.executable, "-m", "flit_sandboxes.cli", "sandbox", "serve", system, "--port", str(port),
+           "--state", str(state), *extra]
+    log = open(state.with_suffix(".log"), "ab")  # noqa: SIM115 - closed below, after the process
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def approve_copies(data_dir: Path, migrations: tuple[str, ...] = MIGRATIONS) -> Path:
+    """Copy the specs to ``<data>/specs``, approve the copies, point FLIT_SPEC_DIR there."""
+    specs = data_dir / "specs"
+    specs.mkdir(parents=True, exist_ok=True)
+    for m in migrations:
+        shutil.copy(SPEC_DIR / f"{m}.yaml", specs / f"{m}.yaml")
+        approve_spec_file(specs / f"{m}.yaml", "flit demo (automatic approval of a private copy)",
+                          "2026-11-21T00:00:00+00:00")
+    os.environ["FLIT_SPEC_DIR"] = str(specs)
+    return specs
+
+
+def prepare_demo_env(data_dir: Path, *, export_dir: str = "package:sample_data/synthea_csv_sample") -> Path:
+    """Approved spec copies + the clinic migration's variables. Returns the spec directory."""
+    specs = approve_copies(data_dir)
+    os.environ.update({"FLIT_DATA_DIR": str(data_dir), "CLINIC_EXPORT_DIR": export_dir,
+                       "PIPEDRIVE_API_TOKEN": DEMO_TOKEN})
+    os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / "dagster_home"))
+    return specs
+
+
+def build_demo_practice(folder: Path, patients: int = DEMO_PATIENTS) -> tuple[Path, Path]:
+    """The demo practice (SQLite) and its Document Center files; returns (database, documents dir)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    db, docs = folder / "practice.db", folder / "DocCenter"
+    build_practice(db, patients=patients, documents_dir=docs)
+    return db, docs
+
+
+def highlevel_users(practice_db: Path) -> list[dict]:
+    """HighLevel users of the demo location: the admin plus every provider but the last (so the report
+    shows one unmatched provider getting the fallback owner)."""
+    with sqlite3.connect(practice_db) as con:
+        rows = con.execute("SELECT first_name, last_name, email FROM v_provider ORDER BY provider_id").fetchall()
+    users = [{"email": ADMIN_EMAIL, "firstName": "Practice", "lastName": "Admin", "role": "admin"}]
+    users += [{"email": e, "firstName": f, "lastName": last, "role": "user"} for f, last, e in rows[:-1] if e]
+    return users
+
+
+def salesforce_users(practicehub_state: Path) -> list[dict]:
+    """Salesforce Users of the demo org: the admin plus every practitioner but the last."""
+    with sqlite3.connect(practicehub_state) as con:
+        rows = con.execute("SELECT first_name, last_name, email FROM practitioners ORDER BY id").fetchall()
+    users = [{"Email": ADMIN_EMAIL, "FirstName": "Practice", "LastName": "Admin", "IsActive": True}]
+    return users + [{"Email": e, "FirstName": f, "LastName": last, "IsActive": True} for f, last, e in rows[:-1] if e]
+
+
+def _run_practicehub(stack: ExitStack, data_dir: Path) -> tuple[bool, dict]:
+    """PracticeHub sandbox (demo practice) -> Salesforce sandbox; the spec copy reads at the demo rate."""
+    state = data_dir / "practicehub_sandbox.db"
+    if not state.exists():  # --keep reuses the practice already seeded
+        build_practicehub(state, patients=PRACTICEHUB_PATIENTS, seed=7)
+    users = data_dir / "salesforce_users.json"
+    users.write_text(json.dumps(salesforce_users(state)))
+    spec = data_dir / "specs" / "practicehub_to_salesforce.yaml"
+    text = spec.read_text().replace("requests_per_second: 0.9", f"requests_per_second: {PRACTICEHUB_DEMO_RATE}")
+    spec.write_text(text)
+    approve_spec_file(spec, "flit demo (automatic approval of a private copy)", "2026-11-21T00:00:00+00:00")
+    ph = stack.enter_context(sandbox_process(
+        "practicehub", state, free_port(), "--token", DEMO_TOKEN, "--rate-per-second", str(PRACTICEHUB_DEMO_RATE + 5)))
+    client_id, secret = SALESFORCE_CLIENT
+    sf = stack.enter_context(sandbox_process(
+        "salesforce", data_dir / "salesforce_sandbox.db", free_port(), "--client-id", client_id,
+        "--client-secret", secret, "--users-file", str(users)))
+    print(f"practicehub_to_salesforce: PracticeHub sandbox on {ph} ({PRACTICEHUB_PATIENTS} patients), "
+          f"Salesforce sandbox on {sf}")
+    return _run("practicehub_to_salesforce", {
+        "PRACTICEHUB_API_BASE": f"{ph}/api", "PRACTICEHUB_API_KEY": DEMO_TOKEN, "SALESFORCE_INSTANCE_URL": sf,
+        "SALESFORCE_CLIENT_ID": client_id, "SALESFORCE_CLIENT_SECRET": secret})
+
+
+def review_phi_queue(migration: str, reviewer: str = DEMO_REVIEWER) -> int:
+    """The reviewer's step between the sample and the full wave: print the PHI review queue (counts and
+    pattern names per target) and approve every held record as ``reviewer``. Returns how many."""
+    spec = load_all_specs()[migration]
+    ledger = FlitResource().ledger()
+    held = held_frame(ledger, spec)
+    print(f"{migration}: PHI review queue after the sample wave: {len(held)} held"
+          + (f"; approved by {reviewer!r} (flit phi approve {migration} <target> --all --by ...)" if len(held) else ""))
+    for target, rows in held.groupby("target"):
+        kinds = ", ".join(f"{p} x{n}" for p, n in rows["patterns"].value_counts().items())
+        print(f"  {target}: {len(rows)} held ({kinds})")
+        ledger.approve_phi(migration, str(target), dict(zip(rows["source_id"], rows["patterns"], strict=True)),
+                           reviewer)
+    return len(held)
+
+
+def _run(migration: str, env: dict[str, str]) -> tuple[bool, dict]:
+    os.environ.update(env)
+    started = time.monotonic()
+    # as a practice would: the sample wave, the PHI review queue approved, then the full wave
+    ok = run_wave(migration, "sample", log_level="WARNING")
+    review_phi_queue(migration)
+    ok = run_wave(migration, "full", log_level="WARNING") and ok
+    rep = report(migration, "full")
+    _print_report(rep)
+    # the delta-pickup window is open now: one sensor tick (what the Dagster daemon does every poll)
+    delta = tick(migration)
+    print(f"{migration}: delta pickup tick: " + (f"skipped ({delta.skip_reason})" if delta.skip_reason else
+          f"ran {delta.partition} over {len(delta.changed_objects or [])} objects: "
+          f"{'SUCCESS' if delta.success else 'FAILURE'}"))
+    ok = ok and delta.success is not False
+    print(f"{migration}: {time.monotonic() - started:.1f} s, "
+          f"{'all checks passed' if ok and rep['all_checks_passed'] else 'FAILED'}\n")
+    return ok and rep["all_checks_passed"], rep
+
+
+def run_demo(*, keep: bool = False, port: int = 0, only: tuple[str, ...] = MIGRATIONS) -> int:
+    """Every migration in ``only`` end to end; returns the exit code (0 when every step and check passed)."""
+    data_dir = PROJECT_ROOT / "data" / "demo"
+    if data_dir.exists() and not keep:
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_demo_env(data_dir)
+    started = time.monotonic()
+    results: dict[str, bool] = {}
+    with ExitStack() as stack:
+        if "clinic_to_pipedrive" in only:
+            url = stack.enter_context(sandbox_process(
+                "pipedrive", data_dir / "pipedrive_sandbox.db", port or free_port(), "--token", DEMO_TOKEN))
+            print(f"Pipedrive sandbox on {url}; data in {data_dir}; Dagster instance {os.environ['DAGSTER_HOME']}")
+            results["clinic_to_pipedrive"], _ = _run("clinic_to_pipedrive", {"PIPEDRIVE_API_BASE": url})
+        if "practicehub_to_salesforce" in only:
+            results["practicehub_to_salesforce"], _ = _run_practicehub(stack, data_dir)
+        dental = [m for m in only if m in ("dentrix_to_highlevel", "henry_schein_one_to_highlevel")]
+        if dental:
+            db, docs = build_demo_practice(data_dir / "practice")
+            users, pipelines = data_dir / "highlevel_users.json", data_dir / "highlevel_pipelines.json"
+            users.write_text(json.dumps(highlevel_users(db)))
+            pipelines.write_text(json.dumps([LIFECYCLE_PIPELINE]))
+            print(f"demo practice: {db} ({DEMO_PATIENTS} patients); its Document Center files in {docs} "
+                  "(the Ascend sandbox serves them; Dentrix G documents are flagged for manual re-upload)")
+        for m in dental:
+            location = f"loc_{m.split('_to_')[0]}"
+            hl = stack.enter_context(sandbox_process(
+                "highlevel", data_dir / f"highlevel_{location}.db", free_port(), "--token", DEMO_TOKEN,
+                "--location-id", location, "--users-file", str(users), "--pipelines-file", str(pipelines),
+                "--agency-token", DEMO_AGENCY_TOKEN, "--burst-limit", "1000"))
+            env = {"HIGHLEVEL_API_BASE": hl, "HIGHLEVEL_TOKEN": DEMO_TOKEN, "HIGHLEVEL_LOCATION_ID": location,
+                   "HIGHLEVEL_AGENCY_TOKEN": DEMO_AGENCY_TOKEN}
+            if m == "dentrix_to_highlevel":
+                env["DENTRIX_DB_URL"] = f"sqlite:///{db}"
+            else:
+                client_id, secret, org = ASCEND_CLIENT
+                api = stack.enter_context(sandbox_process(
+                    "dentrix-ascend", data_dir / "ascend_sandbox.db", free_port(), "--practice", str(db),
+                    "--client-id", client_id, "--client-secret", secret, "--organization-id", org))
+                env.update({"ASCEND_API_BASE": f"{api}/ascend-gateway/api",
+                            "ASCEND_TOKEN_URL": f"{api}/oauth/client_credential/accesstoken",
+                            "ASCEND_CLIENT_ID": client_id, "ASCEND_CLIENT_SECRET": secret,
+                            "ASCEND_ORGANIZATION_ID": org})
+            print(f"{m}: HighLevel sandbox location {location} on {hl}")
+            results[m], _ = _run(m, env)
+    ok = all(results.values())
+    for m, passed in results.items():
+        print(f"  {m}: {'all checks passed' if passed else 'FAILED'} "
+              f"(report: {data_dir / 'reports' / m / 'full' / 'migration_report.json'})")
+    print(f"demo finished in {time.monotonic() - started:.1f} s: {'all checks passed' if ok else 'FAILED'}")
+    return 0 if ok else 1

@@ -1,0 +1,344 @@
+"""Running parsed SOQL over the org (``GET /query``, ``/queryAll``, Tooling ``/query``, Bulk query jobs).
+
+Semantics (notes §2.4; details UNCONFIRMED where the notes are silent):
+
+- The object must exist and be visible (custom objects need object read permission) else 400
+  ``INVALID_TYPE`` "sObject type 'X' is not supported. ..."; every field and relationship path must be
+  visible else 400 ``INVALID_FIELD`` "No such column 'F' on entity 'E'. ..." or "Didn't understand
+  relationship 'R' in field path. ...".
+- Text comparisons (``=``, ``!=``, ``IN``, ``LIKE``) are case-insensitive; Ids compare in 18-character form
+  (15-character literals accepted; a malformed Id literal is ``INVALID_QUERY_FILTER_OPERATOR`` "invalid ID
+  field: x"); date/dateTime/boolean/number fields need unquoted literals of their type (a quoted value is
+  ``INVALID_QUERY_FILTER_OPERATOR`` "value of filter criterion for field 'F' must be of type date and should
+  not be enclosed in quotes").
+- ``ORDER BY``: nulls first ascending, last descending (``NULLS FIRST|LAST`` overrides); text sorts
+  case-insensitively. Default order: insertion order.
+- ``query`` leaves out deleted rows, ``queryAll`` keeps them (``IsDeleted`` true).
+- ContentDocumentLink needs a filter on ``ContentDocumentId`` or ``LinkedEntityId`` with ``=`` or ``IN``
+  (``MALFORMED_QUERY`` "Implementation restriction: ...", a real-org rule).
+- Records: ``{"attributes": {"type", "url"}, <fields in SELECT order>}``; a relationship path nests as
+  ``{"Patient__r": {"attributes": {...}, "Source_System_ID__c": "P-1"}}`` (``null`` when the lookup is
+  empty); base64 fields show their blob URL; dateTimes as ``2024-05-01T09:30:00.000+0000``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from flit_sandboxes.salesforce.errors import SfError, unsupported_object_message
+from flit_sandboxes.salesforce.ids import normalize
+from flit_sandboxes.salesforce.perms import Permissions
+from flit_sandboxes.salesforce.schema import NUMBER_TYPES, TEXT_TYPES, Field, Schema, SObject
+from flit_sandboxes.salesforce.soql import Compare, Literal, Logic, Query, malformed, parse
+from flit_sandboxes.salesforce.values import parse_datetime, to_json
+
+Record = dict[str, Any]
+_CDL_KEYS = {"contentdocumentid", "linkedentityid"}
+
+
+@dataclass
+class Source:
+    """Where a query reads: the schema, visibility, rows and records by Id, and the URL base of rows.
+
+    Args:
+        rows: ``(object name, include deleted) -> records``.
+        lookup: ``id -> (object name, record)`` or None (for relationship paths).
+        url: ``(object name, id) -> attributes.url``.
+        perms: visibility (None: everything visible, e.g. Tooling).
+    """
+
+    schema: Schema
+    rows: Callable[[str, bool], list[Record]]
+    lookup: Callable[[str], tuple[str, Record] | None]
+    url: Callable[[str, str], str]
+    perms: Permissions | None = None
+
+    def object(self, name: str) -> SObject | None:
+        sobject = self.schema.get(name)
+        if sobject is None or not sobject.queryable or (self.perms is not None and not self.perms.can_see(sobject)):
+            return None
+        return sobject
+
+    def field(self, sobject: SObject, name: str) -> Field | None:
+        return self.perms.visible_field(sobject, name) if self.perms is not None else sobject.field(name)
+
+
+@dataclass
+class _Path:
+    text: str
+    steps: list[Field]  # reference fields followed
+    final: Field
+    targets: list[SObject]  # the object the final field is read on, per candidate type
+
+
+def _bad_field(query: Query, name: str, object_name: str, column: int) -> SfError:
+    return malformed(query.text, column, f"No such column '{name}' on entity '{object_name}'. If you are attempting "
+                     "to use a custom field, be sure to append the '__c' after the custom field name. Please reference "
+                     "your WSDL or the describe call for the appropriate names.", "INVALID_FIELD")
+
+
+def _resolve(source: Source, query: Query, sobject: SObject, text: str) -> _Path:
+    column = query.text.find(text) + 1
+    parts = text.split(".")
+    if len(parts) > 1 and parts[0].lower() == sobject.name.lower():
+        parts = parts[1:]  # "Contact.LastName" is allowed
+    steps: list[Field] = []
+    current = [sobject]
+    for part in parts[:-1]:
+        ref = next((r for o in current for r in [o.relationship(part)] if r is not None
+                    and source.field(o, r.name) is not None), None)
+        if ref is None:
+            raise malformed(query.text, column, f"Didn't understand relationship '{part}' in field path. If you are "
+                            "attempting to use a custom relationship, be sure to append the '__r' after the custom "
+                            "relationship name. Please reference your WSDL or the describe call for the appropriate "
+                            "names.", "INVALID_FIELD")
+        steps.append(ref)
+        current = [o for o in (source.object(n) for n in source.schema.targets(ref)) if o is not None]
+    finals = [(o, source.field(o, parts[-1])) for o in current]
+    finals = [(o, f) for o, f in finals if f is not None]
+    if not finals:
+        raise _bad_field(query, parts[-1], current[0].name if current else sobject.name, column)
+    return _Path(text, steps, finals[0][1], [o for o, _ in finals])
+
+
+def _walk(source: Source, record: Record, path: _Path) -> tuple[Record | None, str | None]:
+    """The record the final field is read on (and its object name), following the references."""
+    current: Record | None = record
+    object_name: str | None = None
+    for step in path.steps:
+        target = current.get(step.name) if current else None
+        found = source.lookup(target) if target else None
+        if found is None:
+            return None, None
+        object_name, current = found
+    return current, object_name
+
+
+def _value(source: Source, record: Record, path: _Path) -> Any:
+    holder, object_name = _walk(source, record, path)
+    if holder is None:
+        return None
+    if path.steps and object_name is not None and object_name not in {o.name for o in path.targets}:
+        return None
+    value = holder.get(path.final.name)
+    return bool(value) if path.final.type == "boolean" else value
+
+
+def _literal(query: Query, path: _Path, literal: Literal, column: int) -> Any:
+    kind, field_type, value = literal.kind, path.final.type, literal.value
+    if kind == "null":
+        return None
+    if field_type in ("id", "reference"):
+        if kind != "string":
+            raise malformed(query.text, column, f"invalid ID field: {value}", "INVALID_QUERY_FILTER_OPERATOR")
+        normal = normalize(value)
+        if normal is None:
+            raise malformed(query.text, column, f"invalid ID field: {value}", "INVALID_QUERY_FILTER_OPERATOR")
+        return normal
+    if field_type in ("date", "datetime"):
+        if kind == "string":
+            raise malformed(query.text, column, f"value of filter criterion for field '{path.final.name}' must be of "
+                            f"type {'date' if field_type == 'date' else 'dateTime'} and should not be enclosed in "
+                            "quotes", "INVALID_QUERY_FILTER_OPERATOR")
+        if kind == "datekw":
+            return _date_keyword(value)
+        if kind == "date":
+            return value if field_type == "date" else (value, "date")
+        if kind == "datetime":
+            stored = parse_datetime(value)
+            return stored if field_type == "datetime" else stored[:10]
+    if field_type == "boolean":
+        if kind != "boolean":
+            raise malformed(query.text, column, f"value of filter criterion for field '{path.final.name}' must be of "
+                            "type boolean and should not be enclosed in quotes", "INVALID_QUERY_FILTER_OPERATOR")
+        return value
+    if field_type in NUMBER_TYPES:
+        if kind != "number":
+            raise malformed(query.text, column, f"value of filter criterion for field '{path.final.name}' must be of "
+                            "type double and should not be enclosed in quotes", "INVALID_QUERY_FILTER_OPERATOR")
+        return value
+    if kind != "string":
+        raise malformed(query.text, column, f"value of filter criterion for field '{path.final.name}' must be of type "
+                        "string and should be enclosed in quotes", "INVALID_QUERY_FILTER_OPERATOR")
+    return value.lower()
+
+
+def _date_keyword(word: str) -> tuple[str, str]:
+    today = date.today()
+    if word in ("TODAY", "YESTERDAY", "TOMORROW"):
+        day = today + timedelta(days={"TODAY": 0, "YESTERDAY": -1, "TOMORROW": 1}[word])
+        return day.isoformat(), day.isoformat()
+    days = int(word.split(":")[1])
+    if word.startswith("LAST"):
+        return (today - timedelta(days=days)).isoformat(), today.isoformat()
+    return today.isoformat(), (today + timedelta(days=days)).isoformat()
+
+
+def _compare(left: Any, op: str, right: Any) -> bool:
+    if isinstance(right, tuple):  # a date range (keywords) or a date against a dateTime field
+        day = left[:10] if isinstance(left, str) else None
+        low, high = (right[0], right[0]) if right[1] == "date" else right
+        inside = day is not None and low <= day <= high
+        if day is None:
+            return op == "!="
+        return {"=": inside, "!=": not inside, "<": day < low, "<=": day <= high, ">": day > high, ">=": day >= low}[op]
+    if op == "=":
+        return left == right
+    if op == "!=":
+        return left != right
+    if left is None or right is None:
+        return False
+    try:
+        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+    except TypeError:
+        return False
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    out = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(re.escape(pattern[index + 1]))
+            index += 2
+            continue
+        out.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
+        index += 1
+    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+
+
+class Runner:
+    """One query's compiled form: resolved paths, the filter, ordering and rendering."""
+
+    def __init__(self, source: Source, text: str):
+        self.source = source
+        self.query = parse(text)
+        self.sobject = source.object(self.query.object)
+        if self.sobject is None:
+            column = text.find(self.query.object) + 1
+            raise malformed(self.query.text, column, unsupported_object_message(self.query.object), "INVALID_TYPE")
+        self.paths = {p: _resolve(source, self.query, self.sobject, p) for p in self._all_paths()}
+        self.filter = self._compile(self.query.where) if self.query.where is not None else None
+        if self.sobject.name == "ContentDocumentLink" and not self._cdl_filtered(self.query.where):
+            raise SfError(400, "MALFORMED_QUERY", "Implementation restriction: ContentDocumentLink requires a "
+                          "filter by a single Id on ContentDocumentId or LinkedEntityId using the equals operator or "
+                          "multiple Id's using the IN operator.")
+
+    def _all_paths(self) -> list[str]:
+        paths = list(self.query.fields) + [p for p, _, _ in self.query.order]
+
+        def visit(node: Any) -> None:
+            if isinstance(node, Compare):
+                paths.append(node.path)
+            elif isinstance(node, Logic):
+                for part in node.parts:
+                    visit(part)
+
+        visit(self.query.where)
+        return list(dict.fromkeys(paths))
+
+    def _cdl_filtered(self, node: Any) -> bool:
+        if isinstance(node, Compare):
+            return self.paths[node.path].final.name.lower() in _CDL_KEYS and not self.paths[node.path].steps \
+                and node.op in ("=", "IN")
+        if isinstance(node, Logic) and node.kind == "and":
+            return any(self._cdl_filtered(part) for part in node.parts)
+        return False
+
+    def _compile(self, node: Any) -> Callable[[Record], bool]:
+        if isinstance(node, Logic):
+            parts = [self._compile(p) for p in node.parts]
+            if node.kind == "and":
+                return lambda r: all(p(r) for p in parts)
+            if node.kind == "or":
+                return lambda r: any(p(r) for p in parts)
+            return lambda r: not parts[0](r)
+        path = self.paths[node.path]
+        if node.op in ("IN", "NOTIN", "INCLUDES", "EXCLUDES"):
+            wanted = [_literal(self.query, path, v, node.column) for v in node.value]  # type: ignore[union-attr]
+            if node.op in ("INCLUDES", "EXCLUDES"):
+                sets = [{x.lower() for x in str(w).split(";")} for w in wanted if w is not None]
+
+                def includes(r: Record) -> bool:
+                    have = {x.lower() for x in str(_value(self.source, r, path) or "").split(";") if x}
+                    return any(s <= have for s in sets)
+
+                return includes if node.op == "INCLUDES" else (lambda r: not includes(r))
+            positive = node.op == "IN"
+            return lambda r: any(_compare(self._left(r, path), "=", w) for w in wanted) == positive
+        if node.op == "LIKE":
+            if path.final.type not in TEXT_TYPES:
+                raise malformed(self.query.text, node.column, f"invalid operator on field '{path.final.name}'",
+                                "INVALID_QUERY_FILTER_OPERATOR")
+            regex = _like(node.value.value)  # type: ignore[union-attr]
+            return lambda r: (v := self._left(r, path)) is not None and bool(regex.fullmatch(str(v)))
+        right = _literal(self.query, path, node.value, node.column)  # type: ignore[arg-type]
+        return lambda r: _compare(self._left(r, path), node.op, right)
+
+    def _left(self, record: Record, path: _Path) -> Any:
+        value = _value(self.source, record, path)
+        if isinstance(value, str) and path.final.type in ("id", "reference"):
+            return normalize(value) or value
+        if isinstance(value, str) and path.final.type in TEXT_TYPES:
+            return value.lower()
+        return value
+
+    def rows(self, include_deleted: bool) -> list[Record]:
+        """The matching stored records, ordered, offset and limited (not rendered)."""
+        rows = [r for r in self.source.rows(self.sobject.name, include_deleted)  # type: ignore[union-attr]
+                if include_deleted or not r.get("IsDeleted")]
+        if self.filter is not None:
+            rows = [r for r in rows if self.filter(r)]
+        for path_text, descending, nulls_last in reversed(self.query.order):
+            path = self.paths[path_text]
+
+            def key(r: Record, path: _Path = path) -> Any:
+                value = _value(self.source, r, path)
+                return value.lower() if isinstance(value, str) else value
+
+            present = [r for r in rows if key(r) is not None]
+            missing = [r for r in rows if key(r) is None]
+            present.sort(key=key, reverse=descending)
+            rows = present + missing if nulls_last else missing + present
+        rows = rows[self.query.offset:]
+        if self.query.limit is not None:
+            rows = rows[:self.query.limit]
+        return rows
+
+    def render(self, record: Record) -> Record:
+        """One result row (module docstring)."""
+        name = self.sobject.name  # type: ignore[union-attr]
+        out: Record = {"attributes": {"type": name, "url": self.source.url(name, record["Id"])}}
+        for text in self.query.fields:
+            path = self.paths[text]
+            holder: Record = out
+            current: Record | None = record
+            for step in path.steps:
+                target = current.get(step.name) if current else None
+                found = self.source.lookup(target) if target else None
+                rel = step.relationship_name or step.name
+                if found is None:
+                    holder[rel] = holder.get(rel) if isinstance(holder.get(rel), dict) else None
+                    current = None
+                    break
+                object_name, current = found
+                nested = holder.get(rel)
+                if not isinstance(nested, dict):
+                    nested = {"attributes": {"type": object_name, "url": self.source.url(object_name, current["Id"])}}
+                    holder[rel] = nested
+                holder = nested
+            if current is None:
+                continue
+            if path.final.type == "base64":
+                object_name = holder.get("attributes", {}).get("type", self.sobject.name)  # type: ignore[union-attr]
+                holder[path.final.name] = self.source.url(object_name, current["Id"]) + "/" + path.final.name \
+                    if current.get("ContentSize") is not None else None
+            else:
+                holder[path.final.name] = to_json(path.final, current.get(path.final.name))
+        return out
+
