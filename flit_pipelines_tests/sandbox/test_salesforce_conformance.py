@@ -52,9 +52,9 @@ def lookup(label: str, parent: str, child_name: str) -> dict[str, Any]:
 
 
 def custom_object(sf: Salesforce, name: str, label: str, fields: dict[str, dict[str, Any]]) -> None:
-    tooling_create(sf, "CustomObject", name, {"label": label, "pluralLabel": label + "s", "deploymentStatus": "Deployed",
-                                              "sharingModel": "ReadWrite", "enableActivities": True,
-                                              "nameField": {"label": label, "type": "Text"}})
+    tooling_create(sf, "CustomObject", name, {"label": label, "pluralLabel": label + "s",
+                                              "deploymentStatus": "Deployed", "sharingModel": "ReadWrite",
+                                              "enableActivities": True, "nameField": {"label": label, "type": "Text"}})
     for field, metadata in fields.items():
         tooling_create(sf, "CustomField", f"{name}.{field}", metadata)
 

@@ -86,7 +86,8 @@ def describe(version: str, schema: Schema, sobject: SObject, perms: Permissions)
     children = [{"childSObject": other.name, "field": ref.name, "cascadeDelete": ref.master_detail,
                  "restrictedDelete": ref.delete_constraint == "Restrict", "relationshipName": ref.child_relationship,
                  "deprecatedAndHidden": False}
-                for other, ref in schema.children(sobject) if perms.can_see(other) and perms.field_access(other, ref)[0]]
+                for other, ref in schema.children(sobject)
+                if perms.can_see(other) and perms.field_access(other, ref)[0]]
     return {**global_entry(version, sobject, perms),
             "fields": [field_describe(schema, sobject, f, perms) for f in perms.visible_fields(sobject)],
             "childRelationships": children, "recordTypeInfos": [], "supportedScopes": [],
