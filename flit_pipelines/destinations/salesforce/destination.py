@@ -59,8 +59,9 @@ Targets
       practitioner contacts: the external ID is ``<prefix><source id>``); ``options.operation``
       (``upsert`` default; ``insert_update`` for objects that cannot carry an External ID field:
       creates are inserted, updates go by Id, the source ID field is then plain Text);
-      ``options.lookup_fields`` ({X__c: {label, relationshipLabel, deleteConstraint, type:
-      Lookup|MasterDetail}}) tunes the custom lookups created for ``lookups``.
+      ``options.lookup_fields`` ({X__c: {label, relationshipLabel, relationshipName, deleteConstraint, type:
+      Lookup|MasterDetail}}) tunes the custom lookups created for ``lookups`` (``relationshipName``: the
+      child relationship name, unique on the parent; see ``relationships.py``).
       ``fields``: field API name -> value (standard or custom fields that already exist or are
       declared under ``custom_fields`` of some target on the same object). Values are typed from
       describe: dates ``yyyy-MM-dd``, date-times UTC, numbers rounded to the field's scale,
@@ -249,6 +250,7 @@ class SalesforceDestination(MatchByCandidates):
             DailyLimitError: the daily API allowance is at its floor.
         """
         spec = spec or self.spec
+        wanted_schema(spec)  # spec problems (e.g. child relationship names clashing on a parent) before any request
         with self._lock:
             try:
                 self.client.limits.require(api_requests=50, what="the schema deployment")
