@@ -110,7 +110,8 @@ def _text_file_bodies(paths: pd.Series, root: Path | None, limit: int) -> pd.Ser
     bodies = pd.Series(pd.NA, index=paths.index, dtype="string")
     if is_text.any():  # file I/O is per file; matching stays vectorised
         files = DocumentFiles(root)
-        bodies[is_text] = [_read_text(files, p, limit) for p in paths[is_text]]
+        texts = paths[is_text]
+        bodies[is_text] = pd.Series([_read_text(files, p, limit) for p in texts], index=texts.index, dtype="string")
     return bodies
 
 

@@ -313,10 +313,15 @@ class PipedriveDestination(MatchByCandidates):
         return out
 
     def find_existing(self, target_name: str, target: Target) -> dict[str, str]:
-        """Source ID -> dest ID of records already in the destination (users: e-mail -> user ID)."""
+        """Source ID -> dest ID of records already in the destination (users: e-mail -> user ID). A key
+        found on several records maps to the first listed (the oldest); updating it removes the
+        other files (``_update_file``), other entities' copies are the duplicate check's to report."""
         if target.entity == "user":
             return self.users_by_email()
-        return {key.split(":", 1)[1]: dest for key, dest in self._keys_in_destination(target_name, target)}
+        out: dict[str, str] = {}
+        for key, dest in self._keys_in_destination(target_name, target):
+            out.setdefault(key.split(":", 1)[1], dest)
+        return out
 
     def _find_one(self, target_name: str, target: Target, source_id: str, body: dict[str, Any]) -> str | None:
         """The record a create with an unknown outcome may have made, looked up narrowly: an exact
