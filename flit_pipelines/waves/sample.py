@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flit_pipelines.reports.staff_csv import write_staff_csv
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.validate import coerce_chunk
 from flit_pipelines.spec.model import MigrationSpec, SourceObject
@@ -365,12 +366,9 @@ def select_from_source(spec: MigrationSpec, source: Source) -> Selection:
 
 
 def write_selection(selection: Selection, path: Path) -> Path:
-    """Write ``sample_selection.csv`` (``Selection.frame``) atomically; returns the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    selection.frame.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    """Write ``sample_selection.csv`` (``Selection.frame``) atomically for people (``staff_csv``);
+    returns the path."""
+    return write_staff_csv(selection.frame, path)
 
 
 def sample_scope(spec: MigrationSpec, obj_name: str, open_source: Callable[[], Source], *,
