@@ -8,8 +8,6 @@ Metadata carries counts, sums and IDs only, never patient values.
 
 from __future__ import annotations
 
-import re
-
 import dagster as dg
 import pandas as pd
 
@@ -17,9 +15,11 @@ from flit_pipelines.destinations.base import Destination
 from flit_pipelines.ledger import Ledger
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform import CF_PREFIX
+from flit_pipelines.transform.expressions import SOURCE_SUM_RE
+from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 
 MONEY_TOLERANCE = 0.005
-_SUM_RE = re.compile(r"^\s*(\w+)\.(\w+)(?:\s+where\s+(.+))?\s*$")
+_SUM_RE = SOURCE_SUM_RE
 
 
 def loaded_records(spec: MigrationSpec, target: str, payload: pd.DataFrame, ledger: Ledger,
@@ -112,7 +112,7 @@ def source_sum(spec_sum: str, frames_loader) -> float:
     obj, col, where = m.groups()
     df = frames_loader(obj)
     if where:
-        df = df[df.eval(where, engine="python").fillna(False).astype(bool)]
+        df = df[pd.Series(evaluate_expression(df, where), index=df.index).fillna(False).astype(bool)]
     return float(pd.to_numeric(df[col], errors="coerce").fillna(0).sum())
 
 

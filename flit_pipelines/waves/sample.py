@@ -51,6 +51,7 @@ from flit_pipelines.reports.staff_csv import write_staff_csv
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.validate import coerce_chunk
 from flit_pipelines.spec.model import MigrationSpec, SourceObject
+from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def _mask(frame: pd.DataFrame, where: str | None, settings: Mapping[str, Any]) -
     if not where:
         return pd.Series(True, index=frame.index)
     try:
-        keep = frame.eval(where, engine="python", local_dict=dict(settings))
+        keep = evaluate_expression(frame, where, settings)
         return pd.Series(keep, index=frame.index).fillna(False).astype(bool)
     except Exception:  # pandas raises many types for an unknown name; the stratum becomes approximate
         return None
