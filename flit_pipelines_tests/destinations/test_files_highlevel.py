@@ -55,7 +55,7 @@ def hl(env):  # noqa: F811
     return env
 
 
-@pytest.mark.timeout(120)  # before the fix the FIFO row blocked the load forever
+@pytest.mark.timeout(120, method="thread")  # before the fix the FIFO row blocked the load forever
 def test_hostile_document_paths_are_flagged_and_never_uploaded(hl):
     dest = hl.destination()
     summary = hl.load(dest, "uploads")

@@ -62,7 +62,7 @@ def live_files(client: PipedriveClient) -> list[dict]:
     return [f for f in client.list("file") if f.get("active_flag") is not False]
 
 
-@pytest.mark.timeout(120)  # before the fix the FIFO row blocked the load forever
+@pytest.mark.timeout(120, method="thread")  # before the fix the FIFO row blocked the load forever
 def test_hostile_document_paths_are_flagged_and_never_uploaded(env):
     summary = env["load"](env["destination"](), "documents")
     assert (summary.created, summary.flagged, summary.failed) == (1, len(HOSTILE_REASONS), 0)

@@ -41,7 +41,7 @@ def sf(env):  # noqa: F811
     return env
 
 
-@pytest.mark.timeout(120)  # before the fix the FIFO row blocked the load forever
+@pytest.mark.timeout(120, method="thread")  # before the fix the FIFO row blocked the load forever
 def test_hostile_document_paths_are_flagged_and_never_uploaded(sf):
     summary = sf.load(sf.dest(), "documents")
     assert (summary.created, summary.flagged, summary.failed) == (1, len(HOSTILE_REASONS), 0)
