@@ -260,7 +260,6 @@ class _Evaluator:
         value = self.visit(node.value) if not (isinstance(node.value, ast.Attribute)
                                                 and node.value.attr in ACCESSORS) else \
             getattr(self.visit(node.value.value), node.value.attr)
-        if not isinstance(value, (pd.Series, pd.core.strings.accessor.StringMethods)) and \
-                not type(value).__module__.startswith("pandas."):
+        if not type(value).__module__.startswith("pandas."):  # a Series or its .str/.dt accessor
             raise ExpressionError(f"expression {self.expr!r}: .{node.attr} needs a column, not a constant")
         return getattr(value, node.attr)

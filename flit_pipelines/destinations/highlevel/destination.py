@@ -153,7 +153,6 @@ from flit_pipelines.destinations.highlevel.errors import (
     HighLevelTransportError,
     SchemaError,
 )
-from flit_pipelines.files import FILE_PATH, DocumentFiles, FileRejected, flag_text, key_of_token, key_token
 from flit_pipelines.destinations.highlevel.readback import (
     MATCH_FIELDS,
     WRITE_ONLY_FIELDS,
@@ -162,6 +161,7 @@ from flit_pipelines.destinations.highlevel.readback import (
     restore_items,
     unshare,
 )
+from flit_pipelines.files import FILE_PATH, DocumentFiles, FileRejected, flag_text, key_of_token, key_token
 from flit_pipelines.spec.model import MigrationSpec, Target
 
 log = logging.getLogger(__name__)

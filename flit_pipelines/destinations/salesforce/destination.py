@@ -142,7 +142,6 @@ from flit_pipelines.destinations.salesforce.errors import (
     error_text,
     scrub,
 )
-from flit_pipelines.files import FILE_PATH, DocumentFile, DocumentFiles, FileRejected, flag_text
 from flit_pipelines.destinations.salesforce.readback import (
     MATCH_TYPES,
     WRITE_ONLY_FIELDS,
@@ -155,6 +154,7 @@ from flit_pipelines.destinations.salesforce.schema import (
     target_sobject,
     wanted_schema,
 )
+from flit_pipelines.files import FILE_PATH, DocumentFile, DocumentFiles, FileRejected, flag_text
 from flit_pipelines.spec.model import MigrationSpec, Target
 
 log = logging.getLogger(__name__)
