@@ -151,6 +151,16 @@ def _print_report(rep: dict) -> None:
     for name, t in rep["targets"].items():
         checks = ",".join(f"{k}={'ok' if v else 'FAIL'}" for k, v in t["checks"].items())
         print(f"{name:20}" + "".join(f"{str(t.get(c, '')):>13}" for c in cols) + f"  {checks}")
+    for name, t in rep["targets"].items():  # every record that did not land, and why
+        for category, c in (t.get("not_migrated") or {}).items():
+            for reason, n in c["reasons"].items():
+                print(f"  {name}: {n} not migrated ({category}): {reason}")
+        for f in t.get("flagged_derived_inputs") or []:
+            print(f"  {name}: {f['source_id']} sent with a flag: {f['reason']}")
+        if t.get("unaccounted"):
+            print(f"  {name}: {t['unaccounted']} UNACCOUNTED (not loaded, no reason recorded)")
+        if (t.get("money") or {}).get("identity"):
+            print(f"  {name} money: {t['money']['identity']}")
     print(f"providers without a destination user (fallback owner): {rep['unmatched_providers']['count']}")
     fls = rep.get("fls_checklist")
     if fls:
