@@ -186,12 +186,14 @@ def missing_inputs(frame: pd.DataFrame, steps: list[DeriveStep], frames: dict[st
             lost = aggregate(counting, join_columns(step, q, frames), settings)
         except (TransformError, KeyError):  # the where does not evaluate on these rows: count them all
             lost = q.groupby(right, sort=False).size()
-        kept = aggregate(counting, join_columns(step, frames[step.from_], frames), settings)
         keys = frame[left]
         n = keys.map(lost).fillna(0).astype("int64")
         hit = n > 0
         if not hit.any():
             continue
+        good = frames[step.from_]
+        good = good[good[right].isin(lost.index)]  # only the groups that lost rows need their size
+        kept = aggregate(counting, join_columns(step, good, frames), settings)
         total = n + keys.map(kept).fillna(0).astype("int64")
         why = _join_groups(pd.DataFrame({"k": q[right].array, "v": q["reason"].array}).dropna()
                            .drop_duplicates(), "; ")
