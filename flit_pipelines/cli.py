@@ -63,7 +63,7 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
     import dagster as dg
 
     from flit_pipelines.definitions import defs
-    from flit_pipelines.runs import RunWatch, process_tags, recover_dead_runs
+    from flit_pipelines.runs import RECOVERED_TAG, RunWatch, process_tags, recover_dead_runs
 
     d = defs()
     job = d.resolve_job_def(f"{migration}_migration")
@@ -74,7 +74,7 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
         recovered = recover_dead_runs(instance)  # a crashed run must not hold the destination pool
         run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
         run_id = str(uuid.uuid4())
-        tags = {**process_tags(), **({"flit/recovered_runs": ",".join(r.run_id for r in recovered)}
+        tags = {**process_tags(), **({RECOVERED_TAG: ",".join(r.run_id for r in recovered)}
                                      if recovered else {})}
         pools = [p for p in {getattr(n.definition, "pool", None) for n in job.graph.nodes} if p]
         with RunWatch(instance, run_id, pools):

@@ -41,6 +41,8 @@ from flit_pipelines.delta.sensor import build_delta_sensor
 from flit_pipelines.delta.snapshot import base_wave, scans_keys
 from flit_pipelines.delta.window import is_delta
 from flit_pipelines.destinations.base import load_target
+from flit_pipelines.reconcile.accounting import classify_records
+from flit_pipelines.reconcile.quarantined import read_quarantined
 from flit_pipelines.reports.audit_log import write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
@@ -59,8 +61,6 @@ from flit_pipelines.sources.extract import arrow_schema, empty_frame, run_extrac
 from flit_pipelines.sources.registry import files_root
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.reconcile.accounting import classify_records
-from flit_pipelines.reconcile.quarantined import read_quarantined
 from flit_pipelines.transform import needed_objects
 from flit_pipelines.transform.payload import build_payload_checked
 from flit_pipelines.waves import sample_scope

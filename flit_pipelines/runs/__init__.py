@@ -5,6 +5,7 @@ from flit_pipelines.runs.liveness import (
     HEARTBEAT_TAG,
     HOST_TAG,
     PID_TAG,
+    RECOVERED_TAG,
     RecoveredRun,
     dead_reason,
     process_tags,
@@ -12,5 +13,5 @@ from flit_pipelines.runs.liveness import (
 )
 from flit_pipelines.runs.watch import RunWatch
 
-__all__ = ["HEARTBEAT_TAG", "HOST_TAG", "PID_TAG", "RecoveredRun", "RunWatch", "dead_reason", "process_tags",
-           "recover_dead_runs"]
+__all__ = ["HEARTBEAT_TAG", "HOST_TAG", "PID_TAG", "RECOVERED_TAG", "RecoveredRun", "RunWatch", "dead_reason",
+           "process_tags", "recover_dead_runs"]

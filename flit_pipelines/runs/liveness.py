@@ -33,6 +33,7 @@ PID_TAG = "flit/pid"
 HOST_TAG = "flit/host"
 PROCESS_START_TAG = "flit/process_start"
 HEARTBEAT_TAG = "flit/heartbeat"
+RECOVERED_TAG = "flit/recovered_runs"  # on a new run: the dead runs it recovered before it started
 # Another host's run counts as dead after this long without a heartbeat (RunWatch beats every 10 s
 # by default); FLIT_RUN_STALE_SECONDS overrides it.
 STALE_AFTER_SECONDS = 120.0

@@ -23,7 +23,7 @@ import dagster as dg
 import pytest
 
 from flit_pipelines.cli import PROJECT_ROOT, report, run_wave
-from flit_pipelines.runs import HEARTBEAT_TAG, HOST_TAG, PID_TAG
+from flit_pipelines.runs import HEARTBEAT_TAG, HOST_TAG, PID_TAG, RECOVERED_TAG
 from flit_pipelines_tests.conftest import sandbox_stats
 
 M = "clinic_to_pipedrive"
@@ -87,7 +87,7 @@ def test_rerun_after_a_killed_load_recovers_the_dead_run_and_completes(pooled_en
                    and e.dagster_event.event_type_value == "PIPELINE_FAILURE"]
         assert len(failure) == 1 and "is gone" in failure[0] and POOL in failure[0]
         new = [r.dagster_run for r in instance.get_run_records()
-               if r.dagster_run.tags.get("flit/recovered_runs") == dead_id]
+               if r.dagster_run.tags.get(RECOVERED_TAG) == dead_id]
         assert len(new) == 1 and new[0].status == dg.DagsterRunStatus.SUCCESS
         assert _blocked_events(instance, new[0].run_id) == []  # it never waited for the pool
         assert instance.event_log_storage.get_concurrency_info(POOL).claimed_slots == []
