@@ -51,11 +51,19 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
     """Execute the migration job for one wave partition on the instance in ``DAGSTER_HOME``.
 
     Returns True when every step and every blocking check succeeded.
+
+    Before it starts, runs of this instance whose ``flit run`` process is gone (killed, OOM, a lost
+    machine) are marked failed and their pool slots freed (``flit_pipelines.runs``), each with a
+    WARNING line naming the run; the run carries its pid, host and a heartbeat as run tags, and a
+    step waiting for a pool slot says which run holds it.
     """
     _ensure_dagster_home()
+    import uuid
+
     import dagster as dg
 
     from flit_pipelines.definitions import defs
+    from flit_pipelines.runs import RECOVERED_TAG, RunWatch, process_tags, recover_dead_runs
 
     d = defs()
     job = d.resolve_job_def(f"{migration}_migration")
@@ -63,9 +71,15 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
         name = f"{migration}_waves"
         if not instance.has_dynamic_partition(name, wave):
             instance.add_dynamic_partitions(name, [wave])
+        recovered = recover_dead_runs(instance)  # a crashed run must not hold the destination pool
         run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
-        result = job.execute_in_process(instance=instance, partition_key=wave, raise_on_error=False,
-                                        run_config=run_config)
+        run_id = str(uuid.uuid4())
+        tags = {**process_tags(), **({RECOVERED_TAG: ",".join(r.run_id for r in recovered)}
+                                     if recovered else {})}
+        pools = [p for p in {getattr(n.definition, "pool", None) for n in job.graph.nodes} if p]
+        with RunWatch(instance, run_id, pools):
+            result = job.execute_in_process(instance=instance, partition_key=wave, raise_on_error=False,
+                                            run_config=run_config, run_id=run_id, tags=tags)
         failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
         failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     if not quiet:
@@ -137,6 +151,16 @@ def _print_report(rep: dict) -> None:
     for name, t in rep["targets"].items():
         checks = ",".join(f"{k}={'ok' if v else 'FAIL'}" for k, v in t["checks"].items())
         print(f"{name:20}" + "".join(f"{str(t.get(c, '')):>13}" for c in cols) + f"  {checks}")
+    for name, t in rep["targets"].items():  # every record that did not land, and why
+        for category, c in (t.get("not_migrated") or {}).items():
+            for reason, n in c["reasons"].items():
+                print(f"  {name}: {n} not migrated ({category}): {reason}")
+        for f in t.get("flagged_derived_inputs") or []:
+            print(f"  {name}: {f['source_id']} sent with a flag: {f['reason']}")
+        if t.get("unaccounted"):
+            print(f"  {name}: {t['unaccounted']} UNACCOUNTED (not loaded, no reason recorded)")
+        if (t.get("money") or {}).get("identity"):
+            print(f"  {name} money: {t['money']['identity']}")
     print(f"providers without a destination user (fallback owner): {rep['unmatched_providers']['count']}")
     fls = rep.get("fls_checklist")
     if fls:

@@ -18,6 +18,14 @@ from flit_pipelines.assets.checks import count_check, duplicate_check, loaded_re
 from flit_pipelines.assets.dedup import with_dedup
 from flit_pipelines.assets.field_diff import field_diff_check_specs, field_diff_results
 from flit_pipelines.assets.io_manager import ParquetIOManagerFactory, ParquetRef, ParquetStore
+from flit_pipelines.assets.record_issues import (
+    holds_and_flags,
+    load_quarantined,
+    quarantine_path,
+    read_issues,
+    save_extract_quarantine,
+    save_issues,
+)
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.delta.deletions import (
     delete_records,
@@ -33,6 +41,8 @@ from flit_pipelines.delta.sensor import build_delta_sensor
 from flit_pipelines.delta.snapshot import base_wave, scans_keys
 from flit_pipelines.delta.window import is_delta
 from flit_pipelines.destinations.base import load_target
+from flit_pipelines.reconcile.accounting import classify_records
+from flit_pipelines.reconcile.quarantined import read_quarantined
 from flit_pipelines.reports.audit_log import write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
@@ -51,7 +61,8 @@ from flit_pipelines.sources.extract import arrow_schema, empty_frame, run_extrac
 from flit_pipelines.sources.registry import files_root
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.transform import build_payload, needed_objects
+from flit_pipelines.transform import needed_objects
+from flit_pipelines.transform.payload import build_payload_checked
 from flit_pipelines.waves import sample_scope
 
 IO_MANAGER_KEY = "flit_parquet"
@@ -232,6 +243,8 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         if obj.download is not None and stats.rows_kept:
             downloads = stage_downloads(source, obj, pd.read_parquet(final), files_root(spec))
         q = pd.concat(quarantined) if quarantined else pd.DataFrame(columns=["source_id", "row_number", "reason"])
+        save_extract_quarantine(parquet, spec, obj_name, wave, q, final,  # which record lost which input row
+                                delta_doc.get("base_wave") if is_delta(wave) and obj.modified_at else None)
         ledger.replace_quarantine(migration=spec.migration, wave=wave, stage="extract", obj=obj_name,
                                   run_id=context.run.run_id, rows=q)
         reasons = q["reason"].value_counts().to_dict() if len(q) else {}
@@ -268,12 +281,17 @@ def _payload_asset(spec: MigrationSpec, target: str, parts, group: str):
     @dg.asset(key=_key(spec, "payload", target), group_name=group, partitions_def=parts, ins=ins,
               io_manager_key=IO_MANAGER_KEY, kinds={"pandas", "parquet"},
               description=f"{t.entity} payload for target {target} (foreign keys still source IDs).")
-    def payload(context: dg.AssetExecutionContext, **extracts: pd.DataFrame) -> dg.Output:
+    def payload(context: dg.AssetExecutionContext, parquet: ParquetStore, **extracts: pd.DataFrame) -> dg.Output:
         frames = {name.removeprefix("extract_"): df for name, df in extracts.items()}
-        df = build_payload(spec, target, frames)
+        # derived values missing quarantined input rows, non-finite numbers: per record, for the load
+        df, issues = build_payload_checked(spec, target, frames,
+                                           load_quarantined(parquet, spec, objects, context.partition_key))
+        save_issues(parquet, spec, target, context.partition_key, issues)
         null_rates = {c: round(float(df[c].isna().mean()), 4) for c in df.columns} if len(df) else {}
         return dg.Output(df, metadata={"dagster/row_count": len(df), "columns": len(df.columns),
-                                       "null_rates": dg.MetadataValue.json(null_rates)})
+                                       "null_rates": dg.MetadataValue.json(null_rates),
+                                       "record_issues": dg.MetadataValue.json(
+                                           issues["kind"].value_counts().to_dict())})
 
     return payload
 
@@ -313,9 +331,13 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
                 here = parquet.path_for(_key(spec, "payload", target), wave)
                 previous = pd.read_parquet(here.with_name(f"{base_wave(here, wave)}.parquet"))
                 to_load = pd.concat([payload, deletion_rows(spec, target, gone, previous)], ignore_index=True)
+        holds, issue_doc = holds_and_flags(spec, target, read_issues(parquet, spec, target, wave))
         summary = load_target(spec=spec, target_name=target, payload=to_load, destination=dest, ledger=ledger,
                               run_id=context.run.run_id, wave=wave,
-                              max_workers=int(spec.destination.settings.get("max_workers", 8)))
+                              max_workers=int(spec.destination.settings.get("max_workers", 8)), extra_holds=holds)
+        if issue_doc["held"] or issue_doc["flagged"]:
+            context.log.warning(f"{target}: {issue_doc['held']} records held back, {len(issue_doc['flagged'])} "
+                                f"flagged ({issue_doc['by_kind']}); reasons in the migration report")
         deletions = {"deleted_in_source": len(gone)}
         if len(gone) and t.on_source_delete is None:
             deletions["left_unchanged"] = record_undeclared(spec, target, gone, ledger, run_id=context.run.run_id,
@@ -341,14 +363,20 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
                                          "source_id"].astype("string"))
         loaded, read, read_back = loaded_records(spec, target, payload, ledger, dest, only=written)
         read = read if written is not None else None
+        # every record not loaded, with its reason (parent not loaded, held, refused, failed...)
+        records = classify_records(spec, target, wave, payload, pd.Index(loaded["source_id"]), ledger,
+                                   context.run.run_id)
         results = [
-            count_check(spec, target, wave, payload, ledger, loaded, read_back, extract_doc, read),
+            count_check(spec, target, wave, payload, ledger, loaded, read_back, extract_doc, read, records),
             duplicate_check(spec, target, dest, summary.created if is_delta(wave) else None),
         ]
         if t.money:
-            results.append(money_check(spec, target, wave, payload, loaded, read_back, parquet, read))
+            results.append(money_check(spec, target, wave, payload, loaded, read_back, parquet, read,
+                                       records=records, ledger=ledger, quarantined_loader=lambda o: read_quarantined(
+                                           quarantine_path(parquet, spec, o, wave), spec.objects[o])))
         results += field_diff_results(spec, target, wave, payload, ledger, dest, flit)
         doc = {"summary": summary.as_dict(), "client": dest.client.stats.snapshot(), "source_deletions": deletions,
+               "payload_issues": issue_doc,
                "checks": {r.check_name: {"passed": r.passed, "description": r.description,
                                          "metadata": {k: getattr(v, "value", v) for k, v in (r.metadata or {}).items()}}
                           for r in results}}

@@ -176,11 +176,14 @@ def resolve_lookups(spec: MigrationSpec, target_name: str, payload: pd.DataFrame
 
 def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame, destination: Destination,
                 ledger: Ledger, run_id: str, wave: str, max_workers: int = 8, chunk_rows: int = 5_000,
-                on_progress: Callable[[int, int], None] | None = None) -> LoadSummary:
+                on_progress: Callable[[int, int], None] | None = None,
+                extra_holds: pd.Series | None = None) -> LoadSummary:
     """Upsert one target's payload into the destination; idempotent and resumable.
 
     Rows are processed ``chunk_rows`` at a time (bodies are built per chunk, so memory stays bounded);
-    ``on_progress(done, total)`` is called after each chunk.
+    ``on_progress(done, total)`` is called after each chunk. ``extra_holds`` (reason by source ID):
+    records not to send, held like PHI-review records (quarantine row with the reason, audit event
+    ``hold``), e.g. a derived value missing input rows (``transform.payload.build_payload_checked``).
 
     Raises:
         FatalLoadError: the destination cannot go on (budget spent, auth revoked); what was sent so
@@ -202,6 +205,9 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
     pre = PreExisting(spec, target_name, destination, ledger, xw, summary)  # matched records, prior state
 
     holds = _hold_reasons(spec, target_name, payload, ledger, destination, resolved, xw)  # not sent, quarantined
+    if extra_holds is not None and len(extra_holds):
+        extra = payload["source_id"].astype("string").map(extra_holds).to_numpy()
+        holds = holds.where(holds.notna(), pd.Series(extra, index=holds.index, dtype="string"))
 
     def count(outcome: RecordOutcome) -> None:
         if outcome.operation == "skip":

@@ -2,6 +2,12 @@
 failed, destination count, check outcomes, where each seed object landed, and (Salesforce) the
 field-level-security checklist of the HIPAA-sensitive fields.
 
+Per target it also says where every source row went that did not land (``not_migrated``: excluded
+because a parent was not loaded, held, flagged, refused, failed at the destination, each with its
+reasons and sample source IDs; ``unaccounted``), which records were sent with a derived value missing
+quarantined input rows (``flagged_derived_inputs``), and where the money went (``money``: per money
+column, source, destination and the sum of each exclusion), from the counts and money checks.
+
 Built from the per-step JSON documents the assets write under ``<data>/reports/<migration>/<wave>/``
 and from the ledger, so ``flit report`` works without a Dagster instance.
 """
@@ -48,6 +54,7 @@ def build_report(spec: MigrationSpec, wave: str, flit) -> dict[str, Any]:
         q = quarantine[((quarantine["stage"] == "extract") & (quarantine["object"] == t.from_))
                        | ((quarantine["stage"] == "load") & (quarantine["object"] == name))]
         count_meta = load.get("checks", {}).get("counts_reconcile", {}).get("metadata", {})
+        issues = load.get("payload_issues", {})
         targets[name] = {
             "entity": t.entity,
             "source_object": t.from_,
@@ -57,11 +64,12 @@ def build_report(spec: MigrationSpec, wave: str, flit) -> dict[str, Any]:
             "created": s.get("created", 0), "updated": s.get("updated", 0), "unchanged": s.get("unchanged", 0),
             "failed": s.get("failed", 0), "flagged": s.get("flagged", 0), "adopted": s.get("adopted", 0),
             "matched": s.get("matched", 0), "fallback_owner": s.get("fallback", 0),
-            "held_for_phi_review": s.get("held", 0),
+            "held_for_phi_review": s.get("held", 0) - issues.get("held", 0),
             "ledger_rows": count_meta.get("ledger_rows"),
             "destination_count": count_meta.get("destination_rows"),
             "checks": checks,
             "loaded": bool(load),
+            **_accounting(load, count_meta, issues),
             **({"source_deletions": load.get("source_deletions", {})} if is_delta(wave) else {}),
         }
     unmatched = []
@@ -93,6 +101,22 @@ def build_report(spec: MigrationSpec, wave: str, flit) -> dict[str, Any]:
         **review,  # "phi_review": queue counts; "deduplication": duplicates merged per target
         "seed_objects": [s.model_dump() for s in spec.seed_objects],
         "activity_fields_note": next((t.description for t in spec.targets.values() if t.entity == "activity"), None),
+    }
+
+
+def _accounting(load: dict, count_meta: dict, issues: dict) -> dict[str, Any]:
+    """A target's ``not_migrated`` (category -> records, reasons, sample source IDs), ``unaccounted``
+    rows, ``flagged_derived_inputs`` (records sent with a derived value missing input rows, with the
+    reason), ``unattributed_inputs`` and ``money`` (per money column: the check's sums and its
+    one-line identity), from the load document the load step wrote."""
+    money = load.get("checks", {}).get("money_sums_reconcile", {})
+    return {
+        "not_migrated": count_meta.get("not_loaded", {}),
+        "unaccounted": count_meta.get("unexplained", 0),
+        "flagged_derived_inputs": issues.get("flagged", []),
+        "unattributed_inputs": issues.get("unattributed_inputs", []),
+        "money": ({"identity": money.get("description"), "passed": money.get("passed"),
+                   "sums": money.get("metadata", {}).get("sums", {})} if money else None),
     }
 
 

@@ -18,6 +18,12 @@ from pandera.errors import SchemaErrors
 
 from flit_pipelines.spec.model import ColumnSpec, SourceObject
 
+# Quarantine rows also carry the row's typed values (unparsable cells null) in columns named
+# "value:<column>", so derived-value accounting can tell which record lost an input row
+# (flit_pipelines.reconcile.quarantined). They stay in the data directory, like the extract itself;
+# the ledger stores source_id, row_number and reason only.
+QUARANTINE_VALUE_PREFIX = "value:"
+
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
 
@@ -96,7 +102,7 @@ def pandera_schema(obj: SourceObject, name: str) -> pa.DataFrameSchema:
 class ChunkResult:
     """Good rows (typed) and quarantine rows (row_number, source_id, reason) of one chunk."""
     good: pd.DataFrame
-    quarantine: pd.DataFrame  # columns: row_number, source_id, reason
+    quarantine: pd.DataFrame  # columns: row_number, source_id, reason, value:<column>...
 
 
 def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: int,
@@ -151,4 +157,6 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
         "source_id": source_ids.iloc[bad_idx].to_numpy() if bad_idx else np.array([], dtype=object),
         "reason": ["; ".join(dict.fromkeys(reasons[i])) for i in bad_idx],
     })
+    values = typed.iloc[bad_idx].reset_index(drop=True).add_prefix(QUARANTINE_VALUE_PREFIX)
+    quarantine = pd.concat([quarantine, values], axis=1)
     return ChunkResult(good=typed.loc[~bad_mask].reset_index(drop=True), quarantine=quarantine)

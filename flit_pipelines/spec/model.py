@@ -331,6 +331,11 @@ class Target(_Strict):
         "unchanged, with a source_deleted audit event")
     phi_review: PhiReview | None = Field(
         None, description="notes and attachments: rows matching PHI patterns are held until approved")
+    on_derive_input_loss: Literal["hold", "flag"] = Field(
+        "hold", description="a record whose derived value was computed without input rows quarantined at "
+        "extract (a charge with an unparsable amount): hold = not sent, quarantined with the reason "
+        "'derived value <name> is missing N of M input rows (...)' until the source is fixed; flag = sent, "
+        "and listed with that reason in the load document and the migration report")
 
     @model_validator(mode="after")
     def _phi_columns_exist(self) -> "Target":

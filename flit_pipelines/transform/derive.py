@@ -18,6 +18,12 @@ from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 from flit_pipelines.transform.values import TransformError, evaluate, render_template
 
 
+def join_keys(step: DeriveStep, base_pk: str | None) -> tuple[str, str]:
+    """(``by.left``: a column of the working frame, ``by.right``: a column of ``step.from_``) of a joined
+    step; ``by: COL`` means (the base primary key, COL). Raises TransformError without a key."""
+    return _keys(step, base_pk)
+
+
 def _keys(step: DeriveStep, base_pk: str | None) -> tuple[str, str]:
     if isinstance(step.by, dict):
         return step.by["left"], step.by["right"]
@@ -139,3 +145,61 @@ def apply_derive(frame: pd.DataFrame, steps: list[DeriveStep], frames: dict[str,
         except TransformError as exc:
             raise TransformError(f"derive {step.name}: {exc}") from exc
     return frame
+
+
+# -- derived-value accounting ---------------------------------------------------------------------
+DERIVED_GAP_PREFIX = "derived value "
+
+
+def missing_inputs(frame: pd.DataFrame, steps: list[DeriveStep], frames: dict[str, pd.DataFrame],
+                   quarantined: dict[str, pd.DataFrame], base_pk: str | None,
+                   settings: dict[str, Any]) -> tuple[pd.Series, dict[str, int]]:
+    """Which rows of ``frame`` (the derived working frame) have a joined-aggregate value computed
+    without some of its input rows, because those rows were quarantined at extract.
+
+    ``quarantined[object]`` holds an object's quarantined rows with their typed values (see
+    ``flit_pipelines.reconcile.quarantined``). For each step ``from`` such an object, a quarantined
+    row is an input of the record whose ``by.left`` equals its ``by.right`` and that the step's
+    ``join`` and ``where`` would have kept (a ``where`` that cannot be evaluated on the row keeps it).
+
+    Returns (reason per row of ``frame`` or <NA>: ``"derived value <step> is missing N of M input rows
+    (quarantined at extract: <reasons>)"``, several steps joined by ``"; "``; and per object, the
+    quarantined rows without a usable ``by.right`` value, which no record can be told to miss).
+    Reasons name steps, columns and checks, never a value.
+    """
+    reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
+    unattributed: dict[str, set] = {}  # object -> positions of its quarantined rows without a key
+    for step in steps:
+        q = quarantined.get(step.from_) if step.from_ is not None else None
+        if q is None or q.empty:
+            continue
+        left, right = _keys(step, base_pk)
+        if left not in frame.columns or right not in q.columns:
+            continue
+        no_key = q[right].isna()
+        if no_key.any():
+            unattributed.setdefault(step.from_, set()).update(np.flatnonzero(no_key.to_numpy()).tolist())
+        q = q[~no_key]
+        if q.empty:
+            continue
+        counting = step.model_copy(update={"agg": "count"})
+        try:
+            lost = aggregate(counting, join_columns(step, q, frames), settings)
+        except (TransformError, KeyError):  # the where does not evaluate on these rows: count them all
+            lost = q.groupby(right, sort=False).size()
+        keys = frame[left]
+        n = keys.map(lost).fillna(0).astype("int64")
+        hit = n > 0
+        if not hit.any():
+            continue
+        good = frames[step.from_]
+        good = good[good[right].isin(lost.index)]  # only the groups that lost rows need their size
+        kept = aggregate(counting, join_columns(step, good, frames), settings)
+        total = n + keys.map(kept).fillna(0).astype("int64")
+        why = _join_groups(pd.DataFrame({"k": q[right].array, "v": q["reason"].array}).dropna()
+                           .drop_duplicates(), "; ")
+        text = (DERIVED_GAP_PREFIX + step.name + " is missing " + n.astype("string") + " of "
+                + total.astype("string") + " input rows (quarantined at extract: "
+                + keys.map(why).astype("string").fillna("reason not recorded") + ")")
+        reasons = reasons.where(~hit, reasons.str.cat(text, sep="; ").fillna(text))
+    return reasons, {obj: len(rows) for obj, rows in unattributed.items()}

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.transform.derive import apply_derive
+from flit_pipelines.transform.derive import apply_derive, missing_inputs
 from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 from flit_pipelines.transform.values import TransformError, evaluate
 
 CF_PREFIX = "cf:"
 FK_PREFIX = "fk:"
+NOT_FINITE_PREFIX = "refused: field "
+ISSUE_COLUMNS = ["source_id", "kind", "reason"]
 
 
 def needed_objects(spec: MigrationSpec, target: str) -> list[str]:
@@ -36,6 +39,52 @@ def build_payload(spec: MigrationSpec, target: str, frames: dict[str, pd.DataFra
     Raises:
         TransformError: with the target and field named, never a data value.
     """
+    return _build(spec, target, frames, settings)[0]
+
+
+def build_payload_checked(spec: MigrationSpec, target: str, frames: dict[str, pd.DataFrame],
+                          quarantined: dict[str, pd.DataFrame],
+                          settings: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``build_payload`` plus the problems of its records: (payload, issues).
+
+    ``quarantined[object]``: the object's rows quarantined at extract with their typed values
+    (``flit_pipelines.reconcile.quarantined``). ``issues`` has columns source_id, kind, reason:
+
+    * ``derived_input_missing``: a derived value was computed without input rows quarantined at
+      extract (``derive.missing_inputs``); the load holds or flags the record (``Target.on_derive_input_loss``);
+    * ``not_finite``: a numeric field is +/-inf, which no JSON body can carry (RFC 8259 section 6);
+      the load refuses the record;
+    * ``unattributed_input`` (source_id null): quarantined input rows of an object that no record
+      can be told to miss (no usable join key), counted per object.
+
+    Raises:
+        TransformError: as ``build_payload``.
+    """
+    settings_all = dict(spec.destination.settings, **(settings or {}))
+    payload, work = _build(spec, target, frames, settings)
+    t = spec.targets[target]
+    gaps, unattributed = missing_inputs(work, t.derive, frames, quarantined, spec.objects[t.from_].primary_key,
+                                        settings_all)
+    parts = [pd.DataFrame({"source_id": payload["source_id"], "kind": "derived_input_missing", "reason": gaps})
+             .dropna(subset=["reason"])]
+    numeric = [c for c in payload.columns if pd.api.types.is_float_dtype(payload[c])]
+    for col in numeric:  # one column operation per numeric field
+        bad = np.isinf(payload[col].to_numpy(dtype="float64", na_value=np.nan))
+        if bad.any():
+            parts.append(pd.DataFrame({"source_id": payload["source_id"][bad], "kind": "not_finite",
+                                       "reason": f"{NOT_FINITE_PREFIX}{col}: not a finite number "
+                                                 "(infinity cannot be sent in a JSON body)"}))
+    parts += [pd.DataFrame({"source_id": [pd.NA], "kind": ["unattributed_input"],
+                            "reason": [f"{n} quarantined row(s) of {obj} have no value to tell which {target} "
+                                       f"record they belong to"]}) for obj, n in sorted(unattributed.items())]
+    issues = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else \
+        pd.DataFrame(columns=ISSUE_COLUMNS)
+    return payload, issues.astype("string")[ISSUE_COLUMNS]
+
+
+def _build(spec: MigrationSpec, target: str, frames: dict[str, pd.DataFrame],
+           settings: dict[str, Any] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(payload, the derived working frame its rows come from, row for row)."""
     t = spec.targets[target]
     obj = spec.objects[t.from_]
     settings = dict(spec.destination.settings, **(settings or {}))
@@ -77,4 +126,4 @@ def build_payload(spec: MigrationSpec, target: str, frames: dict[str, pd.DataFra
     for col in payload.columns:
         if payload[col].dtype == object:
             payload[col] = payload[col].astype("string")
-    return payload
+    return payload, work
