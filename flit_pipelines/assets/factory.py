@@ -19,6 +19,7 @@ from flit_pipelines.assets.dedup import with_dedup
 from flit_pipelines.assets.field_diff import field_diff_check_specs, field_diff_results
 from flit_pipelines.assets.io_manager import ParquetIOManagerFactory, ParquetRef, ParquetStore
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.assets.run_events import step_events
 from flit_pipelines.delta.deletions import (
     delete_records,
     deletion_rows,
@@ -36,8 +37,10 @@ from flit_pipelines.destinations.base import load_target
 from flit_pipelines.reports.audit_log import write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
+from flit_pipelines.reports.html_report import write_html_report
 from flit_pipelines.reports.migration import write_json
 from flit_pipelines.reports.phi_review import write_queue as write_phi_queue
+from flit_pipelines.reports.timeline import run_timeline
 from flit_pipelines.reports.user_mapping import write_user_mapping
 from flit_pipelines.reports.workflow_rebuild import (
     appointment_objects,
@@ -157,10 +160,13 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
                   for o in {**recall_objects(spec), **appointment_objects(spec)}}
         (out / "workflow_rebuild.md").write_text(workflow_rebuild_markdown(workflow_rebuild_spec(spec, frames)),
                                                  encoding="utf-8")
+        # the same report for practice staff: one self-contained HTML page with charts and the run's timeline
+        html = write_html_report(rep, out, run_timeline(step_events(context.instance, context.run.run_id), m))
         return dg.MaterializeResult(metadata={
             "report": dg.MetadataValue.path(str(path)),
             "audit_log": dg.MetadataValue.path(str(audit["csv"])),
             "workflow_rebuild": dg.MetadataValue.path(str(out / "workflow_rebuild.md")),
+            "html_report": dg.MetadataValue.path(str(html)),
             "targets": dg.MetadataValue.json({t: {k: v for k, v in r.items() if k in (
                 "source_rows", "quarantined", "created", "updated", "unchanged", "failed", "destination_count")}
                 for t, r in rep["targets"].items()}),
