@@ -43,8 +43,7 @@ from flit_pipelines.reports.phi_review import write_queue as write_phi_queue
 from flit_pipelines.reports.timeline import run_timeline
 from flit_pipelines.reports.user_mapping import write_user_mapping
 from flit_pipelines.reports.workflow_rebuild import (
-    appointment_objects,
-    recall_objects,
+    workflow_objects,
     workflow_rebuild_markdown,
     workflow_rebuild_spec,
 )
@@ -155,9 +154,9 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
         write_json(path, rep)
         audit = write_audit_log(flit.ledger(), m, wave, out)  # every record: source ID, destination ID, operation
         write_phi_queue(flit.ledger(), spec, wave, out)  # phi_review_queue.csv: held and approved records
-        # recall types and intervals, appointment facts: what an admin rebuilds as CRM workflows
-        frames = {o: pd.read_parquet(parquet.path_for(_key(spec, "extract", o), wave))
-                  for o in {**recall_objects(spec), **appointment_objects(spec)}}
+        # recall types and intervals, appointment facts (status codes labelled by the practice's code
+        # tables): what an admin rebuilds as CRM workflows
+        frames = {o: pd.read_parquet(parquet.path_for(_key(spec, "extract", o), wave)) for o in workflow_objects(spec)}
         (out / "workflow_rebuild.md").write_text(workflow_rebuild_markdown(workflow_rebuild_spec(spec, frames)),
                                                  encoding="utf-8")
         # the same report for practice staff: one self-contained HTML page with charts and the run's timeline
