@@ -47,7 +47,8 @@ def waves_with_data(migration: str, data_dir: Path | None = None) -> list[str]:
     if not base.is_dir():
         return []
     order = {"sample": 0, "full": 1}
-    return sorted((p.name for p in base.iterdir() if p.is_dir()), key=lambda w: (order.get(w, 2), w))
+    return sorted((p.name for p in base.iterdir() if p.is_dir() and p.name != "rollback"),  # rollback: not a wave
+                  key=lambda w: (order.get(w, 2), w))
 
 
 def ledger_present(data_dir: Path | None = None) -> bool:
