@@ -89,9 +89,10 @@ def _num(value: float, unit: str) -> str:
 
 def condition_text(expr: str | None, labels: Labeler | None = None) -> str:
     """A pandas row filter in words: ``(chartstatus == 105) & (proclogclass == 0)`` -> "chartstatus is
-    105 and proclogclass is 0"; ``status_id.isin([-106, 150])`` -> "status id is one of -106, 150";
-    ``x.isna()`` -> "x is empty". ``labels(column, code)`` adds each code's meaning in parentheses.
-    Unrecognised syntax is kept as written (never raises)."""
+    105 and proclogclass is 0"; ``status_id.isin([-106, 150])`` -> "status ID is one of -106, 150";
+    ``x.isna()`` -> "x is empty"; ``@name`` -> "the name setting". ``labels(column, code)`` adds each
+    code's meaning in parentheses ("-103 (No-show)"), or replaces it ("unknown code 0"). Unrecognised
+    syntax is kept as written (never raises)."""
     if not expr:
         return ""
     labels = labels or (lambda c, v: None)
@@ -223,8 +224,7 @@ class Describer:
         m = re.fullmatch(r"(\w+)\.where\((.+)\)", e)
         if m:
             return f"{self._short(m[1], depth)}, only when {self._condition(m[2])}"
-        chain = re.findall(r"(\w+)(?:\.fillna\((\w+)\))", e)
-        if chain and re.fullmatch(r"\w+(\.fillna\(\w+\))+", e):
+        if re.fullmatch(r"\w+(\.fillna\(\w+\))+", e):  # a.fillna(b).fillna(c): the first value present
             names = [e.split(".")[0], *re.findall(r"\.fillna\((\w+)\)", e)]
             return ", else ".join(self._short(n, depth) for n in names)
         if re.fullmatch(r"[\w\s.()\[\]'\",&|~=!<>-]+", e) and re.search(r"==|!=|>|<|isin|isna|notna", e):
@@ -233,7 +233,6 @@ class Describer:
                  if n not in _PY_WORDS and (n in self.steps or n in self.base.columns)]
         if not names:
             return "a calculated value"
-        # one level of derived columns in full; deeper ones by name, so a sentence stays readable
         return "calculated from " + _and([self._short(n, depth) for n in names])
 
     def _short(self, name: str, depth: int) -> str:
