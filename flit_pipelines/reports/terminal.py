@@ -71,7 +71,8 @@ def summary_table(reports: list[dict[str, Any]]) -> Table:
 
 def _created(t: dict[str, Any]) -> str:
     if t.get("entity") == "user":  # users are matched to the CRM's users, never created
-        return f"{t.get('matched', 0)} matched"
+        fallback = t.get("fallback_owner") or 0
+        return f"{t.get('matched', 0)} matched" + (f", {fallback} to fallback owner" if fallback else "")
     return str(t.get("created", 0))
 
 
