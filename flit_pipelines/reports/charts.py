@@ -17,7 +17,7 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
-from flit_pipelines.reports.outcomes import SEGMENTS, segments
+from flit_pipelines.reports.outcomes import SEGMENTS, crm_name, segments
 
 # Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 COLORS = {"migrated": "#009E73", "unchanged": "#56B4E9", "quarantined": "#E69F00", "filtered": "#999999",
@@ -38,7 +38,7 @@ def _svg(fig: Figure) -> str:
 
 def records_chart(report: dict[str, Any]) -> str:
     """Stacked horizontal bars, one per target of ``report["targets"]`` (load order), each split into
-    outcome segments as a share of its source rows; right of each bar: ``source N → CRM M``.
+    outcome segments as a share of its source rows; right of each bar: ``source N → <CRM> M``.
     Returns an SVG element string; a report without targets gives a small "no targets" figure."""
     targets = list((report.get("targets") or {}).items())
     with matplotlib.rc_context(_RC):
@@ -48,7 +48,8 @@ def records_chart(report: dict[str, Any]) -> str:
             ax.text(0.5, 0.5, "no targets", ha="center", va="center")
             ax.set_axis_off()
             return _svg(fig)
-        labels = [f"{name} ({t.get('entity')})" for name, t in targets]
+        labels = [f"{target} ({t.get('entity')})" for target, t in targets]
+        name = crm_name(report)
         ys = list(range(len(targets)))[::-1]
         shown: set[str] = set()
         for y, (_name, t) in zip(ys, targets, strict=True):
@@ -64,7 +65,7 @@ def records_chart(report: dict[str, Any]) -> str:
                 shown.add(key)
                 left += width
             src, crm = t.get("source_rows"), t.get("destination_count")
-            note = f"source {src if src is not None else '?'} → CRM {crm if crm is not None else '?'}"
+            note = f"source {src if src is not None else '?'} → {name} {crm if crm is not None else '?'}"
             if not sum(seg.values()):
                 note = "no source rows in this wave"
             ax.text(101.5, y, note, va="center", fontsize=8)

@@ -20,11 +20,10 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from flit_pipelines.reports.charts import COLORS, records_chart, timeline_chart
-from flit_pipelines.reports.outcomes import SEGMENTS, failed_checks, segments, shortfall
+from flit_pipelines.reports.outcomes import SEGMENTS, crm_name, failed_checks, segments, shortfall
 from flit_pipelines.reports.timeline import timeline_span
 
 HTML_NAME = "migration_report.html"
-CRM_NAMES = {"pipedrive": "Pipedrive", "highlevel": "HighLevel", "salesforce": "Salesforce"}
 SOURCE_NAMES = {"csv_export": "the clinic's CSV export", "database": "the Dentrix database",
                 "ascend_api": "Dentrix Ascend (API Exchange)", "practicehub_api": "PracticeHub (API)"}
 # Columns of the per-object table: (segment or report key, header), in order.
@@ -109,7 +108,7 @@ def report_view(report: dict[str, Any], timeline: list[dict[str, Any]] | None = 
     """What the template shows, as plain data (tests read it too). Shapes: see the template's sections.
     ``timeline`` is ``run_timeline`` output (None: not available, e.g. a report rebuilt without an
     instance)."""
-    crm = CRM_NAMES.get(report.get("destination_kind") or "", report.get("destination_kind") or "the CRM")
+    crm = crm_name(report)
     rows = _object_rows(report, crm)
     span = timeline_span(timeline or [])
     base = Path(str(report.get("schema_document") or "")).parent if report.get("schema_document") else None

@@ -25,6 +25,14 @@ SEGMENTS: tuple[tuple[str, str], ...] = (
 )
 
 
+CRM_NAMES = {"pipedrive": "Pipedrive", "highlevel": "HighLevel", "salesforce": "Salesforce"}
+
+
+def crm_name(report: dict[str, Any]) -> str:
+    """The destination's product name for a report (``destination_kind``), else "the CRM"."""
+    return CRM_NAMES.get(report.get("destination_kind") or "", "the CRM")
+
+
 def _n(value: Any) -> int:
     try:
         return int(value or 0)
@@ -129,4 +137,4 @@ def failed_checks(report: dict[str, Any]) -> list[str]:
     return out
 
 
-__all__ = ["SEGMENTS", "failed_checks", "segments", "shortfall", "shortfall_text"]
+__all__ = ["CRM_NAMES", "SEGMENTS", "crm_name", "failed_checks", "segments", "shortfall", "shortfall_text"]

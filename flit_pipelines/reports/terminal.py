@@ -14,7 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from flit_pipelines.reports.outcomes import failed_checks, segments, shortfall_text
+from flit_pipelines.reports.outcomes import crm_name, failed_checks, segments, shortfall_text
 
 PLAIN_WIDTH = 160  # when stdout is not a terminal (CI logs, the demo piped to a file)
 
@@ -25,11 +25,6 @@ def console() -> Console:
     tty = sys.stdout.isatty()
     return Console(file=sys.stdout, width=None if tty else PLAIN_WIDTH, no_color=not tty, highlight=False,
                    soft_wrap=False)
-
-
-def _crm(report: dict[str, Any]) -> str:
-    return {"pipedrive": "Pipedrive", "highlevel": "HighLevel", "salesforce": "Salesforce"}.get(
-        report.get("destination_kind") or "", "the CRM")
 
 
 def summary_title(reports: list[dict[str, Any]]) -> str:
@@ -49,7 +44,7 @@ def summary_table(reports: list[dict[str, Any]]) -> Table:
     if not reports:
         raise ValueError("summary_table needs at least one wave report")
     last = reports[-1]
-    crm = _crm(last)
+    crm = crm_name(last)
     table = Table(show_lines=False, header_style="bold")
     table.add_column("target", no_wrap=True)
     table.add_column("in source", justify="right")
@@ -79,7 +74,7 @@ def _created(t: dict[str, Any]) -> str:
 def shortfall_lines(report: dict[str, Any]) -> list[str]:
     """Under the table: per target whose CRM count is below its source count, the counts and one line
     per reason (an unexplained rest is printed as such)."""
-    crm = _crm(report)
+    crm = crm_name(report)
     lines = []
     for name, t in (report.get("targets") or {}).items():
         text = shortfall_text(t, crm, limit=6)

@@ -128,7 +128,7 @@ def test_html_shows_chart_numbers_reasons_and_timeline_and_escapes_text():
     assert evil not in html and "refused by Salesforce: &lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "invoices: counts_reconcile" in html and "Not every check passed" in html
     assert "load invoices" in svg_text(report_view(rep, timeline)["timeline_svg"])
-    assert "source 54 → CRM 27" in svg_text(report_view(rep, timeline)["records_svg"])
+    assert "source 54 → Salesforce 27" in svg_text(report_view(rep, timeline)["records_svg"])
 
 
 def test_terminal_summary_shows_the_sample_waves_creates_full_headers_and_reasons(capsys):
