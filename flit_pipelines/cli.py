@@ -1,7 +1,9 @@
 """``flit``: run migrations through Dagster, print reports, approve specs, review PHI, roll back.
 
     flit run <migration> --wave sample|full      execute one wave; exit 1 if a step or blocking check fails
-    flit report <migration> [--wave W] [--json]  per-target counts, quarantine reasons, checks, seed landing
+    flit report <migration> [--wave W] [--json] [--html] [--demo]
+                                                  per-target counts, why any record is missing, checks, seed
+                                                  landing; --html (re)writes the wave's HTML report
     flit rollback <migration> [--scope all|wave|run] [--wave W] [--run-id R] [--execute]
                                                   plan (and with --execute carry out) a rollback; dry run by default
     flit inventory <migration>                    source record counts and estimated extraction time
@@ -9,6 +11,9 @@
     flit spec check                               validate every spec, print load order and approval
     flit phi list <migration> [--wave W]         records held for PHI review (IDs, targets, pattern names)
     flit phi approve <migration> <target> (--all | --source-id ID ...) --by NAME   release held records
+
+``--demo`` (report, phi, rollback, delta) reads the demo's data (``data/demo``). A command that finds no
+data exits 1 with what to run first and creates nothing.
 
 With the sandboxes package installed (the dev/demo set-up): ``flit demo``, ``flit sandbox serve ...``,
 ``flit sandbox build-practice ...``.
@@ -28,6 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # Packages installed beside the product add subcommands through this entry-point group: each entry is a
 # callable taking the argparse sub-parsers object (the dev/demo set-up installs flit_sandboxes this way).
 CLI_PLUGINS = "flit_pipelines.cli"
+DEMO_HELP = "read the demo's data (data/demo and its approved spec copies) instead of FLIT_DATA_DIR"
 
 
 def default_dagster_home() -> Path:
@@ -101,6 +107,56 @@ def report(migration: str, wave: str) -> dict:
     return build_report(spec, wave, FlitResource())
 
 
+def summary_reports(migration: str, wave: str) -> list[dict]:
+    """The reports the terminal summary of ``wave`` shows, oldest first: the sample wave's too when
+    ``wave`` is full and the sample wave ran (its creates are the full wave's "unchanged")."""
+    from flit_pipelines.data_dirs import waves_with_data
+
+    earlier = ["sample"] if wave == "full" and "sample" in waves_with_data(migration) else []
+    return [report(migration, w) for w in [*earlier, wave]]
+
+
+def write_report_html(migration: str, wave: str, rep: dict | None = None) -> Path:
+    """(Re)write ``<data>/reports/<migration>/<wave>/migration_report.html`` from the wave's report and
+    the step timeline of its latest run on the ``DAGSTER_HOME`` instance; returns the path."""
+    _ensure_dagster_home()
+    import dagster as dg
+
+    from flit_pipelines.assets.resources import FlitResource
+    from flit_pipelines.assets.run_events import wave_timeline
+    from flit_pipelines.reports.html_report import write_html_report
+
+    rep = rep if rep is not None else report(migration, wave)
+    with dg.DagsterInstance.get() as instance:
+        timeline = wave_timeline(instance, migration, wave)
+    return write_html_report(rep, FlitResource().reports_dir(migration, wave), timeline)
+
+
+def _html_path(migration: str, wave: str) -> Path | None:
+    from flit_pipelines.assets.io_manager import default_data_dir
+    from flit_pipelines.reports.html_report import HTML_NAME
+
+    path = Path(default_data_dir()) / "reports" / migration / wave / HTML_NAME
+    return path if path.exists() else None
+
+
+def _check_data(args, wave: str | None = None) -> int:
+    """0 when the migration exists and has data (for ``wave`` if given); otherwise print why on stderr
+    and return the exit code (2 unknown migration, 1 no data yet). Creates nothing."""
+    from flit_pipelines.data_dirs import missing_data
+    from flit_pipelines.spec import load_all_specs
+
+    known = load_all_specs()
+    if args.migration not in known:
+        print(f"flit: no migration {args.migration!r}; known: {', '.join(sorted(known))}", file=sys.stderr)
+        return 2
+    sentence = missing_data(args.migration, wave, demo=getattr(args, "demo", False))
+    if sentence:
+        print(sentence, file=sys.stderr)
+        return 1
+    return 0
+
+
 def run_rollback(migration: str, *, scope: str = "all", wave: str | None = None, run_id: str | None = None,
                  execute: bool = False, log_level: str = "WARNING") -> dict:
     """Execute the ``<migration>_rollback`` job on the instance in ``DAGSTER_HOME``.
@@ -144,48 +200,39 @@ def _print_rollback(summary: dict) -> None:
     print(f"plan: {summary['plan']}" + (f"\nreport: {summary['report']}" if summary.get("report") else ""))
 
 
-def _print_report(rep: dict) -> None:
-    print(f"{rep['title']} — wave {rep['wave']} — all checks passed: {rep['all_checks_passed']}")
-    cols = ["source_rows", "quarantined", "created", "updated", "unchanged", "failed", "destination_count"]
-    print(f"{'target':20}" + "".join(f"{c[:12]:>13}" for c in cols) + "  checks")
-    for name, t in rep["targets"].items():
-        checks = ",".join(f"{k}={'ok' if v else 'FAIL'}" for k, v in t["checks"].items())
-        print(f"{name:20}" + "".join(f"{str(t.get(c, '')):>13}" for c in cols) + f"  {checks}")
-    for name, t in rep["targets"].items():  # every record that did not land, and why
-        for category, c in (t.get("not_migrated") or {}).items():
-            for reason, n in c["reasons"].items():
-                print(f"  {name}: {n} not migrated ({category}): {reason}")
-        for f in t.get("flagged_derived_inputs") or []:
-            print(f"  {name}: {f['source_id']} sent with a flag: {f['reason']}")
-        if t.get("unaccounted"):
-            print(f"  {name}: {t['unaccounted']} UNACCOUNTED (not loaded, no reason recorded)")
-        if (t.get("money") or {}).get("identity"):
-            print(f"  {name} money: {t['money']['identity']}")
-    print(f"providers without a destination user (fallback owner): {rep['unmatched_providers']['count']}")
-    fls = rep.get("fls_checklist")
-    if fls:
-        print(f"field-level security of HIPAA-sensitive fields ({len(fls['fields'])}):")
-        for f in fls["fields"]:
-            print(f"  {f['field']:48} {f['status']}")
-        for step in fls.get("steps", []):
-            print(f"  - {step}")
+def _print_report(rep: dict | list[dict], html: Path | None = None) -> None:
+    """The terminal summary (``reports.terminal``) of one wave report, or of the waves run (oldest first)."""
+    from flit_pipelines.reports.terminal import print_summary
+
+    reps = rep if isinstance(rep, list) else [rep]
+    print_summary(reps, str(html) if html else None)
+    for r in reps:  # what the table cannot show: records sent with a flag, the money identity
+        for name, t in r["targets"].items():
+            for f in t.get("flagged_derived_inputs") or []:
+                print(f"  {name}: {f['source_id']} sent with a flag: {f['reason']}")
+            if (t.get("money") or {}).get("identity"):
+                print(f"  {name} money: {t['money']['identity']}")
 
 
 def cmd_run(args) -> int:
     ok = run_wave(args.migration, args.wave, log_level=args.log_level)
     try:
-        _print_report(report(args.migration, args.wave))
+        _print_report(summary_reports(args.migration, args.wave), _html_path(args.migration, args.wave))
     except Exception as exc:  # the report is a courtesy here; the exit code is the run's
         print(f"(report unavailable: {type(exc).__name__})")
     return 0 if ok else 1
 
 
 def cmd_report(args) -> int:
-    rep = report(args.migration, args.wave)
+    code = _check_data(args, args.wave)
+    if code:
+        return code
     if args.json:
-        print(json.dumps(rep, indent=2, default=str))
-    else:
-        _print_report(rep)
+        print(json.dumps(report(args.migration, args.wave), indent=2, default=str))
+        return 0
+    reps = summary_reports(args.migration, args.wave)
+    html = write_report_html(args.migration, args.wave, reps[-1]) if args.html else _html_path(args.migration, args.wave)
+    _print_report(reps, html)
     return 0
 
 
@@ -194,6 +241,9 @@ def cmd_rollback(args) -> int:
         print(f"flit rollback: --scope {args.scope} needs {'--wave' if args.scope == 'wave' else '--run-id'}",
               file=sys.stderr)
         return 2
+    code = _check_data(args, args.wave if args.scope == "wave" else None)
+    if code:
+        return code
     summary = run_rollback(args.migration, scope=args.scope, wave=args.wave, run_id=args.run_id,
                            execute=args.execute, log_level=args.log_level)
     _print_rollback(summary)
@@ -241,10 +291,10 @@ def cmd_phi(args) -> int:
     from flit_pipelines.reports.phi_review import held_frame, queue_frame
     from flit_pipelines.spec import load_all_specs
 
-    specs = load_all_specs()
-    if args.migration not in specs:
-        raise SystemExit(f"flit phi: no migration {args.migration!r}")
-    spec = specs[args.migration]
+    code = _check_data(args, getattr(args, "wave", None))
+    if code:
+        return code
+    spec = load_all_specs()[args.migration]
     ledger = FlitResource().ledger()
     if args.action == "list":
         queue = queue_frame(ledger, spec, args.wave)
@@ -277,6 +327,9 @@ def cmd_phi(args) -> int:
 def cmd_delta(args) -> int:
     from flit_pipelines.delta.runner import tick
 
+    code = _check_data(args, "full")  # the delta window opens after the full wave
+    if code:
+        return code
     result = tick(args.migration, execute=not args.dry_run, log_level=args.log_level)
     if result.skip_reason:
         print(f"skipped: {result.skip_reason}")
@@ -305,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("migration")
     rp.add_argument("--wave", default="full")
     rp.add_argument("--json", action="store_true")
+    rp.add_argument("--html", action="store_true", help="(re)write the wave's HTML report and print its path")
+    rp.add_argument("--demo", action="store_true", help=DEMO_HELP)
     rp.set_defaults(fn=cmd_report)
 
     rb = sub.add_parser("rollback", help="plan (and with --execute carry out) a migration's rollback")
@@ -314,12 +369,14 @@ def main(argv: list[str] | None = None) -> int:
     rb.add_argument("--run-id", default=None, help="with --scope run: the Dagster run ID of a migration run")
     rb.add_argument("--execute", action="store_true", help="carry the plan out (default: dry run, plan only)")
     rb.add_argument("--log-level", default="WARNING", help="Dagster console log level")
+    rb.add_argument("--demo", action="store_true", help=DEMO_HELP)
     rb.set_defaults(fn=cmd_rollback)
 
     dl = sub.add_parser("delta", help="one delta-pickup tick: look at the source, run a delta wave if it changed")
     dl.add_argument("migration")
     dl.add_argument("--dry-run", action="store_true", help="look only: report what changed, run nothing")
     dl.add_argument("--log-level", default="WARNING", help="Dagster console log level")
+    dl.add_argument("--demo", action="store_true", help=DEMO_HELP)
     dl.set_defaults(fn=cmd_delta)
 
     inv = sub.add_parser("inventory", help="source record counts and estimated extraction time")
@@ -343,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("migration")
     pl.add_argument("--wave", default=None, help="only what this wave's load held (default: every wave)")
     pl.add_argument("--json", action="store_true")
+    pl.add_argument("--demo", action="store_true", help=DEMO_HELP)
     pl.set_defaults(fn=cmd_phi)
     pa_ = phs.add_parser("approve", help="approve held records; the next load run sends them")
     pa_.add_argument("migration")
@@ -351,12 +409,20 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--all", action="store_true", help="every record of the target held now")
     which.add_argument("--source-id", nargs="+", default=[], help="these held source IDs")
     pa_.add_argument("--by", required=True, help="name of the person who reviewed the records")
+    pa_.add_argument("--demo", action="store_true", help=DEMO_HELP)
     pa_.set_defaults(fn=cmd_phi)
 
     for plugin in entry_points(group=CLI_PLUGINS):  # e.g. flit_sandboxes: `flit sandbox ...`, `flit demo`
         plugin.load()(sub)
 
     args = p.parse_args(argv)
+    if getattr(args, "demo", False):
+        from flit_pipelines.data_dirs import DEMO_DATA_DIR, demo_command, use_demo_data
+
+        if use_demo_data() is None:
+            print(f"The demo has not run ({DEMO_DATA_DIR} does not exist): run `{demo_command()}` first.",
+                  file=sys.stderr)
+            return 1
     return int(args.fn(args) or 0)
 
 

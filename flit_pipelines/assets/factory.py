@@ -27,6 +27,7 @@ from flit_pipelines.assets.record_issues import (
     save_issues,
 )
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.assets.run_events import step_events
 from flit_pipelines.delta.deletions import (
     delete_records,
     deletion_rows,
@@ -46,12 +47,13 @@ from flit_pipelines.reconcile.quarantined import read_quarantined
 from flit_pipelines.reports.audit_log import write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
+from flit_pipelines.reports.html_report import write_html_report
 from flit_pipelines.reports.migration import write_json
 from flit_pipelines.reports.phi_review import write_queue as write_phi_queue
+from flit_pipelines.reports.timeline import run_timeline
 from flit_pipelines.reports.user_mapping import write_user_mapping
 from flit_pipelines.reports.workflow_rebuild import (
-    appointment_objects,
-    recall_objects,
+    workflow_objects,
     workflow_rebuild_markdown,
     workflow_rebuild_spec,
 )
@@ -163,15 +165,18 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
         write_json(path, rep)
         audit = write_audit_log(flit.ledger(), m, wave, out)  # every record: source ID, destination ID, operation
         write_phi_queue(flit.ledger(), spec, wave, out)  # phi_review_queue.csv: held and approved records
-        # recall types and intervals, appointment facts: what an admin rebuilds as CRM workflows
-        frames = {o: pd.read_parquet(parquet.path_for(_key(spec, "extract", o), wave))
-                  for o in {**recall_objects(spec), **appointment_objects(spec)}}
+        # recall types and intervals, appointment facts (status codes labelled by the practice's code
+        # tables): what an admin rebuilds as CRM workflows
+        frames = {o: pd.read_parquet(parquet.path_for(_key(spec, "extract", o), wave)) for o in workflow_objects(spec)}
         (out / "workflow_rebuild.md").write_text(workflow_rebuild_markdown(workflow_rebuild_spec(spec, frames)),
                                                  encoding="utf-8")
+        # the same report for practice staff: one self-contained HTML page with charts and the run's timeline
+        html = write_html_report(rep, out, run_timeline(step_events(context.instance, context.run.run_id), m))
         return dg.MaterializeResult(metadata={
             "report": dg.MetadataValue.path(str(path)),
             "audit_log": dg.MetadataValue.path(str(audit["csv"])),
             "workflow_rebuild": dg.MetadataValue.path(str(out / "workflow_rebuild.md")),
+            "html_report": dg.MetadataValue.path(str(html)),
             "targets": dg.MetadataValue.json({t: {k: v for k, v in r.items() if k in (
                 "source_rows", "quarantined", "created", "updated", "unchanged", "failed", "destination_count")}
                 for t, r in rep["targets"].items()}),

@@ -1,9 +1,10 @@
 """The custom-field design document for practice staff and CRM admins (Markdown).
 
-Per target and folder/category, every custom field the destination needs: name, type, pick-list
-options, value map (source value -> CRM value), where its value comes from (source column,
-template, expression or derived aggregate) and which workflow triggers it can drive (inferred from
-type and name). The destination's own design document (what ``ensure_schema`` returned and the
+Per target and folder/category, every custom field the destination needs: name, type (the CRM's
+own label, ``crm_field_types.yaml``, with the API name), pick-list options, value map (source value
+-> CRM value), where its value comes from in words ("the latest due date of the patient's recalls",
+``reports.wording``; source codes labelled, ``reports.source_codes``), the source columns behind it,
+and which workflow triggers it can drive (inferred from type and name). The destination's own design document (what ``ensure_schema`` returned and the
 ``destination_schema`` asset wrote as ``custom_field_design.json``) adds CRM keys, folders,
 pipelines, calendars, custom objects and, for Salesforce, the field-level-security checklist.
 
@@ -13,8 +14,14 @@ Only field names, types, options and mapping rules appear here; never record val
 from __future__ import annotations
 
 import re
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import yaml
+
+from flit_pipelines.reports.source_codes import CodeLabels
+from flit_pipelines.reports.wording import source_columns, value_origin
 from flit_pipelines.spec.model import DeriveStep, MigrationSpec, Target, ValueSource
 
 # Destination type names (HighLevel, Pipedrive, Salesforce) grouped by what workflows can do with them.
@@ -30,6 +37,19 @@ _EXPIRY_DATE = re.compile(r"expir|termination|end|renew|effective", re.I)
 _BIRTH_DATE = re.compile(r"birth|dob", re.I)
 _BALANCE = re.compile(r"balance|outstanding|owed|due|bal_|overdue|unpaid|aging", re.I)
 _TEMPLATE_REF = re.compile(r"\{([^{}:]+)(?::[^{}]*)?\}")
+
+
+@cache
+def _crm_types() -> dict[str, dict[str, str]]:
+    doc = yaml.safe_load(Path(__file__).with_name("crm_field_types.yaml").read_text(encoding="utf-8")) or {}
+    return {crm: {str(k).lower(): str(v) for k, v in (d.get("types") or {}).items()} for crm, d in doc.items()}
+
+
+def crm_type_label(destination: str, ftype: str | None) -> str:
+    """The CRM's own name of a field type, with the API name when it differs: ``("highlevel", "MONETORY")``
+    -> "Monetary (MONETORY)"; an unknown type is returned as given."""
+    label = _crm_types().get(destination, {}).get(str(ftype or "").lower())
+    return f"{label} ({ftype})" if label and label != ftype else str(ftype or "")
 
 
 def type_class(ftype: str | None) -> str:
@@ -198,11 +218,14 @@ def _crm_key(entry: dict | None) -> str:
 
 def custom_field_design(spec: MigrationSpec, design: dict | None = None) -> dict[str, Any]:
     """The design as data: ``{"migration", "destination", "targets": {target: {"entity", "crm_object",
-    "folders": {category: [{"name", "type", "type_class", "options", "value_map", "source",
-    "triggers", "crm_key", "created"}]}, "tags": [{"name", "trigger"}]}}}``.
+    "folders": {category: [{"name", "label", "type", "type_label", "type_class", "options", "value_map",
+    "source", "comes_from", "source_columns", "triggers", "crm_key", "created"}]}, "tags": [{"name",
+    "trigger"}]}}}``. ``source`` is the technical origin (columns, templates, expressions), ``comes_from``
+    the same in words for practice staff.
     Targets without custom fields or tags are left out; a field without category is under "General".
     """
     idx = _design_index(design)
+    labels = CodeLabels(spec)
     out: dict[str, Any] = {"migration": spec.migration, "destination": spec.destination.kind, "targets": {}}
     for tname, t in spec.targets.items():
         tags = tag_names(t)
@@ -214,9 +237,11 @@ def custom_field_design(spec: MigrationSpec, design: dict | None = None) -> dict
             entry = _design_entry(idx, name, entity)
             options = cf.options or (entry or {}).get("options") or (entry or {}).get("picklist_values") or None
             folders.setdefault(cf.category or "General", []).append({
-                "name": name, "type": cf.type, "type_class": type_class(cf.type),
+                "name": name, "label": (entry or {}).get("label") or cf.args.get("label"), "type": cf.type,
+                "type_label": crm_type_label(spec.destination.kind, cf.type), "type_class": type_class(cf.type),
                 "options": list(options) if options else None,
                 "value_map": value_map_of(t, cf), "source": source_description(spec, t, cf),
+                "comes_from": value_origin(spec, t, cf, labels), "source_columns": source_columns(spec, t, cf),
                 "triggers": field_triggers(name, cf.type, cf.options),
                 "crm_key": _crm_key(entry), "created": (entry or {}).get("created"),
             })
@@ -307,7 +332,8 @@ def custom_field_design_markdown(spec: MigrationSpec, design: dict | None = None
             schema step ran. Missing or unexpected keys are skipped.
 
     Returns Markdown: a heading, then per target a section per folder/category with a table
-    ``Field | Type | Options | Value map (source → CRM) | Comes from | Workflow triggers | CRM key``,
+    ``Field | Type | Options | Value map (source → CRM) | Comes from | Workflow triggers | CRM key |
+    Source columns`` (type: the CRM's label and API name; comes from: in words),
     the tags the target can set with their tag-added trigger, then what the design document adds
     (folders, pipelines, calendars, custom objects, technical fields, Salesforce FLS checklist).
     Never raises on a partial design document.
@@ -327,13 +353,15 @@ def custom_field_design_markdown(spec: MigrationSpec, design: dict | None = None
             lines += [" ".join(desc.split()), ""]
         for folder, fields in t["folders"].items():
             lines += [f"### Folder: {folder}", "",
-                      "| Field | Type | Options | Value map (source → CRM) | Comes from | Workflow triggers | CRM key |",
-                      "|---|---|---|---|---|---|---|"]
+                      "| Field | Type | Options | Value map (source → CRM) | Comes from | Workflow triggers | CRM key "
+                      "| Source columns |",
+                      "|---|---|---|---|---|---|---|---|"]
             for f in fields:
                 used.add(f["name"].lower())
                 lines.append("| " + " | ".join(_cell(x) for x in (
-                    f["name"], f["type"], ", ".join(map(str, f["options"] or [])), _fmt_map(f["value_map"]),
-                    f["source"], " / ".join(f["triggers"]) or "—", f["crm_key"])) + " |")
+                    f["name"], f["type_label"], ", ".join(map(str, f["options"] or [])), _fmt_map(f["value_map"]),
+                    f["comes_from"], " / ".join(f["triggers"]) or "—", f["crm_key"],
+                    ", ".join(f["source_columns"]) or "—")) + " |")
             lines.append("")
         if t["tags"]:
             lines += ["### Tags", ""] + [f"- `{tag['name']}`: {tag['trigger']}" for tag in t["tags"]] + [""]
@@ -344,5 +372,6 @@ def custom_field_design_markdown(spec: MigrationSpec, design: dict | None = None
     return "\n".join(lines).rstrip() + "\n"
 
 
-__all__ = ["custom_field_design", "custom_field_design_markdown", "field_triggers", "source_description",
+__all__ = ["crm_type_label", "custom_field_design", "custom_field_design_markdown", "field_triggers",
+           "source_description",
            "tag_names", "type_class", "value_map_of"]

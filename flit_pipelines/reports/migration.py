@@ -70,6 +70,13 @@ def build_report(spec: MigrationSpec, wave: str, flit) -> dict[str, Any]:
             "checks": checks,
             "loaded": bool(load),
             **_accounting(load, count_meta, issues),
+            # for readers (terminal summary, HTML report): why a count differs, and each check's sentence
+            "quarantined_at_extract": int((q["stage"] == "extract").sum()),
+            "quarantine_reasons_extract": q.loc[q["stage"] == "extract", "reason"].value_counts().to_dict(),
+            "quarantine_reasons_load": q.loc[q["stage"] == "load", "reason"].value_counts().to_dict(),
+            "filtered_by_target": count_meta.get("filtered_by_target", 0), "filter_rule": t.where,
+            "destination_errors": s.get("errors", {}),
+            "check_details": {k: v.get("description") for k, v in load.get("checks", {}).items()},
             **({"source_deletions": load.get("source_deletions", {})} if is_delta(wave) else {}),
         }
     unmatched = []
@@ -90,6 +97,7 @@ def build_report(spec: MigrationSpec, wave: str, flit) -> dict[str, Any]:
         # sample wave: the field-level read-back diff (counts per target; values only in its CSV/HTML)
         "field_diff": _read(base / "field_diff_summary.json") or None,
         "title": spec.title,
+        "source_kind": spec.source.kind, "destination_kind": spec.destination.kind,
         "wave": wave,
         # delta wave: per object, rows the source returned since the cursor and rows deleted in the source
         "delta": {o: {k: doc.get(k) for k in ("rows_changed", "deleted_in_source", "deletions_detected", "base_wave")}

@@ -13,7 +13,9 @@ From the extracted source frames (one typed frame per spec object) and the spec:
   pipelines the spec provisions.
 
 Objects and columns are found by name and type in the spec, not by one spec's names; whatever is
-missing is reported as missing. Output holds counts, configuration values (types, status codes) and
+missing is reported as missing. Every status code carries its meaning (the practice's code table, the
+documented meaning, or the spec's value map: ``reports.source_codes``) or "unknown code N"; lengths,
+intervals and lead times are written in minutes, hours, days, weeks or months (``reports.wording``). Output holds counts, configuration values (types, status codes) and
 field names, never per-patient values; type values seen fewer than ``MIN_TYPE_COUNT`` times are
 folded into "(other)" so free-text reasons do not leak.
 """
@@ -26,6 +28,8 @@ from typing import Any
 import pandas as pd
 
 from flit_pipelines.reports.design_doc import field_triggers, tag_names, type_class
+from flit_pipelines.reports.source_codes import CodeLabels
+from flit_pipelines.reports.wording import days_text, duration_text
 from flit_pipelines.spec.model import MigrationSpec, SourceObject
 
 MIN_TYPE_COUNT = 2
@@ -187,26 +191,10 @@ def appointment_objects(spec: MigrationSpec) -> dict[str, dict[str, str | None]]
     return out
 
 
-def _status_labels(spec: MigrationSpec, obj_name: str, status_col: str,
-                   frames: dict[str, pd.DataFrame]) -> dict[str, str]:
-    """Status value -> label from a code object the spec joins on the status column (derive ``from``
-    with ``by.left == status_col``), else from derive value maps over the status column."""
-    labels: dict[str, str] = {}
-    for t in spec.targets.values():
-        if t.from_ != obj_name:
-            continue
-        for s in t.derive:
-            if s.from_ and isinstance(s.by, dict) and s.by.get("left") == status_col and s.column:
-                codes = frames.get(s.from_)
-                if codes is not None and s.by.get("right") in codes and s.column in codes:
-                    keys = codes[s.by["right"]].astype("string")
-                    for k, v in zip(keys, codes[s.column].astype("string")):
-                        if pd.notna(k) and pd.notna(v):
-                            labels.setdefault(str(k), str(v))
-            elif s.column == status_col and s.value_map:
-                for k, v in s.value_map.items():
-                    labels.setdefault(str(k), str(v))
-    return labels
+def workflow_objects(spec: MigrationSpec) -> set[str]:
+    """Every object ``workflow_rebuild_spec`` reads: recall and appointment objects, and the code tables
+    the spec joins on a status column (their rows label the status codes in the practice's words)."""
+    return {*recall_objects(spec), *appointment_objects(spec), *CodeLabels(spec).code_objects()}
 
 
 def _lead_time(days: pd.Series, basis: str, column: str) -> dict[str, Any]:
@@ -259,13 +247,15 @@ def appointment_facts(spec: MigrationSpec, name: str, cols: dict[str, str | None
         out["length_minutes_median"] = _num(length.median())
     if cols["status"]:
         s = f[cols["status"]].astype("string")
-        labels = _status_labels(spec, name, cols["status"], frames)
-        if cols["status_label"]:
+        codes = CodeLabels(spec, frames)
+        labels = dict(codes.labels(name, cols["status"]))
+        if cols["status_label"]:  # the row's own status text (e.g. Ascend statusDescription) comes first
             lab = pd.DataFrame({"v": s, "l": f[cols["status_label"]].astype("string")}).dropna()
-            for k, v in lab.drop_duplicates("v").itertuples(index=False):
-                labels.setdefault(str(k), str(v))
+            labels.update({str(k): str(v) for k, v in lab.drop_duplicates("v").itertuples(index=False)})
         counts = s.fillna("(none)").value_counts()
-        out["statuses"] = [{"value": str(v), "label": labels.get(str(v)), "count": int(n),
+        out["statuses"] = [{"value": str(v), "count": int(n),
+                            "label": ("no status recorded" if v == "(none)" else
+                                      labels.get(str(v)) or codes.label(name, cols["status"], v)),
                             "meaning": meaning_of(v, labels.get(str(v)))} for v, n in counts.items()]
         for row in out["statuses"]:
             if row["meaning"] == "no-show":
@@ -313,7 +303,7 @@ def workflow_checklist(spec: MigrationSpec, recalls: list[dict[str, Any]],
         if (obj, fname) in seen:
             continue
         seen.add((obj, fname))
-        conds = [f"{type_field} = {r['recall_type']} (interval ~{r['interval_days_median']} days)"
+        conds = [f"{type_field} = {r['recall_type']} (every {days_text(r['interval_days_median']) or 'interval unknown'})"
                  for r in rtypes] if type_field and rtypes else []
         trig = {"highlevel": f"Workflow trigger 'Custom Date Reminder' on contact field {fname}",
                 "salesforce": f"Record-triggered Flow on {obj} with a scheduled path relative to {fname}",
@@ -331,7 +321,7 @@ def workflow_checklist(spec: MigrationSpec, recalls: list[dict[str, Any]],
                     if t.entity == "appointment" or (t.options.get("sobject") == "Event")
                     or (t.entity == "activity" and _APPT_OBJ.search(t.from_ or ""))]
     lead = next((a["lead_time"] for a in appointments if a.get("lead_time")), None)
-    lead_note = (f"bookings are made a median {lead['days_median']} days ahead ({lead['basis']} time)"
+    lead_note = (f"bookings are made a median {days_text(lead['days_median'])} ahead ({lead['basis']} time)"
                  if lead and lead.get("days_median") is not None else "no booking time in the source")
     for n, t in appt_targets:
         cal = t.options.get("calendar")
@@ -443,6 +433,12 @@ def workflow_rebuild_spec(spec: MigrationSpec, frames: dict[str, pd.DataFrame]) 
     }
 
 
+def _days(days: Any) -> str:
+    """"6 months (182 days)": the interval in the unit people use, with the exact days."""
+    text = days_text(days)
+    return f"{text} ({_num(days)} days)" if text and not text.endswith(("day", "days")) else text
+
+
 def _c(x: Any) -> str:
     return "" if x is None else str(x).replace("|", "\\|").replace("\n", " ")
 
@@ -464,12 +460,12 @@ def workflow_rebuild_markdown(doc: dict[str, Any]) -> str:
         if o.get("note"):
             L += [o["note"], ""]
         if o.get("types"):
-            L += ["| Recall type | Patients | Records | Interval days (median) | Interval days (mode) | "
-                  "Range (days) | ≈ Months |", "|---|---|---|---|---|---|---|"]
+            L += ["| Recall type | Patients | Records | Typical interval (median) | Most common interval | "
+                  "Shortest – longest |", "|---|---|---|---|---|---|"]
             for r in o["types"]:
                 L.append(f"| {_c(r['recall_type'])} | {r['patients']} | {r['records']} | "
-                         f"{_c(r['interval_days_median'])} | {_c(r['interval_days_mode'])} | "
-                         f"{_c(r['interval_days_min'])}–{_c(r['interval_days_max'])} | {_c(r['interval_months'])} |")
+                         f"{_c(_days(r['interval_days_median']))} | {_c(_days(r['interval_days_mode']))} | "
+                         f"{_c(days_text(r['interval_days_min']))} – {_c(days_text(r['interval_days_max']))} |")
             L.append("")
     L += ["## Appointment reminder rules", ""]
     app = doc.get("appointments") or {}
@@ -480,20 +476,26 @@ def workflow_rebuild_markdown(doc: dict[str, Any]) -> str:
         if o.get("note"):
             L += [o["note"], ""]
         if o.get("types"):
-            L += ["| Appointment type / reason | Count | Length (median min) | Length (mode min) |",
+            L += ["| Appointment type / reason | Count | Typical length (median) | Most common length |",
                   "|---|---|---|---|"]
-            L += [f"| {_c(t['type'])} | {t['count']} | {_c(t['length_minutes_median'])} | "
-                  f"{_c(t['length_minutes_mode'])} |" for t in o["types"]]
+            L += [f"| {_c(t['type'])} | {t['count']} | {_c(duration_text(t['length_minutes_median']))} | "
+                  f"{_c(duration_text(t['length_minutes_mode']))} |" for t in o["types"]]
             L.append("")
         if o.get("statuses"):
-            L += ["| Status value | Label | Meaning | Count |", "|---|---|---|---|"]
-            L += [f"| {_c(s['value'])} | {_c(s['label'])} | {s['meaning']} | {s['count']} |" for s in o["statuses"]]
-            L += ["", f"No-shows: **{o.get('no_show', 0)}**, cancellations: **{o.get('cancelled', 0)}**.", ""]
+            L += ["| Status code | What it means in the source | Counts as | Count |", "|---|---|---|---|"]
+            L += [f"| {_c(s['value'])} | {_c(s['label'] or s['value'])} | {s['meaning']} | {s['count']} |"
+                  for s in o["statuses"]]
+            L += ["", f"No-shows: **{o.get('no_show', 0)}**, cancellations: **{o.get('cancelled', 0)}**. Meanings come "
+                  "from the practice's status-code table when it is extracted, else from the meaning public "
+                  "material documents, else from the value the field map sends for the code; \"unknown code N\" "
+                  "means none of them names it.", ""]
         lt = o.get("lead_time")
         if lt:
-            L += [f"Lead time from {lt['basis']} time (`{lt['column']}`) to the visit: median {_c(lt['days_median'])} "
-                  f"days (p25 {_c(lt['days_p25'])}, p75 {_c(lt['days_p75'])}, p90 {_c(lt['days_p90'])}); "
-                  f"{lt['rows_after_visit']} rows were {lt['basis']} after the visit.", ""]
+            L += [f"Lead time from {lt['basis']} time (`{lt['column']}`) to the visit: median "
+                  f"{_c(days_text(lt['days_median']))} (a quarter within {_c(days_text(lt['days_p25']))}, "
+                  f"three quarters within {_c(days_text(lt['days_p75']))}, nine in ten within "
+                  f"{_c(days_text(lt['days_p90']))}); {lt['rows_after_visit']} rows were {lt['basis']} after "
+                  "the visit.", ""]
             if lt.get("buckets"):
                 L += ["| Booked ahead | Appointments |", "|---|---|"]
                 L += [f"| {k} | {v} |" for k, v in lt["buckets"].items()] + [""]

@@ -33,7 +33,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from flit_pipelines.assets.resources import FlitResource
-from flit_pipelines.cli import PROJECT_ROOT, _print_report, report, run_wave
+from flit_pipelines.cli import PROJECT_ROOT, _print_report, run_wave, summary_reports
+from flit_pipelines.data_dirs import DEMO_DATA_DIR, command_prefix
+from flit_pipelines.reports.html_report import HTML_NAME
 from flit_pipelines.delta.runner import tick
 from flit_pipelines.reports.phi_review import held_frame
 from flit_pipelines.spec import load_all_specs
@@ -177,7 +179,8 @@ def review_phi_queue(migration: str, reviewer: str = DEMO_REVIEWER) -> int:
     ledger = FlitResource().ledger()
     held = held_frame(ledger, spec)
     print(f"{migration}: PHI review queue after the sample wave: {len(held)} held"
-          + (f"; approved by {reviewer!r} (flit phi approve {migration} <target> --all --by ...)" if len(held) else ""))
+          + (f"; approved by {reviewer!r} ({command_prefix()} phi approve {migration} <target> --all --by ...)"
+             if len(held) else ""))
     for target, rows in held.groupby("target"):
         kinds = ", ".join(f"{p} x{n}" for p, n in rows["patterns"].value_counts().items())
         print(f"  {target}: {len(rows)} held ({kinds})")
@@ -193,8 +196,9 @@ def _run(migration: str, env: dict[str, str]) -> tuple[bool, dict]:
     ok = run_wave(migration, "sample", log_level="WARNING")
     review_phi_queue(migration)
     ok = run_wave(migration, "full", log_level="WARNING") and ok
-    rep = report(migration, "full")
-    _print_report(rep)
+    reports = summary_reports(migration, "full")  # the sample wave's creates beside the full wave's counts
+    rep = reports[-1]
+    _print_report(reports, html_report(migration))
     # the delta-pickup window is open now: one sensor tick (what the Dagster daemon does every poll)
     delta = tick(migration)
     print(f"{migration}: delta pickup tick: " + (f"skipped ({delta.skip_reason})" if delta.skip_reason else
@@ -206,9 +210,14 @@ def _run(migration: str, env: dict[str, str]) -> tuple[bool, dict]:
     return ok and rep["all_checks_passed"], rep
 
 
+def html_report(migration: str, wave: str = "full") -> Path:
+    """Path of a migration's HTML report in the demo's data (written by the wave's report asset)."""
+    return DEMO_DATA_DIR / "reports" / migration / wave / HTML_NAME
+
+
 def run_demo(*, keep: bool = False, port: int = 0, only: tuple[str, ...] = MIGRATIONS) -> int:
     """Every migration in ``only`` end to end; returns the exit code (0 when every step and check passed)."""
-    data_dir = PROJECT_ROOT / "data" / "demo"
+    data_dir = DEMO_DATA_DIR
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -254,7 +263,7 @@ def run_demo(*, keep: bool = False, port: int = 0, only: tuple[str, ...] = MIGRA
             results[m], _ = _run(m, env)
     ok = all(results.values())
     for m, passed in results.items():
-        print(f"  {m}: {'all checks passed' if passed else 'FAILED'} "
-              f"(report: {data_dir / 'reports' / m / 'full' / 'migration_report.json'})")
+        print(f"  {m}: {'all checks passed' if passed else 'FAILED'}; HTML report: {html_report(m)}")
     print(f"demo finished in {time.monotonic() - started:.1f} s: {'all checks passed' if ok else 'FAILED'}")
+    print(f"open an HTML report in a browser; the summary again: `{command_prefix()} report <migration> --demo`")
     return 0 if ok else 1
