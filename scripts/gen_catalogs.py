@@ -270,6 +270,15 @@ def _assemble(kind: str, ents: dict[str, dict], lookups: dict[str, str], overlay
 
 
 GEN = "general usage"
+
+
+def ADDRESS_SYNONYMS(prefix: str) -> dict:  # noqa: N802 - a table, spelled like one
+    """US address words for Pipedrive's Google-style address parts (general usage)."""
+    return {f"{prefix}.route": {"synonyms": [{"term": "street address", "source": GEN},
+                                             {"term": "address line 1", "source": GEN}]},
+            f"{prefix}.postal_code": {"type": "postal_code", "synonyms": [{"term": "zip code", "source": GEN}]},
+            f"{prefix}.admin_area_level_1": {"type": "state"},
+            f"{prefix}.country": {"type": "country"}}
 OVERLAY: dict[str, dict] = {
     "pipedrive": {
         "documents": ["sandboxes/flit_sandboxes/vendor_specs/pipedrive/openapi-v2.yaml",
@@ -297,6 +306,7 @@ OVERLAY: dict[str, dict] = {
                     "phones": {"type": "phone", "many": True, "format": "contact_list", "label": "Phones"},
                     "birthday": {"type": "date", "format": "date", "label": "Birthday",
                                  "synonyms": [{"term": "birth date", "source": GEN}]},
+                    **ADDRESS_SYNONYMS("postal_address"),
                     "postal_address.value": {"compose_of": ["postal_address.route", "postal_address.locality",
                                                             "postal_address.admin_area_level_1",
                                                             "postal_address.postal_code"]},
@@ -309,6 +319,7 @@ OVERLAY: dict[str, dict] = {
                 "seed_terms": [{"term": t, "source": "seed table (ARCHITECTURE.md)"} for t in
                                ("organization", "clinic", "practice", "location")],
                 "fields": {
+                    **ADDRESS_SYNONYMS("address"),
                     "address.value": {"compose_of": ["address.route", "address.locality", "address.admin_area_level_1",
                                                      "address.postal_code"]},
                     "add_time": {"type": "datetime", "format": "datetime_rfc3339"},
@@ -323,6 +334,7 @@ OVERLAY: dict[str, dict] = {
                     "stage": {"type": "text", "label": "Stage",
                               "description": "stage name in the target's pipeline; the loader resolves stage_id",
                               "source": "destinations/pipedrive/bodies.py"},
+                    "status": {"type": "enum", "values": ["open", "won", "lost"], "source": "notes/pipedrive.md 4.4"},
                     "value": {"type": "money", "format": "money"},
                     "currency": {"type": "text"},
                     "won_time": {"type": "datetime", "format": "datetime_rfc3339"},
@@ -339,9 +351,9 @@ OVERLAY: dict[str, dict] = {
                                ("appointment", "visit", "activity", "meeting")],
                 "fields": {
                     "due_date": {"type": "date", "format": "date", "label": "Due date",
-                                 "synonyms": [{"term": "start date", "source": GEN}]},
-                    "due_time": {"type": "datetime", "format": "time_hhmm", "label": "Due time",
-                                 "synonyms": [{"term": "start", "source": GEN}]},
+                                 "synonyms": [{"term": "start date", "source": GEN}, {"term": "start", "source": GEN}]},
+                    "due_time": {"type": "datetime", "format": "time_hhmm", "label": "Due time", "with": "due_date",
+                                 "source": "notes/pipedrive.md 4.5: due_date + due_time carry one start time"},
                     "duration": {"type": "duration", "format": "duration_hhmm"},
                     "done": {"type": "bool"},
                     "note": {"type": "long_text", "escape": "html"},
@@ -360,7 +372,8 @@ OVERLAY: dict[str, dict] = {
                                ("document", "attachment", "file")],
                 "fields": {
                     "file": {"write_only": True, "type": "file", "source": "destinations/pipedrive/readback.py"},
-                    "file_name": {"type": "text", "local": True, "format": "basename"},
+                    "file_name": {"type": "text", "local": True, "format": "basename", "with": "path",
+                                  "source": "destinations/pipedrive: the upload's name is the file's base name"},
                     "path": {"type": "path", "local": True, "label": "File path"},
                     "size": {"type": "number", "local": True},
                     "title": {"type": "text", "local": True},
@@ -403,7 +416,8 @@ OVERLAY: dict[str, dict] = {
                     "dnd": {"type": "bool"},
                     "tags": {"type": "list", "description": "comma-separated tag names"},
                     "country": {"type": "country"},
-                    "postalCode": {"synonyms": [{"term": "zip code", "source": GEN}]},
+                    "postalCode": {"type": "postal_code", "synonyms": [{"term": "zip code", "source": GEN}]},
+                    "state": {"type": "state"},
                     "address1": {"synonyms": [{"term": "street address", "source": GEN}]},
                     "name": {"synonyms": [{"term": "full name", "source": GEN}]},
                 },

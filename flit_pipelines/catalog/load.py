@@ -35,7 +35,8 @@ class FieldDef:
     columns (Pipedrive ``emails``/``phones``); ``format``: the formatter (``transform.formatters``) the
     wire format needs; ``compose``: parts a person-facing source splits it into (``name`` <- first,
     last name); ``compose_of``: sibling fields this one is a rendering of (``postal_address.value``);
-    ``max_length``: characters (Salesforce text fields).
+    ``max_length``: characters (Salesforce text fields); ``with_``: filled from the same source column
+    as that sibling field, in its own wire format (Pipedrive ``due_time`` with ``due_date``).
     """
 
     name: str
@@ -55,11 +56,13 @@ class FieldDef:
     max_length: int | None = None
     synonyms: tuple[Synonym, ...] = ()
     source: str | None = None
+    with_: str | None = None
 
     @property
     def names(self) -> list[str]:
-        """Every name a source column may be matched on: API name, label, documented synonyms."""
-        return [self.name, self.label, *(s.term for s in self.synonyms)]
+        """Every name a source column may be matched on: API name (its last part when nested), label,
+        documented synonyms."""
+        return [self.name.rsplit(".", 1)[-1], self.label, *(s.term for s in self.synonyms)]
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,8 @@ def _field(name: str, raw: dict) -> FieldDef:
         write_only=bool(raw.get("write_only")), local=bool(raw.get("local")), many=bool(raw.get("many")),
         format=raw.get("format"), escape=raw.get("escape"), values=tuple(map(str, raw.get("values") or ())),
         compose=tuple(raw.get("compose") or ()), compose_of=tuple(raw.get("compose_of") or ()),
-        max_length=raw.get("max_length"), synonyms=_syn(raw.get("synonyms")), source=raw.get("source"))
+        max_length=raw.get("max_length"), synonyms=_syn(raw.get("synonyms")), source=raw.get("source"),
+        with_=raw.get("with"))
 
 
 def _entity(name: str, raw: dict) -> EntityDef:
