@@ -99,6 +99,8 @@ def _field(name: str, prop: dict, *, required: bool, create_only: bool, source: 
         out["create_only"] = True
     if prop.get("enum"):
         out["values"] = [str(v) for v in prop["enum"]]
+    if prop.get("type") == "integer" and out["type"] == "number":
+        out["format"] = "int"  # the API refuses 12.0 where it documents an integer
     syn = [{"term": m.strip(), "source": source} for m in EG.findall(desc)]
     if syn:
         out["synonyms"] = syn
@@ -337,10 +339,14 @@ OVERLAY: dict[str, dict] = {
                     "status": {"type": "enum", "values": ["open", "won", "lost"], "source": "notes/pipedrive.md 4.4"},
                     "value": {"type": "money", "format": "money"},
                     "currency": {"type": "text"},
-                    "won_time": {"type": "datetime", "format": "datetime_rfc3339"},
-                    "lost_time": {"type": "datetime", "format": "datetime_rfc3339"},
+                    "won_time": {"type": "datetime", "format": "datetime_rfc3339", "requires": "status won",
+                                 "source": "notes/pipedrive.md 7 (deal rules)"},
+                    "lost_time": {"type": "datetime", "format": "datetime_rfc3339", "requires": "status lost",
+                                  "source": "notes/pipedrive.md 7 (deal rules)"},
+                    "lost_reason": {"requires": "status lost", "source": "sandbox: 'can only be set if deal status is lost'"},
                     "add_time": {"type": "datetime", "format": "datetime_rfc3339"},
-                    "close_time": {"type": "datetime", "format": "datetime_rfc3339"},
+                    "close_time": {"type": "datetime", "format": "datetime_rfc3339", "requires": "status won or lost",
+                                   "source": "Pipedrive OpenAPI v2 addDeal close_time description"},
                     "expected_close_date": {"type": "date", "format": "date"},
                 },
                 "drop": ["pipeline_id", "stage_id"],

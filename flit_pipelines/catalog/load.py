@@ -36,7 +36,8 @@ class FieldDef:
     wire format needs; ``compose``: parts a person-facing source splits it into (``name`` <- first,
     last name); ``compose_of``: sibling fields this one is a rendering of (``postal_address.value``);
     ``max_length``: characters (Salesforce text fields); ``with_``: filled from the same source column
-    as that sibling field, in its own wire format (Pipedrive ``due_time`` with ``due_date``).
+    as that sibling field, in its own wire format (Pipedrive ``due_time`` with ``due_date``);
+    ``requires``: accepted only in a state of the record (``status lost``): never proposed alone.
     """
 
     name: str
@@ -57,6 +58,7 @@ class FieldDef:
     synonyms: tuple[Synonym, ...] = ()
     source: str | None = None
     with_: str | None = None
+    requires: str | None = None
 
     @property
     def names(self) -> list[str]:
@@ -170,7 +172,7 @@ def _field(name: str, raw: dict) -> FieldDef:
         format=raw.get("format"), escape=raw.get("escape"), values=tuple(map(str, raw.get("values") or ())),
         compose=tuple(raw.get("compose") or ()), compose_of=tuple(raw.get("compose_of") or ()),
         max_length=raw.get("max_length"), synonyms=_syn(raw.get("synonyms")), source=raw.get("source"),
-        with_=raw.get("with"))
+        with_=raw.get("with"), requires=raw.get("requires"))
 
 
 def _entity(name: str, raw: dict) -> EntityDef:

@@ -121,7 +121,8 @@ def entity_keys(catalog: Catalog) -> list[EntityKey]:
 
 def _fields_with_parts(ent: EntityDef) -> dict[str, FieldDef]:
     """The entity's sendable fields plus one pseudo-field per part of a composed field (``name#first name``)."""
-    out = {k: f for k, f in ent.fields.items() if not f.compose_of and not f.write_only and not f.with_}
+    out = {k: f for k, f in ent.fields.items() if not f.compose_of and not f.write_only and not f.with_
+           and not f.requires}
     for k, f in ent.fields.items():
         for part in f.compose:
             out[f"{k}#{part}"] = FieldDef(name=part, label=part, type="text")
@@ -472,6 +473,10 @@ class ScratchBuilder:
         col = self.profile.objects[t.from_].columns[header]
         src: dict[str, Any] = {"column": cname}
         kind = field_kind(f)
+        declared = self.objects[t.from_]["columns"][cname]
+        if kind in ("text", "long_text", "enum", "postal_code", "state", "country", "phone") and declared.get(
+                "type") in ("int", "float", "money", "bool"):
+            declared.pop("type")  # a text field takes the source's text as it is (codes keep leading zeros)
         if col.inferred_type in ("date", "datetime") and col.date_format not in ("%Y-%m-%d", "ISO8601"):
             parsed = f"{cname}_parsed"
             if not any(d.get("name") == parsed for d in t.derive):

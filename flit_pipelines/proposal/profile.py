@@ -19,9 +19,13 @@ from typing import Any
 
 import pandas as pd
 
+from flit_pipelines.proposal.names import normalise
 from flit_pipelines.proposal.recognise import masked_shape, recognise
 
 MAX_CODES = 25
+_PHONE_WORDS = {"phone", "fax", "mobile", "telephone"}
+_MONEY_WORDS = {"amount", "cost", "price", "fee", "balance", "charge", "payment", "paid", "total", "revenue", "income",
+                "expense", "copay", "coverage", "value", "outstanding", "billed", "due", "adjustment", "transfer"}
 SAMPLE_ROWS = 20_000  # rows profiled per object: statistics converge long before, and speed stays flat
 # Recognisers whose values are personal or identifying: their columns never keep a value list.
 _PERSONAL = ("email", "phone", "zip", "ssn", "npi", "uuid", "date", "datetime", "free_text", "name_like", "url")
@@ -122,7 +126,15 @@ def profile_column(name: str, raw: pd.Series, total_rows: int) -> ColumnProfile:
     v = raw.astype("string").str.strip()
     filled = v[v.notna() & (v != "")]
     rec, fmt = recognise(filled)
+    words = set(normalise(name).split())
+    if words & _PHONE_WORDS:  # digits-only phone numbers: the header says what the digits are
+        digits_only = filled.str.fullmatch(r"1?\d{10}")
+        rec["phone"] = round(max(rec["phone"], float(digits_only.mean()) if len(filled) else 0.0), 3)
     inferred = _infer_type(rec, filled, fmt)
+    if inferred == "money" and not words & _MONEY_WORDS:
+        inferred = "float"  # two decimals alone (a latitude) do not make an amount
+    if rec["phone"] >= 0.8 and inferred in ("int", "float"):
+        inferred = "string"
     lengths = filled.str.len()
     distinct = int(filled.nunique())
     keep = code_values(rec, distinct, len(filled), inferred)
