@@ -19,6 +19,7 @@ from flit_pipelines.assets.dedup import with_dedup
 from flit_pipelines.assets.field_diff import field_diff_check_specs, field_diff_results
 from flit_pipelines.assets.io_manager import ParquetIOManagerFactory, ParquetRef, ParquetStore
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.assets.source_profile import source_profile_asset
 from flit_pipelines.delta.deletions import (
     delete_records,
     deletion_rows,
@@ -103,10 +104,14 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
 
     assets.append(field_map)
 
+    # -- source profile: drift from the approved spec stops the wave before any extract ----------
+    assets.append(source_profile_asset(spec, parts, group))
+
     # -- extracts --------------------------------------------------------------------------------
     root = spec.waves.root
     for obj_name, obj in spec.objects.items():
         deps = [_key(spec, "extract", root)] if obj.wave_key and obj_name != root else []
+        deps.append(_key(spec, "source_profile"))
         assets.append(_extract_asset(spec, obj_name, parts, group, deps))
 
     # -- payloads --------------------------------------------------------------------------------
