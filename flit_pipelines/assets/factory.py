@@ -120,7 +120,8 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
 
     # -- destination schema ----------------------------------------------------------------------
     @dg.asset(key=_key(spec, "destination_schema"), group_name=group, partitions_def=parts,
-              deps=[_key(spec, "field_map")], kinds={spec.destination.kind}, pool=destination_pool(spec),
+              deps=[_key(spec, "field_map"), _key(spec, "source_profile")], kinds={spec.destination.kind},
+              pool=destination_pool(spec),
               description="Custom fields (by name -> account key), pipelines and stages, created idempotently.")
     def destination_schema(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
         design = flit.destination(spec).ensure_schema(spec)

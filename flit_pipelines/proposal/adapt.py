@@ -71,16 +71,41 @@ def _match_objects(spec: MigrationSpec, profile: SourceProfile) -> dict[str, str
     return out
 
 
-def _previous_headers(like: str) -> dict[str, set[str]]:
-    """Headers of the source at the last wave of ``like`` (its stored PHI-free source profile)."""
-    from flit_pipelines.proposal.propose import data_dir
+def previous_profile(spec: MigrationSpec) -> SourceProfile | None:
+    """A profile of the source ``spec`` reads today (its own directory or database, from the environment
+    variables it names, or its bundled default), to tell renamed from new columns; None if unreadable."""
+    import os
 
-    found: dict[str, set[str]] = {}
-    for path in sorted((data_dir() / "reports" / like).glob("*/source_profile.json")):
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        for oname, o in doc.get("objects", {}).items():
-            found.setdefault(oname, set()).update(o.get("headers") or o.get("columns", {}))
-    return found
+    from flit_pipelines.proposal.sources import read_csv_directory, read_database
+    from flit_pipelines.sources.csv_export import resolve_directory
+
+    cfg = spec.source
+    try:
+        if cfg.kind == "csv_export":
+            where = os.environ.get(cfg.directory_env) or cfg.default_directory
+            return read_csv_directory(resolve_directory(where), rows=2_000) if where else None
+        if cfg.kind == "database" and os.environ.get(cfg.url_env):
+            schema = next((o.table.split(".")[0] for o in spec.objects.values() if o.table and "." in o.table), None)
+            return read_database(os.environ[cfg.url_env], schema=schema, rows=2_000)
+    except (OSError, ValueError, RuntimeError):
+        return None
+    return None
+
+
+def _value_similarity(old: ColumnProfile | None, new: ColumnProfile) -> float:
+    """0..1: the same code values (Jaccard), or the same recogniser profile and type (weaker)."""
+    if old is None:
+        return 0.0
+    if old.values and new.values:
+        a, b = set(old.values), set(new.values)
+        return 0.95 * len(a & b) / len(a | b)
+    if old.inferred_type != new.inferred_type:
+        return 0.0
+    keys = [k for k in old.recognisers if old.recognisers[k] or new.recognisers.get(k)]
+    if not keys:
+        return 0.3
+    diff = sum(abs(old.recognisers[k] - new.recognisers.get(k, 0.0)) for k in keys) / len(keys)
+    return 0.5 * (1 - diff)
 
 
 class Adapter:
@@ -105,7 +130,7 @@ class Adapter:
         for m in spec_mappings(spec):
             self.mapped.setdefault((m.object, m.column), []).append(m)
 
-    def propose(self, previous: dict[str, set[str]]) -> dict[str, dict]:
+    def propose(self, previous: SourceProfile | None) -> dict[str, dict]:
         """Adapt every object; returns the new ``objects`` block (plain data)."""
         matched = _match_objects(self.spec, self.profile)
         objects: dict[str, dict] = {}
@@ -121,10 +146,14 @@ class Adapter:
             if pname != oname or (obj.file and Path(obj.file).name != prof.location):
                 if obj.file:
                     raw_obj["file"] = prof.location
-            self._object(oname, raw_obj, prof, previous.get(oname))
+            before = None
+            if previous is not None:
+                pmatch = _match_objects(self.spec, previous).get(oname)
+                before = previous.objects[pmatch] if pmatch else None
+            self._object(oname, raw_obj, prof, before)
         return objects
 
-    def _object(self, oname: str, raw_obj: dict, prof: ObjectProfile, before: set[str] | None) -> None:
+    def _object(self, oname: str, raw_obj: dict, prof: ObjectProfile, before: ObjectProfile | None) -> None:
         obj = self.spec.objects[oname]
         headers = list(prof.columns)
         lower = {h.lower(): h for h in headers}
@@ -148,15 +177,20 @@ class Adapter:
             c = obj.columns[cname]
             old = c.source or cname
             out = []
+            was = before.columns.get(old) if before is not None else None
             for h in free:
                 col = prof.columns[h]
-                if identifier_kind(col):
+                if identifier_kind(col) or (before is not None and h in before.columns):
                     continue
                 sim_old, _ = name_similarity(normalise(h), [old, cname])
                 fit = _type_fit(c.type, col)
                 conf = sim_old * (0.4 + 0.6 * fit) if c.type != "string" else sim_old * (0.7 + 0.3 * fit)
-                out.append(Candidate(h, round(conf, 4), [f"'{old}' ~ '{h}' ({sim_old:.2f})",
-                                                         f"values fit {c.type} ({fit:.0%})"]))
+                same = _value_similarity(was, col)
+                evidence = [f"'{old}' ~ '{h}' ({sim_old:.2f})", f"values fit {c.type} ({fit:.0%})"]
+                if same > conf:
+                    conf = same
+                    evidence.append(f"same values as the former '{old}' ({same:.2f})")
+                out.append(Candidate(h, round(conf, 4), evidence))
             cands[cname] = out
         renamed = assign(cands, set(), RENAME_THRESHOLD)
         for cname, cand in renamed.items():
@@ -174,6 +208,8 @@ class Adapter:
         still, free = self._joined_name(oname, raw_obj, prof, still, free)
         for cname in still:
             c = obj.columns[cname]
+            if before is not None and (c.source or cname) not in before.columns:
+                continue  # absent before too: nothing changed
             body = dict(cols[cname] or {})
             review = c.required
             body["required"] = False
@@ -277,9 +313,10 @@ class Adapter:
         for h in free:
             col = prof.columns[h]
             ident = identifier_kind(col)
-            if ident or (before is not None and h in before) or tname is None or col.fill_rate == 0:
+            if ident or (before is not None and h in before.columns) or tname is None or col.fill_rate == 0:
                 reason = (f"identifier that must not move ({ident}): never read" if ident else
-                          "not in the approved spec before either: left out as before" if before and h in before else
+                          "not in the approved spec before either: left out as before"
+                          if before is not None and h in before.columns else
                           "no values in the source" if col.fill_rate == 0 else f"{oname} feeds no target")
                 self.decisions.append(ColumnDecision(oname, h, "not_migrated", None, None, 1.0, reason=reason,
                                                      fill_rate=col.fill_rate))
@@ -319,6 +356,7 @@ class Adapter:
                                                      fill_rate=col.fill_rate))
                 continue
             if not ent.custom_fields:
+                del raw_obj["columns"][n]
                 self.decisions.append(ColumnDecision(oname, h, "not_migrated", None, None, 1.0, fill_rate=col.fill_rate,
                                                      reason=f"added column; {ent.label} takes no custom fields"))
                 continue
@@ -365,7 +403,7 @@ def propose_like(migration: str, destination: str, like: str, *, csv=None, db=No
     else:
         profile, _headers = read_spec_source(spec)
     adapter = Adapter(spec, raw, profile, catalog, memory)
-    objects = adapter.propose(_previous_headers(like))
+    objects = adapter.propose(previous_profile(spec))
     raw_approval_free = {k: v for k, v in raw.items() if k != "approval"}
     p = Proposal(
         migration=migration, destination=destination, mode="like", title=f"{raw['title']} (adapted)",

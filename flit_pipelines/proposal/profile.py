@@ -110,10 +110,15 @@ def _infer_type(rec: dict[str, float], values: pd.Series, date_format: str | Non
     return "string"
 
 
-def code_values(rec: dict[str, float], distinct: int, filled: int, inferred: str) -> bool:
-    """May this column's distinct values be kept (a coded column, module docstring)?"""
+def code_values(rec: dict[str, float], distinct: int, filled: int, inferred: str,
+                values: pd.Series | None = None) -> bool:
+    """May this column's distinct values be kept (a coded column, module docstring)? Codes are short
+    and not capitalised words (a place, a name): ``M``, ``CHARGE``, ``no-show``, ``PPO``, ``-106``."""
     if distinct == 0 or distinct > MAX_CODES or distinct * 2 > max(filled, 1):
         return False
+    if values is not None and len(values):
+        if int(values.str.len().max()) > 24 or values.str.contains(r"[A-Z][a-z]", regex=True).any():
+            return False
     if any(rec.get(n, 0.0) > 0.2 for n in _PERSONAL):
         return False
     if inferred in ("date", "datetime", "float", "money"):
@@ -137,7 +142,7 @@ def profile_column(name: str, raw: pd.Series, total_rows: int) -> ColumnProfile:
         inferred = "string"
     lengths = filled.str.len()
     distinct = int(filled.nunique())
-    keep = code_values(rec, distinct, len(filled), inferred)
+    keep = code_values(rec, distinct, len(filled), inferred, filled)
     counts = filled.value_counts().sort_index() if keep else None
     return ColumnProfile(
         name=name, inferred_type=inferred, rows=int(total_rows),
