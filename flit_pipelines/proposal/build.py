@@ -444,7 +444,8 @@ class ScratchBuilder:
                                "args": {"labels": labels}}
             t.notes[("fields", fname)] = f"{len(names)} column(s) into one list"
         for fname, f in ent.fields.items():  # renderings of composed siblings (postal_address.value)
-            if f.compose_of and all(p in t.fields and "column" in t.fields[p] for p in f.compose_of[:2]):
+            # any part needs the rendering: Pipedrive refuses an address object without its value
+            if f.compose_of and any(p in t.fields and "column" in t.fields[p] for p in f.compose_of):
                 present = [t.fields[p]["column"] for p in f.compose_of if p in t.fields and "column" in t.fields[p]]
                 t.fields[fname] = {"template": ", ".join("{" + c + "}" for c in present)}
                 t.notes[("fields", fname)] = "rendered from the address parts"
@@ -549,7 +550,7 @@ class ScratchBuilder:
             alts = [{"target": t.name, "destination_field": c.field.split("#")[0], "confidence": round(c.confidence, 3)}
                     for c in cands.get(header, [])][:3]
             if ent.custom_fields:
-                kind = custom_kind(col)
+                kind = "text" if is_pk else custom_kind(col)  # an ID is text, never a number
                 label = f"{title_of(t.from_)} ID" if is_pk else label_of(header)
                 name = custom_name(label, naming, taken)
                 body: dict[str, Any] = {"column": cname}

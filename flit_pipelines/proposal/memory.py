@@ -63,7 +63,7 @@ def record_approval(spec: MigrationSpec, proposal_path: Path, approved_by: str, 
     rows = []
     now = datetime.now(UTC)
     for (obj, header), ms in approved.items():
-        std = [m for m in ms if m.kind == "standard"]
+        std = [m for m in ms if m.kind == "standard" and m.via == "direct"]  # a template is not a column's field
         if not std:
             continue
         prop = proposed.get((obj, header)) or proposed.get((obj, ms[0].column))

@@ -39,6 +39,7 @@ ABBREVIATIONS: dict[str, str] = {
     "line2": "line 2", "addr1": "address line 1", "addr2": "address line 2", "id": "id", "ext": "extension",
     "wk": "work", "hm": "home", "hme": "home", "bus": "business", "spec": "specialty", "lic": "licence",
     "fax": "fax", "dba": "doing business as", "co": "company", "inc": "incorporated",
+    "surname": "last name", "forename": "first name", "given": "first", "family": "last",
 }
 # Words that name the record itself, dropped from a column name when other words remain
 # ("patient_first_name" on a patients object is its "first name").
