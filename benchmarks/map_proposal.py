@@ -121,8 +121,8 @@ def object_key(spec, oname: str, api: bool) -> str:
     obj = spec.objects[oname]
     if api:
         return oname
-    where = obj.file or obj.table
-    return Path(str(where)).stem.split(".")[-1]
+    where = str(obj.file or obj.table).rsplit("/", 1)[-1]
+    return where.removesuffix(".csv").split(".")[-1]
 
 
 def score_scratch(spec, profile, api: bool) -> dict:
@@ -131,10 +131,19 @@ def score_scratch(spec, profile, api: bool) -> dict:
     p = propose_scratch(profile, catalog, migration="bench", source={}, environment={}, destination_block={})
     propose_s = time.perf_counter() - t0
     truth: dict[tuple[str, str], set[str]] = {}
+    entity_fields = {}
     for m in spec_mappings(spec):
-        truth.setdefault((object_key(spec, m.object, api), m.header), set())
-        if m.kind == "standard":
-            truth[(object_key(spec, m.object, api), m.header)].add(m.field)
+        k = (object_key(spec, m.object, api), m.header)
+        if k[0] not in profile.objects or k[1] not in profile.objects[k[0]].columns:
+            continue  # declared by the spec, absent from this source (optional columns)
+        truth.setdefault(k, set())
+        if m.kind != "standard":
+            continue
+        ent = catalog.target_entity(spec.targets[m.target])
+        f = ent.fields.get(m.field)
+        # a column's field: fed by that column alone, or a list / composed field (phones, first + last name)
+        if m.fan_in == 1 or (f is not None and (f.many or f.compose)):
+            truth[k].add(m.field)
     decided = {(d.object, d.column): d for d in p.decisions}
     std_cols = [k for k, v in truth.items() if v]
     top1 = top3 = covered = 0

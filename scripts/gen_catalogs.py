@@ -424,7 +424,8 @@ OVERLAY: dict[str, dict] = {
                     "country": {"type": "country"},
                     "postalCode": {"type": "postal_code", "synonyms": [{"term": "zip code", "source": GEN}]},
                     "state": {"type": "state"},
-                    "address1": {"synonyms": [{"term": "street address", "source": GEN}]},
+                    "address1": {"synonyms": [{"term": "street address", "source": GEN},
+                                              {"term": "address line 1", "source": GEN}]},
                     "name": {"synonyms": [{"term": "full name", "source": GEN}]},
                 },
             },
@@ -465,10 +466,11 @@ OVERLAY: dict[str, dict] = {
                                 "url": {"type": "url"}, "size": {"type": "number", "local": True},
                                 "mime": {"type": "text", "local": True}, "file": {"type": "file", "write_only": True}},
                      "lookups": {"contactId": {"entity": "contact", "required": True}}},
-            "user": {"label": "User", "custom_fields": False, "match_only": True, "open": True,
+            "user": {"label": "User", "custom_fields": False, "match_only": True, "open": True, "also_as": "contact",
                      "seed_terms": [{"term": t, "source": "seed table (ARCHITECTURE.md)"} for t in
                                     ("provider", "practitioner", "staff", "user")],
-                     "description": "users are matched by e-mail, never created; fields are report columns"},
+                     "description": "users are matched by e-mail, never created; fields are report columns; "
+                                    "providers also become staff contacts (seed table: Provider)"},
             "custom_object_record": {"label": "Custom object record", "custom_fields": True, "open": True,
                                      "description": "fields are the custom object's own properties (spec:objects)"},
         },
@@ -495,18 +497,24 @@ OVERLAY: dict[str, dict] = {
                      "fields": {"file_path": {"type": "path", "local": True, "write_only": True,
                                               "source": "destinations/salesforce/destination.py FILE_ROUTING"}}},
             "user": {"label": "User", "custom_fields": False, "match_only": True, "open": True,
+                     "also_as": "sobject/Contact",
                      "seed_terms": [{"term": t, "source": "seed table (ARCHITECTURE.md)"} for t in
                                     ("provider", "practitioner", "staff", "user")],
-                     "description": "users are matched by e-mail, never created; fields are report columns"},
+                     "description": "users are matched by e-mail, never created; fields are report columns; "
+                                    "practitioners also become Contacts (seed table: Practitioner)"},
         },
         "sobjects": {
             "Contact": {"seed_terms": [{"term": t, "source": "seed table (ARCHITECTURE.md)"} for t in
                                        ("patient", "client", "contact", "practitioner")],
                         "fields": {"Birthdate": {"format": "date"}, "MailingStreet": {
-                            "synonyms": [{"term": "street address", "source": GEN}]},
+                            "synonyms": [{"term": "street address", "source": GEN},
+                                         {"term": "address line 1", "source": GEN}]},
                             "MailingPostalCode": {"type": "postal_code",
-                                                  "synonyms": [{"term": "zip code", "source": GEN}]},
-                            "MailingState": {"type": "state"}, "MailingCountry": {"type": "country"}}},
+                                                  "synonyms": [{"term": "zip code", "source": GEN},
+                                                               {"term": "postal code", "source": GEN}]},
+                            "MailingCity": {"synonyms": [{"term": "city", "source": GEN}]},
+                            "MailingState": {"type": "state", "synonyms": [{"term": "state", "source": GEN}]},
+                            "MailingCountry": {"type": "country", "synonyms": [{"term": "country", "source": GEN}]}}},
             "Event": {"seed_terms": [{"term": t, "source": "seed table (ARCHITECTURE.md)"} for t in
                                      ("appointment", "visit", "event", "meeting")],
                       "fields": {"StartDateTime": {"format": "datetime_rfc3339"},

@@ -98,6 +98,7 @@ class EntityDef:
     seed_terms: tuple[Synonym, ...] = ()
     objects: dict[str, "EntityDef"] = field(default_factory=dict)
     description: str = ""
+    also_as: str | None = None  # records of this entity also land as that one ("contact", "sobject/Contact")
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ def _entity(name: str, raw: dict) -> EntityDef:
         name=name, label=raw.get("label") or name,
         fields={k: _field(k, v) for k, v in (raw.get("fields") or {}).items()}, lookups=lookups,
         custom_fields=bool(raw.get("custom_fields")), open=bool(raw.get("open")), match_only=bool(raw.get("match_only")),
-        seed_terms=_syn(raw.get("seed_terms")), objects=objects, description=raw.get("description", ""))
+        seed_terms=_syn(raw.get("seed_terms")), objects=objects, description=raw.get("description", ""),
+        also_as=raw.get("also_as"))
 
 
 @lru_cache(maxsize=None)

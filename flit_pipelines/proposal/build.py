@@ -305,7 +305,16 @@ class ScratchBuilder:
             key = chosen.get(oname)
             if key is None:
                 continue
-            tname = identifier(_VIEW_PREFIX.sub("", oname.split(".")[-1]).lower(), set(self.targets))
+            base = _VIEW_PREFIX.sub("", oname.split(".")[-1]).lower()
+            also = self.catalog.entity(key.entity).also_as
+            if also:  # providers also land as staff contacts (HighLevel, Salesforce seed tables)
+                ent, _, sob = also.partition("/")
+                cname = identifier(f"{base}_contacts", set(self.targets))
+                akey = EntityKey(ent, sob or None)
+                self.targets[cname] = TargetPlan(name=cname, entity=ent, from_=oname, sobject=akey.sobject,
+                                                 description=f"{title_of(oname)} records as {akey.label} too")
+                key_of[cname] = akey
+            tname = identifier(base if not also else f"{base}_users", set(self.targets))
             self.targets[tname] = TargetPlan(name=tname, entity=key.entity, from_=oname, sobject=key.sobject,
                                              description=f"{title_of(oname)} records as {key.label}")
             target_of[oname], key_of[tname] = tname, key
@@ -382,10 +391,12 @@ class ScratchBuilder:
         if key.entity == "user":
             email = max(prof.columns.values(), key=lambda c: c.best("email"))
             t.match = {"by": "email", "column": self.column(t.from_, email.name)}
-            self._decide(ColumnDecision(t.from_, email.name, "lookup", t.name, "match by email", email.best("email"),
-                                        [f"{email.best('email'):.0%} e-mails: users are matched, never created"],
-                                        fill_rate=email.fill_rate))
-            done.add((t.from_, email.name))
+            if (t.from_, email.name) not in done:
+                self._decide(ColumnDecision(t.from_, email.name, "lookup", t.name, "match by email",
+                                            email.best("email"),
+                                            [f"{email.best('email'):.0%} e-mails: users are matched, never created"],
+                                            fill_rate=email.fill_rate))
+                done.add((t.from_, email.name))
             for col in prof.columns.values():
                 if (t.from_, col.name) not in done and identifier_kind(col) is None:
                     self._decide(ColumnDecision(

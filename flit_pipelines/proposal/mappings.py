@@ -32,6 +32,7 @@ class Mapping:
     field: str
     kind: str
     via: str
+    fan_in: int = 1  # how many base columns feed the field (a template of five columns: 5)
 
 
 def _refs(src: ValueSource | object, names: set[str]) -> set[str]:
@@ -87,7 +88,8 @@ def spec_mappings(spec: MigrationSpec) -> list[Mapping]:
             for fname, src in section.items():
                 cols, via = resolve(src)
                 for c in sorted(cols):
-                    out.append(Mapping(t.from_, c, obj.columns[c].source or c, tname, _entity_label(t), fname, kind, via))
+                    out.append(Mapping(t.from_, c, obj.columns[c].source or c, tname, _entity_label(t), fname, kind, via,
+                                       len(cols)))
         for lname, lk in t.lookups.items():
             cols = {lk.column} if lk.column in base else derived.get(lk.column, (set(), ""))[0]
             for c in sorted(cols):

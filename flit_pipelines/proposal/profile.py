@@ -26,7 +26,7 @@ MAX_CODES = 25
 _PHONE_WORDS = {"phone", "fax", "mobile", "telephone"}
 _MONEY_WORDS = {"amount", "cost", "price", "fee", "balance", "charge", "payment", "paid", "total", "revenue", "income",
                 "expense", "copay", "coverage", "value", "outstanding", "billed", "due", "adjustment", "transfer"}
-SAMPLE_ROWS = 20_000  # rows profiled per object: statistics converge long before, and speed stays flat
+SAMPLE_ROWS = 5_000  # rows profiled per object (notes/map_proposal.md: 2-5k): shares converge, speed stays flat
 # Recognisers whose values are personal or identifying: their columns never keep a value list.
 _PERSONAL = ("email", "phone", "zip", "ssn", "npi", "uuid", "date", "datetime", "free_text", "name_like", "url")
 

@@ -156,9 +156,14 @@ def score_column(col: ColumnProfile, fields: dict[str, FieldDef], *, position: i
 
     ``memory``: field name -> "who/when" text for mappings reviewers confirmed for this header."""
     col_norm = normalise(col.name)
+    leaf = normalise(col.name.rsplit(".", 1)[-1]) if "." in col.name else None  # API paths: address.city
     out: list[Candidate] = []
     for name, f in fields.items():
         sim, matched = name_similarity(col_norm, f.names)
+        if leaf:
+            sim_leaf, matched_leaf = name_similarity(leaf, f.names)
+            if sim_leaf > sim:
+                sim, matched = sim_leaf, matched_leaf
         fit, why, vmap, unmapped = value_fit(col, f)
         typed = field_kind(f) in TYPE_NEEDS or (field_kind(f) == "enum" and f.values)
         conf = sim * fit if typed else sim * (0.7 + 0.3 * fit)
