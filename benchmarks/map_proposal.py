@@ -131,7 +131,9 @@ def score_scratch(spec, profile, api: bool) -> dict:
     p = propose_scratch(profile, catalog, migration="bench", source={}, environment={}, destination_block={})
     propose_s = time.perf_counter() - t0
     truth: dict[tuple[str, str], set[str]] = {}
-    entity_fields = {}
+    fed: dict[tuple[str, str], set[str]] = {}  # every standard field a column feeds, any template
+    declared = {(object_key(spec, o, api), c.source or n) for o, obj in spec.objects.items()
+                for n, c in obj.columns.items()}
     for m in spec_mappings(spec):
         k = (object_key(spec, m.object, api), m.header)
         if k[0] not in profile.objects or k[1] not in profile.objects[k[0]].columns:
@@ -139,9 +141,11 @@ def score_scratch(spec, profile, api: bool) -> dict:
         truth.setdefault(k, set())
         if m.kind != "standard":
             continue
+        fed.setdefault(k, set()).add(m.field)
         ent = catalog.target_entity(spec.targets[m.target])
         f = ent.fields.get(m.field)
-        # a column's field: fed by that column alone, or a list / composed field (phones, first + last name)
+        # a column's field: fed by that column alone, or a list / composed field (phones, first + last
+        # name); not a template rendering several columns (a note body, "{last_name} {suffix}")
         if m.fan_in == 1 or (f is not None and (f.many or f.compose)):
             truth[k].add(m.field)
     decided = {(d.object, d.column): d for d in p.decisions}
@@ -158,8 +162,10 @@ def score_scratch(spec, profile, api: bool) -> dict:
         covered += bool(ok1 and d.confidence >= HIGH)
         if not ok1:
             misses.append(f"{k[0]}.{k[1]}: {pred or (d.decision if d else 'absent')} (truth {sorted(truth[k])})")
-    band = [d for d in p.decisions if d.decision in ("direct", "transform") and d.confidence >= HIGH]
-    band_ok = sum(1 for d in band if d.destination_field in truth.get((d.object, d.column), set()))
+    # precision over the columns the spec declares (an undeclared column: the spec has no opinion)
+    band = [d for d in p.decisions if d.decision in ("direct", "transform") and d.confidence >= HIGH
+            and (d.object, d.column) in declared]
+    band_ok = sum(1 for d in band if d.destination_field in fed.get((d.object, d.column), set()))
     idents = [d for d in p.decisions if identifier_kind(profile.objects[d.object].columns[d.column])]
     n_cols = sum(len(o.columns) for o in profile.objects.values())
     return {"columns": n_cols, "standard_field_columns": len(std_cols),
@@ -169,7 +175,10 @@ def score_scratch(spec, profile, api: bool) -> dict:
             "identifier_columns": len(idents),
             "identifiers_not_migrated": sum(1 for d in idents if d.decision == "not_migrated"),
             "identifiers_proposed_for_migration": sum(1 for d in idents if d.decision != "not_migrated"),
-            "propose_seconds": round(propose_s, 3), "misses": misses}
+            "propose_seconds": round(propose_s, 3), "misses": misses,
+            "high_band_wrong": [f"{d.object}.{d.column} -> {d.destination_field} ({d.confidence:.2f}; spec "
+                                f"{sorted(fed.get((d.object, d.column), set())) or 'no standard field'})"
+                                for d in band if d.destination_field not in fed.get((d.object, d.column), set())]}
 
 
 # --- adapt mode ----------------------------------------------------------------------------------------

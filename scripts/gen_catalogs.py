@@ -495,7 +495,9 @@ OVERLAY: dict[str, dict] = {
                      "seed_terms": [{"term": t, "source": "seed table (ARCHITECTURE.md)"} for t in
                                     ("document", "attachment", "file")],
                      "fields": {"file_path": {"type": "path", "local": True, "write_only": True,
-                                              "source": "destinations/salesforce/destination.py FILE_ROUTING"}}},
+                                              "source": "destinations/salesforce/destination.py FILE_ROUTING"},
+                                "PathOnClient": {"synonyms": [{"term": "file name", "source":
+                                                               "notes/salesforce.md §4 (sets the file type/extension)"}]}}},
             "user": {"label": "User", "custom_fields": False, "match_only": True, "open": True,
                      "also_as": "sobject/Contact",
                      "seed_terms": [{"term": t, "source": "seed table (ARCHITECTURE.md)"} for t in
@@ -506,7 +508,12 @@ OVERLAY: dict[str, dict] = {
         "sobjects": {
             "Contact": {"seed_terms": [{"term": t, "source": "seed table (ARCHITECTURE.md)"} for t in
                                        ("patient", "client", "contact", "practitioner")],
-                        "fields": {"Birthdate": {"format": "date"}, "MailingStreet": {
+                        "fields": {"Birthdate": {"format": "date"},
+                            "Salutation": {"synonyms": [{"term": "title", "source": GEN},
+                                                        {"term": "prefix", "source": GEN}]},
+                            "Title": {"synonyms": [{"term": "job title", "source": GEN},
+                                                   {"term": "occupation", "source": GEN}]},
+                            "MailingStreet": {
                             "synonyms": [{"term": "street address", "source": GEN},
                                          {"term": "address line 1", "source": GEN}]},
                             "MailingPostalCode": {"type": "postal_code",

@@ -433,9 +433,12 @@ class ScratchBuilder:
                 src = t.fields[cand.field]
                 dec = "direct" if set(src) == {"column"} else "transform"
                 dest = cand.field
-                if cand.confidence < REVIEW:
+                if cand.confidence < REVIEW or cand.unmapped:
                     t.review.add(("fields", cand.field))
                 t.notes[("fields", cand.field)] = f"{dec}, confidence {cand.confidence:.2f}: " + "; ".join(cand.evidence)
+                if cand.unmapped:  # codes, never personal values (profile.code_values)
+                    t.notes[("fields", cand.field)] += (f"; codes without an allowed value: {', '.join(cand.unmapped)}"
+                                                        f" (allowed: {', '.join(f.values)})")
             alts = [{"target": t.name, "destination_field": c.field.split("#")[0], "confidence": round(c.confidence, 3)}
                     for c in cands[header] if c.field != cand.field][:3]
             self._decide(ColumnDecision(t.from_, header, dec, t.name, dest, cand.confidence, cand.evidence, alts,
@@ -514,6 +517,7 @@ class ScratchBuilder:
         field; with none, a template naming the object and its key. Always marked for review."""
         wanted = [k for k, f in ent.fields.items() if (f.required or k in TITLE_FIELDS) and not f.local
                   and k not in t.fields and field_kind(f) in ("text", "long_text") and not f.compose_of]
+        wanted.sort(key=lambda k: (not ent.fields[k].required, TITLE_FIELDS.index(k) if k in TITLE_FIELDS else 99))
         if ent.name in ("person", "contact", "Contact"):
             wanted = [k for k in wanted if k in ("name", "LastName")][:1] if not any(
                 k in t.fields for k in ("name", "firstName", "lastName", "LastName", "FirstName")) else []

@@ -117,7 +117,8 @@ def code_values(rec: dict[str, float], distinct: int, filled: int, inferred: str
     if distinct == 0 or distinct > MAX_CODES or distinct * 2 > max(filled, 1):
         return False
     if values is not None and len(values):
-        if int(values.str.len().max()) > 24 or values.str.contains(r"[A-Z][a-z]", regex=True).any():
+        words = values.str.contains(r"[A-Z][a-z]", regex=True) & ~values.str.fullmatch(r"[A-Z][a-z]{0,3}\.")
+        if int(values.str.len().max()) > 24 or words.any():  # "Mr." / "Dr." are codes, "Testville" is not
             return False
     if any(rec.get(n, 0.0) > 0.2 for n in _PERSONAL):
         return False

@@ -140,7 +140,9 @@ def value_fit(col: ColumnProfile, f: FieldDef) -> tuple[float, str, dict[str, st
             return 0.3, "not a coded column: no value list to map", None, []
         vmap, unmapped = value_map(col.values, f.values)
         share = 1 - len(unmapped) / max(len(col.values), 1)
-        return share, f"{len(col.values) - len(unmapped)} of {len(col.values)} codes map to allowed values", vmap, unmapped
+        # a coded column fits an enum even when a reviewer has to finish its value map
+        return 0.5 + 0.5 * share, (f"{len(col.values) - len(unmapped)} of {len(col.values)} codes map to allowed "
+                                   "values" + (f"; {len(unmapped)} to map in review" if unmapped else "")), vmap, unmapped
     strong = max((col.recognisers.get(n, 0.0) for n in _STRONG), default=0.0)
     if kind == "long_text":
         fit = max(0.8, col.recognisers.get("free_text", 0.0)) * (1 - 0.5 * strong)
@@ -167,11 +169,13 @@ def score_column(col: ColumnProfile, fields: dict[str, FieldDef], *, position: i
         fit, why, vmap, unmapped = value_fit(col, f)
         typed = field_kind(f) in TYPE_NEEDS or (field_kind(f) == "enum" and f.values)
         conf = sim * fit if typed else sim * (0.7 + 0.3 * fit)
+        if typed and fit >= 0.9:
+            conf += 0.01  # at equal names, values that prove the type win ("title" Mr./Ms. -> Salutation)
         conf -= position * 1e-5  # stable tie-break: earlier columns first
         evidence = [f"name '{col.name}' ~ '{matched}' ({sim:.2f})", why]
         if memory and name in memory:
             conf = max(conf, MEMORY_CONFIDENCE)
             evidence.insert(0, f"confirmed by a reviewer before ({memory[name]})")
-        out.append(Candidate(name, round(max(conf, 0.0), 4), evidence, vmap, unmapped))
+        out.append(Candidate(name, round(min(max(conf, 0.0), 1.0), 4), evidence, vmap, unmapped))
     out.sort(key=lambda c: -c.confidence)
     return out
