@@ -223,7 +223,7 @@ class Adapter:
     def _decide_kept(self, oname: str, cname: str, header: str, conf: float, evidence: list[str], *,
                      review: bool = False) -> None:
         ms = self.mapped.get((oname, cname), [])
-        std = [m for m in ms if m.kind == "standard"]
+        std = sorted((m for m in ms if m.kind == "standard"), key=lambda m: m.via != "direct")  # its own field first
         cus = [m for m in ms if m.kind == "custom"]
         lk = [m for m in ms if m.kind == "lookup"]
         if std:

@@ -18,7 +18,7 @@ from flit_pipelines.cli import main, report
 from flit_pipelines.destinations.pipedrive.client import PipedriveClient
 from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
 from flit_pipelines_tests.conftest import FIXTURE_EXPORT, TOKEN, sandbox_stats
-from flit_pipelines_tests.proposal.drift_helpers import drifted_export
+from flit_sandboxes.clinic_drift import drifted_export
 
 ALICE = "a0000000-0000-4000-8000-000000000001"
 # identifying columns of the fixture's patients (source IDs are allowed in audit documents, as everywhere)

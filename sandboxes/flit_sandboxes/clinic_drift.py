@@ -1,4 +1,8 @@
-"""A drifted copy of a clinic export: what another version of the same clinic software writes."""
+"""A drifted copy of a clinic export: what another version of the same clinic software writes
+(renamed headers, a birth date split into year/month/day, a dropped optional column, added columns, a
+new column order). Used by the demo's proposal step and the proposal tests.
+
+CLI-free: ``drifted_export(src_dir, out_dir)``."""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ def drifted_export(src: Path, out: Path) -> Path:
     p["BIRTH_YEAR"], p["BIRTH_MONTH"], p["BIRTH_DAY"] = born.dt.year.astype(str), born.dt.month.astype(str), \
         born.dt.day.astype(str)
     p = p.drop(columns=["BIRTHDATE"] + [c for c in ("MOBILE_PHONE",) if c in p.columns])
-    p["PREFERRED_LANGUAGE"] = ["English", "Spanish", "English", "English"][: len(p)] + ["English"] * max(0, len(p) - 4)
+    p["PREFERRED_LANGUAGE"] = ["English" if i % 4 else "Spanish" for i in range(len(p))]
     p = p.rename(columns=PATIENT_RENAMES)
     p = p[list(reversed(p.columns))]  # reordered
     p.to_csv(out / "patients.csv", index=False)
