@@ -252,7 +252,7 @@ def run_demo(*, keep: bool = False, port: int = 0, only: tuple[str, ...] = MIGRA
                 "pipedrive", data_dir / "pipedrive_sandbox.db", port or free_port(), "--token", DEMO_TOKEN))
             print(f"Pipedrive sandbox on {url}; data in {data_dir}; Dagster instance {os.environ['DAGSTER_HOME']}")
             results["clinic_to_pipedrive"], _ = _run("clinic_to_pipedrive", {"PIPEDRIVE_API_BASE": url})
-            results["clinic_to_pipedrive_v2 (proposed)"], _ = propose_drifted_clinic(data_dir, url)
+            results["clinic_to_pipedrive_v2"], _ = propose_drifted_clinic(data_dir, url)  # proposed, approved, run
             os.environ["CLINIC_EXPORT_DIR"] = "package:sample_data/synthea_csv_sample"
         if "practicehub_to_salesforce" in only:
             results["practicehub_to_salesforce"], _ = _run_practicehub(stack, data_dir)
