@@ -7,6 +7,8 @@
     flit rollback <migration> [--scope all|wave|run] [--wave W] [--run-id R] [--execute]
                                                   plan (and with --execute carry out) a rollback; dry run by default
     flit inventory <migration>                    source record counts and estimated extraction time
+    flit propose <new> --destination D (--csv DIR | --db URL [--schema S] | --fhir URL) [--like EXISTING]
+                                                  draft a spec and a Data Availability Report from a source
     flit spec approve <migration> --by NAME      record a person's approval of the field map
     flit spec check                               validate every spec, print load order and approval
     flit phi list <migration> [--wave W]         records held for PHI review (IDs, targets, pattern names)
@@ -255,10 +257,15 @@ def cmd_spec(args) -> int:
     from flit_pipelines.spec.load import approve_spec_file, load_spec, spec_dir
 
     if args.action == "approve":
+        from flit_pipelines.proposal.cli import approve_checks, remember
+
         path = spec_dir() / f"{args.migration}.yaml"
+        if not approve_checks(path):  # proposals still marked `review: required` (listed)
+            return 1
         at = args.at or datetime.now(UTC).replace(microsecond=0).isoformat()
         digest = approve_spec_file(path, args.by, at)
         print(f"{path.name}: approved by {args.by} at {at} (field map {digest[:12]})")
+        remember(path, args.by)  # what the reviewer changed against a proposal: the mapping memory
         return 0
     for path in sorted(spec_dir().glob("*.yaml")):
         spec = load_spec(path)
@@ -411,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     pa_.add_argument("--by", required=True, help="name of the person who reviewed the records")
     pa_.add_argument("--demo", action="store_true", help=DEMO_HELP)
     pa_.set_defaults(fn=cmd_phi)
+
+    from flit_pipelines.proposal.cli import add_propose_parser
+
+    add_propose_parser(sub)
 
     for plugin in entry_points(group=CLI_PLUGINS):  # e.g. flit_sandboxes: `flit sandbox ...`, `flit demo`
         plugin.load()(sub)

@@ -28,6 +28,7 @@ from flit_pipelines.assets.record_issues import (
 )
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.assets.run_events import step_events
+from flit_pipelines.assets.source_profile import source_profile_asset
 from flit_pipelines.delta.deletions import (
     delete_records,
     deletion_rows,
@@ -116,10 +117,14 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
 
     assets.append(field_map)
 
+    # -- source profile: drift from the approved spec stops the wave before any extract ----------
+    assets.append(source_profile_asset(spec, parts, group))
+
     # -- extracts --------------------------------------------------------------------------------
     root = spec.waves.root
     for obj_name, obj in spec.objects.items():
         deps = [_key(spec, "extract", root)] if obj.wave_key and obj_name != root else []
+        deps.append(_key(spec, "source_profile"))
         assets.append(_extract_asset(spec, obj_name, parts, group, deps))
 
     # -- payloads --------------------------------------------------------------------------------
@@ -128,7 +133,8 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
 
     # -- destination schema ----------------------------------------------------------------------
     @dg.asset(key=_key(spec, "destination_schema"), group_name=group, partitions_def=parts,
-              deps=[_key(spec, "field_map")], kinds={spec.destination.kind}, pool=destination_pool(spec),
+              deps=[_key(spec, "field_map"), _key(spec, "source_profile")], kinds={spec.destination.kind},
+              pool=destination_pool(spec),
               description="Custom fields (by name -> account key), pipelines and stages, created idempotently.")
     def destination_schema(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
         design = flit.destination(spec).ensure_schema(spec)

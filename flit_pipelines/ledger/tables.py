@@ -110,3 +110,21 @@ dedup_merge = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("migration", "target", "merged_source_id", name="uq_dedup_merged"),
 )
+
+# Mapping memory (issue 11): what a reviewer changed against a proposed field map, recorded when the
+# spec is approved (``flit spec approve``), so later proposals never need the same correction twice.
+# Keys are schema words only (header, entity, field names), never source values.
+mapping_memory = Table(
+    "mapping_memory", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("destination", String(40), nullable=False),
+    Column("entity", String(100), nullable=False),  # entity, or the Salesforce object
+    Column("header_key", String(200), nullable=False),  # the source header, normalised
+    Column("header", String(200), nullable=False),
+    Column("proposed", String(200)),  # what the proposal said (field, "custom:<name>" or decision)
+    Column("approved", String(200), nullable=False),  # what the approved spec maps it to
+    Column("migration", String(100), nullable=False),
+    Column("approved_by", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("destination", "entity", "header_key", "migration", name="uq_mapping_memory"),
+)

@@ -24,15 +24,24 @@ def load_spec(path: str | Path) -> MigrationSpec:
     """Parse and validate one mapping-spec YAML file.
 
     Raises:
-        SpecError: unreadable YAML, a schema violation, a dangling name, or a lookup cycle.
+        SpecError: unreadable YAML, a schema violation, a dangling name, a lookup cycle, or a field,
+            lookup or formatter the destination catalog / formatter registry does not have
+            (``catalog.validate``; the message gives ``<path>:<line>``).
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = yaml.safe_load(text)
         spec = MigrationSpec.model_validate(raw)
     except (yaml.YAMLError, ValueError) as exc:  # pydantic.ValidationError is a ValueError
         raise SpecError(f"{path.name}: {exc}") from exc
     load_order(spec)  # a cycle is a clear error at load time, not at run time
+    # static check against the destination catalog and the formatters: at load, with path and line
+    from flit_pipelines.catalog.validate import check_spec
+
+    findings = check_spec(spec, text)
+    if findings:
+        raise SpecError("; ".join(f"{path}:{f.line or '?'}: {f.message}" for f in findings))
     return spec
 
 

@@ -106,6 +106,20 @@ def date_at(date: pd.Series, hour: pd.Series, minute: pd.Series) -> pd.Series:
     return day + pd.to_timedelta(mins.astype("float64"), unit="min")
 
 
+def date_from_parts(year: pd.Series, month: pd.Series, day: pd.Series) -> pd.Series:
+    """A date from year, month and day columns (an export that splits a birth date into three);
+    null when any part is null or the parts are not a real date (30 February)."""
+    parts = pd.DataFrame({"year": pd.to_numeric(year, errors="coerce"), "month": pd.to_numeric(month, errors="coerce"),
+                          "day": pd.to_numeric(day, errors="coerce")})
+    return pd.to_datetime(parts, errors="coerce", utc=True)
+
+
+def parse_date(s: pd.Series, input_format: str = "ISO8601") -> pd.Series:
+    """Text dates/times in ``input_format`` (a strftime pattern such as ``%m/%d/%Y``; default ISO 8601)
+    as UTC datetimes; values that do not parse become null (the extract kept them as text)."""
+    return pd.to_datetime(s.astype("string"), format=input_format, errors="coerce", utc=True)
+
+
 def plus_minutes(start: pd.Series, minutes: pd.Series) -> pd.Series:
     """``start`` plus a length in minutes (appointment end); null when either is null."""
     return _as_datetime(start) + pd.to_timedelta(pd.to_numeric(minutes, errors="coerce").astype("float64"), unit="min")
@@ -156,7 +170,8 @@ ONE_COLUMN: dict[str, Callable[[pd.Series], pd.Series]] = {
 }
 
 MULTI_COLUMN = {"duration_hhmm": duration_hhmm, "contact_list": contact_list, "date_at": date_at,
-                "plus_minutes": plus_minutes, "datetime_offset": datetime_offset}
+                "plus_minutes": plus_minutes, "datetime_offset": datetime_offset,
+                "date_from_parts": date_from_parts, "parse_date": parse_date}
 
 
 def apply_format(name: str, columns: list[pd.Series], args: dict) -> pd.Series:
@@ -188,4 +203,12 @@ def apply_format(name: str, columns: list[pd.Series], args: dict) -> pd.Series:
         if len(columns) != 1:
             raise FormatterError("formatter datetime_offset takes one column")
         return datetime_offset(columns[0], tz=args.get("tz", "UTC"))
+    if name == "date_from_parts":
+        if len(columns) != 3:
+            raise FormatterError("formatter date_from_parts takes three columns: year, month, day")
+        return date_from_parts(*columns)
+    if name == "parse_date":
+        if len(columns) != 1:
+            raise FormatterError("formatter parse_date takes one column")
+        return parse_date(columns[0], input_format=args.get("input_format", "ISO8601"))
     raise FormatterError(f"unknown formatter {name!r}; known: {sorted([*ONE_COLUMN, *MULTI_COLUMN])}")

@@ -11,7 +11,9 @@
 It sets the environment each spec names itself, starts each sandbox as a child process (logging to
 a file beside its state), runs each migration's sample wave through Dagster, approves its PHI review
 queue as "demo reviewer", runs the full wave, prints each report, lets the delta-pickup sensor take
-one look at the source (``flit delta``) and stops the sandboxes. The
+one look at the source (``flit delta``) and stops the sandboxes. After the clinic migration it shows
+the map proposing itself: an export of another layout is proposed (``flit propose --like``), its Data
+Availability Report printed, the proposal approved as "demo reviewer" and migrated. The
 committed specs stay unapproved until a person approves them; the demo approves private copies under
 ``data/demo/specs``. The HighLevel sandboxes run with a 10x burst limit
 so the demo takes about a minute; ``benchmarks/load_highlevel_contacts.py`` measures the real
@@ -172,6 +174,35 @@ def _run_practicehub(stack: ExitStack, data_dir: Path) -> tuple[bool, dict]:
         "SALESFORCE_CLIENT_ID": client_id, "SALESFORCE_CLIENT_SECRET": secret})
 
 
+def propose_drifted_clinic(data_dir: Path, pipedrive_url: str) -> tuple[bool, dict]:
+    """The map proposes itself: another clinic export layout (renamed headers, the birth date split
+    into parts, extra columns; built with the synthetic builder) is proposed like clinic_to_pipedrive,
+    the Data Availability Report printed, the proposal approved as the demo reviewer and migrated."""
+    import re
+
+    from flit_pipelines.cli import main as flit
+    from flit_sandboxes.clinic_drift import drifted_export
+    from flit_sandboxes.clinic_export import build_clinic_export
+
+    plain, drifted = data_dir / "clinic_v2_source", data_dir / "clinic_v2_export"
+    shutil.rmtree(plain, ignore_errors=True)
+    shutil.rmtree(drifted, ignore_errors=True)
+    build_clinic_export(plain, patients=40, seed=21)
+    drifted_export(plain, drifted)
+    migration = "clinic_to_pipedrive_v2"
+    print(f"{migration}: a clinic export of another layout in {drifted}; proposing the map like clinic_to_pipedrive")
+    if flit(["propose", migration, "--destination", "pipedrive", "--csv", str(drifted), "--like",
+             "clinic_to_pipedrive", "--force"]) != 0:
+        return False, {}
+    spec = Path(os.environ["FLIT_SPEC_DIR"]) / f"{migration}.yaml"
+    print(f"{migration}: Data Availability Report: {data_dir / 'reports' / migration / 'proposal' / 'data_availability.html'}")
+    # the demo reviewer accepts each proposal marked for review (a person reads them in the draft)
+    spec.write_text(re.sub(r"review: required( \| )?", "", spec.read_text()))
+    if flit(["spec", "approve", migration, "--by", DEMO_REVIEWER]) != 0:
+        return False, {}
+    return _run(migration, {"PIPEDRIVE_API_BASE": pipedrive_url, "CLINIC_EXPORT_DIR": str(drifted)}, delta=False)
+
+
 def review_phi_queue(migration: str, reviewer: str = DEMO_REVIEWER) -> int:
     """The reviewer's step between the sample and the full wave: print the PHI review queue (counts and
     pattern names per target) and approve every held record as ``reviewer``. Returns how many."""
@@ -189,7 +220,7 @@ def review_phi_queue(migration: str, reviewer: str = DEMO_REVIEWER) -> int:
     return len(held)
 
 
-def _run(migration: str, env: dict[str, str]) -> tuple[bool, dict]:
+def _run(migration: str, env: dict[str, str], *, delta: bool = True) -> tuple[bool, dict]:
     os.environ.update(env)
     started = time.monotonic()
     # as a practice would: the sample wave, the PHI review queue approved, then the full wave
@@ -199,12 +230,12 @@ def _run(migration: str, env: dict[str, str]) -> tuple[bool, dict]:
     reports = summary_reports(migration, "full")  # the sample wave's creates beside the full wave's counts
     rep = reports[-1]
     _print_report(reports, html_report(migration))
-    # the delta-pickup window is open now: one sensor tick (what the Dagster daemon does every poll)
-    delta = tick(migration)
-    print(f"{migration}: delta pickup tick: " + (f"skipped ({delta.skip_reason})" if delta.skip_reason else
-          f"ran {delta.partition} over {len(delta.changed_objects or [])} objects: "
-          f"{'SUCCESS' if delta.success else 'FAILURE'}"))
-    ok = ok and delta.success is not False
+    if delta:  # the delta-pickup window is open now: one sensor tick (what the Dagster daemon does every poll)
+        looked = tick(migration)
+        print(f"{migration}: delta pickup tick: " + (f"skipped ({looked.skip_reason})" if looked.skip_reason else
+              f"ran {looked.partition} over {len(looked.changed_objects or [])} objects: "
+              f"{'SUCCESS' if looked.success else 'FAILURE'}"))
+        ok = ok and looked.success is not False
     print(f"{migration}: {time.monotonic() - started:.1f} s, "
           f"{'all checks passed' if ok and rep['all_checks_passed'] else 'FAILED'}\n")
     return ok and rep["all_checks_passed"], rep
@@ -230,6 +261,8 @@ def run_demo(*, keep: bool = False, port: int = 0, only: tuple[str, ...] = MIGRA
                 "pipedrive", data_dir / "pipedrive_sandbox.db", port or free_port(), "--token", DEMO_TOKEN))
             print(f"Pipedrive sandbox on {url}; data in {data_dir}; Dagster instance {os.environ['DAGSTER_HOME']}")
             results["clinic_to_pipedrive"], _ = _run("clinic_to_pipedrive", {"PIPEDRIVE_API_BASE": url})
+            results["clinic_to_pipedrive_v2"], _ = propose_drifted_clinic(data_dir, url)  # proposed, approved, run
+            os.environ["CLINIC_EXPORT_DIR"] = "package:sample_data/synthea_csv_sample"
         if "practicehub_to_salesforce" in only:
             results["practicehub_to_salesforce"], _ = _run_practicehub(stack, data_dir)
         dental = [m for m in only if m in ("dentrix_to_highlevel", "henry_schein_one_to_highlevel")]

@@ -1,0 +1,78 @@
+"""Catalogs, static spec validation, recognisers and the PHI-free profile (no HTTP)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from flit_pipelines.catalog import load_catalog
+from flit_pipelines.proposal.profile import profile_column
+from flit_pipelines.proposal.recognise import recognise
+from flit_pipelines.spec import load_all_specs, load_spec
+from flit_pipelines.spec.load import SPEC_DIR, SpecError
+
+
+def test_catalogs_carry_vendor_facts():
+    hl = load_catalog("highlevel")
+    contact = hl.entity("contact")
+    assert contact.fields["gender"].create_only and contact.fields["companyName"].create_only
+    assert not contact.fields["email"].create_only
+    assert contact.lookups["assignedTo"].entity == "user"
+    assert hl.custom_fields.types["money"] == "MONETORY"
+    pd_ = load_catalog("pipedrive")
+    assert pd_.entity("deal").fields["title"].required
+    assert pd_.entity("deal").fields["status"].values == ("open", "won", "lost")
+    assert pd_.entity("file").fields["file"].write_only
+    sf = load_catalog("salesforce")
+    assert sf.entity("sobject", "Contact").fields["LastName"].required
+    assert sf.entity("sobject", "Treatment_Record__c").open
+    assert sum(load_catalog("pipedrive").synonym_counts().values()) > 10
+
+
+def test_every_spec_passes_static_validation():
+    assert set(load_all_specs()) == {"clinic_to_pipedrive", "dentrix_to_highlevel", "henry_schein_one_to_highlevel",
+                                     "practicehub_to_salesforce"}
+
+
+def test_unknown_field_and_formatter_are_rejected_at_load_with_path_and_line(tmp_path):
+    text = (SPEC_DIR / "clinic_to_pipedrive.yaml").read_text()
+    bad = tmp_path / "clinic_to_pipedrive.yaml"
+    bad.write_text(text.replace("      birthday: {column: BIRTHDATE, format: date}",
+                                "      birth_day: {column: BIRTHDATE, format: date}"))
+    with pytest.raises(SpecError) as err:
+        load_spec(bad)
+    line = next(i for i, ln in enumerate(bad.read_text().splitlines(), 1) if ln.strip().startswith("birth_day:"))
+    assert f"{bad}:{line}:" in str(err.value) and "'birth_day' is not a field of pipedrive person" in str(err.value)
+    bad.write_text(text.replace("due_date: {column: START, format: date}", "due_date: {column: START, format: dat}"))
+    with pytest.raises(SpecError, match="formatter 'dat' does not exist"):
+        load_spec(bad)
+    shutil.copy(SPEC_DIR / "clinic_to_pipedrive.yaml", bad)
+    assert load_spec(bad).migration == "clinic_to_pipedrive"
+
+
+def test_recognisers_accept_what_they_name():
+    rec, _ = recognise(pd.Series(["1234567893", "1245319599"]))  # valid NPI check digits (CMS examples)
+    assert rec["npi"] == 1.0
+    rec, _ = recognise(pd.Series(["1234567890"]))
+    assert rec["npi"] == 0.0
+    rec, fmt = recognise(pd.Series(["03/14/1985", "11/02/1983"]))
+    assert rec["date"] == 1.0 and fmt == "%m/%d/%Y"
+    rec, _ = recognise(pd.Series(["(508) 555-0100", "+1 617 555 0199"]))
+    assert rec["phone"] == 1.0 and rec["email"] == 0.0
+    rec, _ = recognise(pd.Series(["a.b@mail.example", "x@y.org"]))
+    assert rec["email"] == 1.0
+    rec, _ = recognise(pd.Series(["999-10-0001", "999-10-0002"]))
+    assert rec["ssn"] == 1.0
+    rec, _ = recognise(pd.Series(["E11.9", "I10", "D0120"]))
+    assert rec["icd10"] == pytest.approx(2 / 3, abs=0.01) and rec["cdt"] == pytest.approx(1 / 3, abs=0.01)
+
+
+def test_value_lists_only_for_coded_columns():
+    codes = profile_column("GENDER", pd.Series(["M", "F", "F", "M", "F", "M"]), 6)
+    assert codes.values == ["F", "M"]
+    names = profile_column("LAST", pd.Series(["Smith", "Smith", "Jones", "Jones", "Smith", "Jones"]), 6)
+    assert names.values is None and names.value_counts is None
+    zips = profile_column("ZIP", pd.Series(["02081", "02081", "02081", "02090"]), 4)
+    assert zips.values is None and zips.shape == "99999"
