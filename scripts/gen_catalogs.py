@@ -378,9 +378,10 @@ OVERLAY: dict[str, dict] = {
                                ("document", "attachment", "file")],
                 "fields": {
                     "file": {"write_only": True, "type": "file", "source": "destinations/pipedrive/readback.py"},
-                    "file_name": {"type": "text", "local": True, "format": "basename", "with": "path",
+                    "file_name": {"type": "text", "local": True, "format": "basename", "with": "file_path",
                                   "source": "destinations/pipedrive: the upload's name is the file's base name"},
-                    "path": {"type": "path", "local": True, "label": "File path"},
+                    "file_path": {"type": "path", "local": True, "label": "File path",
+                                  "source": "flit_pipelines/files: one payload key for a document's path"},
                     "size": {"type": "number", "local": True},
                     "title": {"type": "text", "local": True},
                     "mime": {"type": "text", "local": True, "label": "MIME type"},
