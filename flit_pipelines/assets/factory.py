@@ -33,6 +33,7 @@ from flit_pipelines.delta.sensor import build_delta_sensor
 from flit_pipelines.delta.snapshot import base_wave, scans_keys
 from flit_pipelines.delta.window import is_delta
 from flit_pipelines.destinations.base import load_target
+from flit_pipelines.errors import value_free_errors
 from flit_pipelines.reports.audit_log import write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
@@ -87,6 +88,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
         check_specs=[dg.AssetCheckSpec("field_map_approved", asset=_key(spec, "field_map"), blocking=True,
                                        description="approved_by, approved_at and the field-map hash match")],
     )
+    @value_free_errors(f"{m}/field_map")
     def field_map(context: dg.AssetExecutionContext, flit: FlitResource):
         status = approval_status(spec)
         path = flit.reports_dir(m, context.partition_key) / "field_map.md"
@@ -117,6 +119,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     @dg.asset(key=_key(spec, "destination_schema"), group_name=group, partitions_def=parts,
               deps=[_key(spec, "field_map")], kinds={spec.destination.kind}, pool=destination_pool(spec),
               description="Custom fields (by name -> account key), pipelines and stages, created idempotently.")
+    @value_free_errors(f"{m}/destination_schema")
     def destination_schema(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
         design = flit.destination(spec).ensure_schema(spec)
         path = flit.reports_dir(m, context.partition_key) / "custom_field_design.json"
@@ -142,6 +145,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     @dg.asset(key=_key(spec, "report"), group_name=group, partitions_def=parts, kinds={"json"},
               deps=[_key(spec, "load", t) for t in spec.targets],
               description="Migration report: per target counts, quarantine reasons, checks, seed-object landing.")
+    @value_free_errors(f"{m}/report")
     def report(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.MaterializeResult:
         from flit_pipelines.reports.migration import build_report
 
@@ -177,6 +181,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
 
     @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,
                minimum_interval_seconds=60, description="Keeps the sample and full wave partitions present.")
+    @value_free_errors(f"{m}/wave_partitions")
     def wave_partitions(context: dg.SensorEvaluationContext):
         have = set(context.instance.get_dynamic_partitions(parts.name))
         missing = [w for w in WAVES if w not in have]
@@ -194,6 +199,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
     @dg.asset(key=key, group_name=group, partitions_def=parts, deps=deps, io_manager_key=IO_MANAGER_KEY,
               kinds={"parquet", "pandera"},
               description=f"{obj.file or obj.table or obj.endpoint}: typed, Pandera-validated extract; failing rows quarantined.")
+    @value_free_errors(f"{spec.migration}/extract/{obj_name}")
     def extract(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.Output:
         wave = context.partition_key
         ledger = flit.ledger()
@@ -268,6 +274,7 @@ def _payload_asset(spec: MigrationSpec, target: str, parts, group: str):
     @dg.asset(key=_key(spec, "payload", target), group_name=group, partitions_def=parts, ins=ins,
               io_manager_key=IO_MANAGER_KEY, kinds={"pandas", "parquet"},
               description=f"{t.entity} payload for target {target} (foreign keys still source IDs).")
+    @value_free_errors(f"{spec.migration}/payload/{target}")
     def payload(context: dg.AssetExecutionContext, **extracts: pd.DataFrame) -> dg.Output:
         frames = {name.removeprefix("extract_"): df for name, df in extracts.items()}
         df = build_payload(spec, target, frames)
@@ -300,6 +307,7 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
               ins={"payload": dg.AssetIn(key=_key(spec, "payload", target), input_manager_key=IO_MANAGER_KEY)},
               kinds={spec.destination.kind}, pool=destination_pool(spec),
               description=f"Upsert target {target} ({t.entity}) by source ID; parents first; ledger per record.")
+    @value_free_errors(f"{spec.migration}/load/{target}")
     def load(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore, payload: pd.DataFrame):
         wave = context.partition_key
         ledger = flit.ledger()
