@@ -48,7 +48,8 @@ from flit_pipelines.reports.workflow_rebuild import (
 )
 from flit_pipelines.rollback.job import build_rollback_job
 from flit_pipelines.sources.attachments import stage_downloads
-from flit_pipelines.sources.extract import arrow_schema, empty_frame, run_extract
+from flit_pipelines.sources.extract import (arrow_schema, empty_frame, extract_input_doc, run_extract,
+                                            write_quarantine_lines)
 from flit_pipelines.sources.registry import files_root
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.model import MigrationSpec
@@ -241,10 +242,13 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         ledger.replace_quarantine(migration=spec.migration, wave=wave, stage="extract", obj=obj_name,
                                   run_id=context.run.run_id, rows=q)
         reasons = q["reason"].value_counts().to_dict() if len(q) else {}
+        input_doc = extract_input_doc(stats)  # encoding, delimiter, blank lines, warnings by rule: no values
         stats_doc = {"rows_read": stats.rows_read, "rows_kept": stats.rows_kept, "quarantined": stats.quarantined,
                      "rows_outside_wave": stats.rows_filtered_by_wave, "file_present": stats.file_present,
-                     "quarantine_reasons": reasons, **delta_doc}
-        write_json(flit.reports_dir(spec.migration, wave) / "extract" / f"{obj_name}.json", stats_doc)
+                     "quarantine_reasons": reasons, **input_doc, **delta_doc}
+        extract_dir = flit.reports_dir(spec.migration, wave) / "extract"
+        write_json(extract_dir / f"{obj_name}.json", stats_doc)
+        write_quarantine_lines(extract_dir / f"{obj_name}_quarantine.csv", q)  # staff: line numbers to fix
         return dg.Output(
             ParquetRef(str(final), stats.rows_kept),
             metadata={
@@ -257,6 +261,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
                 "extra_columns": dg.MetadataValue.json(stats.extra_columns),
                 "missing_optional_columns": dg.MetadataValue.json(stats.missing_optional_columns),
                 "quarantine_reasons": dg.MetadataValue.json(reasons),
+                **{k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v for k, v in input_doc.items()},
                 "parquet": dg.MetadataValue.path(str(final)),
                 **({"attachments": dg.MetadataValue.json(downloads.__dict__)} if downloads else {}),
                 **({"delta": dg.MetadataValue.json(delta_doc)} if delta_doc else {}),

@@ -50,7 +50,8 @@ def open_source(spec: MigrationSpec) -> Source:
     """
     cfg = spec.source
     if isinstance(cfg, CsvExportConfig):
-        return CsvExportSource(resolve_directory(require_env(cfg.directory_env)), chunk_bytes=cfg.chunk_bytes)
+        return CsvExportSource(resolve_directory(require_env(cfg.directory_env)), chunk_bytes=cfg.chunk_bytes,
+                               encoding=cfg.encoding, delimiter=cfg.delimiter, max_record_bytes=cfg.max_record_bytes)
     if isinstance(cfg, DatabaseConfig):
         from flit_pipelines.sources.database import DatabaseSource
 
