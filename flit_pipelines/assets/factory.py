@@ -221,7 +221,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
             write_deletions(flit.reports_dir(spec.migration, wave), obj_name, snap.deleted)
             delta_doc = {"rows_changed": snap.rows_changed, "deleted_in_source": len(snap.deleted),
                          "base_wave": snap.base, "read_whole": snap.read_whole,
-                         "deletions_detected": snap.read_whole or snap.key_scan}
+                         "deletions_detected": (snap.read_whole or snap.key_scan) and not snap.deletions_suspended}
         else:
             schema = arrow_schema(obj)
             tmp, writer = parquet.writer(key, wave, schema)

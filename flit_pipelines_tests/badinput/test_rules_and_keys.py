@@ -104,3 +104,38 @@ def test_text_keys_are_compared_as_text():
     seen.add(pd.Series(["a1", "b2"], dtype="string"))
     assert seen.repeats(pd.Series(["b2", "c3", None], dtype="string")).tolist() == [True, False, False]
     assert seen.repeats(pd.Series(["B2"], dtype="string")).tolist() == [False]
+
+
+def test_a_delta_with_unreadable_rows_reports_no_deletions(spec, tmp_path):
+    """A malformed row's key is unknown: the delta must not take its record for deleted."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from upath import UPath
+
+    from flit_pipelines.delta.extract import extract_delta
+    from flit_pipelines.sources import CsvExportSource
+    from flit_pipelines.sources.extract import arrow_schema, run_extract
+    from flit_pipelines_tests.conftest import FIXTURE_EXPORT
+
+    export = tmp_path / "export"
+    shutil.copytree(FIXTURE_EXPORT, export)
+    obj = spec.objects["patients"]
+    full = []
+    run_extract(CsvExportSource(export), obj, "patients", write=full.append, quarantine=lambda q: None)
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pandas(pd.concat(full), schema=arrow_schema(obj), preserve_index=False),
+                   folder / "full.parquet")
+    lines = (export / "patients.csv").read_bytes().split(b"\n")
+    lines[2] += b",ONE FIELD TOO MANY"  # Bob's row can no longer be read
+    (export / "patients.csv").write_bytes(b"\n".join(lines))
+    quarantined = []
+    snap = extract_delta(CsvExportSource(export), obj, "patients", UPath(folder / "delta-20261201T000000.parquet"),
+                         "delta-20261201T000000", quarantined.append, key_scan=True)
+    assert snap.deleted.empty, snap.deleted.tolist()
+    assert snap.deletions_suspended is True
+    assert snap.stats.rows_unreadable == 1 and len(quarantined[0]) == 1
+    kept = pd.read_parquet(folder / "delta-20261201T000000.parquet")
+    assert "a0000000-0000-4000-8000-000000000002" in set(kept["Id"])  # Bob keeps his last good state
