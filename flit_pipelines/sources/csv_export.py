@@ -322,7 +322,8 @@ class _BlockParser:
     def _parse(self, buf: np.ndarray, recs: Records, good: np.ndarray, strip: np.ndarray, rows: np.ndarray,
                lines: np.ndarray) -> pa.RecordBatch:
         drop = ~good
-        if drop.any() or strip.any():  # cut blank/bad records and trailing delimiters out of the block
+        lead = int(np.argmax(good))  # records before the first good one (the header, blank lines)
+        if drop[lead:].any() or strip.any():  # cut blank/bad records and trailing delimiters out of the block
             delta = np.zeros(recs.consumed + 1, dtype=np.int32)
             delta[recs.start[drop]] += 1
             delta[recs.stop[drop]] -= 1
@@ -330,7 +331,7 @@ class _BlockParser:
             mask[recs.end[strip] - 1] = False
             body = buf[:recs.consumed][mask]
         else:
-            body = buf[:recs.consumed]
+            body = buf[int(recs.start[lead]):recs.consumed]
         n = int(good.sum())
         longest = int((recs.end - recs.start)[good].max())
         invalid = [0]

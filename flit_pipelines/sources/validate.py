@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import pandera.pandas as pandera
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
 from flit_pipelines.sources.rules import evaluate
@@ -84,17 +86,17 @@ def coerce_chunk(obj: SourceObject, text: pd.DataFrame) -> tuple[pd.DataFrame, p
     return pd.DataFrame(typed, index=text.index), pd.DataFrame(failed, index=text.index)
 
 
-def pandera_schema(obj: SourceObject, name: str) -> pa.DataFrameSchema:
+def pandera_schema(obj: SourceObject, name: str) -> pandera.DataFrameSchema:
     """The Pandera schema an object's typed extract must satisfy (derived from the spec): dtypes,
     ``nullable``, and a unique primary key (value rules: ``sources.rules``)."""
     columns = {
-        cname: pa.Column(PANDAS_DTYPES[c.type], nullable=c.nullable, coerce=False, required=True)
+        cname: pandera.Column(PANDAS_DTYPES[c.type], nullable=c.nullable, coerce=False, required=True)
         for cname, c in obj.columns.items()
     }
     # the first occurrence of a repeated primary key is kept; later ones are quarantined
     unique = [obj.primary_key] if obj.primary_key else None
-    return pa.DataFrameSchema(columns, name=name, strict=True, ordered=False, unique=unique,
-                              report_duplicates="exclude_first")
+    return pandera.DataFrameSchema(columns, name=name, strict=True, ordered=False, unique=unique,
+                                   report_duplicates="exclude_first")
 
 
 class SeenKeys:
@@ -145,12 +147,12 @@ class ChunkResult:
 def _trim_keys(obj: SourceObject, text: pd.DataFrame, warn: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
     # a key with surrounding whitespace is the same key: " a1" must not slip past the duplicate check
     for key in dict.fromkeys(k for k in (obj.primary_key, obj.wave_key) if k):
-        raw = text[key].astype("string")
-        trimmed = raw.str.strip()
-        changed = (raw != trimmed).fillna(False).to_numpy(bool)
+        raw = pa.array(text[key], type=pa.string(), from_pandas=True)  # zero-copy for Arrow-backed text
+        trimmed = pc.utf8_trim_whitespace(raw)
+        changed = np.asarray(pc.fill_null(pc.not_equal(raw, trimmed), False).to_numpy(zero_copy_only=False), bool)
         if changed.any():
             warn.append((f"{key}: whitespace_trimmed", changed))
-            text = text.assign(**{key: trimmed})
+            text = text.assign(**{key: pd.Series(pd.arrays.ArrowExtensionArray(trimmed), index=text.index)})
     return text
 
 
