@@ -23,7 +23,7 @@ from flit_pipelines.errors import FlitError
 from flit_pipelines.sources import CsvExportSource
 from flit_pipelines.sources.extract import extract_input_doc, run_extract
 from flit_pipelines.spec.model import ColumnSpec
-from flit_pipelines_tests.badinput.corpus import CASES, MARKERS, Case, build_export
+from flit_pipelines_tests.badinput.corpus import CASES, FIXTURE, MARKERS, Case, build_export
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)  # the injected clock of not_in_future rules
 
@@ -76,6 +76,10 @@ def test_bad_input(c: Case, spec, tmp_path, capfd, caplog):
     if c.lines:
         assert sorted(q["line"].astype(int).tolist()) == list(c.lines)
     assert sorted(stats.warnings) == sorted(c.warnings)
+    key = spec.objects[c.obj].primary_key
+    fixture_ids = set(pd.read_csv(FIXTURE / f"{c.obj}.csv", dtype=str)[key]) if key else set()
+    if key and c.kept == len(fixture_ids) and not c.int_key:  # exactly the good rows, whatever was added
+        assert set(g[key]) == fixture_ids
     if c.check is not None:
         c.check(stats, g, q)
 
