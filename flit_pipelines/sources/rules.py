@@ -8,8 +8,11 @@ The spec declares them (``spec.model.ColumnSpec``: ``isin``, ``pattern``, ``min`
 valid JSON and would be blamed on the destination).
 
 Each rule gives a boolean mask of failing rows and its action: ``quarantine`` rows get the rule's
-label as their reason; ``warn`` rows are only counted by label. Labels name columns and rules, never
-values: ``"GENDER: isin"``, ``"BASE_ENCOUNTER_COST: min 0"``, ``"STOP >= START"``.
+label as their reason; ``warn`` rows are only counted by label. Labels name columns, rules and the
+spec's own constants, never source values; the rules Pandera checked before keep Pandera's names so
+reasons read as they did (``"GENDER: isin(['M', 'F'])"``, ``"BASE_ENCOUNTER_COST:
+greater_than_or_equal_to(0.0)"``); the others are ``"FIRST: max_length 255"``, ``"BIRTHDATE:
+not_in_future"``, ``"AMOUNT: finite"``, ``"CITY: nul_bytes"`` and row checks' ``"STOP >= START"``.
 
 Pandera (``validate.pandera_schema``) keeps the schema contract: dtypes, nullability, unique keys.
 The rules live here because Pandera's only non-failing mode (``raise_warning``) puts the failure
@@ -80,10 +83,6 @@ def _text_faults(arr: pa.Array, limit: int) -> tuple[np.ndarray | None, np.ndarr
     return nul, ctrl, longer
 
 
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
 def _column_rules(name: str, col: ColumnSpec, value: pd.Series, text: pd.Series | None, now: pd.Timestamp):
     if col.type == "string":
         arr = _arrow_text(text if text is not None else value)
@@ -96,9 +95,9 @@ def _column_rules(name: str, col: ColumnSpec, value: pd.Series, text: pd.Series 
         if longer is not None:
             yield f"{name}: max_length {limit}", col.action("max_length"), longer
         if col.isin is not None:
-            yield f"{name}: isin", col.action("isin"), _mask(pc.invert(pc.is_in(arr, pa.array(col.isin, pa.string()))))
+            yield f"{name}: isin({list(col.isin)!r})", col.action("isin"), _mask(pc.invert(pc.is_in(arr, pa.array(col.isin, pa.string()))))
         if col.pattern is not None:  # Python re semantics (matched at the start), as Pandera's str_matches
-            yield f"{name}: pattern", col.action("pattern"), (value.notna() & ~value.str.match(col.pattern)
+            yield f"{name}: str_matches({col.pattern!r})", col.action("pattern"), (value.notna() & ~value.str.match(col.pattern)
                                                              .fillna(False).astype(bool)).to_numpy(bool)
     if col.type in ("float", "money"):  # "NaN" did not parse ("not a money"); inf and Infinity did
         yield f"{name}: finite", "quarantine", np.isinf(value.to_numpy(dtype="float64", na_value=np.nan))
@@ -106,9 +105,9 @@ def _column_rules(name: str, col: ColumnSpec, value: pd.Series, text: pd.Series 
         num = pd.to_numeric(value, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore"):
             if col.min is not None:
-                yield f"{name}: min {_fmt(col.min)}", col.action("min"), num < col.min
+                yield f"{name}: greater_than_or_equal_to({col.min!r})", col.action("min"), num < col.min
             if col.max is not None:
-                yield f"{name}: max {_fmt(col.max)}", col.action("max"), num > col.max
+                yield f"{name}: less_than_or_equal_to({col.max!r})", col.action("max"), num > col.max
     if col.type in ("date", "datetime") and col.not_in_future:
         yield f"{name}: not_in_future", col.action("not_in_future"), (value > now).fillna(False).to_numpy(bool)
 

@@ -515,7 +515,7 @@ def nan_money(e: Path) -> None:
     rewrite(e, "encounters", rows_map=set_value("BASE_ENCOUNTER_COST", "NaN"))
 
 
-@case("encounters", kept=7, quarantined=1, reasons=("TOTAL_CLAIM_COST: min 0",))
+@case("encounters", kept=7, quarantined=1, reasons=("TOTAL_CLAIM_COST: greater_than_or_equal_to(0.0)",))
 def negative_charge(e: Path) -> None:
     rewrite(e, "encounters", rows_map=set_value("TOTAL_CLAIM_COST", "-85.55", 2))
 
@@ -551,7 +551,7 @@ def wrong_date_format(e: Path) -> None:
     insert(e, "patients", 3, marker_line(e, BIRTHDATE="31/12/1990"))
 
 
-@case("patients", kept=4, quarantined=1, reasons=("GENDER: isin",))
+@case("patients", kept=4, quarantined=1, reasons=("GENDER: isin(['M', 'F'])",))
 def invalid_gender_code(e: Path) -> None:
     insert(e, "patients", 3, marker_line(e, GENDER="X"))
 
@@ -581,7 +581,7 @@ def invalid_boolean(e: Path) -> None:
     rewrite(e, "relationships", rows_map=set_value("IS_GUARANTOR", "maybe", 2))
 
 
-@case("provider_directory", kept=1, quarantined=1, reasons=("EMAIL: pattern",))
+@case("provider_directory", kept=1, quarantined=1, reasons=("EMAIL: str_matches(",))
 def email_failing_its_pattern(e: Path) -> None:
     rewrite(e, "provider_directory", rows_map=set_value("EMAIL", f"{GIVEN} at mail"))
 

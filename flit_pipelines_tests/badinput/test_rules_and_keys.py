@@ -42,11 +42,12 @@ def test_each_rule_quarantines_or_warns_as_declared():
                name=["ann", "ann", "ann", "ann", "ann", "zed", "annabel", "bob"])
     r = split(df)
     assert r.quarantine.set_index("row_number")["reason"].to_dict() == {
-        2: "born: not_in_future", 3: "stop >= start", 4: "cost: min 0", 5: "cost: max 10000",
-        7: "name: max_length 5"}
+        2: "born: not_in_future", 3: "stop >= start", 4: "cost: greater_than_or_equal_to(0.0)",
+        5: "cost: less_than_or_equal_to(10000.0)", 7: "name: max_length 5"}
     assert r.good["id"].tolist() == [1, 6, 8]  # rows 6 and 8 fail warn rules only
     # warnings count the rows kept: row 4 (paid > cost) and row 7 (unknown name) are quarantined anyway
-    assert dict(r.warnings) == {"paid: min 0": 1, "name: isin": 1, "paid within cost": 1}
+    assert dict(r.warnings) == {"paid: greater_than_or_equal_to(0.0)": 1, "name: isin(['ann', 'bob', 'cy', 'dee'])": 1,
+                                "paid within cost": 1}
 
 
 def test_not_in_future_follows_the_injected_clock():
