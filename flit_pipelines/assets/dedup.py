@@ -9,6 +9,7 @@ reads the crosswalk after the merges. The pass itself is ``destinations.pipedriv
 import dagster as dg
 
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.errors import value_free_errors
 from flit_pipelines.ledger import Ledger
 from flit_pipelines.reports.migration import write_json
 from flit_pipelines.spec.model import MigrationSpec
@@ -66,6 +67,7 @@ def _dedup_asset(spec: MigrationSpec, target: str, parts, group: str, pool: str)
                                              description="survivors live, merged persons gone, crosswalk on survivors")],
               description=f"Merge {target} records sharing a normalised e-mail into the most complete one; "
                           "reconciliation log dedup_reconciliation.csv.")
+    @value_free_errors(f"{m}/dedup/{target}")
     def dedup(context: dg.AssetExecutionContext, flit: FlitResource):
         from flit_pipelines.destinations.pipedrive.dedup import run_dedup
 

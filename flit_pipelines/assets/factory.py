@@ -45,6 +45,7 @@ from flit_pipelines.delta.window import is_delta
 from flit_pipelines.destinations.base import load_target
 from flit_pipelines.reconcile.accounting import classify_records
 from flit_pipelines.reconcile.quarantined import read_quarantined
+from flit_pipelines.errors import value_free_errors
 from flit_pipelines.reports.audit_log import write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
@@ -60,7 +61,8 @@ from flit_pipelines.reports.workflow_rebuild import (
 )
 from flit_pipelines.rollback.job import build_rollback_job
 from flit_pipelines.sources.attachments import stage_downloads
-from flit_pipelines.sources.extract import arrow_schema, empty_frame, run_extract
+from flit_pipelines.sources.extract import (arrow_schema, empty_frame, extract_input_doc, run_extract,
+                                            write_quarantine_lines)
 from flit_pipelines.sources.registry import files_root
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.model import MigrationSpec
@@ -101,6 +103,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
         check_specs=[dg.AssetCheckSpec("field_map_approved", asset=_key(spec, "field_map"), blocking=True,
                                        description="approved_by, approved_at and the field-map hash match")],
     )
+    @value_free_errors(f"{m}/field_map")
     def field_map(context: dg.AssetExecutionContext, flit: FlitResource):
         status = approval_status(spec)
         path = flit.reports_dir(m, context.partition_key) / "field_map.md"
@@ -136,6 +139,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
               deps=[_key(spec, "field_map"), _key(spec, "source_profile")], kinds={spec.destination.kind},
               pool=destination_pool(spec),
               description="Custom fields (by name -> account key), pipelines and stages, created idempotently.")
+    @value_free_errors(f"{m}/destination_schema")
     def destination_schema(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
         design = flit.destination(spec).ensure_schema(spec)
         path = flit.reports_dir(m, context.partition_key) / "custom_field_design.json"
@@ -161,6 +165,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     @dg.asset(key=_key(spec, "report"), group_name=group, partitions_def=parts, kinds={"json"},
               deps=[_key(spec, "load", t) for t in spec.targets],
               description="Migration report: per target counts, quarantine reasons, checks, seed-object landing.")
+    @value_free_errors(f"{m}/report")
     def report(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.MaterializeResult:
         from flit_pipelines.reports.migration import build_report
 
@@ -199,6 +204,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
 
     @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,
                minimum_interval_seconds=60, description="Keeps the sample and full wave partitions present.")
+    @value_free_errors(f"{m}/wave_partitions")
     def wave_partitions(context: dg.SensorEvaluationContext):
         have = set(context.instance.get_dynamic_partitions(parts.name))
         missing = [w for w in WAVES if w not in have]
@@ -216,6 +222,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
     @dg.asset(key=key, group_name=group, partitions_def=parts, deps=deps, io_manager_key=IO_MANAGER_KEY,
               kinds={"parquet", "pandera"},
               description=f"{obj.file or obj.table or obj.endpoint}: typed, Pandera-validated extract; failing rows quarantined.")
+    @value_free_errors(f"{spec.migration}/extract/{obj_name}")
     def extract(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.Output:
         wave = context.partition_key
         ledger = flit.ledger()
@@ -236,7 +243,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
             write_deletions(flit.reports_dir(spec.migration, wave), obj_name, snap.deleted)
             delta_doc = {"rows_changed": snap.rows_changed, "deleted_in_source": len(snap.deleted),
                          "base_wave": snap.base, "read_whole": snap.read_whole,
-                         "deletions_detected": snap.read_whole or snap.key_scan}
+                         "deletions_detected": (snap.read_whole or snap.key_scan) and not snap.deletions_suspended}
         else:
             schema = arrow_schema(obj)
             tmp, writer = parquet.writer(key, wave, schema)
@@ -259,10 +266,13 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         ledger.replace_quarantine(migration=spec.migration, wave=wave, stage="extract", obj=obj_name,
                                   run_id=context.run.run_id, rows=q)
         reasons = q["reason"].value_counts().to_dict() if len(q) else {}
+        input_doc = extract_input_doc(stats)  # encoding, delimiter, blank lines, warnings by rule: no values
         stats_doc = {"rows_read": stats.rows_read, "rows_kept": stats.rows_kept, "quarantined": stats.quarantined,
                      "rows_outside_wave": stats.rows_filtered_by_wave, "file_present": stats.file_present,
-                     "quarantine_reasons": reasons, **delta_doc}
-        write_json(flit.reports_dir(spec.migration, wave) / "extract" / f"{obj_name}.json", stats_doc)
+                     "quarantine_reasons": reasons, **input_doc, **delta_doc}
+        extract_dir = flit.reports_dir(spec.migration, wave) / "extract"
+        write_json(extract_dir / f"{obj_name}.json", stats_doc)
+        write_quarantine_lines(extract_dir / f"{obj_name}_quarantine.csv", q)  # staff: line numbers to fix
         return dg.Output(
             ParquetRef(str(final), stats.rows_kept),
             metadata={
@@ -275,6 +285,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
                 "extra_columns": dg.MetadataValue.json(stats.extra_columns),
                 "missing_optional_columns": dg.MetadataValue.json(stats.missing_optional_columns),
                 "quarantine_reasons": dg.MetadataValue.json(reasons),
+                **{k: dg.MetadataValue.json(v) if isinstance(v, dict | list) else v for k, v in input_doc.items()},
                 "parquet": dg.MetadataValue.path(str(final)),
                 **({"attachments": dg.MetadataValue.json(downloads.__dict__)} if downloads else {}),
                 **({"delta": dg.MetadataValue.json(delta_doc)} if delta_doc else {}),
@@ -292,6 +303,7 @@ def _payload_asset(spec: MigrationSpec, target: str, parts, group: str):
     @dg.asset(key=_key(spec, "payload", target), group_name=group, partitions_def=parts, ins=ins,
               io_manager_key=IO_MANAGER_KEY, kinds={"pandas", "parquet"},
               description=f"{t.entity} payload for target {target} (foreign keys still source IDs).")
+    @value_free_errors(f"{spec.migration}/payload/{target}")
     def payload(context: dg.AssetExecutionContext, parquet: ParquetStore, **extracts: pd.DataFrame) -> dg.Output:
         frames = {name.removeprefix("extract_"): df for name, df in extracts.items()}
         # derived values missing quarantined input rows, non-finite numbers: per record, for the load
@@ -329,6 +341,7 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
               ins={"payload": dg.AssetIn(key=_key(spec, "payload", target), input_manager_key=IO_MANAGER_KEY)},
               kinds={spec.destination.kind}, pool=destination_pool(spec),
               description=f"Upsert target {target} ({t.entity}) by source ID; parents first; ledger per record.")
+    @value_free_errors(f"{spec.migration}/load/{target}")
     def load(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore, payload: pd.DataFrame):
         wave = context.partition_key
         ledger = flit.ledger()

@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from flit_pipelines.errors import value_free_errors
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -68,6 +70,7 @@ class ParquetIOManager(dg.UPathIOManager):
 
     extension = ".parquet"
 
+    @value_free_errors("parquet IO manager (write)")
     def dump_to_path(self, context: dg.OutputContext, obj, path: UPath) -> None:
         if isinstance(obj, ParquetRef):
             return  # already streamed to this path
@@ -77,6 +80,7 @@ class ParquetIOManager(dg.UPathIOManager):
         with path.open("wb") as fh:
             obj.to_parquet(fh, index=False)
 
+    @value_free_errors("parquet IO manager (read)")
     def load_from_path(self, context: dg.InputContext, path: UPath) -> pd.DataFrame:
         with path.open("rb") as fh:
             return pd.read_parquet(fh)

@@ -5,6 +5,7 @@ loaded when the source no longer matches the approved spec."""
 import dagster as dg
 
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.errors import value_free_errors
 from flit_pipelines.spec.model import MigrationSpec
 
 
@@ -18,6 +19,7 @@ def source_profile_asset(spec: MigrationSpec, parts, group: str):
               check_specs=[dg.AssetCheckSpec("source_matches_spec", asset=key, blocking=True,
                                              description="every object and required column is there and typed "
                                                          "columns still parse as declared")])
+    @value_free_errors(f"{spec.migration}/source_profile")
     def source_profile(context: dg.AssetExecutionContext, flit: FlitResource):
         from flit_pipelines.proposal.drift import check_source
 

@@ -22,7 +22,9 @@ class DeltaExtract:
     """A delta wave's extract of one object. ``stats.rows_read`` counts the snapshot (rows kept +
     quarantined now), so the count check reconciles the snapshot; ``rows_changed`` is what the
     source returned for the wave; ``deleted`` the keys that left the source; ``base`` the wave the
-    snapshot was built on; ``read_whole`` whether the object was read whole (no ``modified_at``)."""
+    snapshot was built on; ``read_whole`` whether the object was read whole (no ``modified_at``);
+    ``deletions_suspended``: the reader could not read some rows, whose keys are unknown, so no key is
+    reported deleted this wave (a malformed row must not delete its record in the destination)."""
 
     stats: ExtractStats
     path: UPath
@@ -31,6 +33,7 @@ class DeltaExtract:
     base: str
     read_whole: bool
     key_scan: bool
+    deletions_suspended: bool = False
 
 
 def extract_delta(source: Source, obj: SourceObject, name: str, final_path: UPath, wave: str,
@@ -55,9 +58,10 @@ def extract_delta(source: Source, obj: SourceObject, name: str, final_path: UPat
     stats = run_extract(source, obj, name, write=changed.append, quarantine=keep_quarantine, since=since)
     changed_frame = pd.concat(changed, ignore_index=True) if changed else empty_frame(obj)
     base_frame = pd.read_parquet(final_path.with_name(f"{base}.parquet"))
-    present = scan_keys(source, obj) if key_scan else None
-    merged, deleted = merge_snapshot(base_frame, changed_frame, obj, read_whole=read_whole, present_keys=present,
-                                     quarantined_ids=pd.concat(q_ids) if q_ids else ())
+    suspended = stats.rows_unreadable > 0  # a missing key may be one of those rows: keep, don't delete
+    present = scan_keys(source, obj) if key_scan and not suspended else None
+    merged, deleted = merge_snapshot(base_frame, changed_frame, obj, read_whole=read_whole and not suspended,
+                                     present_keys=present, quarantined_ids=pd.concat(q_ids) if q_ids else ())
     schema = arrow_schema(obj)
     tmp = final_path.with_name(final_path.name + ".tmp")
     tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -67,4 +71,4 @@ def extract_delta(source: Source, obj: SourceObject, name: str, final_path: UPat
     rows_changed = stats.rows_read
     stats.rows_read = len(merged) + stats.quarantined
     stats.rows_kept = len(merged)
-    return DeltaExtract(stats, final_path, rows_changed, deleted, base, read_whole, key_scan)
+    return DeltaExtract(stats, final_path, rows_changed, deleted, base, read_whole, key_scan, suspended)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from flit_pipelines.delta.probe import Probe, probe_source
 from flit_pipelines.delta.window import DeltaCursor, naive_newest, next_partition, window_end
+from flit_pipelines.errors import value_free_errors
 from flit_pipelines.sources.registry import open_source
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform import needed_objects
@@ -109,6 +110,7 @@ def build_delta_sensor(spec: MigrationSpec, parts: dg.DynamicPartitionsDefinitio
                default_status=dg.DefaultSensorStatus.RUNNING,
                description=f"Delta pickup for {spec.delta.window_hours:g} h after the full wave: a delta-<since> "
                            "partition and a run of the affected assets when the source changed.")
+    @value_free_errors(f"{spec.migration}/delta_pickup")
     def delta_pickup(context: dg.SensorEvaluationContext):
         from flit_pipelines.assets.io_manager import ParquetStore
 

@@ -16,6 +16,7 @@ from typing import Optional
 import dagster as dg
 
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.errors import value_free_errors
 from flit_pipelines.rollback.execute import ROLLBACK_WAVE, rollback_migration
 from flit_pipelines.rollback.plan import SCOPES
 from flit_pipelines.spec.model import MigrationSpec
@@ -46,6 +47,7 @@ def build_rollback_job(spec: MigrationSpec) -> dg.JobDefinition:
            pool=destination_pool(spec), tags={"kind": spec.destination.kind},
            description=f"Roll back {spec.title}: delete what it created (reverse FK order), restore what "
                        "existed before it from the prior-state table; dry run by default.")
+    @value_free_errors(f"{m}/rollback")
     def rollback(context: dg.OpExecutionContext, config: RollbackConfig, flit: FlitResource) -> dg.Output:
         from flit_pipelines.destinations.base import FatalLoadError
 

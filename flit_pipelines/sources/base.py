@@ -6,6 +6,14 @@ bounded batches. Typing and validation happen downstream (``sources.validate``),
 produces the same text forms: dates ``YYYY-MM-DD``, timestamps ``YYYY-MM-DD HH:MM:SS[.ffffff]``
 (ISO 8601, ``T`` or space), numbers in plain decimal notation (``1234.5``, never ``1.2345e3``),
 booleans ``true``/``false``.
+
+A reader may also offer ``read_rows(obj, since)`` (the CSV export reader does): the same batches
+plus three reserved columns, ``ROW_COLUMN`` (the row's 1-based data-row number), ``LINE_COLUMN`` (the
+physical line it starts on) and ``REJECT_COLUMN`` (why the reader could not read the row, e.g.
+``row has 18 fields, the header 17``; null for readable rows), and the rejected rows themselves,
+which ``read`` leaves out. ``run_extract`` reads ``read_rows`` where offered and quarantines a
+rejected row with its reason; other readers' rows are numbered in batch order. ``read_notes(obj)``
+(``csv_export.ReadNotes``: blank lines, block size) feeds the extract's metadata.
 """
 
 from __future__ import annotations
@@ -16,8 +24,10 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from flit_pipelines.sources.csv_export import HeaderReport
+from flit_pipelines.sources.csv_export import LINE_COLUMN, REJECT_COLUMN, ROW_COLUMN, HeaderReport
 from flit_pipelines.spec.model import SourceObject
+
+__all__ = ["LINE_COLUMN", "REJECT_COLUMN", "ROW_COLUMN", "HeaderReport", "Source"]
 
 
 class Source(Protocol):

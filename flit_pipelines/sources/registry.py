@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from flit_pipelines.errors import FlitError
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.csv_export import CsvExportSource, resolve_directory
 from flit_pipelines.spec.model import (
@@ -20,7 +21,7 @@ from flit_pipelines.spec.model import (
 )
 
 
-class ConfigurationError(RuntimeError):
+class ConfigurationError(FlitError, RuntimeError):
     """A required environment variable is missing (names the variable, never a value)."""
 
 
@@ -49,7 +50,8 @@ def open_source(spec: MigrationSpec) -> Source:
     """
     cfg = spec.source
     if isinstance(cfg, CsvExportConfig):
-        return CsvExportSource(resolve_directory(require_env(cfg.directory_env)), chunk_bytes=cfg.chunk_bytes)
+        return CsvExportSource(resolve_directory(require_env(cfg.directory_env)), chunk_bytes=cfg.chunk_bytes,
+                               encoding=cfg.encoding, delimiter=cfg.delimiter, max_record_bytes=cfg.max_record_bytes)
     if isinstance(cfg, DatabaseConfig):
         from flit_pipelines.sources.database import DatabaseSource
 

@@ -1,22 +1,31 @@
-"""Typing and Pandera validation of extracted chunks, with quarantine instead of dropping.
+"""Typing and validation of extracted chunks, with quarantine instead of dropping.
 
 Each chunk arrives as text columns. ``coerce_chunk`` converts them to the spec's types; a non-empty
-value that does not parse becomes a "not a <type>" failure. ``pandera_schema`` derives a Pandera
-``DataFrameSchema`` from the spec (nullability, allowed values, patterns, minimums). ``split_chunk``
-runs both and returns the good rows and a quarantine frame: one row per failing source row with the
-failing columns and checks as its reason. Reasons name columns and checks, never values (PHI).
+value that does not parse becomes a "not a <type>" failure (an int outside +-2**53, where a float
+stops being exact, included). ``pandera_schema`` derives a Pandera ``DataFrameSchema`` from the spec
+(dtypes, nullability, a unique primary key within the chunk); ``sources.rules`` evaluates the value
+rules (declared in the spec, plus defaults: NUL bytes, control characters, text length, non-finite
+numbers), each quarantining or warning. ``split_chunk`` runs them all and returns the good rows, a
+quarantine frame (one row per failing source row with the failing columns and rules as its reason)
+and warning counts by rule. ``SeenKeys`` finds a primary key repeated in a later chunk. Reasons name
+columns and rules, never values (PHI).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import pandera.pandas as pandera
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
-from flit_pipelines.spec.model import ColumnSpec, SourceObject
+from flit_pipelines.sources.rules import evaluate
+from flit_pipelines.spec.model import SourceObject
 
 # Quarantine rows also carry the row's typed values (unparsable cells null) in columns named
 # "value:<column>", so derived-value accounting can tell which record lost an input row
@@ -26,6 +35,7 @@ QUARANTINE_VALUE_PREFIX = "value:"
 
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
+_EXACT_INT = float(2 ** 53)  # beyond this a parsed float no longer holds the integer exactly
 
 PANDAS_DTYPES = {
     "string": "string",
@@ -39,16 +49,21 @@ PANDAS_DTYPES = {
 
 
 def _coerce(raw: pd.Series, ctype: str) -> pd.Series:
+    raw = raw.astype("string")  # Python strings (from Arrow-backed text too): the parsers' input
     if ctype == "string":
-        return raw.astype("string")
+        return raw
     if ctype in ("float", "money"):
         return pd.to_numeric(raw, errors="coerce").astype("float64")
     if ctype == "int":
-        num = pd.to_numeric(raw, errors="coerce")
-        whole = num.where(num.isna() | (num == np.floor(num)))
+        num = pd.to_numeric(raw, errors="coerce").astype("float64")
+        whole = num.where(np.isfinite(num) & (num == np.floor(num)) & (num.abs() <= _EXACT_INT))
         return whole.astype("Int64")
     if ctype in ("date", "datetime"):
-        return pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
+        out = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
+        retry = raw.notna() & out.isna()
+        if retry.any():  # surrounding whitespace: strip only the values that did not parse
+            out[retry] = pd.to_datetime(raw[retry].str.strip(), errors="coerce", utc=True, format="ISO8601")
+        return out
     if ctype == "bool":
         low = raw.str.strip().str.lower()
         out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
@@ -59,7 +74,7 @@ def _coerce(raw: pd.Series, ctype: str) -> pd.Series:
 
 
 def coerce_chunk(obj: SourceObject, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Convert text columns to spec types.
+    """Convert text columns (``string`` or Arrow-backed ``pd.ArrowDtype`` strings) to spec types.
 
     Returns:
         (typed frame, bool frame of parse failures with the same index and columns).
@@ -70,93 +85,160 @@ def coerce_chunk(obj: SourceObject, text: pd.DataFrame) -> tuple[pd.DataFrame, p
         raw = text[name]
         value = _coerce(raw, col.type)
         typed[name] = value
-        failed[name] = raw.notna() & value.isna() if col.type != "string" else pd.Series(False, index=raw.index)
+        if col.type == "string":
+            failed[name] = pd.Series(False, index=raw.index)
+        else:
+            failed[name] = (raw.notna() & value.isna()).astype(bool)
     return pd.DataFrame(typed, index=text.index), pd.DataFrame(failed, index=text.index)
 
 
-def _checks(col: ColumnSpec) -> list[pa.Check]:
-    checks = []
-    if col.isin is not None:
-        checks.append(pa.Check.isin(col.isin))
-    if col.pattern is not None:
-        checks.append(pa.Check.str_matches(col.pattern))
-    if col.min is not None:
-        checks.append(pa.Check.ge(col.min))
-    return checks
-
-
-def pandera_schema(obj: SourceObject, name: str) -> pa.DataFrameSchema:
-    """The Pandera schema an object's typed extract must satisfy (derived from the spec)."""
+def pandera_schema(obj: SourceObject, name: str) -> pandera.DataFrameSchema:
+    """The Pandera schema an object's typed extract must satisfy (derived from the spec): dtypes,
+    ``nullable``, and a unique primary key (value rules: ``sources.rules``)."""
     columns = {
-        cname: pa.Column(PANDAS_DTYPES[c.type], checks=_checks(c), nullable=c.nullable,
-                         coerce=False, required=True)
+        cname: pandera.Column(PANDAS_DTYPES[c.type], nullable=c.nullable, coerce=False, required=True)
         for cname, c in obj.columns.items()
     }
     # the first occurrence of a repeated primary key is kept; later ones are quarantined
     unique = [obj.primary_key] if obj.primary_key else None
-    return pa.DataFrameSchema(columns, name=name, strict=True, ordered=False, unique=unique,
-                              report_duplicates="exclude_first")
+    return pandera.DataFrameSchema(columns, name=name, strict=True, ordered=False, unique=unique,
+                                   report_duplicates="exclude_first")
+
+
+class SeenKeys:
+    """Primary keys kept so far by one extract, to quarantine a key repeated in a later chunk.
+
+    A Python set of native-typed keys (``int`` for an int key, ``str`` otherwise): each chunk is
+    checked with one set intersection and added with one update, so time is linear in the rows and
+    memory grows with the distinct keys only (nothing seen is copied or hashed again per chunk).
+    """
+
+    def __init__(self) -> None:
+        self._keys: set = set()
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @staticmethod
+    def _native(keys: pd.Series) -> list:
+        keys = keys.dropna()
+        if pd.api.types.is_integer_dtype(keys.dtype):
+            return keys.astype("int64").tolist()
+        return keys.astype("string").astype(object).tolist()
+
+    def repeats(self, keys: pd.Series) -> np.ndarray:
+        """Bool per row of ``keys``: the key was added by an earlier chunk."""
+        if not self._keys:
+            return np.zeros(len(keys), dtype=bool)
+        hits = self._keys.intersection(self._native(keys))
+        if not hits:
+            return np.zeros(len(keys), dtype=bool)
+        native = keys.astype("Int64") if pd.api.types.is_integer_dtype(keys.dtype) else keys.astype("string")
+        return native.isin(list(hits)).fillna(False).to_numpy(bool)
+
+    def add(self, keys: pd.Series) -> None:
+        """Remember the (non-null) keys of rows this chunk kept."""
+        self._keys.update(self._native(keys))
 
 
 @dataclass
 class ChunkResult:
-    """Good rows (typed) and quarantine rows (row_number, source_id, reason) of one chunk."""
+    """Good rows (typed), quarantine rows (row_number, source_id, reason, line) and warning counts
+    (rule label -> kept rows failing a ``warn`` rule) of one chunk."""
     good: pd.DataFrame
-    quarantine: pd.DataFrame  # columns: row_number, source_id, reason, value:<column>...
+    quarantine: pd.DataFrame  # columns: row_number, source_id, reason, line, value:<column>...
+    warnings: Counter = field(default_factory=Counter)
+
+
+def _trim_keys(obj: SourceObject, text: pd.DataFrame, warn: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
+    # a key with surrounding whitespace is the same key: " a1" must not slip past the duplicate check
+    for key in dict.fromkeys(k for k in (obj.primary_key, obj.wave_key) if k):
+        raw = pa.array(text[key], type=pa.string(), from_pandas=True)  # zero-copy for Arrow-backed text
+        trimmed = pc.utf8_trim_whitespace(raw)
+        changed = np.asarray(pc.fill_null(pc.not_equal(raw, trimmed), False).to_numpy(zero_copy_only=False), bool)
+        if changed.any():
+            warn.append((f"{key}: whitespace_trimmed", changed))
+            text = text.assign(**{key: pd.Series(pd.arrays.ArrowExtensionArray(trimmed), index=text.index)})
+    return text
 
 
 def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: int,
-                seen_keys: pd.Index | None = None) -> ChunkResult:
+                seen_keys: SeenKeys | None = None, now: datetime | None = None,
+                rows: np.ndarray | None = None, lines: np.ndarray | None = None,
+                rejects: pd.Series | None = None) -> ChunkResult:
     """Type, validate and split one chunk into good rows and quarantined rows.
 
     Args:
-        text: the chunk as text columns (canonical names), default RangeIndex.
-        first_row: 1-based data-row number of the chunk's first row in the file, for reasons.
-        seen_keys: primary keys kept from earlier chunks; a repeat is quarantined as a duplicate.
+        text: the chunk as text columns (canonical names; ``string`` or Arrow-backed), default RangeIndex.
+        first_row: 1-based data-row number of the chunk's first row in the file, for reasons (used
+            when ``rows`` is not given).
+        seen_keys: primary keys kept from earlier chunks; a repeat is quarantined as a duplicate, and
+            this chunk's kept keys are added.
+        now: the clock of ``not_in_future`` rules (default: now, UTC).
+        rows, lines: per row, its data-row number and physical line (a reader's ``ROW_COLUMN`` /
+            ``LINE_COLUMN``); ``rejects``: per row, a reader's reason the row is unreadable (or null);
+            such a row is quarantined with that reason alone.
     """
-    text = text.reset_index(drop=True)
+    warn: list[tuple[str, np.ndarray]] = []  # counted among the rows kept, once every reason is known
+    text = _trim_keys(obj, text.reset_index(drop=True), warn)
     typed, parse_failed = coerce_chunk(obj, text)
+    n = len(typed)
     reasons: dict[int, list[str]] = {}
 
-    def add(mask: pd.Series, reason: str) -> None:
-        for i in np.flatnonzero(mask.to_numpy()):
+    def add(mask, reason: str) -> None:
+        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
             reasons.setdefault(int(i), []).append(reason)
 
     for cname, col in obj.columns.items():
         if parse_failed[cname].any():
             add(parse_failed[cname], f"{cname}: not a {col.type}")
     pk = obj.primary_key
-    if pk is not None and seen_keys is not None and len(seen_keys):
-        add(typed[pk].isin(seen_keys).fillna(False), f"{pk}: duplicate primary key (seen in an earlier chunk)")
+    if pk is not None and seen_keys is not None:
+        add(seen_keys.repeats(typed[pk]), f"{pk}: duplicate primary key (seen in an earlier chunk)")
+    for failure in evaluate(obj, typed, now=now or datetime.now(UTC), text=text):
+        if failure.action == "quarantine":
+            add(failure.mask, failure.label)
+        else:
+            warn.append((failure.label, failure.mask))
 
-    schema = pandera_schema(obj, name)
     try:
-        schema.validate(typed, lazy=True)
+        pandera_schema(obj, name).validate(typed, lazy=True)
     except SchemaErrors as exc:
         fc = exc.failure_cases
         fc = fc[fc["index"].notna()]
         for (column, check), grp in fc.groupby(["column", "check"], dropna=False):
             idx = pd.to_numeric(grp["index"], errors="coerce").dropna().astype(int).unique()
-            mask = pd.Series(False, index=typed.index)
-            mask.iloc[idx[idx < len(mask)]] = True
+            mask = np.zeros(n, dtype=bool)
+            mask[idx[idx < n]] = True
             # a value that failed to parse is already explained; don't call it "not nullable" too
             if column in parse_failed:
-                mask &= ~parse_failed[column]
+                mask &= ~parse_failed[column].to_numpy(bool)
             label = "duplicate primary key" if "uniqueness" in str(check) else str(check)
             add(mask, f"{column}: {label}")
 
-    bad_idx = sorted(reasons)
-    bad_mask = np.zeros(len(typed), dtype=bool)
+    if rejects is not None:  # the reader could not read these rows: their one reason
+        rej = rejects.reset_index(drop=True)
+        for i in np.flatnonzero(rej.notna().to_numpy(bool)):
+            reasons[int(i)] = [str(rej.iat[i])]
+    bad_idx = np.asarray(sorted(reasons), dtype=np.int64)
+    bad_mask = np.zeros(n, dtype=bool)
     bad_mask[bad_idx] = True
-    if pk is not None:
-        source_ids = typed[pk].astype("string").fillna("")
-    else:
-        source_ids = pd.Series([""] * len(typed), dtype="string")
+    row_numbers = np.asarray(rows, dtype=np.int64) if rows is not None else np.arange(n, dtype=np.int64) + first_row
+    source_ids = typed[pk].astype("string").fillna("") if pk is not None else pd.Series([""] * n, dtype="string")
     quarantine = pd.DataFrame({
-        "row_number": np.asarray(bad_idx, dtype="int64") + first_row,
-        "source_id": source_ids.iloc[bad_idx].to_numpy() if bad_idx else np.array([], dtype=object),
-        "reason": ["; ".join(dict.fromkeys(reasons[i])) for i in bad_idx],
+        "row_number": row_numbers[bad_idx],
+        "source_id": source_ids.iloc[bad_idx].to_numpy() if len(bad_idx) else np.array([], dtype=object),
+        "reason": ["; ".join(dict.fromkeys(reasons[i])) for i in bad_idx.tolist()],
+        "line": (np.asarray(lines, dtype=np.int64)[bad_idx] if lines is not None
+                 else np.full(len(bad_idx), pd.NA, dtype=object)),
     })
     values = typed.iloc[bad_idx].reset_index(drop=True).add_prefix(QUARANTINE_VALUE_PREFIX)
     quarantine = pd.concat([quarantine, values], axis=1)
-    return ChunkResult(good=typed.loc[~bad_mask].reset_index(drop=True), quarantine=quarantine)
+    good = typed.loc[~bad_mask].reset_index(drop=True)
+    if pk is not None and seen_keys is not None:
+        seen_keys.add(good[pk])
+    warnings: Counter = Counter()
+    for label, mask in warn:
+        if kept := int((mask & ~bad_mask).sum()):
+            warnings[label] += kept
+    return ChunkResult(good=good, quarantine=quarantine, warnings=warnings)

@@ -24,6 +24,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from flit_pipelines.spec.rules import NUMERIC_TYPES, ColumnRule, RowCheck, RuleAction, comparable_family
+
 ColumnType = Literal["string", "int", "float", "money", "date", "datetime", "bool"]
 AggFunc = Literal[
     "first", "last", "count", "sum", "min", "max", "mode", "nunique", "join", "join_unique", "any"
@@ -37,10 +39,18 @@ class _Strict(BaseModel):
 class ColumnSpec(_Strict):
     """One typed column of a source object.
 
-    ``source`` is the header in the export (defaults to the canonical name); ``required`` columns must
-    be present in the file (a missing one is a clear error naming file and column), optional ones are
-    filled with nulls. ``nullable: false`` and ``pattern``/``isin``/``min`` become Pandera checks; rows
-    failing them are quarantined with the reason.
+    ``source`` is the header in the export (defaults to the canonical name; a file's header matches it
+    case- and whitespace-insensitively); ``required`` columns must be present in the file (a missing one
+    is a clear error naming file and column), optional ones are filled with nulls. ``nullable: false``
+    is a Pandera check. Value rules (``flit_pipelines.sources.rules``), each quarantining the row unless
+    ``on_fail`` says ``warn`` (then counted by rule name in the extract's metadata):
+
+    * ``isin`` / ``pattern`` (text: allowed values; a regular expression matched at the start);
+    * ``min`` / ``max`` (int, float, money: inclusive bounds);
+    * ``max_length`` (text, characters; default ``spec.rules.DEFAULT_MAX_TEXT_LENGTH`` for every text column);
+    * ``not_in_future`` (date, datetime: after the extract's clock, e.g. a birth date);
+    * always on: ``nul_bytes`` (quarantine), ``control_characters`` (warn; tab and line breaks are
+      allowed), ``finite`` (float/money ``inf``/``NaN``: quarantine).
     """
 
     type: ColumnType = "string"
@@ -50,7 +60,30 @@ class ColumnSpec(_Strict):
     pattern: str | None = None
     isin: list[str] | None = None
     min: float | None = None
+    max: float | None = None
+    max_length: int | None = Field(None, ge=1)
+    not_in_future: bool = False
+    on_fail: dict[ColumnRule, RuleAction] = Field(
+        default_factory=dict, description="rule -> quarantine | warn; default quarantine (control_characters: warn)")
     description: str | None = None
+
+    @model_validator(mode="after")
+    def _rules_fit_type(self) -> "ColumnSpec":
+        wrong = [r for r, ok in (("isin", self.type == "string"), ("pattern", self.type == "string"),
+                                 ("max_length", self.type == "string"), ("min", self.type in NUMERIC_TYPES),
+                                 ("max", self.type in NUMERIC_TYPES),
+                                 ("not_in_future", self.type in ("date", "datetime")))
+                 if getattr(self, r) not in (None, False) and not ok]
+        if wrong:
+            raise ValueError(f"rules {wrong} do not apply to a {self.type} column")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is greater than max")
+        return self
+
+    def action(self, rule: str) -> RuleAction:
+        """What a failure of ``rule`` does to the row: the ``on_fail`` entry, else quarantine
+        (``control_characters``: warn)."""
+        return self.on_fail.get(rule, "warn" if rule == "control_characters" else "quarantine")  # type: ignore[arg-type]
 
 
 class DownloadSpec(_Strict):
@@ -91,6 +124,19 @@ class SourceObject(_Strict):
         "where a key scan pages the whole collection (PracticeHub: 1 request/s)")
     download: DownloadSpec | None = None
     description: str | None = None
+    checks: list[RowCheck] = Field(
+        default_factory=list, description="cross-column rules of one row, e.g. {left: STOP, op: '>=', right: START}")
+
+    @model_validator(mode="after")
+    def _row_checks_compare_like_columns(self) -> "SourceObject":
+        for chk in self.checks:
+            missing = [c for c in (chk.left, chk.right) if c not in self.columns]
+            if missing:
+                raise ValueError(f"check {chk.label!r}: columns {missing} are not declared")
+            kinds = {comparable_family(self.columns[c].type) for c in (chk.left, chk.right)}
+            if len(kinds) != 1:
+                raise ValueError(f"check {chk.label!r}: {chk.left} and {chk.right} are not of comparable types")
+        return self
 
     @model_validator(mode="after")
     def _keys_are_columns(self) -> "SourceObject":
@@ -381,6 +427,14 @@ class CsvExportConfig(_Strict):
         None, description="'package:<path>' for bundled sample input, used only by the demo"
     )
     chunk_bytes: int = Field(4 << 20, ge=1 << 16, description="CSV block size read per chunk; bounds extract memory")
+    encoding: str | None = Field(
+        None, description="text encoding of every file (a Python codec name); default: detected per file "
+        "(BOM, UTF-8 validity, then charset-normalizer), recorded in each extract's metadata")
+    delimiter: Literal[",", ";", "\t", "|"] | None = Field(
+        None, description="field delimiter; default: detected per file from its header row")
+    max_record_bytes: int = Field(
+        64 << 20, ge=1 << 20, description="a record (row) larger than this is unreadable: an opening quote "
+        "still open after this many bytes is taken as unterminated; a longer unquoted line stops the extract")
 
     def env_vars(self) -> list[str]:
         """Environment variables this source reads."""
