@@ -151,7 +151,23 @@ class Adapter:
                 pmatch = _match_objects(self.spec, previous).get(oname)
                 before = previous.objects[pmatch] if pmatch else None
             self._object(oname, raw_obj, prof, before)
+            self._prune_checks(oname, raw_obj)
         return objects
+
+    def _prune_checks(self, oname: str, raw_obj: dict) -> None:
+        """Drop the object's row checks (``STOP >= START``) that name a column the new source no longer
+        has (a date split into parts, names joined); each is listed in the notes for the reviewer."""
+        kept = []
+        for check in raw_obj.get("checks") or []:
+            gone = [c for c in (check.get("left"), check.get("right")) if c not in raw_obj["columns"]]
+            if gone:
+                label = check.get("name") or f"{check.get('left')} {check.get('op')} {check.get('right')}"
+                self.notes.append(f"{oname}: check '{label}' dropped: {', '.join(gone)} no longer read as such "
+                                  "(re-declare it on the rebuilt column if still wanted; review)")
+            else:
+                kept.append(check)
+        if "checks" in raw_obj:
+            raw_obj["checks"] = kept
 
     def _object(self, oname: str, raw_obj: dict, prof: ObjectProfile, before: ObjectProfile | None) -> None:
         obj = self.spec.objects[oname]

@@ -25,7 +25,9 @@ from flit_pipelines.sources.validate import coerce_chunk
 from flit_pipelines.spec.model import MigrationSpec
 
 SAMPLE_ROWS = 2_000
-PARSE_FAILURE_LIMIT = 0.10  # share of filled sampled values of a typed column that may fail to parse
+# A new date or number format makes most values of a column fail; a few malformed rows are bad input,
+# which extract quarantines row by row (issue 9), so they must not stop the wave as drift.
+PARSE_FAILURE_LIMIT = 0.5  # share of filled sampled values of a typed column that may fail to parse
 
 
 @dataclass

@@ -13,14 +13,17 @@ Only ``profile.SAMPLE_ROWS`` rows per object are read. Connection strings never 
 
 from __future__ import annotations
 
-import csv
+import logging
 from pathlib import Path
 
 import pandas as pd
 
+from flit_pipelines.errors import SourceFormatError
 from flit_pipelines.proposal.profile import SAMPLE_ROWS, SourceProfile, profile_frames
 from flit_pipelines.sources.csv_export import CsvExportSource
 from flit_pipelines.spec.model import ColumnSpec, MigrationSpec, SourceObject
+
+log = logging.getLogger(__name__)
 
 
 def _take(batches, limit: int) -> tuple[pd.DataFrame | None, bool]:
@@ -55,8 +58,11 @@ def read_csv_directory(directory: str | Path, *, rows: int = SAMPLE_ROWS) -> Sou
     src = CsvExportSource(directory)
     frames, locations, truncated = {}, {}, {}
     for path in sorted(directory.glob("*.csv")):
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            headers = next(csv.reader(fh), [])
+        try:  # the reader's own encoding and delimiter detection (a cp1252 or ;-separated export)
+            headers = src.file_header(path.name).names
+        except SourceFormatError as exc:  # an empty or binary file: nothing to profile, said in the notes
+            log.warning("%s", exc)
+            continue
         headers = list(dict.fromkeys(h for h in headers if h))
         if not headers:
             continue

@@ -146,6 +146,16 @@ class CsvExportSource:
                            declared_delimiter=self.delimiter, block_bytes=min(self.chunk_bytes, 1 << 20),
                            max_record_bytes=self.max_record_bytes)
 
+    def file_header(self, file: str) -> HeaderRow:
+        """The header record of ``file`` in the export directory as written, read with the detected
+        encoding and delimiter (for profiling a file no spec describes yet, e.g. ``flit propose``).
+
+        Raises SourceFormatError as ``read_header`` does (empty, binary, header record too long).
+        """
+        path = self.directory / file
+        return read_header(path, self._encoding(path), [], declared_delimiter=self.delimiter,
+                           block_bytes=min(self.chunk_bytes, 1 << 20), max_record_bytes=self.max_record_bytes)
+
     def header(self, obj: SourceObject) -> HeaderReport:
         """Compare the file's header with the spec.
 
