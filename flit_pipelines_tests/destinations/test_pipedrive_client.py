@@ -22,9 +22,10 @@ from flit_pipelines.destinations.pipedrive.errors import (
     PipedriveError,
     PipedriveTransportError,
 )
-from flit_pipelines.destinations.rate_limit import BurstLimiter
+from flit_pipelines.http.rate_limit import RateLimiter
 from flit_sandboxes.pipedrive import running_sandbox
 from flit_pipelines_tests.destinations.helpers import sandbox_factory
+from flit_pipelines_tests.http_layer.clock import ManualClock
 
 TOKEN = "test-token"
 FAST = {"burst_limit": 1000, "search_burst_limit": 1000}
@@ -238,18 +239,19 @@ def test_threads_stay_under_burst_limit(sandbox):
 
 def test_limiter_rebuild_keeps_the_current_window():
     """Lowering the limit must not forget the slots already taken in this window (no HTTP)."""
-    limiter = BurstLimiter(100, 0.4, safety_ms=0)
+    clock = ManualClock()  # waits advance the clock instead of sleeping
+    limiter = RateLimiter(100, 0.4, safety_ms=0, clock=clock)
     try:
         for _ in range(5):
             limiter.acquire()
         assert limiter.set_limit(5) is True and limiter.set_limit(5) is False
-        started = time.monotonic()
+        started = clock.monotonic()
         limiter.acquire()  # the 6th must wait for the oldest of the 5 to leave the window
-        assert time.monotonic() - started >= 0.3
+        assert clock.monotonic() - started >= 0.3
         limiter.pause(0.3)
-        started = time.monotonic()
+        started = clock.monotonic()
         limiter.acquire()
-        assert time.monotonic() - started >= 0.29
+        assert clock.monotonic() - started >= 0.29
     finally:
         limiter.close()
 
@@ -267,12 +269,13 @@ def test_limit_adapts_down_to_server_header(sandbox):
 
 def test_429_fault_is_retried(sandbox):
     base = sandbox(window_seconds=1.0, **FAST)  # x-ratelimit-reset is whole seconds: 1 here
-    client = PipedriveClient(base, TOKEN, window_seconds=1.0)
+    clock = ManualClock()  # the wait is asked of the clock, not slept
+    client = PipedriveClient(base, TOKEN, window_seconds=1.0, clock=clock)
     client.get("person", 1)  # learn the sandbox's limit first
     add_fault(base, status=429, count=1, path_prefix="/api/v2/persons", method="POST")
-    started = time.monotonic()
+    started = clock.monotonic()
     person = client.create("person", {"name": "After 429"})  # POST: retried on 429 (not executed)
-    assert time.monotonic() - started >= 1.0  # waited x-ratelimit-reset (>= 1 s in the sandbox)
+    assert clock.monotonic() - started >= 1.0  # waited x-ratelimit-reset (>= 1 s in the sandbox)
     assert client.stats.responses_429 == 1 and client.stats.retries == 1
     assert [p["name"] for p in client.list("person")] == ["After 429"]  # no duplicate
     assert person["name"] == "After 429"

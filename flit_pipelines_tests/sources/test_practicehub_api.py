@@ -37,7 +37,7 @@ from flit_pipelines.sources.validate import split_chunk
 from flit_pipelines.spec.model import ColumnSpec, SourceObject
 from flit_pipelines_tests.sources.helpers import load_spec_objects, practicehub_fixtures, text_frame
 
-SPEC_OBJECTS = Path(__file__).parents[2] / "flit_pipelines" / "sandbox" / "practicehub" / "SPEC_OBJECTS.yaml"
+SPEC_OBJECTS = Path(__file__).parents[2] / "sandboxes" / "flit_sandboxes" / "practicehub" / "SPEC_OBJECTS.yaml"
 KEY = "reader-key-never-logged"
 APP = "flit-reader=ops-contact@example.com"
 SEED = 5

@@ -129,7 +129,6 @@ import mimetypes
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -140,7 +139,7 @@ from typing import Any
 import pandas as pd
 
 from flit_pipelines.destinations.matching import MatchByCandidates, normalise_match, unclearable_fields
-from flit_pipelines.destinations.base import FatalLoadError, SendResult, guarded_write
+from flit_pipelines.destinations.base import FatalLoadError, SendResult, create_once, guarded_write, unavailable
 from flit_pipelines.destinations.highlevel import bodies
 from flit_pipelines.destinations.highlevel.bodies import SHARED_TAG, BodyError, FieldRef, key_from_text, source_key
 from flit_pipelines.destinations.highlevel.client import HighLevelClient
@@ -741,28 +740,36 @@ class HighLevelDestination(MatchByCandidates):
                              fatal_errors=(DailyBudgetExhausted,), fatal_statuses=FATAL_STATUSES)
 
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
-        """Create one record. After a transport error (5xx, timeout, dropped connection) the record is
-        looked up by its source key (``_find_one``, probing while search settles) and adopted if
-        found; otherwise the create is sent once more. Never creates twice for one row."""
+        """Create one record exactly once (``base.create_once``): after a lost answer (5xx, timeout,
+        dropped connection) the record is looked up by its source key (``_find_one``, probing while
+        search settles) and adopted if found; otherwise the create is sent again (a duplicate-rule
+        refusal of that resend is checked against our own key first). A lookup the API refuses
+        fails the row (never create blindly); FatalLoadError when the location stays unavailable."""
         sid = str(row["source_id"])
-        try:
-            return self._guard(lambda: self._create(target_name, target, body, row))
-        except HighLevelTransportError:
+        sends = 0
+
+        def send() -> SendResult:
+            nonlocal sends
+            sends += 1
+            return self._guard(lambda: self._create(target_name, target, body, row, retry=sends > 1))
+
+        def find() -> SendResult | None:
             try:
                 found = self._probe(lambda: self._find_one(target_name, target, sid, body))
             except DailyBudgetExhausted as exc:
                 raise FatalLoadError(str(exc)) from None
+            except HighLevelTransportError:
+                raise
             except HighLevelError as exc:  # cannot tell whether it exists: never create blindly
                 if exc.status in FATAL_STATUSES:
                     raise FatalLoadError(str(exc)) from None
                 return SendResult(None, error=f"create answer lost and the lookup failed: {exc}")
-            if found is not None:
-                log.info("%s: a create with a lost answer had been executed; adopted the record", target_name)
-                return SendResult(found)
-            try:
-                return self._guard(lambda: self._create(target_name, target, body, row, retry=True))
-            except HighLevelTransportError as exc:
-                return SendResult(None, error=str(exc))
+            if found is None:
+                return None
+            log.info("%s: a create with a lost answer had been executed; adopted the record", target_name)
+            return SendResult(found)
+
+        return create_once(send, find, client=self.client)
 
     def _probe(self, find: Callable[[], str | None]) -> str | None:
         """``find()`` at once, then again over ``lookup_settle_seconds`` (three probes in all):
@@ -770,7 +777,7 @@ class HighLevelDestination(MatchByCandidates):
         delays = [0.0, self.settle_seconds / 2, self.settle_seconds / 2] if self.settle_seconds > 0 else [0.0]
         for delay in delays:
             if delay:
-                time.sleep(delay)
+                self.client.clock.sleep(delay)
             found = find()
             if found is not None:
                 return found
@@ -1005,8 +1012,8 @@ class HighLevelDestination(MatchByCandidates):
 
         try:
             return self._guard(send)
-        except HighLevelTransportError as exc:
-            return SendResult(None, error=str(exc))
+        except HighLevelTransportError as exc:  # idempotent, already repeated by the client
+            raise unavailable(exc) from None
 
     def _move(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
               row: dict[str, Any]) -> SendResult:
@@ -1523,7 +1530,7 @@ class HighLevelDestination(MatchByCandidates):
         try:
             return self._guard(send)
         except HighLevelTransportError as exc:
-            return SendResult(None, error=str(exc))
+            raise unavailable(exc) from None
 
     def _restore_one(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any]) -> None:
         c = self.client

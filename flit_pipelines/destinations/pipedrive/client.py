@@ -9,9 +9,15 @@ documents ``sandbox/vendor_specs/pipedrive/openapi-v{1,2}.yaml`` (cited by ``ope
 * Envelopes (§3): ``{"success", "data", "additional_data"}``; v2 lists page by cursor
   (``additional_data.next_cursor``), v1 lists by ``start``/``limit``
   (``additional_data.pagination.more_items_in_collection``/``next_start``). Limits max 500.
-* Limits (§8): a per-token burst window (``BurstLimiter``) plus a company-wide daily token budget
-  (``x-daily-ratelimit-token-remaining``, optional header).
+  Errors: ``{"success": false, "error", "code"|"errorCode", "error_info"}`` (§3); a Cloudflare
+  403/5xx may be HTML.
+* Limits (§8): a per-token burst window (``x-ratelimit-limit``/``-remaining``/``-reset``, one
+  ``http.RateLimiter``, plus one for the lower search limit) and a company-wide daily token budget
+  (``x-daily-ratelimit-token-remaining``, optional header). A 429 pauses every thread for
+  ``x-ratelimit-reset`` s (``Retry-After`` is not documented, §8) and is repeated; 429s draw on the
+  wave's rate-limit patience (``http.patience``), never on a per-request count.
 
+The HTTP mechanics (session, retry policy, limiter, redaction of error text) are ``flit_pipelines.http``.
 Thread-safe: one client (one session, one limiter) is meant to be shared by a pool of workers.
 Nothing here logs or embeds the token, request bodies, query values or response bodies.
 """
@@ -28,7 +34,13 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from flit_pipelines.destinations import http
+from flit_pipelines.http import session as http
+from flit_pipelines.http.clock import SYSTEM_CLOCK, Clock
+from flit_pipelines.http.patience import PATIENCE_SETTING, Patience
+from flit_pipelines.http.rate_limit import RateLimiter
+from flit_pipelines.http.redaction import Echo, Redactor
+from flit_pipelines.http.retry import RetryPolicy, call_with_retries, is_transient_status, send_once
+from flit_pipelines.http.stats import ClientStats as _ClientStats
 from .errors import (
     DailyBudgetExhausted,
     FieldTypeConflict,
@@ -36,7 +48,6 @@ from .errors import (
     PipedriveRateLimited,
     PipedriveTransportError,
 )
-from flit_pipelines.destinations.rate_limit import BurstLimiter, header_float, header_int
 
 __all__ = ["ClientStats", "FieldRef", "PipedriveClient"]
 
@@ -64,18 +75,17 @@ class FieldRef:
     options: dict[str, int] = field(default_factory=dict, hash=False)
 
 
-class ClientStats(http.ClientStats):
-    """Thread-safe counters for one client (see ``http.ClientStats``).
+class ClientStats(_ClientStats):
+    """Thread-safe counters for one client (see ``http.stats.ClientStats``).
 
     ``requests``: HTTP attempts sent (retries included); ``retries``: attempts repeated;
-    ``responses_429`` / ``responses_5xx``: such responses received; ``tokens_remaining``: last
-    ``x-daily-ratelimit-token-remaining`` seen (None if never); ``burst_limit``: last
+    ``responses_429`` / ``responses_5xx``: such responses received; ``transport_errors``: attempts
+    without an answer; ``rate_limit_wait_seconds``: time held by 429 pauses; ``tokens_remaining``:
+    last ``x-daily-ratelimit-token-remaining`` seen (None if never); ``burst_limit``: last
     ``x-ratelimit-limit`` seen on a non-search endpoint (None if never).
     """
 
     GAUGES = ("tokens_remaining", "burst_limit")
-    tokens_remaining: int | None
-    burst_limit: int | None
 
 
 @dataclass(frozen=True)
@@ -123,8 +133,9 @@ def _is_search(path: str) -> bool:
     return "/itemSearch" in path or path.endswith("/search") or path.endswith("/find")
 
 
-def _error_info(resp: requests.Response) -> tuple[str, str | None]:
-    """Pipedrive's ``error`` text and machine code from an error body (notes §3), never the body.
+def _error_info(resp: requests.Response, redactor: Redactor, echo: Echo) -> tuple[str, str | None]:
+    """Pipedrive's ``error`` text (scrubbed: ``http.redaction``) and machine code (``code``, v1
+    ``errorCode``) from an error body (notes §3), never the body itself.
 
     Non-JSON bodies (a Cloudflare HTML 403, a proxy's 502 page) yield a generic description.
     """
@@ -136,7 +147,7 @@ def _error_info(resp: requests.Response) -> tuple[str, str | None]:
         return "unexpected JSON response", None
     error = body.get("error") or body.get("message") or ""
     code = body.get("code") or body.get("errorCode")
-    return str(error), (str(code) if code is not None else None)
+    return redactor.scrub(error, echo), (redactor.scrub(code, echo, max_chars=60) if code is not None else None)
 
 
 class PipedriveClient:
@@ -152,11 +163,13 @@ class PipedriveClient:
         daily_token_floor: stop (``DailyBudgetExhausted``) once the daily token budget reported by
             ``x-daily-ratelimit-token-remaining`` is at or below this many tokens, e.g. to leave
             budget for the clinic's other integrations (notes §11).
-        max_retries: retries per request (429 always; 5xx/connection errors/timeouts only for
-            idempotent requests). Waits: 429 → ``x-ratelimit-reset`` s (default 2) + ≤0.25 s
-            jitter; others → exponential 0.5, 1, 2 … ≤30 s + ≤0.5 s jitter.
+        max_retries: repeats of a transient failure per request (5xx/408/409/connection errors/
+            timeouts; only for idempotent requests or ones never sent). 429s are repeated without
+            a count, bounded by ``patience``.
         timeout: connect and read timeout per attempt, seconds.
         pool_size: HTTP keep-alive connections (size it to the worker count).
+        patience: the wave's rate-limit patience (``http.patience``); default: 30 minutes of its own.
+        clock: time source of the limiters and retry waits (tests pass a manual clock).
     """
 
     def __init__(
@@ -170,19 +183,26 @@ class PipedriveClient:
         max_retries: int = 8,
         timeout: float = 30.0,
         pool_size: int = 8,
+        patience: Patience | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not api_token:
             raise ValueError("api_token is required")
         self.api_base = re.sub(r"(/api/v[12]|/v1)?/*$", "", api_base)
         self._floor = daily_token_floor
-        self._max_retries = max_retries
         self._timeout = timeout
-        self._burst = BurstLimiter(burst_limit or DEFAULT_BURST_LIMIT, window_seconds, name="burst")
-        self._search = BurstLimiter(min(SEARCH_BURST_LIMIT, self._burst.limit), window_seconds, name="search")
+        self.clock = clock
+        self.retry_policy = RetryPolicy(max_retries=max_retries)
+        self.patience = patience or Patience(setting=f"destination.settings.{PATIENCE_SETTING}", who="Pipedrive")
+        self.stats = ClientStats()
+        self._burst = RateLimiter(burst_limit or DEFAULT_BURST_LIMIT, window_seconds, clock=clock,
+                                  patience=self.patience, stats=self.stats, name="burst")
+        self._search = RateLimiter(min(SEARCH_BURST_LIMIT, self._burst.limit), window_seconds, clock=clock,
+                                   patience=self.patience, stats=self.stats, name="search")
         self._budget_lock = threading.Lock()
         self._budget_spent_at: int | None = None  # sticky once the floor is reached
         self._ensure_lock = threading.RLock()  # serialises find-or-create so threads don't both create
-        self.stats = ClientStats()
+        self._redactor = Redactor([api_token])
 
         self._session = http.make_session(
             {"x-api-token": api_token, "Accept": "application/json", "User-Agent": "flit-pipelines/pipedrive-client"},
@@ -193,7 +213,7 @@ class PipedriveClient:
         return f"PipedriveClient({self.api_base!r}, burst_limit={self._burst.limit})"
 
     def close(self) -> None:
-        """Close pooled connections and stop the limiters' background threads."""
+        """Close pooled connections."""
         self._session.close()
         self._burst.close()
         self._search.close()
@@ -225,17 +245,20 @@ class PipedriveClient:
             params: query parameters (None dropped, bools lower-cased, sequences comma-joined).
             json / files / data: body, as for ``requests`` (``files`` → multipart).
             idempotent: whether a repeat is harmless. Default: True except for POST. A
-                non-idempotent request is retried only on 429 (the request was not executed).
+                non-idempotent request is repeated only after a 429 (not executed) or when never sent.
 
         Raises:
-            PipedriveError: 4xx (other than 429), non-JSON 2xx body, or ``success: false``.
-            PipedriveRateLimited: 429 after ``max_retries`` retries.
+            PipedriveError: a 4xx other than 408/409/429 (the request itself is wrong), a non-JSON 2xx
+                body, or ``success: false``; the vendor's text scrubbed of request values.
             DailyBudgetExhausted: budget at/below ``daily_token_floor`` (no request sent).
-            PipedriveTransportError: connection error, timeout or 5xx – after retries when
-                idempotent, immediately when not (outcome unknown: look the record up first).
+            PipedriveTransportError: connection error, timeout, 5xx, 408 or 409 – after
+                ``max_retries`` repeats when idempotent, at once when not (outcome unknown: look
+                the record up first, ``http.retry.send_once``).
+            PatienceExhausted: 429s held the wave longer than its patience (stop the wave).
         """
         template = path_template(path)
-        resp = self._send(method, path, params=params, json=json, files=files, data=data, idempotent=idempotent)
+        echo = Echo.of(params, json, data, files)
+        resp = self._send(method, path, echo, params=params, json=json, files=files, data=data, idempotent=idempotent)
         if resp.status_code >= 300:  # redirects are not followed (would forward the token header)
             raise PipedriveError(resp.status_code, "unexpected redirect", template, method=method.upper())
         try:
@@ -243,18 +266,24 @@ class PipedriveClient:
         except ValueError:
             raise PipedriveError(resp.status_code, http.non_json_text(resp), template, method=method.upper()) from None
         if not isinstance(body, dict) or body.get("success") is False:
-            error, code = _error_info(resp)
+            error, code = _error_info(resp, self._redactor, echo)
             raise PipedriveError(resp.status_code, error or "success=false", template, code=code, method=method.upper())
         return body
 
-    def _send(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, path: str, echo: Echo, *, idempotent: bool | None = None,
+              **kwargs: Any) -> requests.Response:
         """One logical request with rate limiting and retries; returns a <400 response."""
         method = method.upper()
         repeatable = method != "POST" if idempotent is None else idempotent
         template = path_template(path)
         url = self.api_base + path
         search = _is_search(path)
+        limiter = self._search if search else self._burst
         kwargs["params"] = http.clean_params(kwargs.get("params"))
+
+        def lost(exc: BaseException) -> PipedriveTransportError:
+            return PipedriveTransportError(0, http.describe_transport(exc), template, sent=not http.never_sent(exc),
+                                           method=method)
 
         def attempt() -> requests.Response:
             self._check_budget(method, template)
@@ -263,47 +292,54 @@ class PipedriveClient:
             self._burst.acquire()
             self._check_budget(method, template)  # another thread may have hit the floor meanwhile
             resp, elapsed = http.timed_request(self._session, method, url, template=template, timeout=self._timeout,
-                                               stats=self.stats, transport_error=PipedriveTransportError,
-                                               logger=log, **kwargs)
+                                               stats=self.stats, transport_error=lost, logger=log, clock=self.clock,
+                                               **kwargs)
             self._burst.observe_latency(elapsed)
             if search:
                 self._search.observe_latency(elapsed)
-            self._observe(resp.headers, search)
-            return self._check_status(resp, method, template, search)
+            self._observe(resp.headers, search, resp.status_code)
+            return self._check_status(resp, method, template, limiter, echo)
 
-        # A 429 was not executed (retried even for POST; the limiter holds every thread for
-        # ``x-ratelimit-reset`` s, see ``_check_status``); transport errors only when repeatable.
-        return http.retrying(max_retries=self._max_retries, repeatable=repeatable, rate_limited=PipedriveRateLimited,
-                             transport=PipedriveTransportError, stats=self.stats)(attempt)
+        return call_with_retries(attempt, policy=self.retry_policy, repeatable=repeatable, clock=self.clock,
+                                 stats=self.stats, label=f"{method} {template}", logger=log)
 
-    def _check_status(self, resp: requests.Response, method: str, template: str, search: bool) -> requests.Response:
+    def _check_status(self, resp: requests.Response, method: str, template: str, limiter: RateLimiter,
+                      echo: Echo) -> requests.Response:
         status = resp.status_code
-        if status < 400:
-            return resp
-        error, code = _error_info(resp)
         if status == 429:
             self.stats.add("responses_429")
-            daily = header_int(resp.headers, "x-daily-ratelimit-token-remaining")
+            error, code = _error_info(resp, self._redactor, echo)
+            daily = http.header_int(resp.headers, "x-daily-ratelimit-token-remaining")
             if daily is not None and daily <= self._floor:
                 raise DailyBudgetExhausted(429, error, template, code=code, method=method, remaining=daily)
-            reset = header_float(resp.headers, "x-ratelimit-reset")
-            (self._search if search else self._burst).pause(2.0 if reset is None else reset)
+            reset = http.header_float(resp.headers, "x-ratelimit-reset")  # notes §8: wait this long
+            limiter.on_429(limiter.window_seconds if reset is None else reset)
             raise PipedriveRateLimited(429, error, template, code=code, method=method)
-        if status >= 500:
-            self.stats.add("responses_5xx")
+        limiter.on_success()
+        if status < 400:
+            return resp
+        error, code = _error_info(resp, self._redactor, echo)
+        if is_transient_status(status):
+            if status >= 500:
+                self.stats.add("responses_5xx")
             raise PipedriveTransportError(status, error, template, code=code, method=method)
         raise PipedriveError(status, error, template, code=code, method=method)
 
-    def _observe(self, headers: Mapping[str, str], search: bool) -> None:
-        """Feed rate-limit headers to the limiters and the daily budget (notes §8)."""
-        if search:
-            self._search.observe(headers)
-        else:
-            self._burst.observe(headers)
-            limit = header_int(headers, "x-ratelimit-limit")
-            if limit is not None:
+    def _observe(self, headers: Mapping[str, str], search: bool, status: int) -> None:
+        """Feed the ``x-ratelimit-*`` headers to the limiter of the endpoint (notes §8): a different
+        ``x-ratelimit-limit`` is adopted; ``x-ratelimit-remaining: 0`` not explained by our own
+        traffic holds every thread ``x-ratelimit-reset`` s (a 429's own pause is ``_check_status``'s,
+        charged to the patience). The daily budget header is recorded."""
+        limiter = self._search if search else self._burst
+        limit = http.header_int(headers, "x-ratelimit-limit")
+        if limit is not None:
+            limiter.set_limit(limit)
+            if not search:
                 self.stats.burst_limit = limit
-        daily = header_int(headers, "x-daily-ratelimit-token-remaining")
+        if status != 429:
+            limiter.hold_if_exhausted(http.header_int(headers, "x-ratelimit-remaining"),
+                                      http.header_float(headers, "x-ratelimit-reset"))
+        daily = http.header_int(headers, "x-daily-ratelimit-token-remaining")
         if daily is not None:  # optional header (notes §8): absent → ignore
             self.stats.tokens_remaining = daily
             if daily <= self._floor:
@@ -455,14 +491,14 @@ class PipedriveClient:
         """The file's bytes (v1 ``downloadFile``). A redirect to another host (object storage) is
         followed without the token header."""
         path = f"/api/v1/files/{int(file_id)}/download"
-        resp = self._send("GET", path)
+        resp = self._send("GET", path, Echo())
         hops = 0
         while resp.is_redirect and hops < 5:
             hops += 1
             location = urljoin(resp.url, resp.headers["location"])
             target = urlsplit(location)
             if target[:2] == urlsplit(self.api_base)[:2]:  # same origin: a normal, rate-limited API call
-                resp = self._send("GET", target.path + (f"?{target.query}" if target.query else ""))
+                resp = self._send("GET", target.path + (f"?{target.query}" if target.query else ""), Echo())
                 continue
             try:
                 resp = self._session.get(location, headers={"x-api-token": None}, timeout=self._timeout)
@@ -473,6 +509,10 @@ class PipedriveClient:
         if resp.is_redirect:
             raise PipedriveError(resp.status_code, "too many redirects", path_template(path), method="GET")
         return resp.content
+
+    def list_person_files(self, person_id: int) -> list[dict]:
+        """Files attached to one person (v1 ``getPersonFiles``, ``GET /api/v1/persons/{id}/files``, all pages)."""
+        return list(self.iter_v1(f"/api/v1/persons/{int(person_id)}/files", page_size=100))
 
     def list_users(self) -> list[dict]:
         """All company users (v1 ``getUsers``, one unpaged array; notes §4.8)."""
@@ -571,17 +611,12 @@ class PipedriveClient:
         return int(stage["id"])
 
     def _find_or_create(self, find: Callable[[], T | None], create: Callable[[], T]) -> T:
-        """``find()`` else ``create()``; if the create's outcome is unknown (transport error), look again."""
+        """``find()`` else ``create()`` exactly once: while the create's outcome is unknown (answer
+        lost, 5xx), look again before sending it again (``http.retry.send_once``)."""
         found = find()
         if found is not None:
             return found
-        try:
-            return create()
-        except PipedriveTransportError:
-            found = find()
-            if found is None:
-                raise
-            return found
+        return send_once(create, find, policy=self.retry_policy, clock=self.clock, stats=self.stats)[0]
 
     # ------------------------------------------------------------------ search
 

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from flit_pipelines.destinations.matching import MatchByCandidates, normalise_match, unclearable_fields
-from flit_pipelines.destinations.base import FatalLoadError, SendResult, guarded_write
+from flit_pipelines.destinations.base import FatalLoadError, SendResult, create_once, guarded_write, unavailable
 from flit_pipelines.destinations.pipedrive.bodies import MARKER_RE, BodyError, build_body
 from flit_pipelines.destinations.pipedrive.client import FieldRef, PipedriveClient
 from flit_pipelines.destinations.pipedrive.errors import (
@@ -193,17 +193,16 @@ class PipedriveDestination(MatchByCandidates):
                              fatal_errors=(DailyBudgetExhausted,), fatal_statuses=FATAL_STATUSES)
 
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
-        """Create one record; after a transport error, look it up by source key before retrying once."""
-        try:
-            return self._guard(self._create, target, body, row)
-        except PipedriveTransportError:
-            found = self._find_one(target_name, target, str(row["source_id"]), body)
-            if found is not None:
-                return SendResult(found)
-            try:
-                return self._guard(self._create, target, body, row)
-            except PipedriveTransportError as exc:
-                return SendResult(None, error=str(exc))
+        """Create one record exactly once: while the answer is lost (dropped connection, timeout, 5xx),
+        look it up by its source key (``_find_one``) and adopt it, else send it again
+        (``base.create_once``). Raises FatalLoadError when the destination stays unavailable."""
+        sid = str(row["source_id"])
+
+        def find() -> SendResult | None:
+            found = self._find_one(target_name, target, sid, body, row)
+            return SendResult(found) if found is not None else None
+
+        return create_once(lambda: self._guard(self._create, target, body, row), find, client=self.client)
 
     def _create(self, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
         if target.entity == "file":
@@ -232,8 +231,8 @@ class PipedriveDestination(MatchByCandidates):
 
         try:
             return self._guard(send)
-        except PipedriveTransportError as exc:
-            return SendResult(None, error=str(exc))
+        except PipedriveTransportError as exc:  # idempotent, already repeated by the client
+            raise unavailable(exc) from None
 
     # -- reads ---------------------------------------------------------------------------------
     def _key_of(self, entity: str, item: dict[str, Any]) -> str | None:
@@ -264,10 +263,13 @@ class PipedriveDestination(MatchByCandidates):
             return self.users_by_email()
         return {key.split(":", 1)[1]: dest for key, dest in self._keys_in_destination(target_name, target)}
 
-    def _find_one(self, target_name: str, target: Target, source_id: str, body: dict[str, Any]) -> str | None:
+    def _find_one(self, target_name: str, target: Target, source_id: str, body: dict[str, Any],
+                  row: dict[str, Any]) -> str | None:
         """The record a create with an unknown outcome may have made, looked up narrowly: an exact
         field search on the source key (persons, organizations, deals; notes/pipedrive.md 6), or the
-        person's activities/notes read for the footer key; files fall back to the full listing."""
+        person's activities/notes read for the footer key; a file is the person's newest file with
+        the uploaded name and size (files carry no source key; the export's file names are unique
+        per document)."""
         key = f"{target_name}:{source_id}"
         entity = target.entity
         if entity in CUSTOM_FIELD_ENTITIES and entity in self.source_key_fields:
@@ -281,6 +283,13 @@ class PipedriveDestination(MatchByCandidates):
                         and self._key_of(entity, item) == key:
                     return str(item["id"])
             return None
+        if entity == "file" and person is not None:
+            path = self._file_path(row)
+            name = str(body.get("file_name") or (path.name if path is not None else ""))
+            size = path.stat().st_size if path is not None and path.exists() else None
+            same = [f for f in self.client.list_person_files(int(person)) if f.get("active_flag") is not False
+                    and f.get("name") == name and (size is None or f.get("file_size") == size)]
+            return str(max(int(f["id"]) for f in same)) if same else None
         return self.find_existing(target_name, target).get(source_id)
 
     def source_key_counts(self, target_name: str, target: Target) -> dict[str, int]:
@@ -409,7 +418,7 @@ class PipedriveDestination(MatchByCandidates):
         try:
             return self._guard(send)
         except PipedriveTransportError as exc:
-            return SendResult(None, error=str(exc))
+            raise unavailable(exc) from None
 
     def match_value(self, target_name: str, target: Target, body: dict[str, Any]) -> str | None:
         """The normalised ``options.match_existing`` value of a ``build_body`` output: the primary
