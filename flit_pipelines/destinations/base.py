@@ -6,7 +6,8 @@
 2. each row becomes a request body; its SHA-256 is compared with the crosswalk's: unchanged rows are
    skipped without a request, changed rows are updated, new rows are created;
 3. before creating, records without a crosswalk row are looked up in the destination by their
-   source key, so a crash between a remote write and its ledger write never makes a duplicate;
+   source key, so a crash between a remote write and its ledger write never makes a duplicate; a
+   create whose answer is lost is looked up the same way before it is sent again (``create_once``);
 4. requests go through a bounded thread pool sharing the destination's one rate limiter; each
    response is written to the ledger (crosswalk + audit event, one transaction) as it arrives.
 """
