@@ -27,6 +27,7 @@ import logging
 import math
 import threading
 from collections import deque
+from collections.abc import Callable, Hashable
 
 from pyrate_limiter import InMemoryBucket, Rate, RateItem
 
@@ -34,7 +35,7 @@ from flit_pipelines.http.clock import SYSTEM_CLOCK, Clock
 from flit_pipelines.http.patience import Patience
 from flit_pipelines.http.stats import ClientStats
 
-__all__ = ["MIN_RATE_LIMIT_PAUSE", "RateLimiter"]
+__all__ = ["MIN_RATE_LIMIT_PAUSE", "RateLimiter", "SharedLimiters"]
 
 log = logging.getLogger(__name__)
 
@@ -246,3 +247,29 @@ class RateLimiter:
 
     def close(self) -> None:
         """Nothing to release (no background thread); kept so clients close every resource alike."""
+
+
+class SharedLimiters:
+    """Process-wide limiters by key (e.g. an account's host and rate), reference counted: every
+    client of one account shares one limiter, so together they never exceed the account's rate,
+    and a 429 holds all of them. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._limiters: dict[Hashable, tuple[RateLimiter, int]] = {}
+
+    def acquire(self, key: Hashable, make: Callable[[], RateLimiter]) -> RateLimiter:
+        """The limiter of ``key``, made with ``make()`` for its first user."""
+        with self._lock:
+            limiter, users = self._limiters.get(key) or (make(), 0)
+            self._limiters[key] = (limiter, users + 1)
+            return limiter
+
+    def release(self, key: Hashable) -> None:
+        """One user of ``key`` is done; the last one drops the limiter (KeyError if never acquired)."""
+        with self._lock:
+            limiter, users = self._limiters[key]
+            if users > 1:
+                self._limiters[key] = (limiter, users - 1)
+            else:
+                del self._limiters[key]

@@ -46,7 +46,7 @@ _SECRET_PATTERNS = [
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {MASK_SECRET}"),
     (re.compile(r"(?i)\b(api[_-]?token|api[_-]?key|x-api-token|x-practicehub-key|access[_-]?token|refresh[_-]?token"
                 r"|client[_-]?secret|client[_-]?id|password|passwd|session[_-]?id|authorization|sid)"
-                r"([\"']?\s*[:=]\s*[\"']?)([^\s\"',;&}\]]+)"), rf"\1\2{MASK_SECRET}"),
+                r"([\"']?\s*[:=]\s*[\"']?)(?!(?:bearer|basic)\s)(?!<redacted>)([^\s\"',;&}\]]+)"), rf"\1\2{MASK_SECRET}"),
 ]
 # patient-shaped values a vendor may quote from records we never sent
 _PHI_PATTERNS = [

@@ -65,9 +65,8 @@ import math
 import os
 import re
 import shutil
-import threading
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -80,7 +79,7 @@ import requests
 from flit_pipelines.http.clock import SYSTEM_CLOCK, Clock
 from flit_pipelines.http.errors import StatusError
 from flit_pipelines.http.patience import PATIENCE_SETTING, Patience
-from flit_pipelines.http.rate_limit import RateLimiter
+from flit_pipelines.http.rate_limit import SharedLimiters
 from flit_pipelines.http.retry import RetryPolicy
 from flit_pipelines.http.stats import ClientStats
 from flit_pipelines.sources import json_api
@@ -122,37 +121,11 @@ def account_api_base(account: str, region: str = "neptune") -> str:
 
 
 # ------------------------------------------------------------------------------ shared account limiter
-
-
-class _AccountLimiters:
-    """One ``http.RateLimiter`` per (account host, rate) in the process, reference counted, so two
-    readers of the same account never exceed the account's rate together (and a 429 holds both).
-    Each reader charges its 429 pauses to its own wave's patience."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._limiters: dict[tuple[str, float], tuple[RateLimiter, int]] = {}
-
-    def acquire(self, host: str, rate: float, make: Callable[[], RateLimiter]) -> RateLimiter:
-        with self._lock:
-            limiter, users = self._limiters.get((host, rate)) or (make(), 0)
-            self._limiters[(host, rate)] = (limiter, users + 1)
-            return limiter
-
-    def release(self, host: str, rate: float) -> None:
-        with self._lock:
-            limiter, users = self._limiters[(host, rate)]
-            if users > 1:
-                self._limiters[(host, rate)] = (limiter, users - 1)
-                return
-            del self._limiters[(host, rate)]
-
-
-_LIMITERS = _AccountLimiters()
+_LIMITERS = SharedLimiters()  # per (account host, rate): readers of one account share its ceiling
 
 
 def _release(host: str, rate: float, session: requests.Session | None) -> None:
-    _LIMITERS.release(host, rate)
+    _LIMITERS.release((host, rate))
     if session is not None:
         session.close()
 
@@ -345,7 +318,7 @@ class PracticeHubSource:
                                    backoff_max=backoff_max, jitter=backoff_initial)
         self._headers = {"x-practicehub-key": api_key, "x-app-details": app_details, "Accept": "application/json"}
         self._session = session or requests.Session()
-        self._limiter = _LIMITERS.acquire(parts.netloc, self.requests_per_second, lambda: json_api.per_second_limiter(
+        self._limiter = _LIMITERS.acquire((parts.netloc, self.requests_per_second), lambda: json_api.per_second_limiter(
             self.requests_per_second, clock=clock, patience=self.patience, stats=self.stats,
             backoff_initial=backoff_initial, backoff_max=backoff_max, name="practicehub"))
         self._finalizer = weakref.finalize(self, _release, parts.netloc, self.requests_per_second,
