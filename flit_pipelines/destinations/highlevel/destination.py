@@ -140,6 +140,7 @@ import pandas as pd
 
 from flit_pipelines.destinations.matching import MatchByCandidates, normalise_match, unclearable_fields
 from flit_pipelines.destinations.base import FatalLoadError, SendResult, create_once, guarded_write, unavailable
+from flit_pipelines.http.retry import send_once
 from flit_pipelines.destinations.highlevel import bodies
 from flit_pipelines.destinations.highlevel.bodies import SHARED_TAG, BodyError, FieldRef, key_from_text, source_key
 from flit_pipelines.destinations.highlevel.client import HighLevelClient
@@ -474,13 +475,9 @@ class HighLevelDestination(MatchByCandidates):
                 if folder_id:
                     body["parentId"] = folder_id
                 body.update(want.extra)
-                try:
-                    existing = self.client.create_custom_field(body)
-                except HighLevelTransportError:  # outcome unknown: look again before failing
-                    again = {str(f.get("name")): f for f in self.client.list_custom_fields(model)}
-                    existing = again.get(want.name)
-                    if existing is None:
-                        raise
+                existing = self._create_once(  # an unknown outcome: list again before sending again
+                    lambda: self.client.create_custom_field(body),
+                    lambda: {str(f.get("name")): f for f in self.client.list_custom_fields(model)}.get(want.name))
                 created = True
                 if want.category and folder_id is None and self.folders_enabled:
                     self.folders[model]["manual"].setdefault(want.category, []).append(want.name)
@@ -492,6 +489,13 @@ class HighLevelDestination(MatchByCandidates):
                         "options": list(options), "created": created, "targets": want.targets})
         return out
 
+    def _create_once(self, create: Callable[[], Any], find: Callable[[], Any]) -> Any:
+        """A schema create (custom field, calendar, object, association) exactly once: after a lost
+        answer or a 5xx ``find()`` looks for it, and only when nothing is found is it sent again
+        (``http.retry.send_once``; the client's transient error after its retries)."""
+        c = self.client
+        return send_once(create, find, policy=c.retry_policy, clock=c.clock, stats=c.stats)[0]
+
     def _ensure_calendar(self, name: str) -> str:
         if name in self.calendars:
             return self.calendars[name]
@@ -499,12 +503,9 @@ class HighLevelDestination(MatchByCandidates):
         if found is None:
             body = {"name": name, "description": "Appointments migrated by Flit (historical records)",
                     "calendarType": "event", "isActive": True}
-            try:
-                found = self.client.create_calendar(body)
-            except HighLevelTransportError:
-                found = next((c for c in self.client.list_calendars() if c.get("name") == name), None)
-                if found is None:
-                    raise
+            found = self._create_once(lambda: self.client.create_calendar(body),
+                                      lambda: next((c for c in self.client.list_calendars() if c.get("name") == name),
+                                                   None))
         self.calendars[name] = str(found["id"])
         return self.calendars[name]
 
@@ -565,11 +566,7 @@ class HighLevelDestination(MatchByCandidates):
                     "primaryDisplayPropertyDetails": {"key": f"{key}.{primary}",
                                                       "name": str(opts.get("primary_label", primary.replace("_", " ").title())),
                                                       "dataType": "TEXT"}}
-            try:
-                self.client.create_object(body)
-            except HighLevelTransportError:
-                if self.client.get_object(key) is None:
-                    raise
+            self._create_once(lambda: self.client.create_object(body), lambda: self.client.get_object(key))
         listing = self.client.list_object_fields(key)
         fields = list(listing.get("fields") or [])
         if not fields:  # older listings: the schema's own fields
@@ -593,7 +590,9 @@ class HighLevelDestination(MatchByCandidates):
                                         "objectKey": key, "parentId": folder(category), "showInForms": True}
                 if options and data_type in bodies.OPTION_TYPES:
                     body["options"] = [{"key": slug(o), "label": o} for o in options]
-                f = self.client.create_object_field(body)
+                f = self._create_once(lambda: self.client.create_object_field(body), lambda: {
+                    str(x.get("fieldKey", "")).rsplit(".", 1)[-1]: x
+                    for x in self.client.list_object_fields(key).get("fields") or []}.get(prop))
                 by_prop[prop] = f
             opt_list = f.get("options") or []
             option_keys = {str(o.get("label")): str(o.get("key")) for o in opt_list if isinstance(o, Mapping)}
@@ -619,12 +618,8 @@ class HighLevelDestination(MatchByCandidates):
                 body = {"key": str(assoc["key"]),
                         "firstObjectLabel": str(assoc.get("object_label", labels["singular"])), "firstObjectKey": key,
                         "secondObjectLabel": str(assoc.get("contact_label", "Contact")), "secondObjectKey": "contact"}
-                try:
-                    a = self.client.create_association(body)
-                except HighLevelTransportError:
-                    a = self.client.get_association(str(assoc["key"]))
-                    if a is None:
-                        raise
+                a = self._create_once(lambda: self.client.create_association(body),
+                                      lambda: self.client.get_association(str(assoc["key"])))
             association_id = str(a.get("id"))
             record_first = a.get("firstObjectKey") == key
         info = _ObjectInfo(key, refs, field_refs, skp, assoc.get("contact_lookup"), association_id, record_first)
