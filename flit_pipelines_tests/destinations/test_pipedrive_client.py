@@ -22,6 +22,8 @@ from flit_pipelines.destinations.pipedrive.errors import (
     PipedriveError,
     PipedriveTransportError,
 )
+from flit_pipelines.http.errors import PatienceExhausted
+from flit_pipelines.http.patience import Patience
 from flit_pipelines.http.rate_limit import RateLimiter
 from flit_sandboxes.pipedrive import running_sandbox
 from flit_pipelines_tests.destinations.helpers import sandbox_factory
@@ -280,6 +282,27 @@ def test_429_fault_is_retried(sandbox):
     assert [p["name"] for p in client.list("person")] == ["After 429"]  # no duplicate
     assert person["name"] == "After 429"
     client.close()
+
+
+def test_429_storm_is_waited_out_without_a_retry_count_until_the_patience_is_spent(sandbox):
+    """Twenty 429s in a row on one create, each asking for 2 s (x-ratelimit-reset): the client waits
+    40 s (on a manual clock) and lands the record; the next storm would take the wave past its 60 s
+    patience, so it stops with PatienceExhausted instead, having sent nothing twice."""
+    base = sandbox(**FAST)
+    clock = ManualClock()
+    patience = Patience(60.0, setting="destination.settings.rate_limit_patience_seconds", who="Pipedrive")
+    with PipedriveClient(base, TOKEN, clock=clock, patience=patience, max_retries=2) as client:
+        client.get("person", 1)
+        add_fault(base, status=429, retry_after=2, count=20, path_prefix="/api/v2/persons", method="POST")
+        assert client.create("person", {"name": "Stormy"})["name"] == "Stormy"
+        assert client.stats.responses_429 == 20 and client.stats.retries == 20
+        assert patience.spent == pytest.approx(40.0) and clock.total_slept == pytest.approx(40.0)
+        assert client.stats.rate_limit_wait_seconds == pytest.approx(40.0)
+        add_fault(base, status=429, retry_after=2, count=20, path_prefix="/api/v2/persons", method="POST")
+        with pytest.raises(PatienceExhausted) as info:
+            client.create("person", {"name": "Second"})
+        assert "rate_limit_patience_seconds" in str(info.value) and info.value.spent == pytest.approx(60.0)
+        assert [p["name"] for p in client.list("person")] == ["Stormy"]
 
 
 def test_503_fault_is_retried(fast):
