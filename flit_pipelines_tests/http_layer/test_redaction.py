@@ -110,6 +110,38 @@ def test_salesforce_echoing_error_array_keeps_error_code_and_fields(tmp_path: Pa
     assert secret not in str(exc)
 
 
+def test_each_sandbox_echoing_the_request_and_its_token_is_scrubbed(tmp_path: Path):
+    """The sandboxes' ``echo`` fault quotes the request body and credential header in each vendor's
+    error shape; the clients keep the field names and mask every value and the token."""
+    pd_token, hl_token, sf_id, sf_secret = TOKEN, "pit-echo-551f0e", "sf-echo", "sf-echo-secret-91c2"
+    contact = {"firstName": PATIENT["first_name"], "lastName": PATIENT["last_name"],
+               "email": PATIENT["emails"][0]["value"], "dateOfBirth": PATIENT["birthday"]}
+    sf_body = {"FirstName": PATIENT["first_name"], "LastName": PATIENT["last_name"],
+               "Birthdate": PATIENT["birthday"], "MailingStreet": PATIENT["postal_address"]["value"]}
+    with running_pipedrive(tmp_path / "pd.db", pd_token, burst_limit=400) as pd_base, \
+            running_highlevel(tmp_path / "hl.db", hl_token, burst_limit=1000) as hl_base, \
+            running_salesforce(tmp_path / "sf.db", client_id=sf_id, client_secret=sf_secret) as sf_base:
+        _fault(pd_base, {"x-api-token": pd_token}, status=400, echo=True, path_prefix="/api/v2/persons")
+        _fault(hl_base, {"Authorization": f"Bearer {hl_token}"}, status=422, echo=True, path_prefix="/contacts/")
+        sf = SalesforceClient.connect(sf_base, sf_id, sf_secret)
+        requests.post(f"{sf_base}/__sandbox/faults", headers={"Authorization": f"Bearer {sf.sf.session_id}"},
+                      json={"status": 400, "echo": True, "path_prefix": "/sobjects/Contact"},
+                      timeout=10).raise_for_status()
+        with PipedriveClient(pd_base, pd_token) as client, pytest.raises(PipedriveError) as pd_error:
+            client.create("person", PATIENT)
+        with HighLevelClient(hl_base, hl_token, location_id="loc_sandbox") as client, \
+                pytest.raises(HighLevelError) as hl_error:
+            client.create_contact(contact)
+        with pytest.raises(SalesforceApiError) as sf_error:
+            sf.rest("POST", "sobjects/Contact", json=sf_body)
+    for exc, token, key in ((pd_error.value, pd_token, '"birthday"'), (hl_error.value, hl_token, '"dateOfBirth"'),
+                            (sf_error.value, sf.sf.session_id, '"Birthdate"')):
+        assert "invalid request body" in str(exc) and key in str(exc) and "<value>" in str(exc)
+        _clean(str(exc), token=token)
+    assert pd_error.value.code == "ERR_BAD_REQUEST" and hl_error.value.status == 422
+    assert sf_error.value.error_code == "INVALID_FIELD"
+
+
 def test_redaction_of_documented_shapes_without_http():
     redactor = Redactor(["tok-1234567890"])
     echo = Echo.of(PATIENT, {"person_id": 17, "cursor": None, "done": True})

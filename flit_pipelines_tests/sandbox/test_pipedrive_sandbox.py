@@ -466,6 +466,12 @@ def test_injected_429_and_error_body_carry_the_rule_wait_and_body(api: tuple[str
     refused = session.get(f"{url}/api/v1/currencies")
     assert refused.status_code == 400 and refused.json() == echo
     assert session.get(f"{url}/api/v1/currencies").status_code == 200
+    # echo: the vendor's error shape quoting the request body and its credential header
+    session.post(f"{url}/__sandbox/faults", json={"status": 400, "echo": True, "path_prefix": "/api/v2/persons"})
+    quoted = session.post(f"{url}/api/v2/persons", json={"name": "Echo Patient"})
+    assert quoted.status_code == 400 and quoted.json()["code"] == "ERR_BAD_REQUEST"
+    assert '"name": "Echo Patient"' in quoted.json()["error"] and "x-api-token: " in quoted.json()["error"]
+    assert session.post(f"{url}/__sandbox/faults", json={"echo": True}).status_code == 400  # needs a status
 
 
 # ------------------------------------------------------------ OpenAPI validation (§1)

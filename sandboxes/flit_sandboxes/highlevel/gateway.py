@@ -62,6 +62,10 @@ class HighLevelGateway(Gateway):
             if status == 429 else ()
         return Reply.json(status, {"statusCode": status, "message": phrase(status), "error": phrase(status)}, headers)
 
+    def echo_reply(self, status: int, text: str, headers: Headers) -> Reply:
+        """``UnprocessableDTO``-shaped (notes §3: ``message`` an array)."""
+        return Reply.json(status, {"statusCode": status, "message": [text], "error": phrase(status)}, headers)
+
     def admit(self, op: Any, path: str) -> RateDecision:
         return self.ctx.limiter.acquire(self.ctx.settings.location_id, 1)
 

@@ -11,8 +11,9 @@ A hit can:
 - answer with ``status`` (429, 5xx, 403, ...) without executing the request; ``retry_after``
   (seconds) sets the vendor's wait header on that answer (``Retry-After``, or the vendor's reset
   header: ``Gateway.wait_headers``), so a long 429 storm can be played quickly; ``body`` (any JSON)
-  replaces the vendor's error body, e.g. with an error that echoes the request the way vendors'
-  400/422 answers do;
+  replaces the vendor's error body; ``echo`` makes the error body quote the request itself (its
+  JSON or form body and its credential headers, in the vendor's error shape: ``Gateway.echo_reply``),
+  the way vendors' 400/422 answers and proxies do;
 - drop the connection (close the socket without any response) before executing the request;
 - ``lose_response``: execute the request (charged, stored), then close the socket instead of
   answering: "executed but the answer never arrived", the case a client must not answer with a
@@ -54,6 +55,7 @@ class FaultRule:
     lose_response: bool = False
     retry_after: int | None = None
     body: Any = None
+    echo: bool = False
     fired: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -80,7 +82,7 @@ class FaultInjector:
         Body keys: ``status`` (int 400-599, optional), ``count`` (>= 1, default 1),
         ``path_prefix`` (default "/"), ``method`` (optional), ``delay_seconds`` (0-120, default 0),
         ``drop_connection`` (bool), ``lose_response`` (bool), ``after`` (>= 0, default 0), and with
-        ``status`` only: ``retry_after`` (int seconds >= 0) and ``body`` (JSON).
+        ``status`` only: ``retry_after`` (int seconds >= 0), ``body`` (JSON) or ``echo`` (bool).
 
         Raises:
             ValueError: invalid, contradictory or pointless rule (no status, delay, drop or loss).
@@ -88,7 +90,7 @@ class FaultInjector:
         if not isinstance(spec, dict):
             raise ValueError("fault body must be a JSON object")
         unknown = set(spec) - {"status", "count", "path_prefix", "method", "delay_seconds", "drop_connection", "after",
-                               "lose_response", "retry_after", "body"}
+                               "lose_response", "retry_after", "body", "echo"}
         if unknown:
             raise ValueError(f"unknown fault keys: {sorted(unknown)}")
         status = spec.get("status")
@@ -120,8 +122,13 @@ class FaultInjector:
         retry_after = spec.get("retry_after")
         if retry_after is not None and (not _is_int(retry_after) or retry_after < 0):
             raise ValueError("retry_after must be an integer >= 0")
-        if (retry_after is not None or "body" in spec) and status is None:
-            raise ValueError("retry_after and body go with a status")
+        echo = spec.get("echo", False)
+        if not isinstance(echo, bool):
+            raise ValueError("echo must be a boolean")
+        if (retry_after is not None or "body" in spec or echo) and status is None:
+            raise ValueError("retry_after, body and echo go with a status")
+        if echo and "body" in spec:
+            raise ValueError("echo and body are alternatives")
         if status is None and not drop and not delay and not lose:
             raise ValueError("a fault needs status, delay_seconds, drop_connection or lose_response")
         rule = FaultRule(
@@ -136,6 +143,7 @@ class FaultInjector:
             lose_response=lose,
             retry_after=retry_after,
             body=spec.get("body"),
+            echo=echo,
         )
         with self._lock:
             self._rules.append(rule)

@@ -10,7 +10,8 @@ Per HTTP request, in order (a vendor subclass overrides the hooks named here):
 4. The request is counted under its route template (``<unmatched>`` when no operation matches).
 5. Faults: the rule for ``fault_path(path)`` (None: never faulted) fires: a delay, then a dropped
    connection or ``fault_reply(status)`` (its wait headers from ``wait_headers`` when the rule sets
-   ``retry_after``, its body replaced by the rule's ``body``); a faulted request is not charged. A
+   ``retry_after``, its body replaced by the rule's ``body``, or by ``echo_reply`` quoting the request
+   when it sets ``echo``); a faulted request is not charged. A
    ``lose_response`` rule lets the request go on through steps 6-8 and then drops the connection
    instead of sending the routes' answer (logged as ``lost``).
 6. Limits: ``admit(op, path)`` (None: not limited) charges ``ctx.limiter``; a refusal is answered
@@ -113,6 +114,11 @@ class Gateway(abc.ABC):
     def fault_reply(self, status: int) -> Reply:
         """The answer of an injected ``status`` fault (the vendor's error body)."""
 
+    def echo_reply(self, status: int, text: str, headers: Headers) -> Reply:
+        """The error answer of an ``echo`` fault: ``text`` quotes the request (body and credential
+        headers) inside the vendor's error shape; default ``{"message": text}``."""
+        return Reply.json(status, {"message": text}, headers)
+
     def wait_headers(self, seconds: int) -> Headers:
         """The headers that tell a client to wait ``seconds`` (a fault's ``retry_after``); default
         ``Retry-After``. They replace headers of the same names on the fault's answer."""
@@ -165,7 +171,7 @@ class Gateway(abc.ABC):
             stats.fault()
             if rule.lose_response:
                 lose = rule
-            elif await self._apply_fault(rule, receive, send):
+            elif await self._apply_fault(rule, scope, receive, send):
                 self._log(method, template, "dropped" if rule.drop_connection else rule.status, started)
                 return
 
@@ -224,7 +230,7 @@ class Gateway(abc.ABC):
         await drop_connection(receive)
         self._log(scope["method"], template, f"lost (executed: {status})", started)
 
-    async def _apply_fault(self, rule: FaultRule, receive: Receive, send: Send) -> bool:
+    async def _apply_fault(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> bool:
         """Run the fault; True if the request is finished (answered or dropped)."""
         if rule.delay_seconds:
             await asyncio.sleep(rule.delay_seconds)
@@ -236,6 +242,8 @@ class Gateway(abc.ABC):
         reply = self.fault_reply(rule.status)
         if rule.body is not None:
             reply = Reply.json(rule.status, rule.body, reply.headers)
+        if rule.echo:
+            reply = self.echo_reply(rule.status, await _echo_text(scope, receive), reply.headers)
         if rule.retry_after is not None:
             waits = list(self.wait_headers(rule.retry_after))
             names = {name for name, _ in waits}
@@ -246,3 +254,24 @@ class Gateway(abc.ABC):
 
     def _log(self, method: str, template: str, status: int | str | None, started: float) -> None:
         self.logger.info("%s %s %s %.1fms", method, template, status, (time.perf_counter() - started) * 1000)
+
+
+_ECHOED_HEADERS = (b"authorization", b"x-api-token", b"x-practicehub-key")
+
+
+async def _echo_text(scope: Scope, receive: Receive) -> str:
+    """What an echoing vendor quotes: the request's JSON or form body (not multipart uploads) and
+    its credential headers, at most 2,000 characters of body."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    headers = dict(scope.get("headers", ()))
+    ctype = headers.get(b"content-type", b"").decode("latin-1")
+    body = "" if ctype.startswith("multipart/") else b"".join(chunks).decode("utf-8", "replace")[:2000]
+    creds = "; ".join(f"{k.decode()}: {v.decode('latin-1')}" for k, v in headers.items() if k in _ECHOED_HEADERS)
+    return f"invalid request body {body}" + (f" (request headers: {creds})" if creds else "")

@@ -76,6 +76,11 @@ class PipedriveGateway(Gateway):
         return Reply.json(status, {"success": False, "error": phrase(status), "errorCode": status,
                                    "error_info": ERROR_INFO})
 
+    def echo_reply(self, status: int, text: str, headers: Headers) -> Reply:
+        """The v2 validation error shape (notes §3: ``error`` text + ``code``)."""
+        return Reply.json(status, {"success": False, "error": text, "code": "ERR_BAD_REQUEST", "error_info": ERROR_INFO},
+                          headers)
+
     def wait_headers(self, seconds: int) -> Headers:
         """Pipedrive names the wait in ``x-ratelimit-reset`` (notes §8; ``Retry-After`` is not documented)."""
         return [(b"x-ratelimit-reset", str(seconds).encode())]

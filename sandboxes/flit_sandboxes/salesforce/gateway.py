@@ -109,6 +109,10 @@ class SalesforceGateway(Gateway):
         body = _FAULT_BODIES.get(status) or [{"message": phrase(status), "errorCode": f"HTTP_{status}"}]
         return Reply.json(status, body)
 
+    def echo_reply(self, status: int, text: str, headers: Headers) -> Reply:
+        """The top-level REST error array (notes §2.6)."""
+        return Reply.json(status, [{"message": text, "errorCode": "INVALID_FIELD", "fields": []}], headers)
+
     def admit(self, op: Any, path: str) -> RateDecision | None:
         self._refused = False
         if not path.startswith(DATA_PREFIX):
