@@ -234,7 +234,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
             keep_ids, limit = scope.keep_ids, scope.limit
             context.add_output_metadata(scope.metadata)
         quarantined: list[pd.DataFrame] = []
-        source = flit.source(spec)
+        source = flit.source(spec, context.run.run_id)
         delta_doc = {}
         if is_delta(wave):  # a whole snapshot: the previous one with what changed since the cursor merged in
             snap = extract_delta(source, obj, obj_name, parquet.path_for(key, wave), wave, quarantined.append,
@@ -345,7 +345,7 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
     def load(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore, payload: pd.DataFrame):
         wave = context.partition_key
         ledger = flit.ledger()
-        dest = flit.destination(spec)
+        dest = flit.destination(spec, context.run.run_id)
         gone, to_load = pd.DataFrame(columns=["source_id", "dest_id"]), payload
         if is_delta(wave):  # source rows deleted in the window: the spec's on_source_delete
             gone = loaded_deletions(spec, target, read_deletions(flit.reports_dir(spec.migration, wave), t.from_)

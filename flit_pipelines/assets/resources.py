@@ -51,10 +51,12 @@ class FlitResource(dg.ConfigurableResource):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def source(self, spec: MigrationSpec) -> Source:
-        """The spec's source reader (``sources.registry.open_source``)."""
-        return open_source(spec)
+    def source(self, spec: MigrationSpec, run_id: str | None = None) -> Source:
+        """The spec's source reader (``sources.registry.open_source``); ``run_id``: the wave run
+        whose rate-limit patience it draws on."""
+        return open_source(spec, run_id=run_id)
 
-    def destination(self, spec: MigrationSpec) -> Destination:
-        """The spec's destination with a fresh client (``destinations.registry.open_destination``)."""
-        return open_destination(spec)
+    def destination(self, spec: MigrationSpec, run_id: str | None = None) -> Destination:
+        """The spec's destination with a fresh client (``destinations.registry.open_destination``);
+        ``run_id``: the wave run whose rate-limit patience it draws on."""
+        return open_destination(spec, run_id=run_id)

@@ -6,7 +6,8 @@
 2. each row becomes a request body; its SHA-256 is compared with the crosswalk's: unchanged rows are
    skipped without a request, changed rows are updated, new rows are created;
 3. before creating, records without a crosswalk row are looked up in the destination by their
-   source key, so a crash between a remote write and its ledger write never makes a duplicate;
+   source key, so a crash between a remote write and its ledger write never makes a duplicate; a
+   create whose answer is lost is looked up the same way before it is sent again (``create_once``);
 4. requests go through a bounded thread pool sharing the destination's one rate limiter; each
    response is written to the ledger (crosswalk + audit event, one transaction) as it arrives.
 """
@@ -23,6 +24,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from flit_pipelines.http.errors import PatienceExhausted, TransientError
+from flit_pipelines.http.retry import LookupFailed, send_once
 from flit_pipelines.ledger import Ledger, RecordOutcome
 from flit_pipelines.spec.model import MigrationSpec, Target
 from flit_pipelines.transform import FK_PREFIX
@@ -124,14 +127,18 @@ def guarded_write(fn: Callable[[], SendResult], *, api_error: type[Exception], t
                   fatal_errors: tuple[type[Exception], ...], fatal_statuses: frozenset[int]) -> SendResult:
     """Run one destination write and sort its failure.
 
-    ``fatal_errors`` (e.g. the daily budget is spent) and ``api_error``s whose ``status`` is in
-    ``fatal_statuses`` (401/403: credentials revoked) raise FatalLoadError, which stops the load;
-    ``transport_error`` propagates (the caller looks the record up before resending); any other
-    ``api_error`` fails only this row, its text (status, path template, vendor message; never a value)
-    becoming the ledger's error.
+    ``fatal_errors`` (e.g. the daily budget is spent), a spent rate-limit patience
+    (``PatienceExhausted``) and ``api_error``s whose ``status`` is in ``fatal_statuses`` (401/403:
+    credentials revoked) raise FatalLoadError, which stops the load; ``transport_error`` (no answer,
+    5xx, 408, 409: the record is not what is wrong) propagates (the caller looks the record up before
+    resending, ``create_once``, or stops, ``unavailable``); any other ``api_error`` -- a 4xx saying
+    the record itself is wrong -- fails only this row, its text (status, path template, the vendor's
+    scrubbed message; never a value) becoming the ledger's error.
     """
     try:
         return fn()
+    except PatienceExhausted as exc:
+        raise FatalLoadError(str(exc)) from None
     except fatal_errors as exc:
         raise FatalLoadError(str(exc)) from None
     except transport_error:
@@ -140,6 +147,32 @@ def guarded_write(fn: Callable[[], SendResult], *, api_error: type[Exception], t
         if getattr(exc, "status", None) in fatal_statuses:
             raise FatalLoadError(str(exc)) from None
         return SendResult(None, error=str(exc))
+
+
+def unavailable(exc: BaseException) -> FatalLoadError:
+    """The stop of a load whose destination gave no usable answer to a request it was repeated
+    for (``http.retry``): a 5xx/timeout is never the record's fault, so no row is failed for it."""
+    return FatalLoadError(f"{exc}: still no usable answer after repeated attempts. The wave stopped; nothing "
+                          "failed and what was sent is in the ledger: re-run it once the destination answers again")
+
+
+def create_once(send: Callable[[], SendResult], find: Callable[[], SendResult | None], *, client: Any) -> SendResult:
+    """One create, exactly once (``http.retry.send_once`` with ``client``'s policy, clock and stats).
+
+    ``send`` is the guarded create (``guarded_write``: a refusal comes back as a failed
+    ``SendResult``, a lost answer raises the client's transient error); ``find`` looks the record up
+    by its source key after a lost answer (``SendResult(dest_id)`` or None). Found -> adopted;
+    not found -> sent again after a backoff.
+
+    Raises:
+        FatalLoadError: every attempt's outcome stayed unknown, or the lookup itself got no answer.
+    """
+    try:
+        return send_once(send, find, policy=client.retry_policy, clock=client.clock, stats=client.stats)[0]
+    except PatienceExhausted as exc:
+        raise FatalLoadError(str(exc)) from None
+    except (TransientError, LookupFailed) as exc:
+        raise unavailable(exc) from None
 
 
 def body_hash(body: dict[str, Any]) -> str:

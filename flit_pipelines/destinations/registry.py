@@ -1,22 +1,35 @@
 """Open the destination a spec's ``destination`` block describes, from the variables it names.
 
 Each destination kind gets a fresh client (one rate limiter per process and destination account).
+Settings every REST destination reads here: ``rate_limit_patience_seconds`` (1800: how long 429s may
+hold the wave in total, ``http.patience``) and ``request_timeout_seconds`` (30: connect and read
+timeout per attempt).
 """
 
 from __future__ import annotations
 
 from flit_pipelines.destinations.base import Destination
+from flit_pipelines.http.patience import PATIENCE_SETTING, Patience, for_wave
 from flit_pipelines.sources.registry import files_root, require_env
 from flit_pipelines.spec.model import MigrationSpec
 
 
-def open_destination(spec: MigrationSpec) -> Destination:
-    """The spec's destination with a fresh client.
+def wave_patience(spec: MigrationSpec, run_id: str | None, who: str) -> Patience:
+    """The destination's rate-limit patience for run ``run_id`` (shared by the clients the run
+    opens in this process; a fresh one without a run id)."""
+    return for_wave((spec.migration, "destination", run_id) if run_id else None,
+                    spec.destination.settings.get(PATIENCE_SETTING), setting=f"destination.settings.{PATIENCE_SETTING}",
+                    who=who)
+
+
+def open_destination(spec: MigrationSpec, *, run_id: str | None = None) -> Destination:
+    """The spec's destination with a fresh client; ``run_id`` scopes the rate-limit patience to the wave run.
 
     Raises ConfigurationError naming a missing variable (never a value).
     """
     d = spec.destination
     settings = d.settings
+    timeout = float(settings.get("request_timeout_seconds", 30.0))
     if d.kind == "pipedrive":
         from flit_pipelines.destinations.pipedrive.client import PipedriveClient
         from flit_pipelines.destinations.pipedrive.destination import PipedriveDestination
@@ -24,7 +37,8 @@ def open_destination(spec: MigrationSpec) -> Destination:
         client = PipedriveClient(
             require_env(d.api_base_env), require_env(d.api_token_env),
             burst_limit=settings.get("burst_limit"), daily_token_floor=int(settings.get("daily_token_floor", 0)),
-            pool_size=int(settings.get("max_workers", 8)),
+            pool_size=int(settings.get("max_workers", 8)), timeout=timeout,
+            patience=wave_patience(spec, run_id, "Pipedrive"),
         )
         return PipedriveDestination(client, spec, files_root=files_root(spec))
     if d.kind == "highlevel":
@@ -34,7 +48,8 @@ def open_destination(spec: MigrationSpec) -> Destination:
         client = HighLevelClient(
             require_env(d.api_base_env), require_env(d.api_token_env),
             location_id=require_env(d.location_id_env or "HIGHLEVEL_LOCATION_ID"),
-            pool_size=int(settings.get("max_workers", 8)),
+            pool_size=int(settings.get("max_workers", 8)), timeout=timeout,
+            patience=wave_patience(spec, run_id, "HighLevel"),
         )
         return HighLevelDestination(client, spec, files_root=files_root(spec))
     if d.kind == "salesforce":

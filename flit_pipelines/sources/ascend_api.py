@@ -20,7 +20,8 @@ UNCONFIRMED (vendor spec not readable) and handled tolerantly:
   report's ``data.patientReports``) that list is the rows.
 * The modified-at field name: the delta filter is ``<source path of the object's modified_at
   column>>=<since as YYYY-MM-DDTHH:MM:SSZ>`` (``lastModified`` in the sandbox).
-* ``Retry-After`` on 429 (seconds or an HTTP date) is honoured, capped at ``max_retry_after``.
+* ``Retry-After`` on 429 (seconds or an HTTP date) is honoured: every request of the reader waits
+  it, for as long as the wave's rate-limit patience lasts (``source.rate_limit_patience_seconds``).
 
 Mapping from the spec (``SourceObject``): ``endpoint`` is the collection path below ``api_base``,
 optionally with fixed query parameters (``/v1/agingbalances/report?filter=location.id==1``; a fixed
@@ -30,7 +31,8 @@ a list (``phones.0.number``). **Nested lists**: a path containing ``[]`` (``item
 explodes the row over that list: one output row per element, the other columns repeated; every
 ``[]`` column of an object must name the same list, and a row whose list is null or empty yields no
 rows. So treatment-plan items are read from ``/v1/treatmentplans`` without a special endpoint.
-(Path plans, text forms, header checks, retries and the limiter: ``sources.json_api``.)
+(Path plans, text forms, header checks and the shared GET/status/retry steps: ``sources.json_api``;
+the policy, limiter and patience themselves: ``flit_pipelines.http``.)
 
 Output: all-text ``pa.RecordBatch`` per page, columns in spec order under canonical names, in the
 canonical text forms of ``sources.base`` (numbers in plain decimal notation, booleans
@@ -48,22 +50,24 @@ from __future__ import annotations
 import logging
 import math
 import threading
-import time
 import weakref
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 import requests
-from pyrate_limiter import Limiter
 
+from flit_pipelines.http.clock import SYSTEM_CLOCK, Clock
+from flit_pipelines.http.errors import StatusError
+from flit_pipelines.http.patience import PATIENCE_SETTING, Patience
+from flit_pipelines.http.retry import RetryPolicy
+from flit_pipelines.http.stats import ClientStats
+from flit_pipelines.sources import json_api
 from flit_pipelines.sources.csv_export import HeaderReport
-from flit_pipelines.sources.json_api import EXPLODE, ApiError, ColumnPlan, Counters, RetryPolicy, absent_endpoint
-from flit_pipelines.sources.json_api import (drop_seen_keys, format_since, header_report, make_limiter,
-                                             raise_if_retryable, split_endpoint, text_batch)
+from flit_pipelines.sources.json_api import EXPLODE, ColumnPlan, absent_endpoint
+from flit_pipelines.sources.json_api import drop_seen_keys, format_since, header_report, split_endpoint, text_batch
 from flit_pipelines.spec.model import SourceObject
 
 __all__ = ["AscendApiError", "AscendApiSource", "AscendAuthError", "DEFAULT_REQUESTS_PER_SECOND"]
@@ -75,7 +79,7 @@ TOKEN_REFRESH_MARGIN_SECONDS = 60.0  # fetch a new token this long (at most 10 %
 _TOTAL_KEYS = ("totalCount", "total", "totalRecords", "totalItems", "count")
 
 
-class AscendApiError(ApiError):
+class AscendApiError(StatusError):
     """An API call failed for good (after retries). ``endpoint`` is the path, ``status`` the HTTP
     status (None for transport failures). The message names only these two."""
 
@@ -120,8 +124,7 @@ def _total_pages(body: Any, page_size: int) -> int | None:
 # ------------------------------------------------------------------------------ the source
 
 
-def _release(limiter: Limiter, session: requests.Session | None) -> None:
-    limiter.close()
+def _release(session: requests.Session | None) -> None:
     if session is not None:
         session.close()
 
@@ -136,18 +139,21 @@ class AscendApiSource:
         client_id / client_secret: OAuth client credentials (secret: never logged).
         organization_id: the practice's HS1 Organization ID (``Organization-ID`` header).
         page_size: rows per page (``pageSize``; 1-1000 in the spec model; the sandbox caps at 500).
-        requests_per_second: client-side ceiling (pyrate-limiter, rolling 1 s window); default 10,
+        requests_per_second: client-side ceiling (``http.RateLimiter``, rolling 1 s window); default 10,
             under the 15 req/s sandbox claim (UNCONFIRMED vendor limits are "per-endpoint and dynamic").
         timeout: ``(connect, read)`` seconds per HTTP request.
-        max_attempts: attempts per call for 408/429/5xx/connection errors (GETs are idempotent).
-        max_retry_after: cap in seconds on a server ``Retry-After``.
-        backoff_initial / backoff_max: exponential back-off (with jitter) when no ``Retry-After``.
+        max_attempts: attempts per call for 408/409/5xx/connection errors (GETs are idempotent);
+            429s are repeated without a count, bounded by ``patience``.
+        backoff_initial / backoff_max: exponential back-off (with jitter) of transient failures,
+            and of a 429 without ``Retry-After``.
         session: optional ``requests.Session`` (tests); one is created otherwise.
+        patience: the wave's rate-limit patience (``http.patience``); default: 30 minutes of its own.
+        clock: time source of the limiter and retry waits (tests pass a manual clock).
 
     Thread-safe for token handling; one ``read`` iterates sequentially. ``close()`` releases the
-    session and the limiter thread (also a context manager). ``stats`` counts ``requests`` (API GETs
-    sent), ``retries``, ``token_fetches``, ``token_refreshes_on_401``, ``responses_429`` and
-    ``responses_5xx`` (numbers only: safe for logs and asset metadata).
+    session (also a context manager). ``stats`` counts ``requests`` (API GETs sent), ``retries``,
+    ``token_fetches``, ``token_refreshes_on_401``, ``responses_429``, ``responses_5xx``,
+    ``transport_errors`` and ``rate_limit_wait_seconds`` (numbers only: safe for logs and metadata).
 
     Raises:
         ValueError: empty base URL, credentials or organisation, or a non-positive page size or rate.
@@ -156,8 +162,8 @@ class AscendApiSource:
     def __init__(self, api_base: str, token_url: str, client_id: str, client_secret: str, organization_id: str,
                  page_size: int = 500, *, requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND,
                  timeout: tuple[float, float] = (10.0, 120.0), max_attempts: int = 8,
-                 max_retry_after: float = 120.0, backoff_initial: float = 0.5, backoff_max: float = 30.0,
-                 session: requests.Session | None = None):
+                 backoff_initial: float = 0.5, backoff_max: float = 30.0, session: requests.Session | None = None,
+                 patience: Patience | None = None, clock: Clock = SYSTEM_CLOCK):
         if not (api_base and token_url and client_id and client_secret and organization_id):
             raise ValueError("api_base, token_url, client_id, client_secret and organization_id are required")
         if page_size < 1 or requests_per_second <= 0 or max_attempts < 1:
@@ -167,19 +173,21 @@ class AscendApiSource:
         self.page_size = int(page_size)
         self.timeout = timeout
         self.max_attempts = max_attempts
-        self.max_retry_after = max_retry_after
-        self.stats = Counters("requests", "retries", "token_fetches", "token_refreshes_on_401", "responses_429",
-                              "responses_5xx")
-        self._retry = RetryPolicy(max_attempts, max_retry_after, backoff_initial, backoff_max,
-                                  on_retry=partial(self.stats.add, "retries"), logger=log)
+        self.stats = ClientStats("token_fetches", "token_refreshes_on_401")
+        self.patience = patience or Patience(setting=f"source.{PATIENCE_SETTING}", who="the Dentrix Ascend API")
+        self._policy = RetryPolicy(max_retries=max_attempts - 1, backoff_initial=backoff_initial,
+                                   backoff_max=backoff_max, jitter=backoff_initial)
         self._client_id = client_id
         self._client_secret = client_secret
         self._organization_id = organization_id
         self._session = session or requests.Session()
-        self._limiter = make_limiter(requests_per_second)
-        # A source nobody closes (the registry hands one to each extract) still stops its limiter's
-        # leak thread when it is garbage-collected.
-        self._finalizer = weakref.finalize(self, _release, self._limiter, self._session if session is None else None)
+        self._limiter = json_api.per_second_limiter(requests_per_second, clock=clock, patience=self.patience,
+                                                    stats=self.stats, backoff_initial=backoff_initial,
+                                                    backoff_max=backoff_max, name="ascend")
+        self._clock = clock
+        # A source nobody closes (the registry hands one to each extract) still closes its session
+        # when it is garbage-collected.
+        self._finalizer = weakref.finalize(self, _release, self._session if session is None else None)
         self._token_lock = threading.Lock()
         self._token: str | None = None
         self._token_deadline = 0.0
@@ -289,47 +297,50 @@ class AscendApiSource:
             raise AscendApiError(path, response.status_code, "GET (body is not JSON)") from None
 
     def _call(self, url: str, params: dict[str, Any], label: str) -> requests.Response:
-        """GET with the limiter, the token (refreshed once on 401) and retries.
+        """GET with the limiter, the token (refreshed once on 401) and retries (``json_api.call``).
 
         Raises:
             AscendApiError: a non-retryable error status, or retries exhausted.
             AscendAuthError: 401 again right after a token refresh, or the token endpoint refused us.
+            PatienceExhausted: 429s held the wave longer than its patience.
         """
-        return self._retry.call(lambda: self._get_once(url, params, label), label, AscendApiError)
+        return json_api.call(lambda: self._get_once(url, params, label), label, AscendApiError, policy=self._policy,
+                             limiter=self._limiter, stats=self.stats, logger=log)
 
     def _get_once(self, url: str, params: dict[str, Any], label: str) -> requests.Response:
-        response = self._send(url, params, self._access_token())
+        response = self._send(url, params, self._access_token(), label)
         if response.status_code == 401:
             # Expired or revoked token: refresh once (notes §2), then a second 401 is final.
             self.stats.add("token_refreshes_on_401")
             response.close()
-            response = self._send(url, params, self._access_token(force=True))
+            response = self._send(url, params, self._access_token(force=True), label)
             if response.status_code == 401:
                 response.close()
                 raise AscendAuthError(label, 401)
-        raise_if_retryable(response, self.stats.add)
+        json_api.check_status(response, label, limiter=self._limiter, stats=self.stats)
         if response.status_code >= 400:
             response.close()
             raise AscendApiError(label, response.status_code)
         return response
 
-    def _send(self, url: str, params: dict[str, Any], token: str) -> requests.Response:
-        self._limiter.try_acquire("ascend", blocking=True)
-        self.stats.add("requests")
+    def _send(self, url: str, params: dict[str, Any], token: str, label: str) -> requests.Response:
+        self._limiter.acquire()
         headers = {"Authorization": f"Bearer {token}", "Organization-ID": self._organization_id,
                    "Accept": "application/json"}
-        return self._session.get(url, params=params, headers=headers, timeout=self.timeout)
+        return json_api.get(self._session, url, label, stats=self.stats, params=params, headers=headers,
+                            timeout=self.timeout)
 
     def _access_token(self, *, force: bool = False) -> str:
         with self._token_lock:
-            if force or self._token is None or time.monotonic() >= self._token_deadline:
+            if force or self._token is None or self._clock.monotonic() >= self._token_deadline:
                 self._token, lifetime = self._fetch_token()
                 margin = min(TOKEN_REFRESH_MARGIN_SECONDS, lifetime * 0.1)
-                self._token_deadline = time.monotonic() + max(0.0, lifetime - margin)
+                self._token_deadline = self._clock.monotonic() + max(0.0, lifetime - margin)
             return self._token
 
     def _fetch_token(self) -> tuple[str, float]:
-        """POST the client credentials; returns ``(token, lifetime seconds)``, retrying 429/5xx.
+        """POST the client credentials; returns ``(token, lifetime seconds)``, retrying 429/5xx
+        (fetching a token twice is harmless).
 
         Raises:
             AscendAuthError: 400/401/403 from the token endpoint, or no usable token in the answer.
@@ -338,14 +349,15 @@ class AscendApiSource:
         label = "token endpoint"
 
         def once() -> requests.Response:
-            self.stats.add("token_fetches")
-            response = self._session.post(
-                self.token_url, data={"client_id": self._client_id, "client_secret": self._client_secret},
-                headers={"Accept": "application/json"}, timeout=self.timeout)
-            raise_if_retryable(response)
+            response = json_api.get(self._session, self.token_url, label, stats=self.stats, method="POST",
+                                    counter="token_fetches",
+                                    data={"client_id": self._client_id, "client_secret": self._client_secret},
+                                    headers={"Accept": "application/json"}, timeout=self.timeout)
+            json_api.check_status(response, label, limiter=self._limiter, stats=self.stats)
             return response
 
-        response = self._retry.call(once, label, AscendApiError, "POST")
+        response = json_api.call(once, label, AscendApiError, policy=self._policy, limiter=self._limiter,
+                                 stats=self.stats, logger=log, what="POST")
         if response.status_code != 200:
             raise AscendAuthError(label, response.status_code, "POST")
         try:
@@ -359,7 +371,7 @@ class AscendApiSource:
         return token, lifetime
 
     def close(self) -> None:
-        """Close the HTTP session (if this source created it) and stop the limiter's thread; idempotent."""
+        """Close the HTTP session (if this source created it); idempotent."""
         self._finalizer()
 
     def __enter__(self) -> AscendApiSource:

@@ -12,9 +12,11 @@
   the per-read primary-key de-duplication.
 * **Header checks** (``header_report``, ``absent_endpoint``): one sample row against the plan ->
   ``HeaderReport``, ``MissingColumnError`` / ``MissingFileError``.
-* **HTTP** (``ApiError``, ``Retryable``, ``raise_if_retryable``, ``RetryPolicy``, ``make_limiter``):
-  the tenacity retry policy for idempotent calls (408/429/5xx and transport errors, ``Retry-After``
-  honoured up to a cap, else exponential back-off with jitter) and the pyrate-limiter ceiling.
+* **HTTP** (``get``, ``check_status``, ``call``, ``per_second_limiter``): what the two
+  readers share on top of ``flit_pipelines.http``: a GET that names a failure by path and status only,
+  the statuses they retry (429 after the server's ``Retry-After`` or a backoff, charged to the wave's
+  rate-limit patience and never counted; 408/409/5xx and transport errors up to ``max_attempts``; the
+  readers only read, so every call is repeatable) and a requests-per-second ceiling.
 
 Nothing here logs or raises values, bodies, query strings or credentials: messages name an endpoint
 path, an HTTP status, a column or a JSON path only.
@@ -25,31 +27,32 @@ from __future__ import annotations
 import json
 import logging
 import math
-import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 import pyarrow as pa
 import requests
-from pyrate_limiter import InMemoryBucket, Limiter, Rate
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from flit_pipelines.http.clock import Clock
+from flit_pipelines.http.errors import RateLimitedError, StatusError, TransientError
+from flit_pipelines.http.patience import Patience
+from flit_pipelines.http.rate_limit import RateLimiter
+from flit_pipelines.http.retry import RetryPolicy, call_with_retries, is_transient_status
+from flit_pipelines.http.session import never_sent, retry_after_seconds
+from flit_pipelines.http.stats import ClientStats
 from flit_pipelines.sources.csv_export import HeaderReport, MissingColumnError, MissingFileError
 from flit_pipelines.spec.model import SourceObject
 
-__all__ = ["EXPLODE", "MISSING", "RETRY_STATUSES", "ApiError", "ColumnPlan", "Counters", "RetryPolicy", "Retryable",
-           "absent_endpoint", "drop_seen_keys", "format_since", "header_report", "make_limiter",
-           "normalise_datetime", "raise_if_retryable", "retry_after_seconds", "split_endpoint", "split_path",
-           "text_batch", "to_text", "walk"]
+__all__ = ["EXPLODE", "MISSING", "ColumnPlan", "absent_endpoint", "call", "check_status",
+           "drop_seen_keys", "format_since", "get", "header_report", "normalise_datetime", "per_second_limiter",
+           "split_endpoint", "split_path", "text_batch", "to_text", "walk"]
 
 T = TypeVar("T")
 
 EXPLODE = "[]"
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class _Missing:
@@ -273,140 +276,87 @@ def format_since(since: datetime) -> str:
 # ------------------------------------------------------------------------------ HTTP: errors, retries, limits
 
 
-class ApiError(RuntimeError):
-    """An API call failed for good (after retries). ``endpoint`` is the path (or a label such as
-    ``token endpoint``), ``status`` the HTTP status (None for transport failures). The message names
-    only these two: ``"<what> <endpoint>: HTTP <status>"`` / ``"...: no response"``."""
-
-    def __init__(self, endpoint: str, status: int | None, what: str = "GET"):
-        self.endpoint = endpoint
-        self.status = status
-        super().__init__(f"{what} {endpoint}: " + (f"HTTP {status}" if status is not None else "no response"))
+class _Throttled(StatusError, RateLimitedError):
+    """A 429 (the limiter already holds every thread for the server's ``Retry-After``)."""
 
 
-class Retryable(Exception):
-    """A response worth retrying (408/429/5xx); carries the server's ``Retry-After`` in seconds."""
+class _Unavailable(StatusError, TransientError):
+    """408/409/5xx (``status``) or no answer (``status`` None; ``sent`` False if never connected)."""
 
-    def __init__(self, status: int, retry_after: float | None):
-        super().__init__(status)
-        self.status = status
-        self.retry_after = retry_after
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds >= 0 (delta-seconds or an HTTP date), None when absent or malformed."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+    def __init__(self, endpoint: str, status: int | None, what: str = "GET", *, sent: bool = True):
+        self.sent = sent
+        super().__init__(endpoint, status, what)
 
 
-def raise_if_retryable(response: requests.Response, count: Callable[[str], None] | None = None) -> None:
-    """Close ``response`` and raise ``Retryable`` when its status is in ``RETRY_STATUSES``; else return.
-
-    ``count`` (optional) is called with ``"responses_429"`` or ``"responses_5xx"`` first.
-    """
-    status = response.status_code
-    if status not in RETRY_STATUSES:
-        return
-    if count is not None:
-        if status == 429:
-            count("responses_429")
-        elif status >= 500:
-            count("responses_5xx")
-    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-    response.close()
-    raise Retryable(status, retry_after)
-
-
-class RetryPolicy:
-    """Retries of one idempotent HTTP call (tenacity).
-
-    Retried: ``Retryable`` (waiting the server's ``Retry-After``, capped at ``max_retry_after``, else
-    exponential back-off with jitter between ``backoff_initial`` and ``backoff_max``), connection
-    errors, timeouts and broken chunked bodies; at most ``max_attempts`` attempts. Before each sleep
-    ``on_retry()`` is called and ``logger`` warns ``"<label>: <status or error type>, retry i of n"``.
-    """
-
-    def __init__(self, max_attempts: int, max_retry_after: float, backoff_initial: float, backoff_max: float,
-                 *, on_retry: Callable[[], None] | None = None, logger: logging.Logger | None = None):
-        self.max_attempts = max_attempts
-        self.max_retry_after = max_retry_after
-        self._backoff = wait_exponential_jitter(initial=backoff_initial, max=backoff_max)
-        self._on_retry = on_retry
-        self._log = logger or logging.getLogger(__name__)
-
-    def call(self, fn: Callable[[], T], label: str, error: type[ApiError], what: str = "GET") -> T:
-        """``fn()`` under the policy.
-
-        Raises:
-            ApiError (``error``): ``error(label, status, what)`` when retries of a ``Retryable`` are
-                exhausted, ``error(label, None, what)`` on a transport failure (``requests``).
-            Any other exception of ``fn`` unchanged, without retrying.
-        """
-        retrying = Retrying(stop=stop_after_attempt(self.max_attempts), wait=self._wait,
-                            retry=retry_if_exception(self._retryable), reraise=True,
-                            before_sleep=lambda state: self._before_sleep(state, label))
-        try:
-            return retrying(fn)
-        except Retryable as failure:
-            raise error(label, failure.status, what) from None
-        except requests.RequestException:
-            raise error(label, None, what) from None
-
-    @staticmethod
-    def _retryable(error: BaseException) -> bool:
-        return isinstance(error, (Retryable, requests.ConnectionError, requests.Timeout,
-                                  requests.exceptions.ChunkedEncodingError))
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, Retryable) and error.retry_after is not None:
-            return min(error.retry_after, self.max_retry_after)
-        return self._backoff(state)
-
-    def _before_sleep(self, state: RetryCallState, label: str) -> None:
-        if self._on_retry is not None:
-            self._on_retry()
-        error = state.outcome.exception() if state.outcome else None
-        status = error.status if isinstance(error, Retryable) else type(error).__name__
-        self._log.warning("%s: %s, retry %d of %d", label, status, state.attempt_number, self.max_attempts - 1)
-
-
-def make_limiter(requests_per_second: float) -> Limiter:
-    """A pyrate-limiter ceiling: ``int(rate)`` requests per rolling second when ``rate >= 1``, else
-    one request per ``ceil(1000 / rate)`` ms (0.9 -> 1112 ms, never faster than ``rate``).
-    Use ``limiter.try_acquire(name, blocking=True)`` before each request; ``limiter.close()`` stops
-    its leak thread.
+def per_second_limiter(requests_per_second: float, *, clock: Clock, patience: Patience, stats: ClientStats,
+                       backoff_initial: float, backoff_max: float, name: str) -> RateLimiter:
+    """A ceiling of ``requests_per_second``: ``int(rate)`` requests per rolling second when
+    ``rate >= 1``, else one request per ``ceil(1000 / rate)`` ms (0.9 -> 1112 ms, never faster than
+    ``rate``). No latency margin: a reader sends one request at a time. 429 pauses without a
+    ``Retry-After`` back off from ``backoff_initial`` to ``backoff_max`` seconds.
 
     Raises:
         ValueError: ``requests_per_second <= 0``.
     """
     if requests_per_second <= 0:
         raise ValueError("requests_per_second must be positive")
-    rate = Rate(int(requests_per_second), 1000) if requests_per_second >= 1 else \
-        Rate(1, math.ceil(1000 / requests_per_second))
-    return Limiter(InMemoryBucket([rate]))
+    limit, window = (int(requests_per_second), 1.0) if requests_per_second >= 1 else \
+        (1, math.ceil(1000 / requests_per_second) / 1000)
+    return RateLimiter(limit, window, safety_ms=0, adaptive=False, clock=clock, patience=patience, stats=stats,
+                       backoff_initial=backoff_initial, max_backoff=backoff_max, name=name)
 
 
-class Counters(dict):
-    """Request counters: a plain ``dict`` of name -> int (numbers only: safe for logs and asset
-    metadata) whose ``add`` is thread-safe. ``Counters("requests", "retries")`` starts them at 0."""
+def get(session: requests.Session, url: str, label: str, *, stats: ClientStats, method: str = "GET",
+        counter: str = "requests", **kwargs: Any) -> requests.Response:
+    """One attempt (``session.get`` / ``session.post``; ``kwargs``: params, headers, data, timeout), counted in
+    ``stats[counter]`` (``requests`` for API calls; a token endpoint counts its own).
 
-    def __init__(self, *names: str):
-        super().__init__((name, 0) for name in names)
-        self._lock = threading.Lock()
+    Raises:
+        TransientError: no answer (the ``requests`` exception names the URL with its query values,
+            so it is dropped: ``from None``); ``sent`` False when the connection was never made.
+    """
+    stats.add(counter)
+    try:
+        return getattr(session, method.lower())(url, **kwargs)
+    except requests.RequestException as exc:
+        stats.add("transport_errors")
+        raise _Unavailable(label, None, method, sent=not never_sent(exc)) from None
 
-    def add(self, name: str, delta: int = 1) -> None:
-        """Add ``delta`` to counter ``name`` (KeyError for a name not given at construction)."""
-        with self._lock:
-            self[name] += delta
+
+def check_status(response: requests.Response, label: str, *, limiter: RateLimiter, stats: ClientStats,
+                 patience: Patience | None = None) -> None:
+    """Sort a response by status: 429 -> every thread holds the server's ``Retry-After`` (RFC 9110,
+    seconds or a date; else a backoff), charged to ``patience``, and ``RateLimitedError`` is raised;
+    408/409/5xx -> ``TransientError``; anything else returns (the reader decides). The response is
+    closed before raising."""
+    status = response.status_code
+    if status == 429:
+        stats.add("responses_429")
+        wait = retry_after_seconds(response.headers.get("Retry-After"), limiter.clock)
+        response.close()
+        limiter.on_429(wait, patience=patience, stats=stats)
+        raise _Throttled(label, 429)
+    limiter.on_success()
+    if is_transient_status(status):
+        if status >= 500:
+            stats.add("responses_5xx")
+        response.close()
+        raise _Unavailable(label, status)
+
+
+def call(fn: Callable[[], T], label: str, error: type[StatusError], *, policy: RetryPolicy, limiter: RateLimiter,
+         stats: ClientStats, logger: logging.Logger, what: str = "GET") -> T:
+    """``fn()`` (one attempt: ``get`` + ``check_status`` + the reader's own checks) under the shared
+    retry policy (``http.retry``: 429s without a count, transient failures up to ``policy.max_retries``
+    repeats; a reader only reads, so every call is repeatable); logs ``"<label>: <status>, retry i of n"``.
+
+    Raises:
+        ``error(label, status, what)``: transient failures outlasted the retries (status None: no answer).
+        PatienceExhausted: 429s held the wave longer than its patience.
+        Any other exception of ``fn`` unchanged, without retrying.
+    """
+    try:
+        return call_with_retries(fn, policy=policy, repeatable=True, clock=limiter.clock, stats=stats, label=label,
+                                 logger=logger)
+    except _Unavailable as failure:
+        raise error(label, failure.status, what) from None

@@ -14,11 +14,12 @@ UNCONFIRMED (no public page), handled here as follows:
 
 * ``updated=`` on every collection (not only appointments): ``since`` becomes
   ``updated=<YYYY-MM-DDTHH:MM:SSZ>`` for objects that declare ``modified_at``.
-* The limit of 1 request/second per account (issue; no public source): a pyrate-limiter ceiling of
-  ``requests_per_second`` (default 0.9, i.e. one request every ~1.11 s) shared by every reader of
-  the same account in the process; 429 with ``Retry-After`` is retried after the server's delay.
-* Status codes: 401/403 are final (``PracticeHubAuthError``); 408/429/5xx, timeouts and dropped
-  connections are retried with tenacity (GETs only: the reader never writes); other 4xx are final.
+* The limit of 1 request/second per account (issue; no public source): a ceiling of
+  ``requests_per_second`` (default 0.9, i.e. one request every ~1.11 s; ``http.RateLimiter``) shared
+  by every reader of the same account in the process; a 429 holds every reader of the account for
+  the server's ``Retry-After`` and is repeated, for as long as the wave's rate-limit patience lasts.
+* Status codes: 401/403 are final (``PracticeHubAuthError``); 408/409/5xx, timeouts and dropped
+  connections are retried (``http.retry``; GETs only: the reader never writes); other 4xx are final.
 * Resources beyond patients/appointments and every field path are what the spec names
   (``SourceObject.endpoint``, column ``source``); 404 on an endpoint = the object is absent.
 * Attachment ``download_url``s: same host as ``api_base`` -> sent with the key; another host
@@ -46,7 +47,8 @@ Resumable extraction (issue: "an extraction stopped midway resumes from its last
 Rows are the object's declared columns under canonical names, all text (``sources.base``), from
 dotted JSON paths with the same semantics as ``ascend_api`` (numeric segments index lists, one
 ``[]`` level explodes a list into rows; ``sources.json_api`` holds those plans, the text forms,
-header checks, retries and the limiter). Rows whose primary key was already yielded in this read
+header checks and the shared GET/status/retry steps over ``flit_pipelines.http``). Rows whose primary
+key was already yielded in this read
 are dropped (offset paging can repeat a row when rows are inserted mid-read).
 
 Never logged and never in an error or a state file name: the key, the app details' e-mail, query
@@ -63,24 +65,27 @@ import math
 import os
 import re
 import shutil
-import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 import pyarrow as pa
 import requests
-from pyrate_limiter import Limiter
 
+from flit_pipelines.http.clock import SYSTEM_CLOCK, Clock
+from flit_pipelines.http.errors import StatusError
+from flit_pipelines.http.patience import PATIENCE_SETTING, Patience
+from flit_pipelines.http.rate_limit import SharedLimiters
+from flit_pipelines.http.retry import RetryPolicy
+from flit_pipelines.http.stats import ClientStats
+from flit_pipelines.sources import json_api
 from flit_pipelines.sources.csv_export import HeaderReport
-from flit_pipelines.sources.json_api import ApiError, ColumnPlan, Counters, RetryPolicy, absent_endpoint
-from flit_pipelines.sources.json_api import (drop_seen_keys, format_since, header_report, make_limiter,
-                                             raise_if_retryable, split_endpoint, text_batch)
+from flit_pipelines.sources.json_api import ColumnPlan, absent_endpoint
+from flit_pipelines.sources.json_api import drop_seen_keys, format_since, header_report, split_endpoint, text_batch
 from flit_pipelines.spec.model import SourceObject
 
 __all__ = ["DEFAULT_REQUESTS_PER_SECOND", "PageCursor", "PracticeHubApiError", "PracticeHubAuthError",
@@ -93,7 +98,7 @@ MAX_PAGE_SIZE = 100  # notes §3
 STATE_FORMAT = 1
 
 
-class PracticeHubApiError(ApiError):
+class PracticeHubApiError(StatusError):
     """An API call failed for good (after retries). ``endpoint`` is the path, ``status`` the HTTP
     status (None for transport failures or a broken pagination). The message names only these."""
 
@@ -116,37 +121,11 @@ def account_api_base(account: str, region: str = "neptune") -> str:
 
 
 # ------------------------------------------------------------------------------ shared account limiter
-
-
-class _AccountLimiters:
-    """One pyrate-limiter per (account host, rate) in the process, reference counted, so two readers
-    of the same account never exceed the account's rate together."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._limiters: dict[tuple[str, float], tuple[Limiter, int]] = {}
-
-    def acquire(self, host: str, rate: float) -> Limiter:
-        with self._lock:
-            limiter, users = self._limiters.get((host, rate)) or (make_limiter(rate), 0)
-            self._limiters[(host, rate)] = (limiter, users + 1)
-            return limiter
-
-    def release(self, host: str, rate: float) -> None:
-        with self._lock:
-            limiter, users = self._limiters[(host, rate)]
-            if users > 1:
-                self._limiters[(host, rate)] = (limiter, users - 1)
-                return
-            del self._limiters[(host, rate)]
-        limiter.close()
-
-
-_LIMITERS = _AccountLimiters()
+_LIMITERS = SharedLimiters()  # per (account host, rate): readers of one account share its ceiling
 
 
 def _release(host: str, rate: float, session: requests.Session | None) -> None:
-    _LIMITERS.release(host, rate)
+    _LIMITERS.release((host, rate))
     if session is not None:
         session.close()
 
@@ -296,14 +275,18 @@ class PracticeHubSource:
             shared with every other reader of the same host and rate in this process.
         state_dir: where each object's cursor and pages are stored (module docstring).
         timeout: ``(connect, read)`` seconds per HTTP request.
-        max_attempts: attempts per request for 408/429/5xx/connection errors.
-        max_retry_after: cap in seconds on a server ``Retry-After``.
-        backoff_initial / backoff_max: exponential back-off (with jitter) when no ``Retry-After``.
+        max_attempts: attempts per request for 408/409/5xx/connection errors; 429s are repeated
+            without a count, bounded by ``patience``.
+        backoff_initial / backoff_max: exponential back-off (with jitter) of transient failures,
+            and of a 429 without ``Retry-After``.
         session: optional ``requests.Session`` (tests); one is created otherwise.
+        patience: the wave's rate-limit patience (``http.patience``); default: 30 minutes of its own.
+        clock: time source of the limiter and retry waits (tests pass a manual clock).
 
     ``stats`` counts ``requests`` (GETs sent), ``retries``, ``responses_429``, ``responses_5xx``,
-    ``pages_fetched``, ``pages_replayed`` and ``downloads`` (numbers only). ``close()`` releases the
-    session and the account limiter (also a context manager; done on garbage collection too).
+    ``transport_errors``, ``rate_limit_wait_seconds``, ``pages_fetched``, ``pages_replayed`` and
+    ``downloads`` (numbers only). ``close()`` releases the session and the account limiter (also a
+    context manager; done on garbage collection too).
 
     Raises:
         ValueError: empty base/key/app details, ``page_size`` outside 1-100, non-positive rate.
@@ -312,8 +295,8 @@ class PracticeHubSource:
     def __init__(self, api_base: str, api_key: str, app_details: str, *, page_size: int = MAX_PAGE_SIZE,
                  requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND, state_dir: str | Path,
                  timeout: tuple[float, float] = (10.0, 120.0), max_attempts: int = 8,
-                 max_retry_after: float = 120.0, backoff_initial: float = 1.0, backoff_max: float = 30.0,
-                 session: requests.Session | None = None):
+                 backoff_initial: float = 1.0, backoff_max: float = 30.0, session: requests.Session | None = None,
+                 patience: Patience | None = None, clock: Clock = SYSTEM_CLOCK):
         if not (api_base and api_key and app_details):
             raise ValueError("api_base, api_key and app_details are required")
         if not 1 <= page_size <= MAX_PAGE_SIZE or requests_per_second <= 0 or max_attempts < 1:
@@ -329,14 +312,15 @@ class PracticeHubSource:
         self.state_dir = Path(state_dir)
         self.timeout = timeout
         self.max_attempts = max_attempts
-        self.max_retry_after = max_retry_after
-        self.stats = Counters("requests", "retries", "responses_429", "responses_5xx", "pages_fetched",
-                              "pages_replayed", "downloads")
-        self._retry = RetryPolicy(max_attempts, max_retry_after, backoff_initial, backoff_max,
-                                  on_retry=partial(self.stats.add, "retries"), logger=log)
+        self.stats = ClientStats("pages_fetched", "pages_replayed", "downloads")
+        self.patience = patience or Patience(setting=f"source.{PATIENCE_SETTING}", who="the PracticeHub API")
+        self._policy = RetryPolicy(max_retries=max_attempts - 1, backoff_initial=backoff_initial,
+                                   backoff_max=backoff_max, jitter=backoff_initial)
         self._headers = {"x-practicehub-key": api_key, "x-app-details": app_details, "Accept": "application/json"}
         self._session = session or requests.Session()
-        self._limiter = _LIMITERS.acquire(parts.netloc, self.requests_per_second)
+        self._limiter = _LIMITERS.acquire((parts.netloc, self.requests_per_second), lambda: json_api.per_second_limiter(
+            self.requests_per_second, clock=clock, patience=self.patience, stats=self.stats,
+            backoff_initial=backoff_initial, backoff_max=backoff_max, name="practicehub"))
         self._finalizer = weakref.finalize(self, _release, parts.netloc, self.requests_per_second,
                                            self._session if session is None else None)
 
@@ -452,8 +436,7 @@ class PracticeHubSource:
             ``total_entries`` (API entries; an exploded object yields more rows), ``pages`` (at
             ``page_size``, at least 1), ``downloads`` (``total_entries`` when the object has
             ``download``, else 0), ``requests`` (pages + downloads), ``requests_per_second`` (the
-            rate priced) and ``estimated_seconds`` (requests / rate, 1 decimal: a lower bound; the
-            limiter's 50 ms safety buffer makes a 0.9/s reader ~4 % slower in practice).
+            rate priced) and ``estimated_seconds`` (requests / rate, 1 decimal: a lower bound).
 
         Raises:
             PracticeHubApiError / PracticeHubAuthError: failures other than 404.
@@ -537,20 +520,21 @@ class PracticeHubSource:
             raise PracticeHubApiError(label, response.status_code, "GET (body is not JSON)") from None
 
     def _call(self, url: str, label: str, *, with_key: bool = True) -> requests.Response:
-        """GET with the account limiter and retries.
+        """GET with the account limiter and retries (``json_api.call``).
 
         Raises:
             PracticeHubAuthError: 401/403.
             PracticeHubApiError: another error status, or retries exhausted.
+            PatienceExhausted: 429s held the wave longer than its patience.
         """
-        return self._retry.call(lambda: self._get_once(url, label, with_key), label, PracticeHubApiError)
+        return json_api.call(lambda: self._get_once(url, label, with_key), label, PracticeHubApiError,
+                             policy=self._policy, limiter=self._limiter, stats=self.stats, logger=log)
 
     def _get_once(self, url: str, label: str, with_key: bool) -> requests.Response:
-        self._limiter.try_acquire("practicehub", blocking=True)
-        self.stats.add("requests")
+        self._limiter.acquire()
         headers = self._headers if with_key else {}
-        response = self._session.get(url, headers=headers, timeout=self.timeout)
-        raise_if_retryable(response, self.stats.add)
+        response = json_api.get(self._session, url, label, stats=self.stats, headers=headers, timeout=self.timeout)
+        json_api.check_status(response, label, limiter=self._limiter, stats=self.stats, patience=self.patience)
         status = response.status_code
         if status in (401, 403):
             response.close()

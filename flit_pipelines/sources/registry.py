@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from flit_pipelines.errors import FlitError
+from flit_pipelines.http.patience import PATIENCE_SETTING, Patience, for_wave
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.csv_export import CsvExportSource, resolve_directory
 from flit_pipelines.spec.model import (
@@ -37,8 +38,9 @@ def _optional_env(name: str | None) -> str | None:
     return (os.environ.get(name) or None) if name else None
 
 
-def open_source(spec: MigrationSpec) -> Source:
-    """The spec's source reader.
+def open_source(spec: MigrationSpec, *, run_id: str | None = None) -> Source:
+    """The spec's source reader; ``run_id`` scopes an API reader's rate-limit patience to the wave run
+    (``source.rate_limit_patience_seconds``, ``http.patience``).
 
     * ``csv_export``: ``CsvExportSource`` on the directory in ``directory_env``;
     * ``database``: the first of ``odbc_env`` (pyodbc), ``url_env`` (SQLAlchemy), ``export_dir_env``
@@ -69,15 +71,22 @@ def open_source(spec: MigrationSpec) -> Source:
         return AscendApiSource(
             api_base=require_env(cfg.api_base_env), token_url=require_env(cfg.token_url_env),
             client_id=require_env(cfg.client_id_env), client_secret=require_env(cfg.client_secret_env),
-            organization_id=require_env(cfg.organization_id_env), page_size=cfg.page_size)
+            organization_id=require_env(cfg.organization_id_env), page_size=cfg.page_size,
+            patience=_patience(spec, run_id, "the Dentrix Ascend API"))
     if isinstance(cfg, PracticeHubConfig):
         from flit_pipelines.sources.practicehub_api import PracticeHubSource
 
         return PracticeHubSource(
             api_base=require_env(cfg.api_base_env), api_key=require_env(cfg.api_key_env),
             app_details=cfg.app_details, page_size=cfg.page_size, requests_per_second=cfg.requests_per_second,
-            state_dir=_data_dir() / "cursors" / spec.migration)
+            state_dir=_data_dir() / "cursors" / spec.migration, patience=_patience(spec, run_id, "the PracticeHub API"))
     raise ConfigurationError(f"unknown source kind {getattr(cfg, 'kind', None)!r}")
+
+
+def _patience(spec: MigrationSpec, run_id: str | None, who: str) -> Patience:
+    """The API source's rate-limit patience of the wave run (shared by the readers the run opens)."""
+    return for_wave((spec.migration, "source", run_id) if run_id else None,
+                    getattr(spec.source, PATIENCE_SETTING, None), setting=f"source.{PATIENCE_SETTING}", who=who)
 
 
 def _data_dir() -> Path:

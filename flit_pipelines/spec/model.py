@@ -472,6 +472,8 @@ class AscendApiConfig(_Strict):
     documents_dir_env: str | None = Field(
         None, description="where downloaded attachments are staged (default <FLIT_DATA_DIR>/files/<migration>)")
     page_size: int = Field(500, ge=1, le=1000)
+    rate_limit_patience_seconds: float = Field(
+        1800, gt=0, description="how long 429s may hold the wave's reads in total before it stops cleanly")
 
     def env_vars(self) -> list[str]:
         """Environment variables this source reads."""
@@ -493,6 +495,8 @@ class PracticeHubConfig(_Strict):
     page_size: int = Field(100, ge=1, le=100)
     requests_per_second: float = Field(
         0.9, gt=0, le=50, description="PracticeHub allows 1 request/s per account; higher only against a sandbox")
+    rate_limit_patience_seconds: float = Field(
+        1800, gt=0, description="how long 429s may hold the wave's reads in total before it stops cleanly")
 
     def env_vars(self) -> list[str]:
         """Environment variables this source reads."""

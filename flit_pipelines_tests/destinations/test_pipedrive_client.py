@@ -22,9 +22,12 @@ from flit_pipelines.destinations.pipedrive.errors import (
     PipedriveError,
     PipedriveTransportError,
 )
-from flit_pipelines.destinations.rate_limit import BurstLimiter
+from flit_pipelines.http.errors import PatienceExhausted
+from flit_pipelines.http.patience import Patience
+from flit_pipelines.http.rate_limit import RateLimiter
 from flit_sandboxes.pipedrive import running_sandbox
 from flit_pipelines_tests.destinations.helpers import sandbox_factory
+from flit_pipelines_tests.http_layer.clock import ManualClock
 
 TOKEN = "test-token"
 FAST = {"burst_limit": 1000, "search_burst_limit": 1000}
@@ -238,18 +241,19 @@ def test_threads_stay_under_burst_limit(sandbox):
 
 def test_limiter_rebuild_keeps_the_current_window():
     """Lowering the limit must not forget the slots already taken in this window (no HTTP)."""
-    limiter = BurstLimiter(100, 0.4, safety_ms=0)
+    clock = ManualClock()  # waits advance the clock instead of sleeping
+    limiter = RateLimiter(100, 0.4, safety_ms=0, clock=clock)
     try:
         for _ in range(5):
             limiter.acquire()
         assert limiter.set_limit(5) is True and limiter.set_limit(5) is False
-        started = time.monotonic()
+        started = clock.monotonic()
         limiter.acquire()  # the 6th must wait for the oldest of the 5 to leave the window
-        assert time.monotonic() - started >= 0.3
+        assert clock.monotonic() - started >= 0.3
         limiter.pause(0.3)
-        started = time.monotonic()
+        started = clock.monotonic()
         limiter.acquire()
-        assert time.monotonic() - started >= 0.29
+        assert clock.monotonic() - started >= 0.29
     finally:
         limiter.close()
 
@@ -267,16 +271,38 @@ def test_limit_adapts_down_to_server_header(sandbox):
 
 def test_429_fault_is_retried(sandbox):
     base = sandbox(window_seconds=1.0, **FAST)  # x-ratelimit-reset is whole seconds: 1 here
-    client = PipedriveClient(base, TOKEN, window_seconds=1.0)
+    clock = ManualClock()  # the wait is asked of the clock, not slept
+    client = PipedriveClient(base, TOKEN, window_seconds=1.0, clock=clock)
     client.get("person", 1)  # learn the sandbox's limit first
     add_fault(base, status=429, count=1, path_prefix="/api/v2/persons", method="POST")
-    started = time.monotonic()
+    started = clock.monotonic()
     person = client.create("person", {"name": "After 429"})  # POST: retried on 429 (not executed)
-    assert time.monotonic() - started >= 1.0  # waited x-ratelimit-reset (>= 1 s in the sandbox)
+    assert clock.monotonic() - started >= 1.0  # waited x-ratelimit-reset (>= 1 s in the sandbox)
     assert client.stats.responses_429 == 1 and client.stats.retries == 1
     assert [p["name"] for p in client.list("person")] == ["After 429"]  # no duplicate
     assert person["name"] == "After 429"
     client.close()
+
+
+def test_429_storm_is_waited_out_without_a_retry_count_until_the_patience_is_spent(sandbox):
+    """Twenty 429s in a row on one create, each asking for 2 s (x-ratelimit-reset): the client waits
+    40 s (on a manual clock) and lands the record; the next storm would take the wave past its 60 s
+    patience, so it stops with PatienceExhausted instead, having sent nothing twice."""
+    base = sandbox(**FAST)
+    clock = ManualClock()
+    patience = Patience(60.0, setting="destination.settings.rate_limit_patience_seconds", who="Pipedrive")
+    with PipedriveClient(base, TOKEN, clock=clock, patience=patience, max_retries=2) as client:
+        client.get("person", 1)
+        add_fault(base, status=429, retry_after=2, count=20, path_prefix="/api/v2/persons", method="POST")
+        assert client.create("person", {"name": "Stormy"})["name"] == "Stormy"
+        assert client.stats.responses_429 == 20 and client.stats.retries == 20
+        assert patience.spent == pytest.approx(40.0) and clock.total_slept == pytest.approx(40.0)
+        assert client.stats.rate_limit_wait_seconds == pytest.approx(40.0)
+        add_fault(base, status=429, retry_after=2, count=20, path_prefix="/api/v2/persons", method="POST")
+        with pytest.raises(PatienceExhausted) as info:
+            client.create("person", {"name": "Second"})
+        assert "rate_limit_patience_seconds" in str(info.value) and info.value.spent == pytest.approx(60.0)
+        assert [p["name"] for p in client.list("person")] == ["Stormy"]
 
 
 def test_503_fault_is_retried(fast):

@@ -662,6 +662,29 @@ def test_insert_update_operation_for_objects_without_an_external_id_upsert(env):
     assert [r["Subject"] for r in rows] == ["Second call about crown"] and rows[0]["Id"] == tasks["A3"]["Id"]
 
 
+def test_a_lost_collections_insert_answer_is_resolved_by_source_id(env):
+    """``POST /composite/sobjects`` refused with a 503 (nothing found: sent again), then executed but
+    unanswered (``lose_response``): the records carrying their source ID are found and adopted."""
+    env.sandbox()
+    raw = env.spec.model_dump(by_alias=True, exclude_none=True)
+    raw["targets"]["appointment_tasks"]["options"]["operation"] = "insert_update"
+    spec = type(env.spec).model_validate(raw)
+    dest = env.destination(spec)
+    dest.ensure_schema()
+    for t in ("users", "patients"):
+        env.load(dest, t, spec=spec)
+    env.admin("POST", "faults", {"status": 503, "count": 1, "path_prefix": "/composite/sobjects", "method": "POST"})
+    env.admin("POST", "faults", {"lose_response": True, "count": 1, "path_prefix": "/composite/sobjects",
+                                 "method": "POST"})
+    s = env.load(dest, "appointment_tasks", spec=spec)
+    expected = set(env.frames["appointments"].query("kind != 'visit'")["appointment_id"])
+    assert (s.created, s.failed) == (len(expected), 0)
+    rows = env.query("SELECT Id, Source_System_ID__c FROM Task")
+    assert sorted(r["Source_System_ID__c"] for r in rows) == sorted(expected)  # each once
+    assert env.xw("appointment_tasks") == {r["Source_System_ID__c"]: r["Id"] for r in rows}
+    assert env.stats()["faults_injected"] == 2 and env.admin("GET", "faults") == []
+
+
 def test_bad_credentials_fail_without_revealing_the_secret(env):
     env.sandbox()
     with pytest.raises(Exception) as info:

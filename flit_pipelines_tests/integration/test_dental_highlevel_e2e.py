@@ -22,6 +22,9 @@ import requests
 
 from flit_pipelines.cli import report, run_wave
 from flit_pipelines.destinations.highlevel.client import HighLevelClient
+from flit_pipelines.destinations.highlevel.destination import HighLevelDestination
+from flit_pipelines.spec import load_spec
+from flit_pipelines_tests.integration.faults import add_faults, last_run_events, leaked, pending_faults
 from flit_sandboxes.ascend import running_sandbox as running_ascend
 from flit_sandboxes.dentrix_practice import build_practice
 from flit_sandboxes.highlevel import running_sandbox as running_highlevel
@@ -200,6 +203,42 @@ def test_henry_schein_one_ascend_to_highlevel_end_to_end(tmp_path, monkeypatch, 
         assert {str(r["properties"]["plan_id"]) for r in records} == plan_ids
 
         _rerun_writes_nothing(m, highlevel)
+
+
+def test_lost_answers_after_writes_are_adopted_not_duplicated(tmp_path, monkeypatch, practice, highlevel, capfd):
+    """Creates the sandbox executes but whose answers never arrive (``lose_response``): each is looked
+    up by its source key and adopted, in the same run; no contact, appointment or note twice."""
+    m = "dentrix_to_highlevel"
+    _env(tmp_path, monkeypatch, m, highlevel, DENTRIX_DB_URL=f"sqlite:///{practice}")
+    rules = [{"lose_response": True, "count": 3, "after": 2, "path_prefix": "/contacts/", "method": "POST"},
+             {"lose_response": True, "count": 2, "path_prefix": "/calendars/events/appointments", "method": "POST"},
+             {"lose_response": True, "count": 1, "path_prefix": "/opportunities/", "method": "POST"},
+             {"status": 502, "count": 2, "path_prefix": "/contacts/", "method": "POST"}]
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    injected = add_faults(highlevel, headers, rules)
+    n = _counts(practice)
+    assert run_wave(m, "full", quiet=True) is True  # one run
+    output = capfd.readouterr()
+    assert pending_faults(highlevel, headers) == []
+    stats = _hl(highlevel, "GET", "/__sandbox/stats")
+    assert stats.get("data", stats)["faults_injected"] == injected
+    rep = report(m, "full")
+    _assert_landed(rep, {"patients": n["patients"], "appointments": n["kept"], "missed_appointments": n["missed"],
+                         "visit_notes": n["notes"], "patient_lifecycle": n["patients"],
+                         "provider_contacts": n["providers"], "staff_contacts": n["staff"]})
+    assert len(_all_contacts(highlevel)) == n["patients"] + n["providers"] + n["staff"]
+    spec = load_spec(tmp_path / "specs" / f"{m}.yaml")
+    dest = HighLevelDestination(HighLevelClient(highlevel, TOKEN, location_id=LOCATION), spec)
+    dest.ensure_schema()
+    for name in ("patients", "appointments", "patient_lifecycle"):
+        counts = dest.source_key_counts(name, spec.targets[name])
+        assert counts and set(counts.values()) == {1}, name  # every source record exactly once
+        assert len(counts) == rep["targets"][name]["created"], name
+    with sqlite3.connect(practice) as con:  # full names, not first names alone ("Will" is also a word)
+        values = [v for row in con.execute("SELECT first_name || ' ' || last_name, email, birth_date, address_line1 "
+                                           "FROM v_patient") for v in row if v]
+    assert leaked(last_run_events(), [*map(str, values), TOKEN]) == []
+    assert leaked(output.out + output.err, [*map(str, values), TOKEN]) == []
 
 
 @pytest.fixture

@@ -369,6 +369,22 @@ def test_fault_injection(api: tuple[str, requests.Session]) -> None:
     assert session.get(f"{url}/__sandbox/faults").json()["data"] == []
 
 
+def test_lost_answer_is_executed_then_dropped_and_429_carries_retry_after(api: tuple[str, requests.Session]) -> None:
+    url, session = api
+    session.post(f"{url}/__sandbox/faults", json={"lose_response": True, "path_prefix": "/contacts/",
+                                                  "method": "POST"})
+    with pytest.raises(requests.ConnectionError):
+        requests.post(f"{url}/contacts/", json={"locationId": LOCATION, "firstName": "Lostanswer"},
+                      headers={"Authorization": f"Bearer {TOKEN}", "Version": V2}, timeout=10)
+    found = session.post(f"{url}/contacts/search", json={"locationId": LOCATION, "pageLimit": 100,
+                                                         "query": "Lostanswer"}).json()["contacts"]
+    assert [c["firstName"] for c in found] == ["Lostanswer"]  # executed although unanswered
+    session.post(f"{url}/__sandbox/faults", json={"status": 429, "retry_after": 3, "path_prefix": "/users/"})
+    limited = session.get(f"{url}/users/", params={"locationId": LOCATION})
+    assert limited.status_code == 429 and limited.headers["Retry-After"] == "3"
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+
+
 # ----------------------------------------------------------- §4.4, §4.5 objects, associations
 def _create_object(url: str, name: str) -> dict:
     body = {"labels": {"singular": "Treatment Plan", "plural": "Treatment Plans"}, "key": name,

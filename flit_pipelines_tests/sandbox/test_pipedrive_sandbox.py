@@ -436,6 +436,44 @@ def test_injected_delay_and_429(api: tuple[str, requests.Session]) -> None:
     assert bad_rule.status_code == 400
 
 
+def test_lost_answer_is_executed_then_dropped(api: tuple[str, requests.Session]) -> None:
+    """``lose_response``: the create is stored, the client only sees the connection close."""
+    url, session = api
+    before = session.get(f"{url}/__sandbox/stats").json()["data"]["entities"].get("person", {}).get("active", 0)
+    rule = session.post(f"{url}/__sandbox/faults", json={"lose_response": True, "count": 1,
+                                                          "path_prefix": "/api/v2/persons", "method": "POST"})
+    assert rule.status_code == 200 and rule.json()["data"]["lose_response"] is True
+    with pytest.raises(requests.ConnectionError):
+        session.post(f"{url}/api/v2/persons", json={"name": "Lost answer"})
+    stats = session.get(f"{url}/__sandbox/stats").json()["data"]
+    assert stats["entities"]["person"]["active"] == before + 1  # executed although unanswered
+    names = [p["name"] for p in session.get(f"{url}/api/v2/persons", params={"limit": 500}).json()["data"]]
+    assert names.count("Lost answer") == 1
+    for contradictory in ({"lose_response": True, "status": 503}, {"lose_response": True, "drop_connection": True},
+                          {"retry_after": 1}, {"lose_response": "yes"}, {"status": 429, "retry_after": -1}):
+        assert session.post(f"{url}/__sandbox/faults", json=contradictory).status_code == 400
+
+
+def test_injected_429_and_error_body_carry_the_rule_wait_and_body(api: tuple[str, requests.Session]) -> None:
+    url, session = api
+    session.post(f"{url}/__sandbox/faults", json={"status": 429, "retry_after": 0, "count": 2,
+                                                  "path_prefix": "/api/v1/currencies"})
+    for _ in range(2):
+        limited = session.get(f"{url}/api/v1/currencies")
+        assert limited.status_code == 429 and limited.headers["x-ratelimit-reset"] == "0"
+    echo = {"success": False, "error": "Validation failed for name 'Jane'", "code": "ERR_BAD_REQUEST"}
+    session.post(f"{url}/__sandbox/faults", json={"status": 400, "body": echo, "path_prefix": "/api/v1/currencies"})
+    refused = session.get(f"{url}/api/v1/currencies")
+    assert refused.status_code == 400 and refused.json() == echo
+    assert session.get(f"{url}/api/v1/currencies").status_code == 200
+    # echo: the vendor's error shape quoting the request body and its credential header
+    session.post(f"{url}/__sandbox/faults", json={"status": 400, "echo": True, "path_prefix": "/api/v2/persons"})
+    quoted = session.post(f"{url}/api/v2/persons", json={"name": "Echo Patient"})
+    assert quoted.status_code == 400 and quoted.json()["code"] == "ERR_BAD_REQUEST"
+    assert '"name": "Echo Patient"' in quoted.json()["error"] and "x-api-token: " in quoted.json()["error"]
+    assert session.post(f"{url}/__sandbox/faults", json={"echo": True}).status_code == 400  # needs a status
+
+
 # ------------------------------------------------------------ OpenAPI validation (§1)
 def test_openapi_validation_rejects_what_the_vendor_schema_rejects(api: tuple[str, requests.Session]) -> None:
     url, session = api

@@ -755,6 +755,18 @@ def test_bulk_batches_counted_and_injected_faults(url: str, sf: Salesforce) -> N
     assert stats["faults_injected"] >= 1 and stats["records"]["Treatment_Record__c"] >= 1
 
 
+def test_lost_answer_of_a_job_create_is_executed_then_dropped(url: str, sf: Salesforce) -> None:
+    def jobs() -> int:
+        return sum(admin(url, sf, "GET", "stats").json()["data"]["bulk_jobs"].values())
+
+    before = jobs()
+    admin(url, sf, "POST", "faults", {"lose_response": True, "path_prefix": "/jobs/ingest", "method": "POST"})
+    with pytest.raises(requests.ConnectionError):
+        api(url, sf, "POST", "jobs/ingest", json={"object": "Contact", "operation": "insert"})
+    assert jobs() == before + 1  # created, answer lost
+    assert api(url, sf, "POST", "jobs/ingest", json={"object": "Contact", "operation": "insert"}).status_code == 200
+
+
 def test_state_survives_restart(tmp_path: Path) -> None:
     path = tmp_path / "restart.db"
     with running_sandbox(path, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, enforce_fls=False) as base:

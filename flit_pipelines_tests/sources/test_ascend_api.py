@@ -24,8 +24,9 @@ from flit_sandboxes.ascend import api_base, running_sandbox, token_url
 from flit_sandboxes.dentrix_practice import build_practice
 from flit_pipelines.sources.ascend_api import AscendApiError, AscendApiSource, AscendAuthError, _records
 from flit_pipelines.sources.csv_export import MissingColumnError, MissingFileError
-from flit_pipelines.sources.json_api import (ColumnPlan, Counters, drop_seen_keys, header_report, retry_after_seconds,
-                                             text_batch, to_text)
+from flit_pipelines.http.session import retry_after_seconds
+from flit_pipelines.http.stats import Counters
+from flit_pipelines.sources.json_api import ColumnPlan, drop_seen_keys, header_report, text_batch, to_text
 from flit_pipelines.sources.validate import split_chunk
 from flit_pipelines.spec.model import ColumnSpec, SourceObject
 from flit_pipelines_tests.sources.helpers import load_spec_objects, sandbox_fixtures, text_frame

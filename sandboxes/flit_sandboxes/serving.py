@@ -22,6 +22,10 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 STARTUP_TIMEOUT_SECONDS = 30.0
+# Idle keep-alive connections stay open this long (the vendors' edges keep them a minute or more;
+# uvicorn's default 5 s made a client's idle pooled connection race the server's close, a reset that
+# the injected faults, not the emulator's own plumbing, should produce).
+KEEP_ALIVE_SECONDS = 75
 
 
 def assemble_app(ctx: Any, routes: Sequence[BaseRoute], *, gateway: type, gateway_options: dict[str, Any],
@@ -57,7 +61,8 @@ def serve_app(app: Starlette, *, name: str, port: int, host: str = "127.0.0.1") 
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter(f"%(asctime)s {name}-sandbox %(message)s"))
         request_log.addHandler(handler)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", timeout_graceful_shutdown=5)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_level="info", timeout_graceful_shutdown=5,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS)
 
 
 @contextmanager
@@ -73,7 +78,8 @@ def running_app(app: Starlette, *, name: str) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, access_log=False, log_level="warning", lifespan="on", timeout_graceful_shutdown=5,
+                            timeout_keep_alive=KEEP_ALIVE_SECONDS)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"{name}-sandbox-{port}",
                               daemon=True)

@@ -1,25 +1,13 @@
-"""Low-level HighLevel (LeadConnector API v2) client: session, auth, Version header, rate limits,
-retries, paging and typed helpers for the ~40 operations the migration uses.
+"""HighLevel (LeadConnector API v2) client: typed helpers for the ~40 operations the migration uses,
+over ``transport.HighLevelTransport`` (session, auth, Version header, limits, retries, errors).
 
 Vendor facts follow ``shared/notes/highlevel.md`` (cited as "notes §N") and the bundled OpenAPI
 documents ``sandboxes/flit_sandboxes/vendor_specs/highlevel/apps/*.json`` (cited as spec:<file> and
-``operationId``):
-
-* Base URL ``https://services.leadconnectorhq.com`` (no path prefix); auth ``Authorization: Bearer
-  <private integration token of the location>`` (notes §1).
-* ``Version`` is required on every operation: ``2021-04-15`` for everything under ``/calendars``,
-  ``2021-07-28`` for every other family (contacts, locations, users, objects, associations,
-  custom-fields, opportunities, forms, medias) (notes §1).
-* ``locationId`` travels in create bodies, as a query parameter on lists/searches (``location_id``
-  for opportunity search), or in the path (``/locations/{locationId}/...``); update bodies never
-  carry it (``UpdateContactDto`` has none; unknown properties are a 422, notes §1).
-* Limits (notes §2): 100 requests / 10 s and 200,000 / day per location (``HighLevelRateLimiter``).
-* Errors (notes §3): ``{"statusCode", "message", "error"}``; 422 ``message`` is an array.
-
-Retry policy: a 429 is always retried (the request was not executed), after the limiter's pause
-(``Retry-After`` if present, else exponential); 5xx, connection errors and timeouts are retried
-only for idempotent requests (GET, PUT, DELETE and read-only POST searches). A POST that creates
-something is never repeated by the client: the destination looks it up by its source key first.
+``operationId``): ``locationId`` travels in create bodies, as a query parameter on lists/searches
+(``location_id`` for opportunity search), or in the path (``/locations/{locationId}/...``); update
+bodies never carry it (``UpdateContactDto`` has none; unknown properties are a 422, notes §1). A POST
+that creates something is never repeated by the client: the destination looks it up by its source
+key first.
 
 Thread-safe: one client (one session, one limiter) is shared by a pool of workers. Nothing here
 logs or embeds the token, request bodies, query values or response bodies.
@@ -31,246 +19,22 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import requests
-
-from flit_pipelines.destinations import http
-from .errors import DailyBudgetExhausted, HighLevelError, HighLevelRateLimited, HighLevelTransportError
-from .rate_limit import DEFAULT_BURST_LIMIT, DEFAULT_WINDOW_SECONDS, HighLevelRateLimiter, header_int
+from .errors import HighLevelError
+from .transport import CALENDARS_VERSION, DEFAULT_VERSION, ClientStats, HighLevelTransport, path_template, version_for
 
 __all__ = ["CALENDARS_VERSION", "ClientStats", "DEFAULT_VERSION", "HighLevelClient", "path_template", "version_for"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_VERSION = "2021-07-28"
-CALENDARS_VERSION = "2021-04-15"
 SEARCH_PAGE_LIMIT = 500  # POST /contacts/search pageLimit maximum [mirror], notes §4.1
 RECORD_PAGE_LIMIT = 100  # POST /objects/{key}/records/search (UNCONFIRMED maximum)
 OPPORTUNITY_PAGE_LIMIT = 100  # GET /opportunities/search limit (UNCONFIRMED maximum)
 RELATION_PAGE_LIMIT = 100  # GET /associations/relations/{id} limit (UNCONFIRMED maximum)
 
-# Path segments that are route words; every other segment is an id/key and is templated.
-_LITERALS = frozenset({
-    "", "contacts", "search", "duplicate", "tasks", "notes", "tags", "appointments", "upsert", "completed",
-    "locations", "customFields", "customValues", "users", "calendars", "events", "blocked-slots",
-    "block-slots", "objects", "records", "associations", "relations", "key", "objectKey", "opportunities",
-    "pipelines", "status", "forms", "upload-custom-files", "custom-fields", "folder", "object-key", "medias",
-    "upload-file", "files", "followers", "free-slots", "groups", "filter-by-email",
-})
 
-
-def path_template(path: str) -> str:
-    """``/contacts/abc123/notes/n1`` → ``/contacts/{id}/notes/{id}``: every non-route segment
-    (ids, location ids, object keys) becomes ``{id}``, and the query string is dropped. Used in
-    errors and logs so concrete ids and values never appear there."""
-    parts = path.split("?", 1)[0].split("/")
-    return "/".join(p if p in _LITERALS else "{id}" for p in parts)
-
-
-def version_for(path: str) -> str:
-    """The ``Version`` header value of ``path``'s endpoint family (notes §1)."""
-    return CALENDARS_VERSION if path.startswith("/calendars") else DEFAULT_VERSION
-
-
-class ClientStats(http.ClientStats):
-    """Thread-safe counters of one client, for the benchmark and asset metadata (see ``http.ClientStats``).
-
-    ``requests``: HTTP attempts sent (retries included); ``retries``: attempts repeated;
-    ``responses_429`` / ``responses_5xx``: such responses received; ``transport_errors``: attempts
-    without a response; ``daily_remaining``: last ``X-RateLimit-Daily-Remaining`` (None if never
-    seen); ``burst_limit`` / ``window_ms``: last ``X-RateLimit-Max`` / ``-Interval-Milliseconds``.
-    """
-
-    COUNTERS = (*http.ClientStats.COUNTERS, "transport_errors")
-    GAUGES = ("daily_remaining", "burst_limit", "window_ms")
-    daily_remaining: int | None
-    burst_limit: int | None
-    window_ms: int | None
-
-
-def _message(resp: requests.Response) -> tuple[str, dict[str, Any]]:
-    """HighLevel's ``message`` (422 arrays joined) and the safe part of ``meta`` (notes §3).
-
-    ``meta.contactName`` of the duplicate-contact 400 is patient data and is dropped; kept are
-    ``contactId``/``matchingField`` (duplicate contact) and ``existingId`` (duplicate opportunity).
-    """
-    try:
-        body = resp.json()
-    except ValueError:
-        return http.non_json_text(resp), {}
-    if not isinstance(body, dict):
-        return "unexpected JSON response", {}
-    message = body.get("message") or body.get("error") or ""
-    if isinstance(message, list):
-        message = "; ".join(str(m) for m in message)
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
-    safe = {k: meta[k] for k in ("contactId", "matchingField", "existingId") if k in meta}
-    return str(message), safe
-
-
-class HighLevelClient:
-    """Thread-safe HighLevel API v2 client for one location (sub-account).
-
-    Args:
-        api_base: ``https://services.leadconnectorhq.com`` or a sandbox URL (trailing ``/`` stripped).
-        token: the location's private integration token (notes §1), sent as ``Authorization:
-            Bearer``; never logged or put in an error.
-        location_id: the location (sub-account) the token belongs to.
-        pool_size: HTTP keep-alive connections (size it to the worker count).
-        burst_limit / window_seconds: the burst window to start from (100 / 10 s, notes §2);
-            replaced by ``X-RateLimit-Max`` / ``X-RateLimit-Interval-Milliseconds`` once seen.
-        daily_floor: stop (``DailyBudgetExhausted``) once ``X-RateLimit-Daily-Remaining`` is at or
-            below this many requests, e.g. to leave budget for the practice's other integrations.
-        max_retries: retries per request (429 always; 5xx/transport errors only when idempotent).
-        timeout: connect and read timeout per attempt, seconds.
-        agency_token: optional agency private integration token, used only for the Agency-Access
-            operation ``POST /objects/`` (create a custom object schema, notes §4.4).
-    """
-
-    def __init__(self, api_base: str, token: str, *, location_id: str, pool_size: int = 8,
-                 burst_limit: int | None = None, window_seconds: float = DEFAULT_WINDOW_SECONDS,
-                 daily_floor: int = 0, max_retries: int = 8, timeout: float = 30.0,
-                 agency_token: str | None = None) -> None:
-        if not token:
-            raise ValueError("token is required")
-        if not location_id:
-            raise ValueError("location_id is required")
-        self.api_base = api_base.rstrip("/")
-        self.location_id = location_id
-        self.daily_floor = daily_floor
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self._agency_token = agency_token
-        self.limiter = HighLevelRateLimiter(burst_limit or DEFAULT_BURST_LIMIT, window_seconds)
-        self.stats = ClientStats()
-        self._session = http.make_session({"Authorization": f"Bearer {token}", "Accept": "application/json",
-                                           "User-Agent": "flit-pipelines/highlevel-client"}, max(1, pool_size))
-
-    def __repr__(self) -> str:  # never show the token
-        return f"HighLevelClient({self.api_base!r}, location_id={self.location_id!r})"
-
-    def set_agency_token(self, token: str | None) -> None:
-        """Set the agency token used only by ``create_object`` (Agency-Access, notes §4.4)."""
-        self._agency_token = token or None
-
-    @property
-    def has_agency_token(self) -> bool:
-        """True if an agency token was given (custom object schemas can be created)."""
-        return bool(self._agency_token)
-
-    def close(self) -> None:
-        """Close pooled connections and stop the limiter's background threads."""
-        self._session.close()
-        self.limiter.close()
-
-    def __enter__(self) -> HighLevelClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------------ core HTTP
-
-    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
-                files: Any = None, data: Any = None, idempotent: bool | None = None,
-                agency: bool = False) -> Any:
-        """Send one API call and return the decoded JSON body (``{}`` for an empty body).
-
-        Args:
-            method: HTTP method.
-            path: path from the base URL, e.g. ``/contacts/`` or ``/calendars/events/appointments``;
-                the ``Version`` header follows its family (``version_for``).
-            params: query parameters (None dropped, bools lower-cased, sequences comma-joined).
-            json / files / data: body, as for ``requests`` (``files`` → multipart).
-            idempotent: whether a repeat is harmless. Default: True except for POST. A
-                non-idempotent request is retried only after a 429 or when never sent.
-            agency: authenticate with the agency token (Agency-Access operations only).
-
-        Raises:
-            HighLevelError: a 4xx other than 429, a redirect, or a non-JSON 2xx body.
-            HighLevelRateLimited: 429 after ``max_retries`` retries.
-            DailyBudgetExhausted: the daily budget is at/below ``daily_floor`` (nothing sent).
-            HighLevelTransportError: connection error, timeout or 5xx, after retries when
-                idempotent, at once when not (outcome unknown: look the record up first).
-        """
-        method = method.upper()
-        template = path_template(path)
-        resp = self._send(method, path, template, params=params, json=json, files=files, data=data,
-                          idempotent=idempotent, agency=agency)
-        if resp.status_code >= 300:  # redirects are not followed (would forward the token)
-            raise HighLevelError(resp.status_code, "unexpected redirect", template, method=method)
-        if not resp.content.strip():
-            return {}
-        try:
-            return resp.json()
-        except ValueError:
-            raise HighLevelError(resp.status_code, http.non_json_text(resp), template, method=method) from None
-
-    def _send(self, method: str, path: str, template: str, *, idempotent: bool | None, agency: bool,
-              **kwargs: Any) -> requests.Response:
-        """One logical request with rate limiting and retries; returns a < 400 response."""
-        repeatable = method != "POST" if idempotent is None else idempotent
-        url = self.api_base + path
-        kwargs["params"] = http.clean_params(kwargs.get("params"))
-        headers = {"Version": version_for(path)}
-        if agency:
-            if not self._agency_token:
-                raise HighLevelError(0, "this operation needs an agency token (Agency-Access)", template,
-                                     method=method)
-            headers["Authorization"] = f"Bearer {self._agency_token}"
-
-        def attempt() -> requests.Response:
-            self._check_budget(method, template)
-            self.limiter.acquire()
-            self._check_budget(method, template)  # another thread may have reached the floor meanwhile
-            resp, elapsed = http.timed_request(self._session, method, url, template=template, timeout=self.timeout,
-                                               stats=self.stats, transport_error=HighLevelTransportError,
-                                               logger=log, headers=headers, **kwargs)
-            self._observe(resp.headers, elapsed)
-            return self._check_status(resp, method, template)
-
-        # A 429 was not executed (retried even for POST; the limiter holds every thread, ``on_429``);
-        # transport errors only when repeatable or never sent.
-        return http.retrying(max_retries=self.max_retries, repeatable=repeatable, rate_limited=HighLevelRateLimited,
-                             transport=HighLevelTransportError, stats=self.stats)(attempt)
-
-    def _observe(self, headers: Mapping[str, str], elapsed: float) -> None:
-        self.limiter.observe(headers, elapsed)
-        limit = header_int(headers, "x-ratelimit-max")
-        window = header_int(headers, "x-ratelimit-interval-milliseconds")
-        daily = header_int(headers, "x-ratelimit-daily-remaining")
-        with self.stats._lock:
-            if limit is not None:
-                self.stats.burst_limit = limit
-            if window is not None:
-                self.stats.window_ms = window
-            if daily is not None:
-                self.stats.daily_remaining = daily
-
-    def _check_status(self, resp: requests.Response, method: str, template: str) -> requests.Response:
-        status = resp.status_code
-        if status < 400:
-            self.limiter.on_success()
-            return resp
-        message, meta = _message(resp)
-        if status == 429:
-            self.stats.add("responses_429")
-            daily = header_int(resp.headers, "x-ratelimit-daily-remaining")
-            if daily is not None and daily <= self.daily_floor:
-                raise DailyBudgetExhausted(429, message, template, method=method, remaining=daily)
-            self.limiter.on_429(resp.headers)
-            raise HighLevelRateLimited(429, message, template, method=method)
-        self.limiter.on_success()
-        if status >= 500:
-            self.stats.add("responses_5xx")
-            raise HighLevelTransportError(status, message, template, method=method)
-        raise HighLevelError(status, message, template, method=method, meta=meta)
-
-    def _check_budget(self, method: str, template: str) -> None:
-        remaining = self.limiter.daily_remaining
-        if remaining is not None and remaining <= self.daily_floor:
-            raise DailyBudgetExhausted(
-                0, f"daily request budget at {remaining} (floor {self.daily_floor}); not sending until the daily reset",
-                template, method=method, remaining=remaining)
+class HighLevelClient(HighLevelTransport):
+    """Thread-safe HighLevel API v2 client for one location: the typed operations (arguments: see
+    ``HighLevelTransport``)."""
 
     # ------------------------------------------------------------------ users (spec:users)
 

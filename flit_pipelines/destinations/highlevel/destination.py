@@ -132,7 +132,6 @@ import mimetypes
 import os
 import re
 import threading
-import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -143,7 +142,8 @@ from typing import Any
 import pandas as pd
 
 from flit_pipelines.destinations.matching import MatchByCandidates, normalise_match, unclearable_fields
-from flit_pipelines.destinations.base import FatalLoadError, SendResult, guarded_write
+from flit_pipelines.destinations.base import FatalLoadError, SendResult, create_once, guarded_write, unavailable
+from flit_pipelines.http.retry import send_once
 from flit_pipelines.destinations.highlevel import bodies
 from flit_pipelines.destinations.highlevel.bodies import SHARED_TAG, BodyError, FieldRef, key_from_text, source_key
 from flit_pipelines.destinations.highlevel.client import HighLevelClient
@@ -490,13 +490,9 @@ class HighLevelDestination(MatchByCandidates):
                 if folder_id:
                     body["parentId"] = folder_id
                 body.update(want.extra)
-                try:
-                    existing = self.client.create_custom_field(body)
-                except HighLevelTransportError:  # outcome unknown: look again before failing
-                    again = {str(f.get("name")): f for f in self.client.list_custom_fields(model)}
-                    existing = again.get(want.name)
-                    if existing is None:
-                        raise
+                existing = self._create_once(  # an unknown outcome: list again before sending again
+                    lambda: self.client.create_custom_field(body),
+                    lambda: {str(f.get("name")): f for f in self.client.list_custom_fields(model)}.get(want.name))
                 created = True
                 if want.category and folder_id is None and self.folders_enabled:
                     self.folders[model]["manual"].setdefault(want.category, []).append(want.name)
@@ -508,6 +504,13 @@ class HighLevelDestination(MatchByCandidates):
                         "options": list(options), "created": created, "targets": want.targets})
         return out
 
+    def _create_once(self, create: Callable[[], Any], find: Callable[[], Any]) -> Any:
+        """A schema create (custom field, calendar, object, association) exactly once: after a lost
+        answer or a 5xx ``find()`` looks for it, and only when nothing is found is it sent again
+        (``http.retry.send_once``; the client's transient error after its retries)."""
+        c = self.client
+        return send_once(create, find, policy=c.retry_policy, clock=c.clock, stats=c.stats)[0]
+
     def _ensure_calendar(self, name: str) -> str:
         if name in self.calendars:
             return self.calendars[name]
@@ -515,12 +518,9 @@ class HighLevelDestination(MatchByCandidates):
         if found is None:
             body = {"name": name, "description": "Appointments migrated by Flit (historical records)",
                     "calendarType": "event", "isActive": True}
-            try:
-                found = self.client.create_calendar(body)
-            except HighLevelTransportError:
-                found = next((c for c in self.client.list_calendars() if c.get("name") == name), None)
-                if found is None:
-                    raise
+            found = self._create_once(lambda: self.client.create_calendar(body),
+                                      lambda: next((c for c in self.client.list_calendars() if c.get("name") == name),
+                                                   None))
         self.calendars[name] = str(found["id"])
         return self.calendars[name]
 
@@ -581,11 +581,7 @@ class HighLevelDestination(MatchByCandidates):
                     "primaryDisplayPropertyDetails": {"key": f"{key}.{primary}",
                                                       "name": str(opts.get("primary_label", primary.replace("_", " ").title())),
                                                       "dataType": "TEXT"}}
-            try:
-                self.client.create_object(body)
-            except HighLevelTransportError:
-                if self.client.get_object(key) is None:
-                    raise
+            self._create_once(lambda: self.client.create_object(body), lambda: self.client.get_object(key))
         listing = self.client.list_object_fields(key)
         fields = list(listing.get("fields") or [])
         if not fields:  # older listings: the schema's own fields
@@ -609,7 +605,9 @@ class HighLevelDestination(MatchByCandidates):
                                         "objectKey": key, "parentId": folder(category), "showInForms": True}
                 if options and data_type in bodies.OPTION_TYPES:
                     body["options"] = [{"key": slug(o), "label": o} for o in options]
-                f = self.client.create_object_field(body)
+                f = self._create_once(lambda: self.client.create_object_field(body), lambda: {
+                    str(x.get("fieldKey", "")).rsplit(".", 1)[-1]: x
+                    for x in self.client.list_object_fields(key).get("fields") or []}.get(prop))
                 by_prop[prop] = f
             opt_list = f.get("options") or []
             option_keys = {str(o.get("label")): str(o.get("key")) for o in opt_list if isinstance(o, Mapping)}
@@ -635,12 +633,8 @@ class HighLevelDestination(MatchByCandidates):
                 body = {"key": str(assoc["key"]),
                         "firstObjectLabel": str(assoc.get("object_label", labels["singular"])), "firstObjectKey": key,
                         "secondObjectLabel": str(assoc.get("contact_label", "Contact")), "secondObjectKey": "contact"}
-                try:
-                    a = self.client.create_association(body)
-                except HighLevelTransportError:
-                    a = self.client.get_association(str(assoc["key"]))
-                    if a is None:
-                        raise
+                a = self._create_once(lambda: self.client.create_association(body),
+                                      lambda: self.client.get_association(str(assoc["key"])))
             association_id = str(a.get("id"))
             record_first = a.get("firstObjectKey") == key
         info = _ObjectInfo(key, refs, field_refs, skp, assoc.get("contact_lookup"), association_id, record_first)
@@ -744,28 +738,36 @@ class HighLevelDestination(MatchByCandidates):
                              fatal_errors=(DailyBudgetExhausted,), fatal_statuses=FATAL_STATUSES)
 
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
-        """Create one record. After a transport error (5xx, timeout, dropped connection) the record is
-        looked up by its source key (``_find_one``, probing while search settles) and adopted if
-        found; otherwise the create is sent once more. Never creates twice for one row."""
+        """Create one record exactly once (``base.create_once``): after a lost answer (5xx, timeout,
+        dropped connection) the record is looked up by its source key (``_find_one``, probing while
+        search settles) and adopted if found; otherwise the create is sent again (a duplicate-rule
+        refusal of that resend is checked against our own key first). A lookup the API refuses
+        fails the row (never create blindly); FatalLoadError when the location stays unavailable."""
         sid = str(row["source_id"])
-        try:
-            return self._guard(lambda: self._create(target_name, target, body, row))
-        except HighLevelTransportError:
+        sends = 0
+
+        def send() -> SendResult:
+            nonlocal sends
+            sends += 1
+            return self._guard(lambda: self._create(target_name, target, body, row, retry=sends > 1))
+
+        def find() -> SendResult | None:
             try:
                 found = self._probe(lambda: self._find_one(target_name, target, sid, body))
             except DailyBudgetExhausted as exc:
                 raise FatalLoadError(str(exc)) from None
+            except HighLevelTransportError:
+                raise
             except HighLevelError as exc:  # cannot tell whether it exists: never create blindly
                 if exc.status in FATAL_STATUSES:
                     raise FatalLoadError(str(exc)) from None
                 return SendResult(None, error=f"create answer lost and the lookup failed: {exc}")
-            if found is not None:
-                log.info("%s: a create with a lost answer had been executed; adopted the record", target_name)
-                return SendResult(found)
-            try:
-                return self._guard(lambda: self._create(target_name, target, body, row, retry=True))
-            except HighLevelTransportError as exc:
-                return SendResult(None, error=str(exc))
+            if found is None:
+                return None
+            log.info("%s: a create with a lost answer had been executed; adopted the record", target_name)
+            return SendResult(found)
+
+        return create_once(send, find, client=self.client)
 
     def _probe(self, find: Callable[[], str | None]) -> str | None:
         """``find()`` at once, then again over ``lookup_settle_seconds`` (three probes in all):
@@ -773,7 +775,7 @@ class HighLevelDestination(MatchByCandidates):
         delays = [0.0, self.settle_seconds / 2, self.settle_seconds / 2] if self.settle_seconds > 0 else [0.0]
         for delay in delays:
             if delay:
-                time.sleep(delay)
+                self.client.clock.sleep(delay)
             found = find()
             if found is not None:
                 return found
@@ -1012,8 +1014,8 @@ class HighLevelDestination(MatchByCandidates):
 
         try:
             return self._guard(send)
-        except HighLevelTransportError as exc:
-            return SendResult(None, error=str(exc))
+        except HighLevelTransportError as exc:  # idempotent, already repeated by the client
+            raise unavailable(exc) from None
 
     def _move(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
               row: dict[str, Any]) -> SendResult:
@@ -1530,7 +1532,7 @@ class HighLevelDestination(MatchByCandidates):
         try:
             return self._guard(send)
         except HighLevelTransportError as exc:
-            return SendResult(None, error=str(exc))
+            raise unavailable(exc) from None
 
     def _restore_one(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any]) -> None:
         c = self.client

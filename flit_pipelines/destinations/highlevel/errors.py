@@ -3,17 +3,19 @@
 Every exception carries only what is safe to log (notes/highlevel.md §3 lists the vendor's error
 bodies): the HTTP status, the request method and *path template* (``/contacts/{id}``, never a
 concrete id, query string or body), and HighLevel's own ``message`` (a string, or for 422
-``UnprocessableDTO`` an array joined with "; "). The duplicate-contact 400 carries
-``meta.contactName``: that is patient data and is dropped; only ``meta.contactId`` and
+``UnprocessableDTO`` an array joined with "; ") *as scrubbed by the client* (``http.redaction``:
+the request's values, the token and patient-shaped values masked). The duplicate-contact 400
+carries ``meta.contactName``: that is patient data and is dropped; only ``meta.contactId`` and
 ``meta.matchingField`` are kept (as attributes, not in the message). Tokens, request bodies and
-field values never appear in ``str(exc)``.
+field values never appear in ``str(exc)``. The retry policy (``http.retry``) reads the markers:
+``HighLevelRateLimited`` is a ``RateLimitedError``, ``HighLevelTransportError`` a ``TransientError``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flit_pipelines.destinations.errors import MAX_ERROR_CHARS, ApiError, where
+from flit_pipelines.http.errors import MAX_ERROR_CHARS, ApiError, RateLimitedError, TransientError, where
 
 __all__ = [
     "DailyBudgetExhausted",
@@ -61,8 +63,9 @@ class HighLevelError(ApiError):
         return self.status == 404 or (self.status == 400 and "not found" in self.message.lower())
 
 
-class HighLevelRateLimited(HighLevelError):
-    """HTTP 429 still returned after the client's retries (burst limit, notes §2)."""
+class HighLevelRateLimited(HighLevelError, RateLimitedError):
+    """HTTP 429 (burst limit, notes §2): not executed; the client repeats it after the limiter's
+    pause, for as long as the wave's rate-limit patience lasts (callers never see it)."""
 
 
 class DailyBudgetExhausted(HighLevelError):
@@ -79,8 +82,8 @@ class DailyBudgetExhausted(HighLevelError):
         super().__init__(status, message, path, **kw)
 
 
-class HighLevelTransportError(HighLevelError):
-    """No usable response: connection error, timeout, or a 5xx.
+class HighLevelTransportError(HighLevelError, TransientError):
+    """No usable response: connection error, timeout, a 5xx, 408 or 409.
 
     For a non-idempotent request (a POST create) the outcome is **unknown**: HighLevel may have
     executed it before the connection dropped (and issue#64 reports a create that answered an

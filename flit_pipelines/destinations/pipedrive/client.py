@@ -1,16 +1,11 @@
-"""Low-level Pipedrive REST client: session, auth, rate limits, retries, paging, typed helpers.
+"""Pipedrive REST client: the typed operations (entities, files, custom fields, pipelines, search, merge).
 
 Vendor facts follow ``shared/notes/pipedrive.md`` (cited as "notes §N") and the bundled OpenAPI
 documents ``sandbox/vendor_specs/pipedrive/openapi-v{1,2}.yaml`` (cited by ``operationId``):
 
 * Routing (§1): persons, organizations, deals, activities, pipelines, stages, field definitions
   and search go to **v2** (``/api/v2``); notes, files and users exist only in **v1**.
-* Auth (§2): the API token travels in the ``x-api-token`` header, never in the query string.
-* Envelopes (§3): ``{"success", "data", "additional_data"}``; v2 lists page by cursor
-  (``additional_data.next_cursor``), v1 lists by ``start``/``limit``
-  (``additional_data.pagination.more_items_in_collection``/``next_start``). Limits max 500.
-* Limits (§8): a per-token burst window (``BurstLimiter``) plus a company-wide daily token budget
-  (``x-daily-ratelimit-token-remaining``, optional header).
+* Session, auth, limits, retries, errors and paging: ``transport.PipedriveTransport`` (notes §2, §3, §8).
 
 Thread-safe: one client (one session, one limiter) is meant to be shared by a pool of workers.
 Nothing here logs or embeds the token, request bodies, query values or response bodies.
@@ -19,8 +14,6 @@ Nothing here logs or embeds the token, request bodies, query values or response 
 from __future__ import annotations
 
 import logging
-import re
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -28,24 +21,17 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from flit_pipelines.destinations import http
-from .errors import (
-    DailyBudgetExhausted,
-    FieldTypeConflict,
-    PipedriveError,
-    PipedriveRateLimited,
-    PipedriveTransportError,
-)
-from flit_pipelines.destinations.rate_limit import BurstLimiter, header_float, header_int
+from flit_pipelines.http import session as http
+from flit_pipelines.http.redaction import Echo
+from flit_pipelines.http.retry import send_once
+from .errors import FieldTypeConflict, PipedriveError, PipedriveTransportError
+from .transport import MAX_PAGE_SIZE, ClientStats, PipedriveTransport, path_template
 
-__all__ = ["ClientStats", "FieldRef", "PipedriveClient"]
+__all__ = ["ClientStats", "FieldRef", "PipedriveClient", "path_template"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-DEFAULT_BURST_LIMIT = 20  # lowest plan's api_token burst per 2 s (notes §8); Airbyte uses the same
-SEARCH_BURST_LIMIT = 10  # search endpoints, all plans (notes §8)
-MAX_PAGE_SIZE = 500  # v2 `limit` maximum (notes §3)
 IDS_CHUNK = 100  # v2 `ids=` accepts up to 100 ids (notes §3)
 OPTION_FIELD_TYPES = frozenset({"enum", "set"})
 
@@ -63,19 +49,6 @@ class FieldRef:
     field_type: str
     options: dict[str, int] = field(default_factory=dict, hash=False)
 
-
-class ClientStats(http.ClientStats):
-    """Thread-safe counters for one client (see ``http.ClientStats``).
-
-    ``requests``: HTTP attempts sent (retries included); ``retries``: attempts repeated;
-    ``responses_429`` / ``responses_5xx``: such responses received; ``tokens_remaining``: last
-    ``x-daily-ratelimit-token-remaining`` seen (None if never); ``burst_limit``: last
-    ``x-ratelimit-limit`` seen on a non-search endpoint (None if never).
-    """
-
-    GAUGES = ("tokens_remaining", "burst_limit")
-    tokens_remaining: int | None
-    burst_limit: int | None
 
 
 @dataclass(frozen=True)
@@ -103,257 +76,12 @@ _FIELD_PATHS = {
     "activity": "/api/v2/activityFields",  # read-only: activity fields cannot be created (notes §4.5)
 }
 
-_ID_SEGMENT = re.compile(r"^\d+$")
-_FIELD_CODE_SEGMENT = re.compile(r"^[0-9a-f]{40}$")
 
-
-def path_template(path: str) -> str:
-    """``/api/v2/persons/17`` → ``/api/v2/persons/{id}``; 40-hex segments → ``{field_code}``.
-
-    Used in errors and logs so concrete ids, keys and query values never appear there.
-    """
-    parts = path.split("?", 1)[0].split("/")
-    return "/".join(
-        "{id}" if _ID_SEGMENT.match(p) else "{field_code}" if _FIELD_CODE_SEGMENT.match(p) else p for p in parts
-    )
-
-
-def _is_search(path: str) -> bool:
-    """Search endpoints have their own, lower burst limit (notes §8)."""
-    return "/itemSearch" in path or path.endswith("/search") or path.endswith("/find")
-
-
-def _error_info(resp: requests.Response) -> tuple[str, str | None]:
-    """Pipedrive's ``error`` text and machine code from an error body (notes §3), never the body.
-
-    Non-JSON bodies (a Cloudflare HTML 403, a proxy's 502 page) yield a generic description.
-    """
-    try:
-        body = resp.json()
-    except ValueError:
-        return http.non_json_text(resp), None
-    if not isinstance(body, dict):
-        return "unexpected JSON response", None
-    error = body.get("error") or body.get("message") or ""
-    code = body.get("code") or body.get("errorCode")
-    return str(error), (str(code) if code is not None else None)
-
-
-class PipedriveClient:
-    """Thread-safe Pipedrive API client (token auth, v1 + v2).
-
-    Args:
-        api_base: scheme + host, e.g. ``https://acme.pipedrive.com`` or a sandbox URL. A trailing
-            ``/api/v1``, ``/api/v2`` or ``/v1`` is stripped; paths passed in carry the version.
-        api_token: the user's API token (notes §2); sent as ``x-api-token``, never logged.
-        burst_limit: requests per ``window_seconds`` to start from; default 20 (lowest plan).
-            Replaced by the server's ``x-ratelimit-limit`` once seen.
-        window_seconds: the server's rolling burst window (2 s for Pipedrive).
-        daily_token_floor: stop (``DailyBudgetExhausted``) once the daily token budget reported by
-            ``x-daily-ratelimit-token-remaining`` is at or below this many tokens, e.g. to leave
-            budget for the clinic's other integrations (notes §11).
-        max_retries: retries per request (429 always; 5xx/connection errors/timeouts only for
-            idempotent requests). Waits: 429 → ``x-ratelimit-reset`` s (default 2) + ≤0.25 s
-            jitter; others → exponential 0.5, 1, 2 … ≤30 s + ≤0.5 s jitter.
-        timeout: connect and read timeout per attempt, seconds.
-        pool_size: HTTP keep-alive connections (size it to the worker count).
+class PipedriveClient(PipedriveTransport):
+    """Thread-safe Pipedrive API client (token auth, v1 + v2): the typed operations the migration
+    uses, over ``PipedriveTransport`` (arguments: see there).
     """
 
-    def __init__(
-        self,
-        api_base: str,
-        api_token: str,
-        *,
-        burst_limit: int | None = None,
-        window_seconds: float = 2.0,
-        daily_token_floor: int = 0,
-        max_retries: int = 8,
-        timeout: float = 30.0,
-        pool_size: int = 8,
-    ) -> None:
-        if not api_token:
-            raise ValueError("api_token is required")
-        self.api_base = re.sub(r"(/api/v[12]|/v1)?/*$", "", api_base)
-        self._floor = daily_token_floor
-        self._max_retries = max_retries
-        self._timeout = timeout
-        self._burst = BurstLimiter(burst_limit or DEFAULT_BURST_LIMIT, window_seconds, name="burst")
-        self._search = BurstLimiter(min(SEARCH_BURST_LIMIT, self._burst.limit), window_seconds, name="search")
-        self._budget_lock = threading.Lock()
-        self._budget_spent_at: int | None = None  # sticky once the floor is reached
-        self._ensure_lock = threading.RLock()  # serialises find-or-create so threads don't both create
-        self.stats = ClientStats()
-
-        self._session = http.make_session(
-            {"x-api-token": api_token, "Accept": "application/json", "User-Agent": "flit-pipelines/pipedrive-client"},
-            pool_size,
-        )
-
-    def __repr__(self) -> str:  # never show the token
-        return f"PipedriveClient({self.api_base!r}, burst_limit={self._burst.limit})"
-
-    def close(self) -> None:
-        """Close pooled connections and stop the limiters' background threads."""
-        self._session.close()
-        self._burst.close()
-        self._search.close()
-
-    def __enter__(self) -> PipedriveClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ------------------------------------------------------------------ core HTTP
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        files: Any = None,
-        data: Any = None,
-        idempotent: bool | None = None,
-    ) -> dict:
-        """Send one API call and return the decoded envelope ``{"success", "data", "additional_data", ...}``.
-
-        Args:
-            method: HTTP method.
-            path: versioned path, e.g. ``/api/v2/persons`` or ``/api/v1/notes/5``.
-            params: query parameters (None dropped, bools lower-cased, sequences comma-joined).
-            json / files / data: body, as for ``requests`` (``files`` → multipart).
-            idempotent: whether a repeat is harmless. Default: True except for POST. A
-                non-idempotent request is retried only on 429 (the request was not executed).
-
-        Raises:
-            PipedriveError: 4xx (other than 429), non-JSON 2xx body, or ``success: false``.
-            PipedriveRateLimited: 429 after ``max_retries`` retries.
-            DailyBudgetExhausted: budget at/below ``daily_token_floor`` (no request sent).
-            PipedriveTransportError: connection error, timeout or 5xx – after retries when
-                idempotent, immediately when not (outcome unknown: look the record up first).
-        """
-        template = path_template(path)
-        resp = self._send(method, path, params=params, json=json, files=files, data=data, idempotent=idempotent)
-        if resp.status_code >= 300:  # redirects are not followed (would forward the token header)
-            raise PipedriveError(resp.status_code, "unexpected redirect", template, method=method.upper())
-        try:
-            body = resp.json()
-        except ValueError:
-            raise PipedriveError(resp.status_code, http.non_json_text(resp), template, method=method.upper()) from None
-        if not isinstance(body, dict) or body.get("success") is False:
-            error, code = _error_info(resp)
-            raise PipedriveError(resp.status_code, error or "success=false", template, code=code, method=method.upper())
-        return body
-
-    def _send(self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any) -> requests.Response:
-        """One logical request with rate limiting and retries; returns a <400 response."""
-        method = method.upper()
-        repeatable = method != "POST" if idempotent is None else idempotent
-        template = path_template(path)
-        url = self.api_base + path
-        search = _is_search(path)
-        kwargs["params"] = http.clean_params(kwargs.get("params"))
-
-        def attempt() -> requests.Response:
-            self._check_budget(method, template)
-            if search:  # the stricter limiter first, so the burst slot is not held while waiting
-                self._search.acquire()
-            self._burst.acquire()
-            self._check_budget(method, template)  # another thread may have hit the floor meanwhile
-            resp, elapsed = http.timed_request(self._session, method, url, template=template, timeout=self._timeout,
-                                               stats=self.stats, transport_error=PipedriveTransportError,
-                                               logger=log, **kwargs)
-            self._burst.observe_latency(elapsed)
-            if search:
-                self._search.observe_latency(elapsed)
-            self._observe(resp.headers, search)
-            return self._check_status(resp, method, template, search)
-
-        # A 429 was not executed (retried even for POST; the limiter holds every thread for
-        # ``x-ratelimit-reset`` s, see ``_check_status``); transport errors only when repeatable.
-        return http.retrying(max_retries=self._max_retries, repeatable=repeatable, rate_limited=PipedriveRateLimited,
-                             transport=PipedriveTransportError, stats=self.stats)(attempt)
-
-    def _check_status(self, resp: requests.Response, method: str, template: str, search: bool) -> requests.Response:
-        status = resp.status_code
-        if status < 400:
-            return resp
-        error, code = _error_info(resp)
-        if status == 429:
-            self.stats.add("responses_429")
-            daily = header_int(resp.headers, "x-daily-ratelimit-token-remaining")
-            if daily is not None and daily <= self._floor:
-                raise DailyBudgetExhausted(429, error, template, code=code, method=method, remaining=daily)
-            reset = header_float(resp.headers, "x-ratelimit-reset")
-            (self._search if search else self._burst).pause(2.0 if reset is None else reset)
-            raise PipedriveRateLimited(429, error, template, code=code, method=method)
-        if status >= 500:
-            self.stats.add("responses_5xx")
-            raise PipedriveTransportError(status, error, template, code=code, method=method)
-        raise PipedriveError(status, error, template, code=code, method=method)
-
-    def _observe(self, headers: Mapping[str, str], search: bool) -> None:
-        """Feed rate-limit headers to the limiters and the daily budget (notes §8)."""
-        if search:
-            self._search.observe(headers)
-        else:
-            self._burst.observe(headers)
-            limit = header_int(headers, "x-ratelimit-limit")
-            if limit is not None:
-                self.stats.burst_limit = limit
-        daily = header_int(headers, "x-daily-ratelimit-token-remaining")
-        if daily is not None:  # optional header (notes §8): absent → ignore
-            self.stats.tokens_remaining = daily
-            if daily <= self._floor:
-                with self._budget_lock:
-                    if self._budget_spent_at is None or daily < self._budget_spent_at:
-                        self._budget_spent_at = daily
-
-    def _check_budget(self, method: str, template: str) -> None:
-        spent = self._budget_spent_at
-        if spent is not None:
-            raise DailyBudgetExhausted(
-                0,
-                f"daily token budget at {spent} (floor {self._floor}); not sending until the daily reset",
-                template,
-                method=method,
-                remaining=spent,
-            )
-
-    # ------------------------------------------------------------------ paging
-
-    def iter_v2(self, path: str, params: Mapping[str, Any] | None = None, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict]:
-        """Yield every item of a v2 list endpoint, following ``additional_data.next_cursor`` (notes §3).
-
-        ``page_size`` is sent as ``limit`` (capped at 500). Pages are fetched lazily.
-        """
-        query = {**(params or {}), "limit": min(page_size, MAX_PAGE_SIZE)}
-        while True:
-            env = self.request("GET", path, params=query)
-            yield from env.get("data") or []
-            cursor = (env.get("additional_data") or {}).get("next_cursor")
-            if not cursor:
-                return
-            query["cursor"] = cursor
-
-    def iter_v1(self, path: str, params: Mapping[str, Any] | None = None, page_size: int = MAX_PAGE_SIZE) -> Iterator[dict]:
-        """Yield every item of a v1 list endpoint using ``start``/``limit`` paging (notes §3).
-
-        Continues while ``additional_data.pagination.more_items_in_collection`` is true, from
-        ``next_start`` (or ``start + len(page)`` if absent).
-        """
-        start, limit = 0, min(page_size, MAX_PAGE_SIZE)
-        while True:
-            env = self.request("GET", path, params={**(params or {}), "start": start, "limit": limit})
-            items = env.get("data") or []
-            yield from items
-            pagination = (env.get("additional_data") or {}).get("pagination") or {}
-            if not pagination.get("more_items_in_collection") or not items:
-                return
-            next_start = pagination.get("next_start")
-            start = next_start if isinstance(next_start, int) and next_start > start else start + len(items)
 
     # ------------------------------------------------------------------ entities
 
@@ -455,14 +183,14 @@ class PipedriveClient:
         """The file's bytes (v1 ``downloadFile``). A redirect to another host (object storage) is
         followed without the token header."""
         path = f"/api/v1/files/{int(file_id)}/download"
-        resp = self._send("GET", path)
+        resp = self._send("GET", path, Echo())
         hops = 0
         while resp.is_redirect and hops < 5:
             hops += 1
             location = urljoin(resp.url, resp.headers["location"])
             target = urlsplit(location)
             if target[:2] == urlsplit(self.api_base)[:2]:  # same origin: a normal, rate-limited API call
-                resp = self._send("GET", target.path + (f"?{target.query}" if target.query else ""))
+                resp = self._send("GET", target.path + (f"?{target.query}" if target.query else ""), Echo())
                 continue
             try:
                 resp = self._session.get(location, headers={"x-api-token": None}, timeout=self._timeout)
@@ -473,6 +201,10 @@ class PipedriveClient:
         if resp.is_redirect:
             raise PipedriveError(resp.status_code, "too many redirects", path_template(path), method="GET")
         return resp.content
+
+    def list_person_files(self, person_id: int) -> list[dict]:
+        """Files attached to one person (v1 ``getPersonFiles``, ``GET /api/v1/persons/{id}/files``, all pages)."""
+        return list(self.iter_v1(f"/api/v1/persons/{int(person_id)}/files", page_size=100))
 
     def list_users(self) -> list[dict]:
         """All company users (v1 ``getUsers``, one unpaged array; notes §4.8)."""
@@ -571,17 +303,12 @@ class PipedriveClient:
         return int(stage["id"])
 
     def _find_or_create(self, find: Callable[[], T | None], create: Callable[[], T]) -> T:
-        """``find()`` else ``create()``; if the create's outcome is unknown (transport error), look again."""
+        """``find()`` else ``create()`` exactly once: while the create's outcome is unknown (answer
+        lost, 5xx), look again before sending it again (``http.retry.send_once``)."""
         found = find()
         if found is not None:
             return found
-        try:
-            return create()
-        except PipedriveTransportError:
-            found = find()
-            if found is None:
-                raise
-            return found
+        return send_once(create, find, policy=self.retry_policy, clock=self.clock, stats=self.stats)[0]
 
     # ------------------------------------------------------------------ search
 

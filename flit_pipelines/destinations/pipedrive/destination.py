@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from flit_pipelines.destinations.matching import MatchByCandidates, normalise_match, unclearable_fields
-from flit_pipelines.destinations.base import FatalLoadError, SendResult, guarded_write
+from flit_pipelines.destinations.base import FatalLoadError, SendResult, create_once, guarded_write, unavailable
 from flit_pipelines.destinations.pipedrive.bodies import MARKER_RE, BodyError, build_body
 from flit_pipelines.destinations.pipedrive.client import FieldRef, PipedriveClient
 from flit_pipelines.destinations.pipedrive.errors import (
@@ -192,19 +192,19 @@ class PipedriveDestination(MatchByCandidates):
                              fatal_errors=(DailyBudgetExhausted,), fatal_statuses=FATAL_STATUSES)
 
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
-        """Create one record; after a transport error, look it up by source key before retrying once."""
-        try:
-            return self._guard(self._create, target, body, row)
-        except PipedriveTransportError:
-            found = self._find_one(target_name, target, str(row["source_id"]), body)
-            if found is not None and target.entity == "file":  # finish its rename, drop any copy
+        """Create one record exactly once: while the answer is lost (dropped connection, timeout, 5xx),
+        look it up by its source key (``_find_one``) and adopt it (a found file has its cut-off rename
+        finished and any copy dropped, ``update``), else send it again (``base.create_once``). Raises
+        FatalLoadError when the destination stays unavailable."""
+        sid = str(row["source_id"])
+
+        def find() -> SendResult | None:
+            found = self._find_one(target_name, target, sid, body, row)
+            if found is not None and target.entity == "file":
                 return self.update(target_name, target, found, body, row)
-            if found is not None:
-                return SendResult(found)
-            try:
-                return self._guard(self._create, target, body, row)
-            except PipedriveTransportError as exc:
-                return SendResult(None, error=str(exc))
+            return SendResult(found) if found is not None else None
+
+        return create_once(lambda: self._guard(self._create, target, body, row), find, client=self.client)
 
     def _create(self, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
         if target.entity == "file":
@@ -245,8 +245,8 @@ class PipedriveDestination(MatchByCandidates):
 
         try:
             return self._guard(send)
-        except PipedriveTransportError as exc:
-            return SendResult(None, error=str(exc))
+        except PipedriveTransportError as exc:  # idempotent, already repeated by the client
+            raise unavailable(exc) from None
 
     def _update_file(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
                      row: dict[str, Any]) -> SendResult:
@@ -323,7 +323,8 @@ class PipedriveDestination(MatchByCandidates):
             out.setdefault(key.split(":", 1)[1], dest)
         return out
 
-    def _find_one(self, target_name: str, target: Target, source_id: str, body: dict[str, Any]) -> str | None:
+    def _find_one(self, target_name: str, target: Target, source_id: str, body: dict[str, Any],
+                  row: dict[str, Any]) -> str | None:
         """The record a create with an unknown outcome may have made, looked up narrowly: an exact
         field search on the source key (persons, organizations, deals; notes/pipedrive.md 6), or the
         person's activities/notes read for the footer key, or the person's files for the key in
@@ -341,8 +342,8 @@ class PipedriveDestination(MatchByCandidates):
                         and self._key_of(entity, item) == key:
                     return str(item["id"])
             return None
-        if entity == "file" and body.get("person_id") is not None:
-            return next(iter(self._files_with_key({body["person_id"]}, key)), None)
+        if entity == "file" and person is not None:
+            return next(iter(self._files_with_key({person}, key)), None)
         return self.find_existing(target_name, target).get(source_id)
 
     def source_key_counts(self, target_name: str, target: Target) -> dict[str, int]:
@@ -471,7 +472,7 @@ class PipedriveDestination(MatchByCandidates):
         try:
             return self._guard(send)
         except PipedriveTransportError as exc:
-            return SendResult(None, error=str(exc))
+            raise unavailable(exc) from None
 
     def match_value(self, target_name: str, target: Target, body: dict[str, Any]) -> str | None:
         """The normalised ``options.match_existing`` value of a ``build_body`` output: the primary

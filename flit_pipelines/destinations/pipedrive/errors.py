@@ -1,14 +1,17 @@
 """Exceptions raised by the Pipedrive API client.
 
 Every exception carries only what is safe to log: the HTTP status, the request method and
-*path template* (``/api/v2/persons/{id}``, never the concrete id, query string or body), and
-Pipedrive's own ``error`` text (notes §3). Request bodies, field values and the API token never
-appear in ``str(exc)``: patient data must not leak into logs or Dagster run output.
+*path template* (``/api/v2/persons/{id}``, never the concrete id, query string or body), Pipedrive's
+machine ``code`` and its ``error`` text (notes §3) *as scrubbed by the client* (``http.redaction``:
+values the request carried, credentials and patient-shaped values masked, 300 characters at most).
+Request bodies, field values and the API token never appear in ``str(exc)``: patient data must not
+leak into logs or Dagster run output. The retry policy (``http.retry``) reads the markers:
+``PipedriveRateLimited`` is a ``RateLimitedError``, ``PipedriveTransportError`` a ``TransientError``.
 """
 
 from __future__ import annotations
 
-from flit_pipelines.destinations.errors import MAX_ERROR_CHARS, ApiError, where
+from flit_pipelines.http.errors import MAX_ERROR_CHARS, ApiError, RateLimitedError, TransientError, where
 
 __all__ = [
     "DailyBudgetExhausted",
@@ -47,8 +50,9 @@ class PipedriveError(ApiError):
         return f"Pipedrive {self.status} on {where(self.method, self.path)}: {self.error}{code}"
 
 
-class PipedriveRateLimited(PipedriveError):
-    """HTTP 429 still returned after ``max_retries`` retries (burst limit, notes §8)."""
+class PipedriveRateLimited(PipedriveError, RateLimitedError):
+    """HTTP 429 (burst limit, notes §8): not executed; the client repeats it after the limiter's
+    pause, for as long as the wave's rate-limit patience lasts (callers never see it)."""
 
 
 class DailyBudgetExhausted(PipedriveError):
@@ -65,14 +69,14 @@ class DailyBudgetExhausted(PipedriveError):
         super().__init__(status, error, path, **kw)
 
 
-class PipedriveTransportError(PipedriveError):
-    """No usable response: connection error, timeout, or a 5xx.
+class PipedriveTransportError(PipedriveError, TransientError):
+    """No usable response: connection error, timeout, a 5xx, 408 or 409.
 
     For a non-idempotent request (POST) the outcome is **unknown** – Pipedrive may have created
-    the record before the connection dropped. The client never retries such a request itself;
-    the caller should look the record up by its source id before retrying. ``status`` is 0 for
-    connection errors/timeouts, else the 5xx status. ``sent`` is False only when the connection
-    was never established (so the request was certainly not executed).
+    the record before the connection dropped. The client never repeats such a request itself;
+    the caller looks the record up by its source id before sending it again (``http.retry.send_once``).
+    ``status`` is 0 for connection errors/timeouts, else the HTTP status. ``sent`` is False only when
+    the connection was never established (so the request was certainly not executed).
     """
 
     def __init__(self, status: int, error: str, path: str, *, sent: bool = True, **kw) -> None:

@@ -33,7 +33,10 @@ in input order, per-record ``statusCode`` errors; transient ones are retried the
 Operation ``insert_update`` (``options.operation``; for objects where an external-ID *upsert* is
 not possible): creates go to ``insert`` jobs / ``POST /composite/sobjects``, updates to ``update``
 jobs / ``PATCH /composite/sobjects`` by ``Id``; rows are still matched by the (plain, echoed)
-source ID column; inserts without a result are *not* re-sent (they might have been written).
+source ID column; inserts without a result are *not* re-sent (they might have been written). A
+``POST /composite/sobjects`` whose answer is lost is resolved exactly once
+(``http.retry.send_once``): the records already carrying their source ID are found by SOQL and
+adopted, only the others are sent again.
 
 Before every job or Collections request the limit guard checks the daily API and Bulk batch
 allowances (:class:`LimitExceeded` stops the load before a floor is crossed).
@@ -50,9 +53,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from simple_salesforce import format_soql
 from simple_salesforce.util import call_salesforce
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
+from flit_pipelines.http.retry import send_once
 from flit_pipelines.destinations.salesforce.bodies import TargetInfo, csv_cell, rest_record, sendable
 from flit_pipelines.destinations.salesforce.client import SalesforceClient
 from flit_pipelines.destinations.salesforce.errors import (
@@ -380,7 +385,7 @@ class BulkWriter:
                     path = f"composite/sobjects/{info.sobject}/{info.external_id}"
                     answer = self._collection_call("PATCH", path, payload, idempotent=True)
                 elif operation == "insert":
-                    answer = self._collection_call("POST", "composite/sobjects", payload, idempotent=False)
+                    answer = self._insert_once(info, part, records)
                 else:
                     answer = self._collection_call("PATCH", "composite/sobjects", payload, idempotent=True)
                 results = answer if isinstance(answer, list) else []
@@ -397,6 +402,38 @@ class BulkWriter:
                             msg = f"{msg} [fields: {', '.join(fields)}]"
                         out[item.key] = WriteOutcome(error=error_text(code, msg), code=code)
         return out
+
+    def _insert_once(self, info: TargetInfo, part: list[WriteItem], records: list[dict[str, Any]]) -> list[dict]:
+        """``POST /composite/sobjects`` of ``records`` exactly once per record: after a lost answer
+        (no answer, 5xx) the records already carrying their source-ID value are looked up (SOQL on
+        the external-ID field, 200 values per query) and adopted; only the others are sent again
+        (``http.retry.send_once``). Returns one Collections result per record, in order."""
+        results: dict[int, dict[str, Any]] = {}
+        pending = list(range(len(part)))
+
+        def send() -> bool:
+            payload = {"allOrNone": False, "records": [records[i] for i in pending]}
+            answer = self._collection_call("POST", "composite/sobjects", payload, idempotent=False)
+            for i, res in zip(pending, answer if isinstance(answer, list) else []):
+                results[i] = res
+            return True
+
+        def find() -> bool | None:
+            keys = [part[i].key for i in pending]
+            found: dict[str, str] = {}
+            for start in range(0, len(keys), COLLECTION_MAX):
+                soql = format_soql("SELECT Id, {:literal} FROM {:literal} WHERE {:literal} IN {}", info.external_id,
+                                   info.sobject, info.external_id, keys[start:start + COLLECTION_MAX])
+                found.update({str(r.get(info.external_id)): str(r["Id"]) for r in self.client.query(soql)})
+            for i in pending:
+                if part[i].key in found:
+                    results[i] = {"success": True, "id": found[part[i].key], "created": True}
+            pending[:] = [i for i in pending if i not in results]
+            return True if not pending else None
+
+        c = self.client
+        send_once(send, find, policy=c.retry_policy, clock=c.clock, stats=c.stats)
+        return [results.get(i, {}) for i in range(len(part))]
 
     def _collection_call(self, method: str, path: str, payload: dict[str, Any], *, idempotent: bool) -> Any:
         try:

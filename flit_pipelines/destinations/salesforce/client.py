@@ -14,15 +14,18 @@
   simple-salesforce builds ``https://<host>`` URLs; for a plain-``http`` instance URL (the local
   sandbox) the base URLs are rewritten after construction, and only helpers that use those base
   URLs are called (``SFType`` helpers and ``query_more`` hard-code https and are not used).
-* **Retries** (tenacity): connection errors, timeouts and 5xx are retried with exponential backoff
+* **Retries**: the shared policy (``flit_pipelines.http.retry``, tenacity, on the client's clock):
+  connection errors, timeouts, 5xx, 408, 409 and 429 are retried with exponential backoff
   (``http_retries`` attempts, ``retry_wait_seconds`` base) for idempotent requests (GET, PUT,
   PATCH, DELETE, and POSTs the caller marks idempotent, e.g. Bulk job creation: a lost answer
   leaves at most an unused ``Open`` job). Other POSTs are sent once; the caller decides (files
-  look the record up by external ID first).
+  look the record up by external ID first, ``http.retry.send_once``). Salesforce has no burst
+  limiter to honour: its limits are daily allowances (``LimitGuard``).
 * **Observation**: a ``requests`` response hook counts every HTTP request (``stats``) and feeds
   the ``Sforce-Limit-Info: api-usage=<used>/<max>`` header (notes §0) to the limit guard.
 
-Errors: every refusal becomes :class:`SalesforceApiError` (status, ``errorCode``, scrubbed message,
+Errors: every refusal becomes :class:`SalesforceApiError` (status, ``errorCode``, the message
+scrubbed by the shared redaction of the request's values, the token and patient-shaped values,
 method and path template); ``REQUEST_LIMIT_EXCEEDED`` becomes :class:`LimitExceeded`; no response
 after the retries becomes :class:`SalesforceTransportError`. Tokens never appear in messages.
 """
@@ -45,8 +48,11 @@ from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce
 from simple_salesforce.bulk2 import _Bulk2Client
 from simple_salesforce.exceptions import SalesforceError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from flit_pipelines.http.clock import SYSTEM_CLOCK, Clock
+from flit_pipelines.http.redaction import Echo, Redactor
+from flit_pipelines.http.retry import RetryPolicy, call_with_retries, is_transient_status
+from flit_pipelines.http.session import describe_transport, never_sent
 from flit_pipelines.destinations.salesforce.errors import (
     LimitExceeded,
     SalesforceApiError,
@@ -129,6 +135,11 @@ class RequestStats:
             self.requests += 1
             self.by_route[route] += 1
             self.by_status[f"{status // 100}xx"] += 1
+
+    def add(self, name: str, delta: int = 1) -> None:
+        """Add ``delta`` to the counter ``name`` (``retries``, ``token_refreshes``); thread-safe."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + delta)
 
     def snapshot(self) -> dict[str, Any]:
         """Plain-dict copy (for reports and benchmarks)."""
@@ -245,12 +256,12 @@ class LimitGuard:
                     "limits_endpoint_unavailable": self.unavailable}
 
 
-def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
-        return True
-    if isinstance(exc, SalesforceError):
-        return int(getattr(exc, "status", 0) or 0) >= 500
-    return False
+def _retryable_status(status: int) -> bool:
+    """5xx, 408, 409, and 429 (rare on Salesforce: a concurrency limit, not the daily allowance)."""
+    return is_transient_status(status) or status == 429
+
+
+_SOQL_LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 
 def _error_parts(exc: SalesforceError) -> tuple[str, str]:
@@ -276,13 +287,17 @@ class SalesforceClient:
             ``http://127.0.0.1:port``); default taken from ``sf``.
         token_provider: returns a fresh :class:`Token` (used after a 401); None: no refresh.
         user_id: the integration user's Id (permission set assignment), if known.
-        http_retries / retry_wait_seconds: tenacity policy for transient failures.
+        http_retries / retry_wait_seconds: attempts and backoff base of the retry policy
+            (``http.retry.RetryPolicy``) for transient failures.
+        secrets: credentials to mask in error text besides the access token (the client secret).
+        clock: time source of the retry waits (tests pass a manual clock).
     """
 
     def __init__(self, sf: Salesforce, *, instance_url: str | None = None,
                  token_provider: Callable[[], Token] | None = None, user_id: str | None = None,
                  http_retries: int = 4, retry_wait_seconds: float = 0.5,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT):
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT, secrets: tuple[str, ...] = (),
+                 clock: Clock = SYSTEM_CLOCK):
         self.sf = sf
         self.api_version = str(sf.sf_version)
         if float(self.api_version) < MIN_API_VERSION:
@@ -292,6 +307,10 @@ class SalesforceClient:
         self.user_id = user_id
         self.http_retries = max(1, int(http_retries))
         self.retry_wait = float(retry_wait_seconds)
+        self.clock = clock
+        self.retry_policy = RetryPolicy(max_retries=self.http_retries - 1, backoff_initial=self.retry_wait,
+                                        backoff_max=30.0, jitter=min(0.5, self.retry_wait))
+        self._redactor = Redactor([sf.session_id, *secrets])
         self.stats = RequestStats()
         self.limits = LimitGuard(self.read_limits)
         self._refresh_lock = threading.Lock()
@@ -314,7 +333,8 @@ class SalesforceClient:
         token = provider()
         sf = Salesforce(instance_url=token.instance_url, session_id=token.access_token, version=str(api_version),
                         session=http)
-        return cls(sf, instance_url=token.instance_url, token_provider=provider, user_id=token.user_id, **kw)
+        return cls(sf, instance_url=token.instance_url, token_provider=provider, user_id=token.user_id,
+                   secrets=(client_secret,), **kw)
 
     def _fix_urls(self) -> None:
         """Point simple-salesforce's base URLs at the real scheme/host (http for the sandbox)."""
@@ -338,27 +358,45 @@ class SalesforceClient:
         with self._refresh_lock:
             token = self._token_provider()
             self.sf.session_id = token.access_token
+            self._redactor.add_secret(token.access_token)
             self.sf._generate_headers()  # simple-salesforce's own header builder
-            self.stats.token_refreshes += 1
+            self.stats.add("token_refreshes")
             return True
 
     # ------------------------------------------------------------------ calls
-    def call(self, fn: Callable[[], Any], *, method: str, path: str, idempotent: bool | None = None) -> Any:
+    def call(self, fn: Callable[[], Any], *, method: str, path: str, idempotent: bool | None = None,
+             echo: Echo | None = None) -> Any:
         """Run one simple-salesforce call with the retry/refresh/error policy (module docstring).
 
-        ``path`` is used for error messages only (made a template). Returns ``fn()``'s result.
+        ``path`` is used for error messages only (made a template); ``echo``: what the request
+        carried, masked in the vendor's error text. Returns ``fn()``'s result.
+
+        Raises:
+            LimitExceeded: ``REQUEST_LIMIT_EXCEEDED`` (the org's daily API allowance is spent).
+            SalesforceTransportError: no usable answer (after the retries when idempotent).
+            SalesforceApiError: any other refusal (401 after one token refresh included).
         """
         idempotent = method.upper() != "POST" if idempotent is None else idempotent
-        attempts = self.http_retries if idempotent else 1
+        template = path_template(path)
+
+        def attempt() -> Any:
+            try:
+                return fn()
+            except SalesforceError as exc:
+                if not _retryable_status(int(exc.status or 0)):
+                    raise
+                code, message = _error_parts(exc)
+                raise SalesforceTransportError(exc.status, code, self._redactor.scrub(message, echo), method=method,
+                                               path=template) from None
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise SalesforceTransportError(0, "TRANSPORT", describe_transport(exc), sent=not never_sent(exc),
+                                               method=method, path=template) from None
+
         refreshed = False
         while True:
             try:
-                for attempt in Retrying(stop=stop_after_attempt(attempts), reraise=True,
-                                        wait=wait_exponential(multiplier=self.retry_wait, max=30),
-                                        retry=retry_if_exception(_is_transient),
-                                        before_sleep=lambda _s: self._count_retry()):
-                    with attempt:
-                        return fn()
+                return call_with_retries(attempt, policy=self.retry_policy, repeatable=idempotent, clock=self.clock,
+                                         stats=self.stats, label=f"{method} {template}", logger=log)
             except SalesforceError as exc:
                 code, message = _error_parts(exc)
                 if exc.status == 401 and not refreshed and self._refresh_token():
@@ -366,15 +404,9 @@ class SalesforceClient:
                     continue
                 if code == "REQUEST_LIMIT_EXCEEDED":
                     raise LimitExceeded(f"the org refused a request with REQUEST_LIMIT_EXCEEDED on {method} "
-                                        f"{path_template(path)} (daily API allowance spent)") from None
-                cls = SalesforceTransportError if exc.status >= 500 else SalesforceApiError
-                raise cls(exc.status, code, message, method=method, path=path_template(path)) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise SalesforceTransportError(0, "TRANSPORT", type(exc).__name__, method=method,
-                                               path=path_template(path)) from None
-
-    def _count_retry(self) -> None:
-        self.stats.retries += 1
+                                        f"{template} (daily API allowance spent)") from None
+                raise SalesforceApiError(exc.status, self._redactor.scrub(code, echo, max_chars=80),
+                                         self._redactor.scrub(message, echo), method=method, path=template) from None
 
     def rest(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
              idempotent: bool | None = None, **kwargs: Any) -> Any:
@@ -383,7 +415,7 @@ class SalesforceClient:
         if json is not None:
             kwargs["json"] = json
         return self.call(lambda: self.sf.restful(path, params=params, method=method, **kwargs),
-                         method=method, path="/" + path, idempotent=idempotent)
+                         method=method, path="/" + path, idempotent=idempotent, echo=Echo.of(json, params))
 
     def tooling(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                 idempotent: bool | None = None) -> Any:
@@ -392,7 +424,7 @@ class SalesforceClient:
         if params:
             kwargs["params"] = params
         return self.call(lambda: self.sf.toolingexecute(path, method=method, data=json, **kwargs),
-                         method=method, path="/tooling/" + path, idempotent=idempotent)
+                         method=method, path="/tooling/" + path, idempotent=idempotent, echo=Echo.of(json, params))
 
     def query(self, soql: str, *, tooling: bool = False) -> Iterator[dict[str, Any]]:
         """All records of a SOQL query, following ``nextRecordsUrl`` (notes §2.4). The SOQL is never
@@ -404,7 +436,7 @@ class SalesforceClient:
             else:
                 page = self.call(lambda: self.sf.restful("query/", params={"q": soql},
                                                          headers={"Sforce-Query-Options": "batchSize=2000"}),
-                                 method="GET", path="/query")
+                                 method="GET", path="/query", echo=Echo.of(_SOQL_LITERAL.findall(soql)))
             while True:
                 yield from (page or {}).get("records") or []
                 nxt = (page or {}).get("nextRecordsUrl")

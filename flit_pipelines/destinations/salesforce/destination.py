@@ -129,7 +129,8 @@ from requests_toolbelt import MultipartEncoder
 from simple_salesforce import Salesforce
 
 from flit_pipelines.destinations.matching import MatchByCandidates, normalise_match
-from flit_pipelines.destinations.base import BatchItem, DailyLimitError, FatalLoadError, SendResult
+from flit_pipelines.destinations.base import (BatchItem, DailyLimitError, FatalLoadError, SendResult, create_once,
+                                              unavailable)
 from flit_pipelines.destinations.salesforce import bodies
 from flit_pipelines.destinations.salesforce.bodies import BodyError, FieldInfo, LookupInfo, TargetInfo
 from flit_pipelines.destinations.salesforce.bulk import BulkWriter, WriteItem
@@ -571,10 +572,18 @@ class SalesforceDestination(MatchByCandidates):
 
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
         """Create one record: sObject Collections upsert of one (sobjects), ContentVersion insert
-        (files; JSON or multipart, looked up by external ID after a lost answer)."""
+        (files; JSON or multipart) exactly once: after a lost answer the version is looked up by its
+        external ID and adopted, else sent again (``base.create_once``)."""
         self.prepare(target_name, target)
         if target.entity == "file":
-            return self._guard(lambda: self._upload(target_name, body, row))
+            info = self.infos[target_name]
+
+            def find() -> SendResult | None:
+                found = self._find_file(info, str(body[info.external_id]))
+                return SendResult(found) if found else None
+
+            return create_once(lambda: self._guard(lambda: self._upload(target_name, body, row)), find,
+                               client=self.client)
         return self._write(self.infos[target_name], [BatchItem("create", row, body, None)], "collections")[0]
 
     def update(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
@@ -583,27 +592,33 @@ class SalesforceDestination(MatchByCandidates):
         body's external ID yet (``_write_items``); files: PATCH of the updateable metadata."""
         self.prepare(target_name, target)
         if target.entity == "file":
-            return self._guard(lambda: self._patch_file(target_name, dest_id, body))
+            try:
+                return self._guard(lambda: self._patch_file(target_name, dest_id, body))
+            except SalesforceTransportError as exc:  # idempotent, already repeated by the client
+                raise unavailable(exc) from None
         return self._write(self.infos[target_name], [BatchItem("update", row, body, dest_id)], "collections")[0]
 
     def _guard(self, fn) -> SendResult:
+        """Run one REST write: limits and 401/403 stop the load, a lost answer (transport error)
+        propagates to the caller, any other refusal fails the row with its scrubbed text."""
         try:
             return fn()
         except LimitExceeded as exc:
             raise DailyLimitError(f"Salesforce {exc.message}") from None
+        except SalesforceTransportError:
+            raise
         except SalesforceApiError as exc:
             if exc.status in FATAL_STATUSES:
                 raise FatalLoadError(str(exc)) from None
             return SendResult(None, error=error_text(exc.error_code, exc.message))
 
     def _upload(self, target_name: str, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
-        info = self.infos[target_name]
         doc = self.files.check(row.get(FILE_PATH))
         if not doc.ok:  # changed since flag()
             return SendResult(None, error=flag_text(doc.reason))
         entity = {k: v for k, v in bodies.sendable(body).items() if v is not None}
         self.client.limits.require(api_requests=2, what="a ContentVersion upload")
-        try:
+        try:  # a lost answer propagates: create() looks the version up by external ID (create_once)
             if doc.size <= self.multipart_threshold:
                 data = dict(entity, VersionData=base64.b64encode(self.files.read(doc)).decode("ascii"))
                 res = self.client.rest("POST", "sobjects/ContentVersion", json=data, idempotent=False)
@@ -611,11 +626,6 @@ class SalesforceDestination(MatchByCandidates):
                 res = self._multipart(doc, entity)
         except FileRejected as exc:
             return SendResult(None, error=flag_text(exc.reason))
-        except SalesforceTransportError:
-            found = self._find_file(info, str(body[info.external_id]))
-            if found:
-                return SendResult(found)
-            raise
         return SendResult(str(res["id"]))
 
     def _multipart(self, doc: DocumentFile, entity: dict[str, Any]) -> Any:

@@ -12,9 +12,11 @@ Several messages quote the record's values (``Foreign key external ID: 1580 not 
 ``Duplicate external id specified: P-1``, ``invalid email address: ...``, ``bad value for restricted
 picklist field: ...``). Everything that leaves this package as text (``str(exc)``, ``SendResult.error``,
 logs, the schema document) goes through :func:`scrub`: known value-bearing messages are rewritten
-to their value-free template, and any value of the record that was sent is masked wherever it still
-appears. Tokens, request bodies and URLs with record values never appear in ``str(exc)``: a request
-is named by its method and *path template* (``/sobjects/{object}/{id}``).
+to their value-free template (the Salesforce-specific part), then the shared redaction
+(``flit_pipelines.http.redaction``) masks any value of the record that was sent, credentials and
+patient-shaped values wherever they still appear. Tokens, request bodies and URLs with record values
+never appear in ``str(exc)``: a request is named by its method and *path template*
+(``/sobjects/{object}/{id}``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from flit_pipelines.destinations.base import DailyLimitError
-from flit_pipelines.destinations.errors import MAX_ERROR_CHARS, ApiError, where
+from flit_pipelines.http.errors import MAX_ERROR_CHARS, ApiError, TransientError, where
+from flit_pipelines.http.redaction import Echo
+from flit_pipelines.http.redaction import scrub as redact
 
 __all__ = [
     "SalesforceApiError", "SalesforceTransportError", "SchemaError", "LimitExceeded", "BulkJobFailed",
@@ -55,20 +59,14 @@ _SF_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 def scrub(message: Any, values: Iterable[Any] = (), *, max_chars: int = _MAX_MESSAGE) -> str:
     """A vendor message without record values, at most 300 characters.
 
-    Known value-bearing templates are rewritten (see module docstring); then every text of
-    ``values`` (the record's own values, at least 2 characters, not ``true``/``false``) that still
-    occurs is replaced by ``<value>``. Newlines become spaces.
+    Known value-bearing templates are rewritten (see module docstring); then the shared redaction
+    masks every text of ``values`` (the record's own values, and each word of them) that still
+    occurs as ``<value>``, credentials and patient-shaped values. Newlines become spaces.
     """
     text = str(message or "").strip()
     for pattern, repl in _TEMPLATES:
         text = pattern.sub(repl, text)
-    masks = sorted({str(v) for v in values if v is not None and len(str(v).strip()) >= 2
-                    and str(v).lower() not in ("true", "false", "#n/a")}, key=len, reverse=True)
-    for value in masks:
-        if value in text:
-            text = text.replace(value, "<value>")
-    text = " ".join(text.split())
-    return text[:max_chars]
+    return redact(text, Echo.of(list(values)), max_chars=max_chars)
 
 
 _BULK_ERROR = re.compile(r"^\s*([A-Z][A-Z0-9_]+)\s*:(.*)$", re.S)
@@ -148,9 +146,14 @@ class SalesforceApiError(ApiError):
         return self.error_code == "REQUEST_LIMIT_EXCEEDED"
 
 
-class SalesforceTransportError(SalesforceApiError):
-    """No usable answer after the client's retries: connection error, timeout or 5xx. For a
-    non-idempotent request (a ContentVersion insert) the outcome is unknown."""
+class SalesforceTransportError(SalesforceApiError, TransientError):
+    """No usable answer: connection error, timeout, 5xx, 408, 409 or 429 (after the client's retries
+    when idempotent). For a non-idempotent request (a ContentVersion insert) the outcome is unknown
+    unless ``sent`` is False (the connection was never established)."""
+
+    def __init__(self, status: int, error_code: str, message: str, *, sent: bool = True, **kw: Any):
+        self.sent = sent
+        super().__init__(status, error_code, message, **kw)
 
 
 class SchemaError(SalesforceApiError):

@@ -8,7 +8,8 @@ Per request, in order (steps as in ``kernel.gateway``):
    ``"agency"``) for the per-operation check in ``routing``. Admin paths need the sub-account token.
 2. ``/__sandbox/...`` admin requests go straight to their routes (no limits, faults or stats).
 3. Fault injection: delay, injected status (JSON ``{"statusCode", "message", "error"}``; 429 with
-   the rate-limit headers), or a dropped connection. Faulted requests are not charged.
+   the rate-limit headers, and ``Retry-After`` when the rule sets ``retry_after``), a dropped
+   connection, or a lost answer after executing. Faulted requests are not charged (lost answers are).
 4. Rate limiting per location (notes §2): ``burst_limit`` requests per ``window_seconds`` and
    ``daily_limit`` per UTC day; 429 when over. Every response (429s too) carries the five
    ``X-RateLimit-*`` headers. No ``Retry-After`` (none documented; UNCONFIRMED).
@@ -60,6 +61,10 @@ class HighLevelGateway(Gateway):
         headers = self.rate_headers(self.ctx.limiter.snapshot(self.ctx.settings.location_id).refused()) \
             if status == 429 else ()
         return Reply.json(status, {"statusCode": status, "message": phrase(status), "error": phrase(status)}, headers)
+
+    def echo_reply(self, status: int, text: str, headers: Headers) -> Reply:
+        """``UnprocessableDTO``-shaped (notes §3: ``message`` an array)."""
+        return Reply.json(status, {"statusCode": status, "message": [text], "error": phrase(status)}, headers)
 
     def admit(self, op: Any, path: str) -> RateDecision:
         return self.ctx.limiter.acquire(self.ctx.settings.location_id, 1)

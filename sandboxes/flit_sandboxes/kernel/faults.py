@@ -8,11 +8,25 @@ path the gateway passes (``Gateway.fault_path``); a sandbox whose paths have ali
 A hit can:
 
 - delay the request by ``delay_seconds`` (then serve it normally unless a status/drop is set);
-- answer with ``status`` (429, 5xx, 403, ...) without executing the request;
-- drop the connection (close the socket without any response).
+- answer with ``status`` (429, 5xx, 403, ...) without executing the request; ``retry_after``
+  (seconds) sets the vendor's wait header on that answer (``Retry-After``, or the vendor's reset
+  header: ``Gateway.wait_headers``), so a long 429 storm can be played quickly; ``body`` (any JSON)
+  replaces the vendor's error body; ``echo`` makes the error body quote the request itself (its
+  JSON or form body and its credential headers, in the vendor's error shape: ``Gateway.echo_reply``),
+  the way vendors' 400/422 answers and proxies do;
+- drop the connection (close the socket without any response) before executing the request;
+- ``lose_response``: execute the request (charged, stored), then close the socket instead of
+  answering: "executed but the answer never arrived", the case a client must not answer with a
+  duplicate. With ``delay_seconds`` the lost answer is held that long before the connection drops.
 
-Rules are matched in registration order; the first rule that matches a request consumes it.
-Faulted requests are not charged against the rate limits (the "server" never processed them).
+A delayed request whose client hangs up meanwhile is abandoned by the server when it reads the
+body (the ASGI server reports the disconnect), so only ``lose_response`` produces a lost answer of
+an executed write.
+
+Rules are matched in registration order; the first rule that matches a request consumes it (a
+``lose_response`` rule also when the request is then refused by the rate limits).
+Faulted requests are not charged against the rate limits (the "server" never processed them),
+except ``lose_response`` ones, which are executed.
 """
 
 from __future__ import annotations
@@ -38,6 +52,10 @@ class FaultRule:
     after: int
     delay_seconds: float
     drop_connection: bool
+    lose_response: bool = False
+    retry_after: int | None = None
+    body: Any = None
+    echo: bool = False
     fired: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -63,14 +81,16 @@ class FaultInjector:
 
         Body keys: ``status`` (int 400-599, optional), ``count`` (>= 1, default 1),
         ``path_prefix`` (default "/"), ``method`` (optional), ``delay_seconds`` (0-120, default 0),
-        ``drop_connection`` (bool), ``after`` (>= 0, default 0).
+        ``drop_connection`` (bool), ``lose_response`` (bool), ``after`` (>= 0, default 0), and with
+        ``status`` only: ``retry_after`` (int seconds >= 0), ``body`` (JSON) or ``echo`` (bool).
 
         Raises:
-            ValueError: invalid or pointless rule (no status, delay or drop).
+            ValueError: invalid, contradictory or pointless rule (no status, delay, drop or loss).
         """
         if not isinstance(spec, dict):
             raise ValueError("fault body must be a JSON object")
-        unknown = set(spec) - {"status", "count", "path_prefix", "method", "delay_seconds", "drop_connection", "after"}
+        unknown = set(spec) - {"status", "count", "path_prefix", "method", "delay_seconds", "drop_connection", "after",
+                               "lose_response", "retry_after", "body", "echo"}
         if unknown:
             raise ValueError(f"unknown fault keys: {sorted(unknown)}")
         status = spec.get("status")
@@ -94,8 +114,23 @@ class FaultInjector:
         method = spec.get("method")
         if method is not None and not isinstance(method, str):
             raise ValueError("method must be a string")
-        if status is None and not drop and not delay:
-            raise ValueError("a fault needs status, delay_seconds or drop_connection")
+        lose = spec.get("lose_response", False)
+        if not isinstance(lose, bool):
+            raise ValueError("lose_response must be a boolean")
+        if lose and (status is not None or drop):
+            raise ValueError("lose_response executes the request: it takes no status or drop_connection")
+        retry_after = spec.get("retry_after")
+        if retry_after is not None and (not _is_int(retry_after) or retry_after < 0):
+            raise ValueError("retry_after must be an integer >= 0")
+        echo = spec.get("echo", False)
+        if not isinstance(echo, bool):
+            raise ValueError("echo must be a boolean")
+        if (retry_after is not None or "body" in spec or echo) and status is None:
+            raise ValueError("retry_after, body and echo go with a status")
+        if echo and "body" in spec:
+            raise ValueError("echo and body are alternatives")
+        if status is None and not drop and not delay and not lose:
+            raise ValueError("a fault needs status, delay_seconds, drop_connection or lose_response")
         rule = FaultRule(
             id=next(self._ids),
             path_prefix=self._normalise(prefix),
@@ -105,6 +140,10 @@ class FaultInjector:
             after=after,
             delay_seconds=float(delay),
             drop_connection=drop,
+            lose_response=lose,
+            retry_after=retry_after,
+            body=spec.get("body"),
+            echo=echo,
         )
         with self._lock:
             self._rules.append(rule)

@@ -9,7 +9,11 @@ Per HTTP request, in order (a vendor subclass overrides the hooks named here):
    ``<unauthorised>``, not counted; a scope goes on (it may carry what the routes need).
 4. The request is counted under its route template (``<unmatched>`` when no operation matches).
 5. Faults: the rule for ``fault_path(path)`` (None: never faulted) fires: a delay, then a dropped
-   connection or ``fault_reply(status)``; a faulted request is not charged.
+   connection or ``fault_reply(status)`` (its wait headers from ``wait_headers`` when the rule sets
+   ``retry_after``, its body replaced by the rule's ``body``, or by ``echo_reply`` quoting the request
+   when it sets ``echo``); a faulted request is not charged. A
+   ``lose_response`` rule lets the request go on through steps 6-8 and then drops the connection
+   instead of sending the routes' answer (logged as ``lost``).
 6. Limits: ``admit(op, path)`` (None: not limited) charges ``ctx.limiter``; a refusal is answered
    with ``over_limit(decision)``. ``rate_headers(decision)`` go on the routes' response.
 7. ``check(scope, path)`` may answer instead of the routes (e.g. a required header); counted.
@@ -30,7 +34,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from re import Pattern
 from typing import Any
 
@@ -110,6 +114,16 @@ class Gateway(abc.ABC):
     def fault_reply(self, status: int) -> Reply:
         """The answer of an injected ``status`` fault (the vendor's error body)."""
 
+    def echo_reply(self, status: int, text: str, headers: Headers) -> Reply:
+        """The error answer of an ``echo`` fault: ``text`` quotes the request (body and credential
+        headers) inside the vendor's error shape; default ``{"message": text}``."""
+        return Reply.json(status, {"message": text}, headers)
+
+    def wait_headers(self, seconds: int) -> Headers:
+        """The headers that tell a client to wait ``seconds`` (a fault's ``retry_after``); default
+        ``Retry-After``. They replace headers of the same names on the fault's answer."""
+        return [(b"retry-after", str(seconds).encode())]
+
     def admit(self, op: Any, path: str) -> RateDecision | None:
         """Charge ``ctx.limiter`` for the request (``op`` may be None); None: not rate limited."""
         return None
@@ -152,9 +166,12 @@ class Gateway(abc.ABC):
         stats.request(method, template)
         fault_path = self.fault_path(path)
         rule = self.ctx.faults.take(method, fault_path) if fault_path is not None else None
+        lose: FaultRule | None = None
         if rule is not None:
             stats.fault()
-            if await self._apply_fault(rule, receive, send):
+            if rule.lose_response:
+                lose = rule
+            elif await self._apply_fault(rule, scope, receive, send):
                 self._log(method, template, "dropped" if rule.drop_connection else rule.status, started)
                 return
 
@@ -175,6 +192,9 @@ class Gateway(abc.ABC):
             stats.status(refusal.status)
             self._log(method, template, refusal.status, started)
             return
+        if lose is not None:
+            await self._lose(lose, scope, receive, template, started)
+            return
         await self._forward(scope, receive, send, template, started, extra_headers)
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send, template: str, started: float,
@@ -193,7 +213,24 @@ class Gateway(abc.ABC):
         self.ctx.stats.status(status)
         self._log(scope["method"], template, status, started)
 
-    async def _apply_fault(self, rule: FaultRule, receive: Receive, send: Send) -> bool:
+    async def _lose(self, rule: FaultRule, scope: Scope, receive: Receive, template: str, started: float) -> None:
+        """Execute the request with the routes (their answer goes nowhere), hold it ``delay_seconds``,
+        then close the connection: the write happened, the client never hears of it."""
+        status = 500
+
+        async def swallow(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await self.app(scope, receive, swallow)
+        self.ctx.stats.status(status)
+        if rule.delay_seconds:
+            await asyncio.sleep(rule.delay_seconds)
+        await drop_connection(receive)
+        self._log(scope["method"], template, f"lost (executed: {status})", started)
+
+    async def _apply_fault(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> bool:
         """Run the fault; True if the request is finished (answered or dropped)."""
         if rule.delay_seconds:
             await asyncio.sleep(rule.delay_seconds)
@@ -202,9 +239,39 @@ class Gateway(abc.ABC):
             return True
         if rule.status is None:
             return False
-        await self.fault_reply(rule.status).send(send)
+        reply = self.fault_reply(rule.status)
+        if rule.body is not None:
+            reply = Reply.json(rule.status, rule.body, reply.headers)
+        if rule.echo:
+            reply = self.echo_reply(rule.status, await _echo_text(scope, receive), reply.headers)
+        if rule.retry_after is not None:
+            waits = list(self.wait_headers(rule.retry_after))
+            names = {name for name, _ in waits}
+            reply = replace(reply, headers=[*(h for h in reply.headers if h[0] not in names), *waits])
+        await reply.send(send)
         self.ctx.stats.status(rule.status)
         return True
 
     def _log(self, method: str, template: str, status: int | str | None, started: float) -> None:
         self.logger.info("%s %s %s %.1fms", method, template, status, (time.perf_counter() - started) * 1000)
+
+
+_ECHOED_HEADERS = (b"authorization", b"x-api-token", b"x-practicehub-key")
+
+
+async def _echo_text(scope: Scope, receive: Receive) -> str:
+    """What an echoing vendor quotes: the request's JSON or form body (not multipart uploads) and
+    its credential headers, at most 2,000 characters of body."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    headers = dict(scope.get("headers", ()))
+    ctype = headers.get(b"content-type", b"").decode("latin-1")
+    body = "" if ctype.startswith("multipart/") else b"".join(chunks).decode("utf-8", "replace")[:2000]
+    creds = "; ".join(f"{k.decode()}: {v.decode('latin-1')}" for k, v in headers.items() if k in _ECHOED_HEADERS)
+    return f"invalid request body {body}" + (f" (request headers: {creds})" if creds else "")

@@ -7,7 +7,8 @@ Per request, in order (steps as in ``kernel.gateway``):
    the sandbox token, else 401 with the integrators' body (notes §3). Admin paths need it too.
 3. ``/__sandbox/...`` admin requests go straight to their routes.
 4. Fault injection: delay, injected status (403/502/503/504 as Cloudflare HTML pages, others the
-   JSON error body, 429 with the rate-limit headers), or a dropped connection.
+   JSON error body, 429 with the rate-limit headers; a rule's ``retry_after`` sets
+   ``x-ratelimit-reset``), a dropped connection, or a lost answer after executing.
 5. Rate limiting: burst windows and the daily token budget, charged with the operation's
    ``x-token-cost``; 429 when over. Every response then carries the five headers (``ratelimit``).
 6. One log line per request (``flit_sandboxes.pipedrive``): method, route template,
@@ -74,6 +75,15 @@ class PipedriveGateway(Gateway):
             return Reply(status, page, content_type=b"text/html; charset=UTF-8")
         return Reply.json(status, {"success": False, "error": phrase(status), "errorCode": status,
                                    "error_info": ERROR_INFO})
+
+    def echo_reply(self, status: int, text: str, headers: Headers) -> Reply:
+        """The v2 validation error shape (notes §3: ``error`` text + ``code``)."""
+        return Reply.json(status, {"success": False, "error": text, "code": "ERR_BAD_REQUEST", "error_info": ERROR_INFO},
+                          headers)
+
+    def wait_headers(self, seconds: int) -> Headers:
+        """Pipedrive names the wait in ``x-ratelimit-reset`` (notes §8; ``Retry-After`` is not documented)."""
+        return [(b"x-ratelimit-reset", str(seconds).encode())]
 
     def admit(self, op: Any, path: str) -> RateDecision:
         ctx = self.ctx

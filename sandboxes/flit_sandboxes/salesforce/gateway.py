@@ -12,7 +12,9 @@ Per request, in order:
    "INVALID_SESSION_ID"}]`` (notes §8 item 1) with ``WWW-Authenticate: Token`` (UNCONFIRMED header);
    simple-salesforce refreshes its session on exactly this body.
 4. Faults (``POST /__sandbox/faults``): ``path_prefix`` is matched below ``/services/data/vXX.X`` (``/jobs/ingest``)
-   or against the full path for ``/services/oauth2/token``. Injected bodies: 401 as above, 403
+   or against the full path for ``/services/oauth2/token``; ``lose_response`` executes the call and
+   drops the connection instead of answering (a Bulk job created, a ContentVersion stored, the
+   answer lost). Injected bodies: 401 as above, 403
    ``REQUEST_LIMIT_EXCEEDED``, 500 ``UNKNOWN_EXCEPTION``, 503 ``SERVER_UNAVAILABLE``, others
    ``[{"errorCode": "HTTP_<status>"}]`` (UNCONFIRMED codes/texts).
 5. Daily API allowance: each ``/services/data/vXX.X/...`` request costs 1 of ``api_daily_limit``; every
@@ -106,6 +108,10 @@ class SalesforceGateway(Gateway):
     def fault_reply(self, status: int) -> Reply:
         body = _FAULT_BODIES.get(status) or [{"message": phrase(status), "errorCode": f"HTTP_{status}"}]
         return Reply.json(status, body)
+
+    def echo_reply(self, status: int, text: str, headers: Headers) -> Reply:
+        """The top-level REST error array (notes §2.6)."""
+        return Reply.json(status, [{"message": text, "errorCode": "INVALID_FIELD", "fields": []}], headers)
 
     def admit(self, op: Any, path: str) -> RateDecision | None:
         self._refused = False
