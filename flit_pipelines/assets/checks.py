@@ -8,8 +8,6 @@ Metadata carries counts, sums and IDs only, never patient values.
 
 from __future__ import annotations
 
-import re
-
 import dagster as dg
 import pandas as pd
 
@@ -17,9 +15,11 @@ from flit_pipelines.destinations.base import Destination
 from flit_pipelines.ledger import Ledger
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform import CF_PREFIX
+from flit_pipelines.transform.expressions import SOURCE_SUM_RE
+from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 
 MONEY_TOLERANCE = 0.005
-_SUM_RE = re.compile(r"^\s*(\w+)\.(\w+)(?:\s+where\s+(.+))?\s*$")
+_SUM_RE = SOURCE_SUM_RE
 
 
 def loaded_records(spec: MigrationSpec, target: str, payload: pd.DataFrame, ledger: Ledger,
@@ -76,8 +76,10 @@ def count_check(spec: MigrationSpec, target: str, wave: str, payload: pd.DataFra
 def duplicate_check(spec: MigrationSpec, target: str, dest: Destination,
                     created_this_wave: int | None = None) -> dg.AssetCheckResult:
     """no_duplicate_source_ids: every source key ("<target>:<id>") occurs at most once among live
-    destination records of the entity (full listing). Users and files are unique by the crosswalk's
-    unique constraint and pass with that explanation. ``created_this_wave`` (delta waves): 0 means
+    destination records of the entity (full listing). Files are listed like every other entity (each
+    destination finds a file's source key: Pipedrive file name/description, HighLevel FILE_UPLOAD part
+    name, Salesforce ContentVersion external ID). Users are matched, never created, and pass with
+    that explanation. ``created_this_wave`` (delta waves): 0 means
     this wave created nothing, so it cannot have duplicated anything and the listing (one request
     per contact for HighLevel notes and tasks) is skipped."""
     t = spec.targets[target]
@@ -86,10 +88,10 @@ def duplicate_check(spec: MigrationSpec, target: str, dest: Destination,
             check_name="no_duplicate_source_ids", passed=True,
             description="this delta wave created no record of the target: nothing new can be duplicated "
                         "(the full wave listed them all)", metadata={"duplicates": 0, "listing": "skipped"})
-    if t.entity in ("user", "file"):
+    if t.entity == "user":
         return dg.AssetCheckResult(
             check_name="no_duplicate_source_ids", passed=True,
-            description=f"{t.entity}: source IDs are unique in the crosswalk (unique constraint); "
+            description="user: source IDs are unique in the crosswalk (unique constraint); "
                         "users are matched, never created",
             metadata={"duplicates": 0})
     counts = dest.source_key_counts(target, t)
@@ -110,7 +112,7 @@ def source_sum(spec_sum: str, frames_loader) -> float:
     obj, col, where = m.groups()
     df = frames_loader(obj)
     if where:
-        df = df[df.eval(where, engine="python").fillna(False).astype(bool)]
+        df = df[pd.Series(evaluate_expression(df, where), index=df.index).fillna(False).astype(bool)]
     return float(pd.to_numeric(df[col], errors="coerce").fillna(0).sum())
 
 

@@ -29,7 +29,8 @@ UNDECLARED = "deleted in the source; no on_source_delete in the spec: left uncha
 
 
 def deletions_path(reports_dir: Path, obj: str) -> Path:
-    """``<reports_dir>/deletions/<obj>.csv`` (one column ``source_id``)."""
+    """``<reports_dir>/deletions/<obj>.csv`` (one column ``source_id``; machine-read by
+    ``read_deletions``, so written plain, not through ``reports.staff_csv``)."""
     return reports_dir / "deletions" / f"{obj}.csv"
 
 

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import and_, select
 
 from flit_pipelines.ledger.tables import audit_event
+from flit_pipelines.reports.staff_csv import write_staff_csv
 
 AUDIT_COLUMNS: tuple[str, ...] = ("target", "source_id", "dest_id", "operation", "status", "error", "at", "run_id")
 
@@ -87,6 +88,8 @@ def write_audit_log(ledger, migration: str, wave: str, out_dir: str | Path, *,
     Output rows, one per audit event of the wave ordered by time then event id, columns
     ``target, source_id, dest_id, operation, status, error, at, run_id``; ``at`` is UTC (ISO 8601 in
     the CSV, ``timestamp[us, UTC]`` in Parquet); missing values are empty in the CSV, null in Parquet.
+    CSV cells a spreadsheet would run as a formula start with ``'`` (``reports.staff_csv``); the
+    Parquet file keeps the values as they are.
     A wave without events gives header-only files.
 
     The summary JSON (also what ``audit_summary`` returns)::
@@ -111,7 +114,7 @@ def write_audit_log(ledger, migration: str, wave: str, out_dir: str | Path, *,
             for chunk in audit_chunks(ledger, migration, wave, chunk_rows=chunk_rows):
                 csv = chunk.copy()
                 csv["at"] = csv["at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-                csv.to_csv(fh, header=False, index=False, lineterminator="\n")
+                write_staff_csv(csv, fh, header=False, lineterminator="\n")
                 writer.write_table(pa.Table.from_pandas(chunk, schema=AUDIT_SCHEMA, preserve_index=False))
                 _add_summary(summary, chunk)
         writer.close()

@@ -41,6 +41,7 @@ import pandas as pd
 
 from flit_pipelines.destinations.base import Destination, resolve_lookups
 from flit_pipelines.ledger import Ledger
+from flit_pipelines.reports.staff_csv import write_staff_csv
 from flit_pipelines.spec import load_order
 from flit_pipelines.spec.model import DiffTolerance, MigrationSpec, Target
 
@@ -373,7 +374,7 @@ def write_reports(spec: MigrationSpec, target_name: str, frame: pd.DataFrame, su
     parts = reports_dir / PART_DIR
     parts.mkdir(parents=True, exist_ok=True)
     part = parts / f"{target_name}.csv"
-    _atomic_text(part, frame.to_csv(index=False))
+    _atomic_text(part, frame.to_csv(index=False))  # machine-read below: plain, it must round-trip
     _atomic_text(parts / f"{target_name}.json", json.dumps(summary, indent=2, sort_keys=True))
     frames, summaries = [], {}
     for name in load_order(spec):
@@ -384,7 +385,7 @@ def write_reports(spec: MigrationSpec, target_name: str, frame: pd.DataFrame, su
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
     out = {"csv": reports_dir / CSV_FILE, "html": reports_dir / HTML_FILE, "summary": reports_dir / SUMMARY_FILE,
            "part": part}
-    _atomic_text(out["csv"], combined.to_csv(index=False))
+    write_staff_csv(combined, out["csv"])  # for people; the parts above are read back, so written plain
     _atomic_text(out["html"], field_diff_html(spec, summaries, combined))
     doc = {"passed": all(s.get("passed") for s in summaries.values()), "targets": summaries,
            "csv": str(out["csv"]), "html": str(out["html"])}

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from flit_pipelines.ledger import Ledger
+from flit_pipelines.reports.staff_csv import write_staff_csv
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform.phi import HOLD_PREFIX, patterns_of
 
@@ -51,10 +52,6 @@ def queue_counts(queue: pd.DataFrame) -> dict:
 
 
 def write_queue(ledger: Ledger, spec: MigrationSpec, wave: str, out_dir: Path) -> Path:
-    """Write ``<out_dir>/phi_review_queue.csv`` for the wave (held in this wave, plus approvals)."""
-    path = Path(out_dir) / QUEUE_NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.tmp")
-    queue_frame(ledger, spec, wave).to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    """Write ``<out_dir>/phi_review_queue.csv`` for the wave (held in this wave, plus approvals), for
+    people (``reports.staff_csv``)."""
+    return write_staff_csv(queue_frame(ledger, spec, wave), Path(out_dir) / QUEUE_NAME)

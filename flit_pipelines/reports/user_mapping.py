@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from flit_pipelines.ledger import Ledger
+from flit_pipelines.reports.staff_csv import write_staff_csv
 
 
 def write_user_mapping(path: Path, migration: str, target: str, payload: pd.DataFrame, ledger: Ledger,
@@ -21,7 +22,8 @@ def write_user_mapping(path: Path, migration: str, target: str, payload: pd.Data
     """Write the mapping template CSV; returns how many rows fell back to the fallback owner.
 
     ``payload`` is the user target's payload (``source_id``, ``match_value`` = e-mail, field columns);
-    the matched user IDs come from the ledger crosswalk written by the load just before.
+    the matched user IDs come from the ledger crosswalk written by the load just before. Written
+    for people (``reports.staff_csv``: formula-like cells start with ``'``).
     """
     xw = ledger.crosswalk_frame(migration, target)
     dest = payload["source_id"].astype("string").map(pd.Series(xw["dest_id"].to_numpy(), index=xw["source_id"].to_numpy()))
@@ -31,6 +33,5 @@ def write_user_mapping(path: Path, migration: str, target: str, payload: pd.Data
                         **{c: payload[c] for c in fields},
                         "status": fallback.map({True: "FALLBACK", False: "matched"}),
                         "target_user_id": dest})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(path, index=False)
+    write_staff_csv(out, path)
     return int(fallback.sum())

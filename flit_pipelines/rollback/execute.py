@@ -21,6 +21,7 @@ import pandas as pd
 
 from flit_pipelines.destinations.base import DailyLimitError, Destination, FatalLoadError, SendResult
 from flit_pipelines.ledger import Ledger, RecordOutcome
+from flit_pipelines.reports.staff_csv import write_staff_csv
 from flit_pipelines.rollback.plan import ACTIONS, PLAN_COLUMNS, plan_rollback
 from flit_pipelines.spec.model import MigrationSpec
 
@@ -203,10 +204,9 @@ def _restore_chunk(spec: MigrationSpec, ledger: Ledger, destination: Destination
 # -- reports -------------------------------------------------------------------------------------
 
 def write_plan(plan: pd.DataFrame, path: Path) -> Path:
-    """The plan as CSV (columns ``PLAN_COLUMNS``; IDs and reasons only, never record values)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    plan[PLAN_COLUMNS].to_csv(path, index=False)
-    return path
+    """The plan as CSV for people (columns ``PLAN_COLUMNS``; IDs and reasons only, never record
+    values; ``reports.staff_csv``)."""
+    return write_staff_csv(plan[PLAN_COLUMNS], path)
 
 
 def write_report(summary: dict[str, Any], path: Path) -> Path:

@@ -5,18 +5,20 @@ During extract, each kept row's URL is fetched once with the source's credential
 extracts cost nothing). Loads then read local files exactly as they read an export's. A download
 that fails is counted, and its file stays absent: the file target flags that row ("file missing")
 instead of dropping it. Errors name the object and the count, never a URL or a file name (PHI).
+Paths are resolved through ``flit_pipelines.files`` (the same rules the loads read them by: inside the
+root after following links), and files are written without following a planted link.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
 
+from flit_pipelines.files import DocumentFiles, FileRejected, write_staged
 from flit_pipelines.spec.model import SourceObject
 from flit_pipelines.transform.values import render_template
 
@@ -49,16 +51,17 @@ def stage_downloads(source: Downloader, obj: SourceObject, frame: pd.DataFrame, 
     if frame.empty:
         return stats
     rels = render_template(frame, spec.path)
-    root = root.resolve()
+    files = DocumentFiles(root)
     for url, rel in zip(frame[spec.url_column], rels, strict=True):
         if pd.isna(url) or pd.isna(rel):
             stats.failed += 1
             continue
-        dest = (root / str(rel)).resolve()
-        if root not in dest.parents:
+        try:
+            dest = files.resolve(rel)
+        except FileRejected:
             stats.failed += 1
             continue
-        if dest.exists():
+        if files.check(rel).ok:
             stats.present += 1
             continue
         try:
@@ -67,9 +70,11 @@ def stage_downloads(source: Downloader, obj: SourceObject, frame: pd.DataFrame, 
             log.warning("attachment download failed (%s)", type(exc).__name__)
             stats.failed += 1
             continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(dest.name + ".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, dest)
+        try:
+            write_staged(files, dest, data)
+        except (FileRejected, OSError) as exc:
+            log.warning("attachment could not be staged (%s)", type(exc).__name__)
+            stats.failed += 1
+            continue
         stats.fetched += 1
     return stats

@@ -14,6 +14,13 @@ Guarantees:
   ignores the ODBC attribute), SQLite files attached with ``mode=ro``. ODBC defines the attribute as
   a hint; whether the SQL Server and c-treeACE drivers enforce it is not verified, so there the DDP's
   read-only login is the real guard.
+* **Only SELECT reaches the driver** (``sources.readonly.require_select``, every driver): a session
+  default can be switched back (``SET TRANSACTION READ WRITE``), so the two session methods that
+  issue SQL refuse anything but one SELECT. SQLite connections are locked by an authorizer (no
+  ATTACH, no writes, no pragma changes).
+* **Login check at connect time** (``sources.readonly.login_write_access``, once per source): a
+  warning says when the login itself can write (PostgreSQL: superuser, write privileges, CREATE) or
+  when the engine cannot be asked; ``DatabaseSource.login_check`` holds the result.
 * **Bounded memory**: rows are fetched ``chunk_rows`` at a time (pyodbc ``fetchmany``; SQLAlchemy
   ``yield_per``, a server-side cursor on PostgreSQL; psqlODBC gets ``UseDeclareFetch``).
 * **Canonical text** (``sources.base``), converted column-wise with pyarrow: integers ``123``,
@@ -51,6 +58,7 @@ from flit_pipelines.sources.dialects import (
     sqlstate,
     table_reference,
 )
+from flit_pipelines.sources.readonly import LoginCheck, lock_sqlite, login_write_access, require_select
 from flit_pipelines.spec.model import SourceObject
 
 log = logging.getLogger(__name__)
@@ -180,10 +188,11 @@ class _OdbcSession:
 
     placeholder = "?"
 
-    def __init__(self, conn: Any, chunk_rows: int):
-        self.conn, self.chunk_rows = conn, chunk_rows
+    def __init__(self, conn: Any, chunk_rows: int, dialect: str):
+        self.conn, self.chunk_rows, self.dialect = conn, chunk_rows, dialect
 
     def columns(self, sql: str) -> list[str]:
+        require_select(sql, self.dialect)
         cur = self.conn.cursor()
         try:
             cur.execute(sql)
@@ -192,6 +201,7 @@ class _OdbcSession:
             cur.close()
 
     def stream(self, sql: str, since: Any) -> Iterator[list]:
+        require_select(sql, self.dialect)
         cur = self.conn.cursor()
         try:
             cur.arraysize = self.chunk_rows
@@ -217,6 +227,7 @@ class _OdbcBackend:
         self._dialect: Dialect | None = None
         self.chunk_rows = chunk_rows
         self.errors: tuple[type[BaseException], ...] = (pyodbc.Error,)
+        self.login: LoginCheck | None = None
 
     def __repr__(self) -> str:
         return "<ODBC connection (redacted)>"
@@ -248,6 +259,8 @@ class _OdbcBackend:
         except self._pyodbc.Error as exc:
             conn.close()
             raise DatabaseConnectionError(f"ODBC session setup failed: {describe_error(exc)}") from None
+        if self.login is None:
+            self.login = login_write_access(lambda q: conn.cursor().execute(q).fetchall(), self._dialect.name)
         return conn
 
     @property
@@ -260,7 +273,7 @@ class _OdbcBackend:
     def session(self) -> Iterator[_OdbcSession]:
         conn = self._connect()
         try:
-            yield _OdbcSession(conn, self.chunk_rows)
+            yield _OdbcSession(conn, self.chunk_rows, self.dialect.name)
         finally:
             conn.close()
 
@@ -273,12 +286,13 @@ class _SqlAlchemySession:
 
     placeholder = ":since"
 
-    def __init__(self, conn: Any, chunk_rows: int):
-        self.conn, self.chunk_rows = conn, chunk_rows
+    def __init__(self, conn: Any, chunk_rows: int, dialect: str):
+        self.conn, self.chunk_rows, self.dialect = conn, chunk_rows, dialect
 
     def columns(self, sql: str) -> list[str]:
         from sqlalchemy import text
 
+        require_select(sql, self.dialect)
         result = self.conn.execute(text(sql))
         try:
             return list(result.keys())
@@ -288,6 +302,7 @@ class _SqlAlchemySession:
     def stream(self, sql: str, since: Any) -> Iterator[list]:
         from sqlalchemy import text
 
+        require_select(sql, self.dialect)
         result = self.conn.execution_options(yield_per=self.chunk_rows).execute(
             text(sql), {} if since is None else {"since": since})
         try:
@@ -297,10 +312,12 @@ class _SqlAlchemySession:
 
 
 def _sqlite_creator(path: str):
-    """A connection factory: in-memory main database with the practice file attached read-only as admin."""
+    """A connection factory: in-memory main database with the practice file attached read-only as
+    admin, then locked (``readonly.lock_sqlite``: no further ATTACH, no writes)."""
     def create() -> sqlite3.Connection:
         conn = sqlite3.connect("file::memory:", uri=True, check_same_thread=False)
         attach_sqlite_readonly(conn, path)
+        lock_sqlite(conn)
         return conn
     return create
 
@@ -329,6 +346,7 @@ class _SqlAlchemyBackend:
             event.listen(self.engine, "connect", self._on_connect)
         self.chunk_rows = chunk_rows
         self.errors: tuple[type[BaseException], ...] = (exc.DBAPIError, sqlite3.Error)
+        self.login: LoginCheck | None = None
 
     def __repr__(self) -> str:
         return "<database URL (redacted)>"
@@ -349,7 +367,11 @@ class _SqlAlchemyBackend:
                 raise DatabaseConnectionError("database connection failed: SQLite file not found") from None
             raise DatabaseConnectionError(f"database connection failed: {describe_error(exc)}") from None
         try:
-            yield _SqlAlchemySession(conn, self.chunk_rows)
+            if self.login is None:
+                from sqlalchemy import text
+
+                self.login = login_write_access(lambda q: conn.execute(text(q)).fetchall(), self.dialect.name)
+            yield _SqlAlchemySession(conn, self.chunk_rows, self.dialect.name)
         finally:
             conn.close()
 
@@ -410,6 +432,15 @@ class DatabaseSource:
     def dialect(self) -> Dialect:
         """The engine's dialect (ODBC: detected on the first connection)."""
         return self._backend.dialect
+
+    @property
+    def login_check(self) -> LoginCheck:
+        """Whether the login can write (``readonly.LoginCheck``), checked on the first connection
+        (connects now if none was made yet). Raises DatabaseConnectionError like ``header``."""
+        if self._backend.login is None:
+            with self._backend.session():
+                pass
+        return self._backend.login
 
     @contextmanager
     def connection(self) -> Iterator[Any]:

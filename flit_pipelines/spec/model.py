@@ -637,6 +637,38 @@ class MigrationSpec(_Strict):
             raise ValueError(f"waves.sample_parents: columns not declared: {cols}")
         return self
 
+    @model_validator(mode="after")
+    def _expressions_are_allowed(self) -> "MigrationSpec":
+        """Every expression (``expr``/``where`` of fields, derives, targets, sample strata and parents,
+        the ``where`` of ``source_sums``) passes ``transform.expressions.check_expression``, so an
+        expression reaching beyond the allowed operations fails ``load_spec`` naming where it is."""
+        from flit_pipelines.transform.expressions import SOURCE_SUM_RE, ExpressionError, check_expression
+
+        found: list[tuple[str, str | None]] = []
+        for tname, t in self.targets.items():
+            found.append((f"target {tname}: where", t.where))
+            for step in t.derive:
+                found += [(f"target {tname}: derive {step.name} expr", step.expr),
+                          (f"target {tname}: derive {step.name} where", step.where)]
+            for kind, maps in (("field", t.fields), ("custom field", t.custom_fields)):
+                found += [(f"target {tname}: {kind} {name} expr", src.expr) for name, src in maps.items()]
+            for money, text in t.source_sums.items():
+                m = SOURCE_SUM_RE.match(text)
+                found.append((f"target {tname}: source_sums {money} where", m.group(3) if m else None))
+        for i, st in enumerate((*self.waves.sample_strata, *self.waves.sample_parents)):
+            found.append((f"waves sample_strata/sample_parents[{i}] ({st.object}) where", st.where))
+        errors = []
+        for where, expr in found:
+            if expr is None:
+                continue
+            try:
+                check_expression(expr)
+            except ExpressionError as exc:
+                errors.append(f"{where}: {exc}")
+        if errors:
+            raise ValueError("; ".join(errors))
+        return self
+
     @property
     def is_approved(self) -> bool:
         """True when approved_by and approved_at are set (see ``approval_status`` for the hash check)."""

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from flit_pipelines.spec.model import DeriveStep, ValueSource
+from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 from flit_pipelines.transform.values import TransformError, evaluate, render_template
 
 
@@ -74,7 +75,7 @@ def aggregate(step: DeriveStep, other: pd.DataFrame, settings: dict[str, Any]) -
         raise TransformError(f"derive {step.name}: column {right!r} not in {step.from_}")
     if step.where:
         try:
-            mask = other.eval(step.where, engine="python", local_dict=settings)
+            mask = evaluate_expression(other, step.where, settings)
         except Exception as exc:
             raise TransformError(f"derive {step.name}: where {step.where!r}: {type(exc).__name__}: {exc}") from exc
         other = other[mask.fillna(False).astype(bool)]

@@ -15,6 +15,7 @@ import pandas as pd
 
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform.derive import apply_derive
+from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 from flit_pipelines.transform.values import TransformError, evaluate
 
 CF_PREFIX = "cf:"
@@ -44,7 +45,7 @@ def build_payload(spec: MigrationSpec, target: str, frames: dict[str, pd.DataFra
     try:
         work = apply_derive(base, t.derive, frames, obj.primary_key, settings)
         if t.where:  # after derive, so a filter can use derived columns ("has a ledger history")
-            keep = work.eval(t.where, engine="python", local_dict=settings)
+            keep = evaluate_expression(work, t.where, settings)
             work = work[pd.Series(keep, index=work.index).fillna(False).astype(bool)].reset_index(drop=True)
     except TransformError as exc:
         raise TransformError(f"target {target}: {exc}") from exc

@@ -5,7 +5,9 @@ A target's ``phi_review`` (``flit_pipelines.spec.model.PhiReview``) names the pa
 the pattern names, file-name globs and an optional text-file path column. Detection is vectorised:
 each pattern is one regular expression run over a whole pandas string column (HTML tags and the
 common entities are removed first, since note bodies are HTML). Only text files (by extension) are
-read, up to ``max_text_bytes``; PDFs and images are judged by their file name only.
+read, up to ``max_text_bytes``, through ``flit_pipelines.files`` (inside the files root, regular files
+only: a path outside the export, a FIFO or a device is never opened); PDFs and images are judged by
+their file name only.
 
 Patterns (US-centred, tuned to miss plain clinical prose such as "Prefers morning appointments"):
 
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from flit_pipelines.files import DocumentFiles
 from flit_pipelines.spec.model import PhiReview
 
 HOLD_PREFIX = "held for PHI review: "
@@ -94,15 +97,9 @@ def _file_name_hits(names: pd.Series, globs: Iterable[str]) -> pd.Series:
     return names.astype("string").str.match(rx, na=False).astype(bool)
 
 
-def _read_text(path: str, root: Path | None, limit: int) -> str | None:
-    p = Path(path)
-    if not p.is_absolute() and root is not None:
-        p = root / p
-    try:
-        with p.open("rb") as fh:
-            return fh.read(limit).decode("utf-8", errors="replace")
-    except OSError:  # a missing file is the destination's flag to raise, not a PHI finding
-        return None
+def _read_text(files: DocumentFiles, path: str, limit: int) -> str | None:
+    data = files.read_prefix(path, limit)  # None: missing/outside/not regular, the destination flags it
+    return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def _text_file_bodies(paths: pd.Series, root: Path | None, limit: int) -> pd.Series:
@@ -112,7 +109,9 @@ def _text_file_bodies(paths: pd.Series, root: Path | None, limit: int) -> pd.Ser
     is_text = suffix.isin(TEXT_SUFFIXES).fillna(False).astype(bool)
     bodies = pd.Series(pd.NA, index=paths.index, dtype="string")
     if is_text.any():  # file I/O is per file; matching stays vectorised
-        bodies[is_text] = [_read_text(p, root, limit) for p in paths[is_text]]
+        files = DocumentFiles(root)
+        texts = paths[is_text]
+        bodies[is_text] = pd.Series([_read_text(files, p, limit) for p in texts], index=texts.index, dtype="string")
     return bodies
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from flit_pipelines.spec.model import ValueSource
+from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 from flit_pipelines.transform.formatters import apply_format
 
 
@@ -78,7 +79,7 @@ def evaluate(frame: pd.DataFrame, src: ValueSource, settings: dict[str, Any] | N
         elif src.template is not None:
             s = render_template(frame, src.template, escape=src.escape)
         elif src.expr is not None:
-            s = frame.eval(src.expr, engine="python", local_dict=settings or {})
+            s = evaluate_expression(frame, src.expr, settings)
             if not isinstance(s, pd.Series):
                 s = pd.Series(s, index=frame.index)
         else:

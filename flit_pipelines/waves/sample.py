@@ -47,9 +47,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flit_pipelines.reports.staff_csv import write_staff_csv
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.validate import coerce_chunk
 from flit_pipelines.spec.model import MigrationSpec, SourceObject
+from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +162,7 @@ def _mask(frame: pd.DataFrame, where: str | None, settings: Mapping[str, Any]) -
     if not where:
         return pd.Series(True, index=frame.index)
     try:
-        keep = frame.eval(where, engine="python", local_dict=dict(settings))
+        keep = evaluate_expression(frame, where, settings)
         return pd.Series(keep, index=frame.index).fillna(False).astype(bool)
     except Exception:  # pandas raises many types for an unknown name; the stratum becomes approximate
         return None
@@ -365,12 +367,9 @@ def select_from_source(spec: MigrationSpec, source: Source) -> Selection:
 
 
 def write_selection(selection: Selection, path: Path) -> Path:
-    """Write ``sample_selection.csv`` (``Selection.frame``) atomically; returns the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    selection.frame.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    """Write ``sample_selection.csv`` (``Selection.frame``) atomically for people (``staff_csv``);
+    returns the path."""
+    return write_staff_csv(selection.frame, path)
 
 
 def sample_scope(spec: MigrationSpec, obj_name: str, open_source: Callable[[], Source], *,

@@ -2,7 +2,9 @@
 
 Checks every target landed with its checks green, the Task/Event split, the junction's two Contact
 lookups sent as relationship columns, files on the right parents, the field-level-security checklist in
-the report, and that a second full wave starts no Bulk job and writes nothing.
+the report, and that a second full wave starts no Bulk job and writes nothing. Then a Salesforce admin's
+verification of the migrated org with simple-salesforce itself: counts and sums per object by aggregate
+queries, no duplicate external IDs, the patients' treatment records and care teams by sub-queries.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from pathlib import Path
 
 import pytest
 import requests
+from simple_salesforce import Salesforce
 
 from flit_pipelines.cli import report, run_wave
 from flit_sandboxes.practicehub import build_practicehub
 from flit_sandboxes.practicehub import running_sandbox as running_practicehub
+from flit_sandboxes.salesforce import client_session
 from flit_sandboxes.salesforce import running_sandbox as running_salesforce
 from flit_sandboxes.salesforce.server import fetch_token
 from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
@@ -157,3 +161,52 @@ def test_lost_answers_after_writes_are_resolved_in_one_run(env, capfd):
     values = [*names, *emails, CLIENT[1], token]
     assert leaked(last_run_events(), values) == []
     assert leaked(output.out + output.err, values) == []
+
+
+def test_migrated_org_verified_by_an_admin_with_simple_salesforce(env):
+    assert run_wave(M, "full", quiet=True) is True
+    t = report(M, "full")["targets"]
+    with sqlite3.connect(env["state"]) as con:
+        source_notes = {(str(p), str(n)) for n, p in con.execute("SELECT id, patient_id FROM treatment_notes")}
+        source_links = {(str(p), f"PR-{r}") for p, r in con.execute("SELECT patient_id, practitioner_id "
+                                                                   "FROM patient_practitioners")}
+        amount = con.execute("SELECT SUM(amount) FROM invoices").fetchone()[0]
+    sf = Salesforce(consumer_key=CLIENT[0], consumer_secret=CLIENT[1], domain="flit-e2e.my",
+                    session=client_session(env["sf"], my_domain="flit-e2e"))  # simple-salesforce's own login
+
+    def aggregate(soql: str) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "attributes"} for r in sf.query(soql)["records"]]
+
+    # counts (and money) per object, as an admin reconciles them
+    for sobject, target in (("Treatment_Record__c", "treatment_records"), ("Insurance_Record__c", "insurance_records"),
+                            ("Practitioner_Patient_Relationship__c", "care_team"), ("Event", "appointment_events"),
+                            ("Task", "appointment_tasks")):
+        assert aggregate(f"SELECT COUNT(Id) n FROM {sobject}") == [{"n": t[target]["destination_count"]}], sobject
+    assert t["treatment_records"]["destination_count"] > 0
+    [invoices] = aggregate("SELECT COUNT(Id), SUM(Amount__c) total FROM Invoice__c")
+    assert invoices["expr0"] == t["invoices"]["destination_count"] and invoices["total"] == pytest.approx(amount)
+    by_type = aggregate("SELECT Contact_Type__c, COUNT(Id) FROM Contact GROUP BY Contact_Type__c")
+    assert by_type == [{"Contact_Type__c": "Patient", "expr0": t["patients"]["destination_count"]},
+                       {"Contact_Type__c": "Practitioner", "expr0": t["practitioner_contacts"]["destination_count"]}]
+    assert aggregate("SELECT Source_System_ID__c, COUNT(Id) FROM Contact GROUP BY Source_System_ID__c "
+                     "HAVING COUNT(Id) > 1") == []  # no duplicate external IDs
+
+    # the patients' treatment records and care teams, parent to child (child relationship names of the spec)
+    patients = sf.query_all("SELECT Source_System_ID__c, (SELECT Source_System_ID__c FROM Treatment_Records__r), "
+                            "(SELECT Practitioner__r.Source_System_ID__c FROM Care_Team_Members__r) FROM Contact "
+                            "WHERE Contact_Type__c = 'Patient'")["records"]
+    assert len(patients) == t["patients"]["destination_count"]
+    notes = {(p["Source_System_ID__c"], r["Source_System_ID__c"]) for p in patients
+             for r in (p["Treatment_Records__r"] or {"records": []})["records"]}
+    assert len(notes) == t["treatment_records"]["destination_count"] and notes <= source_notes
+    assert notes == {(r["Patient__r"]["Source_System_ID__c"], r["Source_System_ID__c"]) for r in sf.query_all(
+        "SELECT Source_System_ID__c, Patient__r.Source_System_ID__c FROM Treatment_Record__c")["records"]}
+    assert {(p["Source_System_ID__c"], r["Practitioner__r"]["Source_System_ID__c"]) for p in patients
+            for r in (p["Care_Team_Members__r"] or {"records": []})["records"]} == source_links
+    # a patient without treatment records gets null, not an empty result
+    assert {p["Source_System_ID__c"] for p in patients if p["Treatment_Records__r"] is None} == {
+        p["Source_System_ID__c"] for p in patients} - {p for p, _ in notes}
+    names = {c["relationshipName"] for c in sf.Contact.describe()["childRelationships"]
+             if c["childSObject"].endswith("__c")}
+    assert names == {"Treatment_Records__r", "Treatments_Given__r", "Insurance_Records__r", "Invoices__r",
+                     "Care_Team_Members__r", "Care_Team_Patients__r"}

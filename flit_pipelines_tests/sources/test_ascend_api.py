@@ -1,7 +1,7 @@
 """``AscendApiSource`` against the Ascend sandbox over real HTTP (notes/sources.md §2).
 
 The sandbox serves a 60-patient demo practice built into ``tmp_path``; expected values come straight
-from that SQLite file, the spec objects from ``sandbox/ascend/SPEC_OBJECTS.yaml`` (the block the
+from that SQLite file, the spec objects from ``flit_sandboxes/ascend/SPEC_OBJECTS.yaml`` (the block the
 Henry Schein One -> HighLevel spec uses).
 """
 
@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 import requests
 
+import flit_sandboxes
 from flit_sandboxes import dentrix_practice_codes as C
 from flit_sandboxes.ascend import api_base, running_sandbox, token_url
 from flit_sandboxes.dentrix_practice import build_practice
@@ -30,7 +31,7 @@ from flit_pipelines.sources.validate import split_chunk
 from flit_pipelines.spec.model import ColumnSpec, SourceObject
 from flit_pipelines_tests.sources.helpers import load_spec_objects, sandbox_fixtures, text_frame
 
-SPEC_OBJECTS = Path(__file__).parents[2] / "sandboxes" / "flit_sandboxes" / "ascend" / "SPEC_OBJECTS.yaml"
+SPEC_OBJECTS = Path(flit_sandboxes.__file__).parent / "ascend" / "SPEC_OBJECTS.yaml"
 CLIENT_ID = "reader-client"
 CLIENT_SECRET = "reader-secret-never-logged"
 ORG = "org-1234"

@@ -30,8 +30,9 @@ from flit_pipelines.sources import CsvExportSource, MissingColumnError, MissingF
 from flit_pipelines.sources.database import (
     DatabaseConnectionError, DatabaseSource, arrow_text, column_text)
 from flit_pipelines.sources.dialects import (
-    DIALECTS, InvalidIdentifierError, dialect_from_dbms_name, odbc_connection_string, select_sql,
+    DIALECTS, InvalidIdentifierError, dialect_from_dbms_name, odbc_connection_string, probe_sql, select_sql,
     since_parameter, table_reference)
+from flit_pipelines.sources.readonly import WriteStatementRefused, require_select
 from flit_pipelines.sources.extract import run_extract
 from flit_pipelines.spec.model import ColumnSpec, SourceObject
 
@@ -507,3 +508,92 @@ def test_cli_writes_export_and_documents(tmp_path, capsys):
     assert sorted(p.stem for p in (tmp_path / "e").glob("*.csv")) == sorted(SCHEMA)
     printed = dict(line.split("\t") for line in capsys.readouterr().out.splitlines())
     assert sum(1 for p in (tmp_path / "d").rglob("*") if p.is_file()) == int(printed["v_document"])
+
+
+# --- only SELECT, locked SQLite, the login (issue 9 item 16) ---------------------------------------------
+
+
+ALLOWED = [select_sql(DIALECTS[d], "admin.v_patient", ["patient_id", "last_name"], since_column="modified",
+                      order_by="patient_id", limit=5, placeholder=p)
+           for d, p in (("postgresql", ":since"), ("mssql", "?"), ("ctree", "?"), ("sqlite", ":since"), ("ansi", "?"))]
+REFUSED = ["SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "SET TRANSACTION READ WRITE", "BEGIN READ WRITE",
+           "DELETE FROM admin.v_staff", "  -- a comment first\nUPDATE admin.v_staff SET x = 1",
+           "/* c */ INSERT INTO admin.v_staff VALUES (1)", "SELECT 1; DELETE FROM admin.v_staff",
+           "WITH d AS (DELETE FROM admin.v_staff RETURNING *) SELECT * FROM d", "SELECT * INTO admin.copy FROM admin.v_staff",
+           "SELECT * FROM admin.v_staff FOR UPDATE", "ATTACH DATABASE 'x.db' AS rw", "PRAGMA query_only = OFF",
+           "EXEC xp_cmdshell 'dir'", "COPY admin.v_staff TO '/tmp/x'", "CREATE TABLE admin.t (a int)", ""]
+
+
+@pytest.mark.parametrize("sql", ALLOWED + [probe_sql("admin.v_staff"), "WITH s AS (SELECT 1 AS a) SELECT a FROM s",
+                                           "SELECT a FROM admin.x UNION SELECT b FROM admin.y"])
+def test_one_select_is_allowed(sql):
+    dialect = "mssql" if "TOP" in sql or "[" in sql else "postgresql"
+    require_select(sql, dialect)
+
+
+@pytest.mark.parametrize("sql", REFUSED)
+def test_anything_but_one_select_is_refused(sql):
+    with pytest.raises(WriteStatementRefused, match="^refused: "):
+        require_select(sql, "postgresql")
+
+
+@pytest.mark.parametrize("kind", ["odbc", "postgresql", "sqlite"])
+def test_the_session_refuses_to_switch_back_to_read_write_or_write(sources, kind):
+    backend = sources[kind]._backend
+    with backend.session() as session:
+        for sql in ("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "SET TRANSACTION READ WRITE",
+                    "DELETE FROM admin.v_staff", "ATTACH DATABASE 'x.db' AS rw"):
+            with pytest.raises(WriteStatementRefused):
+                session.columns(sql)
+            with pytest.raises(WriteStatementRefused):
+                list(session.stream(sql, None))
+    assert read_table(sources[kind], OBJECTS["v_staff"]).num_rows == 3
+
+
+def test_a_sqlite_connection_cannot_attach_the_file_again_or_lift_query_only(sources, sqlite_practice):
+    from sqlalchemy.exc import DBAPIError
+
+    with sources["sqlite"].connection() as conn:
+        with pytest.raises(DBAPIError, match="not authorized"):
+            conn.exec_driver_sql(f"ATTACH DATABASE '{sqlite_practice['path']}' AS rw")
+        with pytest.raises(DBAPIError, match="not authorized"):
+            conn.exec_driver_sql("PRAGMA query_only = OFF")
+        with pytest.raises(DBAPIError, match="readonly|not authorized"):
+            conn.exec_driver_sql("CREATE TEMP TABLE t (a int)")
+        assert conn.exec_driver_sql("SELECT count(*) FROM admin.v_staff").scalar() == 3
+    assert sources["sqlite"].login_check.read_only
+
+
+@pytest.fixture
+def read_only_role(pg_practice, pg):
+    """A PostgreSQL login that may only read the practice views (dropped afterwards)."""
+    role = f"flit_ro_{uuid.uuid4().hex[:8]}"
+    pg.autocommit = True
+    with pg.cursor() as cur:
+        cur.execute(f'CREATE ROLE "{role}" LOGIN')
+        cur.execute(f'GRANT CONNECT ON DATABASE "{pg_practice[0]}" TO "{role}"')
+        cur.execute(f'GRANT USAGE ON SCHEMA admin TO "{role}"')
+        cur.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA admin TO "{role}"')
+    yield role
+    with pg.cursor() as cur:
+        cur.execute(f'DROP OWNED BY "{role}"')
+        cur.execute(f'DROP ROLE "{role}"')
+
+
+def test_the_login_is_checked_at_connect_time(pg_practice, odbc_conn_str, read_only_role, caplog):
+    db = pg_practice[0]
+    with caplog.at_level("WARNING", logger="flit_pipelines.sources.readonly"):
+        admin = DatabaseSource.from_url(f"postgresql+psycopg2://postgres@127.0.0.1:5432/{db}")
+        check = admin.login_check
+        admin.close()
+    assert check.verified and not check.read_only and check.write_access[0] == "superuser"
+    assert any("the login can write (superuser" in r.getMessage() for r in caplog.records)
+    assert all(db not in r.getMessage() and "postgres@" not in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="flit_pipelines.sources.readonly"):
+        for src in (DatabaseSource.from_url(f"postgresql+psycopg2://{read_only_role}@127.0.0.1:5432/{db}"),
+                    DatabaseSource.from_odbc(odbc_conn_str.replace("Uid=postgres;", f"Uid={read_only_role};"))):
+            assert src.login_check.read_only, src
+            assert read_table(src, OBJECTS["v_staff"]).num_rows == 3
+            src.close()
+    assert not caplog.records

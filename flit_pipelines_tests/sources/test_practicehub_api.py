@@ -1,7 +1,7 @@
 """``PracticeHubSource`` against the PracticeHub sandbox over real HTTP (notes/sources.md §3).
 
 The sandbox serves a 40-patient demo practice seeded into ``tmp_path``; expected values come
-straight from that SQLite file, the spec objects from ``sandbox/practicehub/SPEC_OBJECTS.yaml``
+straight from that SQLite file, the spec objects from ``flit_sandboxes/practicehub/SPEC_OBJECTS.yaml``
 (the block the PracticeHub -> Salesforce spec uses). Resumable extraction is proven with the
 sandbox's ``pages_served`` counter: every page URL of an extraction is served exactly once, even
 when the extraction is stopped midway and resumed by a new reader.
@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import requests
 
+import flit_sandboxes
 from flit_sandboxes.practicehub import api_base, build_practicehub, running_sandbox
 from flit_sandboxes.practicehub.routes import attachment_bytes
 from flit_pipelines.sources.attachments import stage_downloads
@@ -37,7 +38,7 @@ from flit_pipelines.sources.validate import split_chunk
 from flit_pipelines.spec.model import ColumnSpec, SourceObject
 from flit_pipelines_tests.sources.helpers import load_spec_objects, practicehub_fixtures, text_frame
 
-SPEC_OBJECTS = Path(__file__).parents[2] / "sandboxes" / "flit_sandboxes" / "practicehub" / "SPEC_OBJECTS.yaml"
+SPEC_OBJECTS = Path(flit_sandboxes.__file__).parent / "practicehub" / "SPEC_OBJECTS.yaml"
 KEY = "reader-key-never-logged"
 APP = "flit-reader=ops-contact@example.com"
 SEED = 5

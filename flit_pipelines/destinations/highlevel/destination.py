@@ -100,8 +100,11 @@ Custom fields (all entities that take them)
     ``upload``: the file goes into the contact's FILE_UPLOAD custom field ``options.custom_field``
     ("Documents", multi-file, provisioned) through ``POST /forms/upload-custom-files``; the part name
     is ``<field id>_<file id>`` where the file id is the hex of ``"<target>:<source id>"`` (so the
-    source key can be read back); destination ID ``"<contact id>/<file id>"``. Files missing, over
-    ``file_size_limit_bytes`` or of a type the endpoint refuses are flagged.
+    source key can be read back, also when the vendor keys the stored entry by its own uuid: the
+    part name is kept as ``meta.fieldname``); destination ID ``"<contact id>/<file id>"``. Paths are
+    resolved and read only through ``flit_pipelines.files`` (inside the files root, regular files);
+    files missing, outside the export, not regular, over ``file_size_limit_bytes`` or of a type the
+    endpoint refuses are flagged (reason + ": manual re-upload").
     ``link_or_flag`` (default): with a ``url`` the link is written as a contact **note**
     ("Document: <file name>\\n<url>" + source footer; destination ID as notes); without one the row is
     flagged "not hosted: manual re-upload".
@@ -158,6 +161,7 @@ from flit_pipelines.destinations.highlevel.readback import (
     restore_items,
     unshare,
 )
+from flit_pipelines.files import FILE_PATH, DocumentFiles, FileRejected, flag_text, key_of_token, key_token
 from flit_pipelines.spec.model import MigrationSpec, Target
 
 log = logging.getLogger(__name__)
@@ -172,6 +176,7 @@ UPLOAD_EXTENSIONS = frozenset({".pdf", ".docx", ".doc", ".jpg", ".jpeg", ".png",
                                ".mp4", ".mpeg", ".zip", ".rar", ".txt", ".svg"})  # spec:forms upload-to-custom-fields
 FATAL_STATUSES = frozenset({401, 403})
 MODELS = ("contact", "opportunity")
+FILE_REMEDY = "manual re-upload"  # appended to every flagged document's reason
 READ_WORKERS = 4  # parallel GETs of a read-back; the client's one limiter keeps the 100 / 10 s burst
 MATCH_CHUNK = 50  # e-mails per POST /contacts/search (one OR group)
 _SLUG = re.compile(r"[^a-z0-9]+")
@@ -256,7 +261,8 @@ class HighLevelDestination(MatchByCandidates):
         self.settings = dict(spec.destination.settings)
         self.files_root = Path(files_root) if files_root else None
         self.source_key_field = str(self.settings.get("source_key_field") or DEFAULT_SOURCE_KEY_FIELD)
-        self.file_size_limit = int(self.settings.get("file_size_limit_bytes") or DEFAULT_FILE_SIZE_LIMIT)
+        self.files = DocumentFiles(self.files_root, size_limit=int(self.settings.get("file_size_limit_bytes")
+                                                                   or DEFAULT_FILE_SIZE_LIMIT))
         self.time_zone = self.settings.get("time_zone")
         self.folders_enabled = bool(self.settings.get("custom_field_folders", False))
         self.folder_ids: dict[str, str] = {str(k): str(v) for k, v in
@@ -284,6 +290,15 @@ class HighLevelDestination(MatchByCandidates):
         # normalised identifiers this destination sent on contacts (created or in flight)
         self._refused_kinds: set[str] = set()
         self._identifiers_sent: dict[str, set[str]] = {f: set() for f in SHARED_FIELDS}
+
+    @property
+    def file_size_limit(self) -> int:
+        """The largest document uploaded, in bytes (``files.size_limit``)."""
+        return int(self.files.size_limit)
+
+    @file_size_limit.setter
+    def file_size_limit(self, value: int) -> None:
+        self.files.size_limit = int(value)
 
     # ================================================================== schema
 
@@ -691,18 +706,9 @@ class HighLevelDestination(MatchByCandidates):
         mode = self._file_mode(target)
         if mode != "upload":
             return {"mode": mode}
-        path = self._file_path(row)
-        size = path.stat().st_size if path is not None and path.exists() else None
-        return {"mode": "upload", "file_id": _file_id(source_key(target_name, str(row["source_id"]))), "size": size}
-
-    def _file_path(self, row: dict[str, Any]) -> Path | None:
-        rel = row.get("file_path")
-        if rel is None or not bodies.present(rel):
-            return None
-        p = Path(str(rel))
-        if not p.is_absolute() and self.files_root is not None:
-            p = self.files_root / p
-        return p
+        doc = self.files.check(row.get(FILE_PATH))
+        return {"mode": "upload", "file_id": key_token(source_key(target_name, str(row["source_id"]))),
+                "size": doc.size if doc.ok else None}
 
     def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None:
         """Why a file row is not sent (None for other entities / sendable files).
@@ -714,16 +720,13 @@ class HighLevelDestination(MatchByCandidates):
             return None
         if self._file_mode(target) != "upload":
             return None if bodies.present(row.get("url")) else "not hosted: manual re-upload"
-        path = self._file_path(row)
-        if path is None or not path.is_file():
-            return "document file not found in the export: manual re-upload"
-        size = path.stat().st_size
-        if size > self.file_size_limit:
-            return f"file over size limit ({size} > {self.file_size_limit} bytes): manual re-upload"
-        name = str(row.get("file_name") or path.name)
-        ext = Path(name).suffix.lower() or path.suffix.lower()
+        doc = self.files.check(row.get(FILE_PATH))
+        if not doc.ok:
+            return flag_text(doc.reason, FILE_REMEDY)
+        name = str(row.get("file_name") or doc.name)
+        ext = Path(name).suffix.lower() or doc.path.suffix.lower()
         if ext not in UPLOAD_EXTENSIONS:
-            return f"file type {ext or '(none)'} is not accepted by HighLevel uploads: manual re-upload"
+            return flag_text(f"file type {ext or '(none)'} is not accepted by HighLevel uploads", FILE_REMEDY)
         return None
 
     # ================================================================== writes
@@ -954,11 +957,15 @@ class HighLevelDestination(MatchByCandidates):
 
     def _upload(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
         ref = self.fields["contact"][str(target.options.get("custom_field", "Documents"))]
-        path = self._file_path(row)
-        name = body.get("file_name") or path.name
-        mime = mimetypes.guess_type(name)[0] or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+        doc = self.files.check(row.get(FILE_PATH))
+        try:
+            content = self.files.read(doc)
+        except FileRejected as exc:  # changed since flag(): the row fails with the reason
+            return SendResult(None, error=flag_text(exc.reason, FILE_REMEDY))
+        name = body.get("file_name") or doc.name
+        mime = mimetypes.guess_type(name)[0] or mimetypes.guess_type(doc.name)[0] or "application/octet-stream"
         part = f"{ref.id}_{body['file_id']}"
-        self.client.upload_custom_files(body["contactId"], [(part, name, path.read_bytes(), mime)])
+        self.client.upload_custom_files(body["contactId"], [(part, name, content, mime)])
         return SendResult(f"{body['contactId']}/{body['file_id']}")
 
     # -- updates ----------------------------------------------------------------------------------
@@ -1087,7 +1094,7 @@ class HighLevelDestination(MatchByCandidates):
             value = _field_value(contact, ref.id) if contact else None
             for k, entry in (value.items() if isinstance(value, dict) else []):
                 for fid in _entry_ids(k, entry):
-                    key = _key_of_file_id(fid)
+                    key = key_of_token(fid)
                     if key:
                         out.append((key, f"{contact_id}/{fid}"))
                         break
@@ -1633,20 +1640,6 @@ def _field_value(contact: Mapping[str, Any] | None, field_id: str) -> Any:
         return None
     return next((cf.get("value", cf.get("field_value")) for cf in contact.get("customFields") or []
                  if cf.get("id") == field_id), None)
-
-
-def _file_id(key: str) -> str:
-    """The file id of a source key in FILE_UPLOAD part names: the key's UTF-8 bytes in hex (no
-    ``_``, so ``<field id>_<file id>`` stays splittable; reversible for duplicate checks)."""
-    return key.encode("utf-8").hex()
-
-
-def _key_of_file_id(file_id: str) -> str | None:
-    try:
-        key = bytes.fromhex(file_id).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return key if ":" in key else None
 
 
 def _entry_ids(entry_key: str, entry: Any) -> list[str]:

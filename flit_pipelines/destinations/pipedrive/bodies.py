@@ -16,19 +16,25 @@ from typing import Any
 from flit_pipelines.destinations import values as shared
 from flit_pipelines.destinations.pipedrive.client import FieldRef
 from flit_pipelines.destinations.values import BodyError, source_key
+from flit_pipelines.files import FILE_PATH
 from flit_pipelines.transform import CF_PREFIX, FK_PREFIX
 
 MARKER_RE = re.compile(r"Source record: ([A-Za-z0-9_]+:[^<\s]+)")
 VARCHAR_MAX = 255
 TEXT_MAX = 65_000
 JSON_FIELDS = {"emails", "phones"}
-FILE_LOCAL_COLUMNS = {"path", "size", "title", "mime"}  # used to read the file, not sent
+FILE_LOCAL_COLUMNS = {FILE_PATH, "size", "title", "mime"}  # used to read the file, not sent
 INT_FIELDS = {"person_id", "org_id", "owner_id", "user_id", "deal_id", "pipeline_id", "stage_id"}
 
 
 def marker_html(key: str) -> str:
     """Footer that lets a crashed load find records that take no custom fields (activities, notes)."""
     return f"<p><small>Source record: {key}</small></p>"
+
+
+def file_description(key: str) -> str:
+    """A file's ``description`` (v1 updateFile): the source marker, read back like a note footer."""
+    return f"Source record: {key}"
 
 
 def _present(v: Any) -> bool:
@@ -120,6 +126,8 @@ def build_body(row: dict[str, Any], *, entity: str, target: str, fields: dict[st
         body["note"] = (body.get("note") or "") + marker_html(key)
     elif entity == "note":
         body["content"] = (body.get("content") or "") + marker_html(key)
+    elif entity == "file":  # v1 updateFile sets it after the upload (the upload's name carries the key too)
+        body["description"] = file_description(key)
     if entity == "deal" and body.get("status") != "won":
         body.pop("won_time", None)  # won_time only with status won (notes 4.4)
     return body

@@ -50,6 +50,7 @@ import pandas as pd
 from flit_pipelines.destinations.base import FatalLoadError
 from flit_pipelines.destinations.pipedrive.errors import DailyBudgetExhausted, PipedriveError, PipedriveTransportError
 from flit_pipelines.ledger import Ledger
+from flit_pipelines.reports.staff_csv import write_staff_csv
 from flit_pipelines.spec.model import MigrationSpec, Target
 
 log = logging.getLogger(__name__)
@@ -242,9 +243,4 @@ def write_reconciliation_log(ledger: Ledger, spec: MigrationSpec, reports_dir: P
     ``LOG_COLUMNS``) and return its path."""
     merges = ledger.merges_frame(spec.migration)
     out = merges.rename(columns={"at": "merged_at"}).reindex(columns=LOG_COLUMNS)
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    path = reports_dir / LOG_NAME
-    tmp = path.with_suffix(".csv.tmp")
-    out.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return path
+    return write_staff_csv(out, reports_dir / LOG_NAME)  # for people: formula-like cells neutralised

@@ -5,6 +5,13 @@ field definitions; v1 for notes, files and users (section 1). Custom fields are 
 and resolved by name to each account's 40-character keys (4.9). Every person, organization and deal
 carries the ``source_key_field`` custom field ("<target>:<source id>"); activities and notes carry the
 same key in a footer line of their HTML, since they take no custom fields (4.5, 4.6).
+
+Files (4.7; v1 addFile takes only the binary and the parent's id): the upload's file name carries the
+key (``files.name_with_key``), so a file whose answer was lost or whose load was killed is found by
+it; right after, v1 updateFile sets the plain ``name`` and a ``description`` "Source record: <key>".
+A file is found by either (``GET /v1/files`` for the duplicate check and adoption, ``GET
+/v1/persons/{id}/files`` after a lost answer). Document paths are resolved and read only through
+``flit_pipelines.files`` (``file_path`` inside the export's files root, regular files, size cap).
 """
 
 from __future__ import annotations
@@ -36,6 +43,8 @@ from flit_pipelines.destinations.pipedrive.readback import (
     live_view,
     restore_body,
 )
+from flit_pipelines.destinations.values import source_key
+from flit_pipelines.files import FILE_PATH, DocumentFiles, FileRejected, flag_text, key_in_name, name_with_key
 from flit_pipelines.spec.model import MigrationSpec, Target
 
 log = logging.getLogger(__name__)
@@ -60,6 +69,7 @@ class PipedriveDestination(MatchByCandidates):
         self.spec = spec
         self.settings = spec.destination.settings
         self.files_root = Path(files_root) if files_root else None
+        self.files = DocumentFiles(self.files_root, size_limit=int(self.settings.get("file_size_limit_bytes", 10 << 20)))
         self.fields: dict[str, dict[str, FieldRef]] = {}
         self.source_key_fields: dict[str, FieldRef] = {}
         self.pipelines: dict[str, int] = {}
@@ -109,7 +119,10 @@ class PipedriveDestination(MatchByCandidates):
 
     def validate_target(self, target_name: str, target: Target) -> None:
         """Check the target's ``options``: ``match_existing`` must name a field the vendor's exact
-        search covers for the entity (``readback.MATCH_FIELDS``). Raises SchemaError naming the target."""
+        search covers for the entity (``readback.MATCH_FIELDS``); a file target names its document
+        with the field ``file_path``. Raises SchemaError naming the target."""
+        if target.entity == "file" and FILE_PATH not in target.fields:
+            raise SchemaError(f"target {target_name}: a file target maps the document's path as field {FILE_PATH}")
         name = target.options.get("match_existing")
         if name is None:
             return
@@ -163,27 +176,13 @@ class PipedriveDestination(MatchByCandidates):
             raise ValueError(str(exc)) from None
 
     def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None:
-        """Files over the size limit are not uploaded: they are linked from a person field instead."""
+        """Why a file row is not uploaded (``flit_pipelines.files`` reasons: not found, outside the
+        export, not a regular file, over ``file_size_limit_bytes``), or None. Over-limit documents
+        are listed in a person field by the spec instead."""
         if target.entity != "file":
             return None
-        limit = int(self.settings.get("file_size_limit_bytes", 10 << 20))
-        size = row.get("size")
-        path = self._file_path(row)
-        actual = path.stat().st_size if path is not None and path.exists() else size
-        if actual is not None and pd.notna(actual) and int(actual) > limit:
-            return f"file over size limit ({int(actual)} > {limit} bytes); linked from person field"
-        if path is None or not path.exists():
-            return "document file not found in the export"
-        return None
-
-    def _file_path(self, row: dict[str, Any]) -> Path | None:
-        rel = row.get("path")
-        if rel is None or pd.isna(rel):
-            return None
-        p = Path(str(rel))
-        if not p.is_absolute() and self.files_root is not None:
-            p = self.files_root / p
-        return p
+        doc = self.files.check(row.get(FILE_PATH))
+        return None if doc.ok else flag_text(doc.reason)
 
     # -- writes --------------------------------------------------------------------------------
     def _guard(self, fn, *args) -> SendResult:
@@ -194,37 +193,52 @@ class PipedriveDestination(MatchByCandidates):
 
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
         """Create one record exactly once: while the answer is lost (dropped connection, timeout, 5xx),
-        look it up by its source key (``_find_one``) and adopt it, else send it again
-        (``base.create_once``). Raises FatalLoadError when the destination stays unavailable."""
+        look it up by its source key (``_find_one``) and adopt it (a found file has its cut-off rename
+        finished and any copy dropped, ``update``), else send it again (``base.create_once``). Raises
+        FatalLoadError when the destination stays unavailable."""
         sid = str(row["source_id"])
 
         def find() -> SendResult | None:
             found = self._find_one(target_name, target, sid, body, row)
+            if found is not None and target.entity == "file":
+                return self.update(target_name, target, found, body, row)
             return SendResult(found) if found is not None else None
 
         return create_once(lambda: self._guard(self._create, target, body, row), find, client=self.client)
 
     def _create(self, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
         if target.entity == "file":
-            path = self._file_path(row)
-            mime = row.get("mime")
-            if mime is None or pd.isna(mime):
-                mime = mimetypes.guess_type(str(path))[0] or "application/octet-stream"
-            data = self.client.upload_file(file_name=str(body.get("file_name") or path.name),
-                                           content=path.read_bytes(), person_id=body.get("person_id"),
-                                           content_type=str(mime))
-            return SendResult(str(data["id"]))
+            return self._upload(body, row)
         data = self.client.create(target.entity, body)
+        return SendResult(str(data["id"]))
+
+    def _upload(self, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
+        """Upload the row's document under a name carrying its key, then set name and description."""
+        doc = self.files.check(row.get(FILE_PATH))
+        try:
+            content = self.files.read(doc)
+        except FileRejected as exc:  # changed since flag(): the row fails with the reason
+            return SendResult(None, error=flag_text(exc.reason))
+        name = str(body.get("file_name") or doc.name)
+        mime = row.get("mime")
+        if mime is None or pd.isna(mime):
+            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        key = MARKER_RE.search(body["description"]).group(1)
+        data = self.client.upload_file(file_name=name_with_key(name, key), content=content,
+                                       person_id=body.get("person_id"), deal_id=body.get("deal_id"),
+                                       content_type=str(mime))
+        self.client.update("file", int(data["id"]), {"name": name, "description": body["description"]})
         return SendResult(str(data["id"]))
 
     def update(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
                row: dict[str, Any]) -> SendResult:
-        """Update one record (idempotent: PATCH v2 / PUT v1). A changed file is re-uploaded."""
+        """Update one record (idempotent: PATCH v2 / PUT v1). Files: see ``_update_file``."""
         if target.entity == "file":
-            res = self.create(target_name, target, body, row)
-            if res.error is None:
-                self.client.delete("file", int(dest_id))
-            return res
+            try:
+                return self._guard(self._update_file, target_name, target, dest_id, body, row)
+            except PipedriveTransportError as exc:
+                return SendResult(None, error=str(exc))
+
         def send() -> SendResult:
             self.client.update(target.entity, int(dest_id), body)
             return SendResult(dest_id)
@@ -234,21 +248,62 @@ class PipedriveDestination(MatchByCandidates):
         except PipedriveTransportError as exc:  # idempotent, already repeated by the client
             raise unavailable(exc) from None
 
+    def _update_file(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
+                     row: dict[str, Any]) -> SendResult:
+        """A file's update (also an adopted file's): files cannot be edited or moved (4.7), so
+
+        * the live file has this row's key, person and byte size: only ``name``/``description`` are
+          set (v1 updateFile) when they differ (an upload whose rename was cut off);
+        * otherwise the document is uploaded again;
+
+        then every other live file carrying the key under the person(s) involved is deleted (the
+        replaced one, and copies an earlier crash left), so one file per source record remains."""
+        key = source_key(target_name, str(row["source_id"]))
+        live = self.client.get("file", int(dest_id))
+        if live is not None and live.get("active_flag") is False:
+            live = None
+        doc = self.files.check(row.get(FILE_PATH))
+        name = str(body.get("file_name") or doc.name)
+        if live is not None and doc.ok and self._key_of("file", live) == key \
+                and live.get("person_id") == body.get("person_id") and live.get("file_size") == doc.size:
+            if live.get("name") != name or live.get("description") != body["description"]:
+                self.client.update("file", int(dest_id), {"name": name, "description": body["description"]})
+            res = SendResult(dest_id)
+        else:
+            res = self._upload(body, row)
+            if res.error is not None:
+                return res
+        persons = {p for p in (body.get("person_id"), (live or {}).get("person_id")) if p is not None}
+        stale = set(self._files_with_key(persons, key)) | ({dest_id} if live is not None else set())
+        for other in sorted(stale - {res.dest_id}):
+            self.client.delete("file", int(other))
+        return res
+
     # -- reads ---------------------------------------------------------------------------------
     def _key_of(self, entity: str, item: dict[str, Any]) -> str | None:
         if entity in CUSTOM_FIELD_ENTITIES:
             ref = self.source_key_fields.get(entity)
             return (item.get("custom_fields") or {}).get(ref.key) if ref else None
+        if entity == "file":
+            m = MARKER_RE.search(item.get("description") or "")
+            return m.group(1) if m else key_in_name(item.get("name"))
         text = item.get("note") if entity == "activity" else item.get("content")
         m = MARKER_RE.search(text or "")
         return m.group(1) if m else None
+
+    def _files_with_key(self, person_ids: set[Any], key: str) -> list[str]:
+        """IDs of live files under the persons (v1 getPersonFiles) carrying ``key``."""
+        out = []
+        for pid in sorted(int(p) for p in person_ids):
+            for item in self.client.iter_v1(f"/api/v1/persons/{pid}/files", page_size=100):
+                if item.get("active_flag") is not False and self._key_of("file", item) == key:
+                    out.append(str(item["id"]))
+        return out
 
     def _keys_in_destination(self, target_name: str, target: Target) -> list[tuple[str, str]]:
         """(source key, dest id) of every live record of the target's entity carrying our key."""
         self.prepare(target_name, target)
         out = []
-        if target.entity == "file":
-            return out
         for item in self.client.list(target.entity):
             if item.get("is_deleted") or item.get("active_flag") is False:
                 continue
@@ -258,18 +313,22 @@ class PipedriveDestination(MatchByCandidates):
         return out
 
     def find_existing(self, target_name: str, target: Target) -> dict[str, str]:
-        """Source ID -> dest ID of records already in the destination (users: e-mail -> user ID)."""
+        """Source ID -> dest ID of records already in the destination (users: e-mail -> user ID). A key
+        found on several records maps to the first listed (the oldest); updating it removes the
+        other files (``_update_file``), other entities' copies are the duplicate check's to report."""
         if target.entity == "user":
             return self.users_by_email()
-        return {key.split(":", 1)[1]: dest for key, dest in self._keys_in_destination(target_name, target)}
+        out: dict[str, str] = {}
+        for key, dest in self._keys_in_destination(target_name, target):
+            out.setdefault(key.split(":", 1)[1], dest)
+        return out
 
     def _find_one(self, target_name: str, target: Target, source_id: str, body: dict[str, Any],
                   row: dict[str, Any]) -> str | None:
         """The record a create with an unknown outcome may have made, looked up narrowly: an exact
         field search on the source key (persons, organizations, deals; notes/pipedrive.md 6), or the
-        person's activities/notes read for the footer key; a file is the person's newest file with
-        the uploaded name and size (files carry no source key; the export's file names are unique
-        per document)."""
+        person's activities/notes read for the footer key, or the person's files for the key in
+        their description or name; other records fall back to the full listing."""
         key = f"{target_name}:{source_id}"
         entity = target.entity
         if entity in CUSTOM_FIELD_ENTITIES and entity in self.source_key_fields:
@@ -284,12 +343,7 @@ class PipedriveDestination(MatchByCandidates):
                     return str(item["id"])
             return None
         if entity == "file" and person is not None:
-            path = self._file_path(row)
-            name = str(body.get("file_name") or (path.name if path is not None else ""))
-            size = path.stat().st_size if path is not None and path.exists() else None
-            same = [f for f in self.client.list_person_files(int(person)) if f.get("active_flag") is not False
-                    and f.get("name") == name and (size is None or f.get("file_size") == size)]
-            return str(max(int(f["id"]) for f in same)) if same else None
+            return next(iter(self._files_with_key({person}, key)), None)
         return self.find_existing(target_name, target).get(source_id)
 
     def source_key_counts(self, target_name: str, target: Target) -> dict[str, int]:

@@ -59,8 +59,9 @@ Targets
       practitioner contacts: the external ID is ``<prefix><source id>``); ``options.operation``
       (``upsert`` default; ``insert_update`` for objects that cannot carry an External ID field:
       creates are inserted, updates go by Id, the source ID field is then plain Text);
-      ``options.lookup_fields`` ({X__c: {label, relationshipLabel, deleteConstraint, type:
-      Lookup|MasterDetail}}) tunes the custom lookups created for ``lookups``.
+      ``options.lookup_fields`` ({X__c: {label, relationshipLabel, relationshipName, deleteConstraint, type:
+      Lookup|MasterDetail}}) tunes the custom lookups created for ``lookups`` (``relationshipName``: the
+      child relationship name, unique on the parent; see ``relationships.py``).
       ``fields``: field API name -> value (standard or custom fields that already exist or are
       declared under ``custom_fields`` of some target on the same object). Values are typed from
       describe: dates ``yyyy-MM-dd``, date-times UTC, numbers rounded to the field's scale,
@@ -95,8 +96,11 @@ Targets
       ``custom_fields`` as above; lookup ``FirstPublishLocationId`` (required; the parent record,
       so the file is shared to it). Files up to ``multipart_threshold_bytes`` are sent as JSON with
       base64 ``VersionData``, larger ones as multipart (``entity_content`` JSON part + ``VersionData``
-      binary part, UNCONFIRMED part names, notes §9); files missing or over
-      ``file_size_limit_bytes`` are flagged. An update patches the metadata fields only (a changed
+      binary part, UNCONFIRMED part names, notes §9). Paths are resolved and read only through
+      ``flit_pipelines.files`` (inside the files root, regular files, read with a size cap and a
+      deadline); files missing, outside the export, not regular or over ``file_size_limit_bytes``
+      are flagged. Each ContentVersion carries the external ID, so a file whose answer was lost or
+      whose load was killed is found by it (``IsLatest = true``) and never uploaded twice. An update patches the metadata fields only (a changed
       file body is not re-versioned). Upload is per record (REST), never Bulk (notes §4).
     ``entity: user`` — ``match: {by: email, column}``: active Users matched by lower-case e-mail
       (``SELECT Id, Email FROM User WHERE IsActive = true``); never created.
@@ -152,13 +156,14 @@ from flit_pipelines.destinations.salesforce.schema import (
     target_sobject,
     wanted_schema,
 )
+from flit_pipelines.files import FILE_PATH, DocumentFile, DocumentFiles, FileRejected, flag_text
 from flit_pipelines.spec.model import MigrationSpec, Target
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FILE_LIMIT = 2 * 1024 ** 3  # ContentVersion multipart ceiling (notes §4)
 DEFAULT_MULTIPART_THRESHOLD = 25_000_000  # notes §4: JSON/base64 safe up to 25 MB (37.5 MB base64 ceiling)
-FILE_ROUTING = frozenset({"file_path"})
+FILE_ROUTING = frozenset({FILE_PATH})
 FILE_DEFAULTED = ("Title", "PathOnClient")  # set by build_body on every file body (default: the file name)
 POLYMORPHIC = frozenset({"WhoId", "WhatId"})
 NOT_SENT_REQUIRED = frozenset({"OwnerId", "Name"})  # defaulted/auto on create in practice
@@ -204,7 +209,7 @@ class SalesforceDestination(MatchByCandidates):
             retry_wait_seconds=float(s.get("bulk_retry_wait_seconds", 2.0)),
             transient_errors=list(s.get("transient_errors") or ["UNABLE_TO_LOCK_ROW"]))
         self.collections_threshold = int(s.get("collections_threshold", 200))
-        self.file_size_limit = int(s.get("file_size_limit_bytes") or DEFAULT_FILE_LIMIT)
+        self.files = DocumentFiles(files_root, size_limit=int(s.get("file_size_limit_bytes") or DEFAULT_FILE_LIMIT))
         self.multipart_threshold = int(s.get("multipart_threshold_bytes") or DEFAULT_MULTIPART_THRESHOLD)
         self.max_workers = int(s.get("max_workers", 4))
         self.time_zone = s.get("time_zone")
@@ -217,6 +222,15 @@ class SalesforceDestination(MatchByCandidates):
         self._users: dict[str, str] | None = None
         self._fallback: str | None = None
         self._fallback_checked = False
+
+    @property
+    def file_size_limit(self) -> int:
+        """The largest document uploaded, in bytes (``files.size_limit``)."""
+        return int(self.files.size_limit)
+
+    @file_size_limit.setter
+    def file_size_limit(self, value: int) -> None:
+        self.files.size_limit = int(value)
 
     @classmethod
     def connect(cls, spec: MigrationSpec, *, instance_url: str, client_id: str, client_secret: str,
@@ -250,6 +264,7 @@ class SalesforceDestination(MatchByCandidates):
             DailyLimitError: the daily API allowance is at its floor.
         """
         spec = spec or self.spec
+        wanted_schema(spec)  # spec problems (e.g. child relationship names clashing on a parent) before any request
         with self._lock:
             try:
                 self.client.limits.require(api_requests=50, what="the schema deployment")
@@ -457,7 +472,7 @@ class SalesforceDestination(MatchByCandidates):
         info = self.infos[target_name]
         try:
             if target.entity == "file":
-                rel = row.get("file_path")
+                rel = row.get(FILE_PATH)
                 if not bodies.present(rel):
                     raise BodyError("file field file_path: empty (required)")
                 if resolved_fks.get("FirstPublishLocationId") is None:
@@ -468,34 +483,21 @@ class SalesforceDestination(MatchByCandidates):
                     body["Title"] = name
                 if body.get("PathOnClient") is None:
                     body["PathOnClient"] = name
-                path = self._file_path(row)
+                doc = self.files.check(rel)
                 body["_file"] = str(rel)
-                body["_size"] = path.stat().st_size if path is not None and path.exists() else None
+                body["_size"] = doc.size if doc.ok else None
                 return body
             return bodies.build_body(row, info, resolved_fks)
         except BodyError as exc:
             raise ValueError(str(exc)) from None
 
     def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None:
-        """Files that are missing or over ``file_size_limit_bytes`` are not sent (a reason), else None."""
+        """Why a file row is not sent (``flit_pipelines.files`` reasons: not found, outside the
+        export, not a regular file, over ``file_size_limit_bytes``), else None."""
         if target.entity != "file":
             return None
-        path = self._file_path(row)
-        if path is None or not path.is_file():
-            return "document file not found in the export"
-        size = path.stat().st_size
-        if size > self.file_size_limit:
-            return f"file over size limit ({size} > {self.file_size_limit} bytes): upload by hand"
-        return None
-
-    def _file_path(self, row: dict[str, Any]) -> Path | None:
-        rel = row.get("file_path")
-        if not bodies.present(rel):
-            return None
-        p = Path(str(rel))
-        if not p.is_absolute() and self.files_root is not None:
-            p = self.files_root / p
-        return p
+        doc = self.files.check(row.get(FILE_PATH))
+        return None if doc.ok else flag_text(doc.reason)
 
     # ================================================================== writes
     def send_batch(self, target_name: str, target: Target, items: list[BatchItem]) -> list[SendResult]:
@@ -611,27 +613,30 @@ class SalesforceDestination(MatchByCandidates):
             return SendResult(None, error=error_text(exc.error_code, exc.message))
 
     def _upload(self, target_name: str, body: dict[str, Any], row: dict[str, Any]) -> SendResult:
-        path = self._file_path(row)
-        if path is None or not path.is_file():
-            return SendResult(None, error=error_text("FILE_NOT_FOUND", "document file not found in the export"))
-        size = path.stat().st_size
+        doc = self.files.check(row.get(FILE_PATH))
+        if not doc.ok:  # changed since flag()
+            return SendResult(None, error=flag_text(doc.reason))
         entity = {k: v for k, v in bodies.sendable(body).items() if v is not None}
         self.client.limits.require(api_requests=2, what="a ContentVersion upload")
-        if size <= self.multipart_threshold:
-            data = dict(entity, VersionData=base64.b64encode(path.read_bytes()).decode("ascii"))
-            res = self.client.rest("POST", "sobjects/ContentVersion", json=data, idempotent=False)
-        else:
-            res = self._multipart(path, entity)
+        try:  # a lost answer propagates: create() looks the version up by external ID (create_once)
+            if doc.size <= self.multipart_threshold:
+                data = dict(entity, VersionData=base64.b64encode(self.files.read(doc)).decode("ascii"))
+                res = self.client.rest("POST", "sobjects/ContentVersion", json=data, idempotent=False)
+            else:
+                res = self._multipart(doc, entity)
+        except FileRejected as exc:
+            return SendResult(None, error=flag_text(exc.reason))
         return SendResult(str(res["id"]))
 
-    def _multipart(self, path: Path, entity: dict[str, Any]) -> Any:
+    def _multipart(self, doc: DocumentFile, entity: dict[str, Any]) -> Any:
         """``POST /sobjects/ContentVersion`` multipart: JSON part ``entity_content`` + binary part
-        ``VersionData`` (notes §4; part names UNCONFIRMED); the file is streamed, not read into memory."""
-        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        with path.open("rb") as fh:
+        ``VersionData`` (notes §4; part names UNCONFIRMED); the file is streamed (``files.open_stream``:
+        the checked size, a deadline), not read into memory."""
+        mime = mimetypes.guess_type(doc.name)[0] or "application/octet-stream"
+        with self.files.open_stream(doc) as fh:
             encoder = MultipartEncoder(fields=[
                 ("entity_content", (None, json.dumps(entity), "application/json")),
-                ("VersionData", (str(entity.get("PathOnClient") or path.name), fh, mime)),
+                ("VersionData", (str(entity.get("PathOnClient") or doc.name), fh, mime)),
             ])
             return self.client.rest("POST", "sobjects/ContentVersion", data=encoder, idempotent=False,
                                     headers={"Content-Type": encoder.content_type})

@@ -11,7 +11,8 @@ Order of one deployment (notes/salesforce.md §3):
 2. **Custom fields** of every target's sObject: the external-ID field (Text(255), ``externalId``,
    ``unique``, case-insensitive; §7 "always create ext-ID fields with unique:true"), the target's
    ``custom_fields``, and custom lookups (``lookups`` named ``X__c``: Lookup to the parent target's
-   sObject, ``relationshipName`` ``X``). Existing ones are listed with ``SELECT Id, DeveloperName,
+   sObject; its child relationship name, unique on the parent, is declared or derived and reconciled with
+   the org by ``relationships.py``). Existing ones are listed with ``SELECT Id, DeveloperName,
    TableEnumOrId FROM CustomField WHERE TableEnumOrId IN (...)`` (standard objects by name, custom
    objects by their CustomObject Id) and compared with describe (a type clash raises
    :class:`SchemaError`); missing ones are created with ``POST /tooling/sobjects/CustomField``.
@@ -44,8 +45,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flit_pipelines.destinations.salesforce import relationships
 from flit_pipelines.destinations.salesforce.client import SalesforceClient
 from flit_pipelines.destinations.salesforce.errors import SalesforceApiError, SalesforceTransportError, SchemaError
+from flit_pipelines.destinations.salesforce.fls import FLS_STEPS, fls_checklist
+from flit_pipelines.destinations.salesforce.soql_text import soql_list
 from flit_pipelines.spec.model import MigrationSpec, Target
 
 log = logging.getLogger(__name__)
@@ -79,16 +83,6 @@ FIELD_ARGS = ("label", "length", "precision", "scale", "visible_lines", "restric
 ACTIVITY_OBJECTS = ("Task", "Event")
 SHARING_MODELS = ("Private", "Read", "ReadWrite", "ReadWriteTransfer", "FullAccess", "ControlledByParent")
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*__c$")
-FLS_STEPS = [
-    "Access to these fields is granted to the migration user only, through the deployment's permission set; "
-    "give clinical staff access through a dedicated permission set, never through a broad profile.",
-    "Review 'other_grants': every profile or permission set listed there can already read the field.",
-    "Classify each field in Setup (Data Classification: Data Sensitivity Level 'Restricted', Compliance "
-    "Categorization 'HIPAA').",
-    "Consider Shield Platform Encryption and Field Audit Trail for these fields (org licence dependent).",
-    "Keep these fields out of list views, reports and email templates shared beyond the care team.",
-    "Unassign (or delete) the migration permission set after cut-over.",
-]
 
 
 def label_of(api_name: str) -> str:
@@ -142,7 +136,7 @@ class FieldWant:
     external_id: bool = False
     unique: bool = False
     reference_to: str | None = None
-    relationship_name: str | None = None
+    child_relationship: str | None = None  # the parent's name for these children (Treatment_Records)
     relationship_label: str | None = None
     delete_constraint: str = "SetNull"
     category: str | None = None
@@ -178,7 +172,7 @@ class FieldWant:
                 "sorted": False,
                 "value": [{"fullName": o, "label": o, "default": False} for o in self.options]}}
         if self.type in ("Lookup", "MasterDetail"):
-            meta.update(referenceTo=self.reference_to, relationshipName=self.relationship_name,
+            meta.update(referenceTo=self.reference_to, relationshipName=self.child_relationship,
                         relationshipLabel=self.relationship_label or self.label)
             if self.type == "Lookup":
                 meta["deleteConstraint"] = self.delete_constraint
@@ -200,7 +194,8 @@ class FieldWant:
                 "scale": meta.get("scale"), "picklist_values": list(self.options) if self.options else None,
                 "restricted_picklist": bool(self.restricted) if self.options else None,
                 "external_id": self.external_id, "unique": self.unique, "reference_to": self.reference_to,
-                "relationship_name": (self.relationship_name + "__r") if self.relationship_name else None,
+                "relationship_name": (self.name[:-3] + "__r") if self.reference_to else None,
+                "child_relationship_name": (self.child_relationship + "__r") if self.child_relationship else None,
                 "category": self.category, "sensitive": self.sensitive, "targets": list(self.targets)}
 
 
@@ -235,7 +230,8 @@ def wanted_schema(spec: MigrationSpec, names: Iterable[str] | None = None
 
     Raises:
         SchemaError: a malformed ``custom_objects`` entry, a custom field name without ``__c``,
-            an unknown type, or two targets wanting one field with different types.
+            an unknown type, two targets wanting one field with different types or child relationship
+            names, or lookups sharing a child relationship name on one parent (``relationships.check_names``).
     """
     settings = spec.destination.settings
     names = list(names) if names is not None else list(spec.targets)
@@ -254,6 +250,9 @@ def wanted_schema(spec: MigrationSpec, names: Iterable[str] | None = None
         if prev.type != f.type:
             raise SchemaError(f"custom field {f.full_name}: target {target} wants {f.type}, targets "
                               f"{prev.targets} want {prev.type}")
+        if (prev.child_relationship or "").lower() != (f.child_relationship or "").lower():
+            raise SchemaError(f"lookup {f.full_name}: target {target} names its child relationship "
+                              f"{f.child_relationship}, targets {prev.targets} name it {prev.child_relationship}")
         prev.options = list(dict.fromkeys(prev.options + f.options))
         prev.sensitive = prev.sensitive or f.sensitive
         prev.category = prev.category or f.category
@@ -297,12 +296,14 @@ def wanted_schema(spec: MigrationSpec, names: Iterable[str] | None = None
             parent = spec.targets[lk.target]
             opts = dict(lookup_opts.get(fk) or {})
             kind = "MasterDetail" if str(opts.get("type", "Lookup")) == "MasterDetail" else "Lookup"
+            rel_label = str(opts.get("relationshipLabel") or (
+                objects[sobject].plural_label if sobject in objects else f"{sobject}s"))
             want(FieldWant(sobject, fk, kind, str(opts.get("label") or label_of(fk)),
-                           reference_to=target_sobject(parent), relationship_name=fk[:-3],
-                           relationship_label=opts.get("relationshipLabel") or (
-                               objects[sobject].plural_label if sobject in objects else f"{sobject}s"),
+                           reference_to=target_sobject(parent), relationship_label=rel_label,
+                           child_relationship=str(opts.get("relationshipName") or relationships.derive(rel_label)),
                            delete_constraint=str(opts.get("deleteConstraint", "SetNull")),
                            category=opts.get("category"), sensitive=bool(opts.get("sensitive", False))), tname)
+    relationships.check_names(f for f in fields.values() if f.type in ("Lookup", "MasterDetail"))
     return objects, fields
 
 
@@ -327,10 +328,6 @@ def _object_want(name: str, raw: dict[str, Any]) -> ObjectWant:
         raise SchemaError(f"custom_objects.{name}: sharing must be one of {list(SHARING_MODELS)}")
     return ObjectWant(name, label, plural, name_field, sharing, raw.get("description"),
                       bool(raw.get("enableActivities", raw.get("enable_activities", True))))
-
-
-def _soql_list(values: Iterable[str]) -> str:
-    return ", ".join("'" + str(v).replace("\\", "\\\\").replace("'", "\\'") + "'" for v in values)
 
 
 class SchemaDeployer:
@@ -364,12 +361,13 @@ class SchemaDeployer:
         created = {"custom_objects": 0, "custom_fields": 0, "permission_sets": 0, "object_permissions": 0,
                    "field_permissions": 0, "permission_set_assignments": 0}
         obj_docs = self._objects(objects, created)
-        field_docs = self._fields(fields, created)
+        field_docs, children = self._fields(fields, created)
         ps = self._permissions(objects, fields, created)
-        checklist = self._fls_checklist(fields, ps)
+        checklist = fls_checklist(self.client, self.settings, fields, ps, self._describe_fields)
         return {"api_version": self.client.api_version, "custom_objects": obj_docs, "custom_fields": field_docs,
-                "permission_set": ps, "fls_checklist": {"fields": checklist, "steps": FLS_STEPS if checklist else []},
-                "created": created}
+                "child_relationships": children, "permission_set": ps,
+                "fls_checklist": {"fields": checklist, "steps": FLS_STEPS if checklist else []}, "created": created,
+                "updated": {"child_relationships": sum(c["status"] == "renamed" for c in children)}}
 
     # ------------------------------------------------------------------ objects
     def _existing_objects(self) -> dict[str, str]:
@@ -431,7 +429,7 @@ class SchemaDeployer:
         tables = {self._table_id(o): o for o in sobjects}
         if not tables:
             return {}
-        soql = f"SELECT Id, DeveloperName, TableEnumOrId FROM CustomField WHERE TableEnumOrId IN ({_soql_list(tables)})"
+        soql = f"SELECT Id, DeveloperName, TableEnumOrId FROM CustomField WHERE TableEnumOrId IN ({soql_list(tables)})"
         out: dict[str, str] = {}
         for r in self.client.query(soql, tooling=True):
             owner = tables.get(str(r.get("TableEnumOrId")))
@@ -441,10 +439,14 @@ class SchemaDeployer:
             out[f"{owner}.{dev if dev.endswith('__c') else dev + '__c'}".lower()] = str(r["Id"])
         return out
 
-    def _fields(self, fields: dict[str, FieldWant], created: dict[str, int]) -> list[dict[str, Any]]:
+    def _fields(self, fields: dict[str, FieldWant], created: dict[str, int]
+                ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         sobjects = sorted({f.sobject for f in fields.values()})
         existing = self._existing_fields(sobjects)
         describes = {o: self._describe_fields(o) for o in sobjects} if existing else {}
+        lookups = [f for f in fields.values() if f.type in ("Lookup", "MasterDetail")]
+        # before any new lookup: the org's child relationship names agree with the spec's (renames, conflicts)
+        children = relationships.reconcile(self.client, lookups, existing) if lookups else []
         docs = []
         # plain fields first, then lookups (their targets must exist), so one pass is enough
         for want in sorted(fields.values(), key=lambda f: f.type in ("Lookup", "MasterDetail")):
@@ -462,7 +464,7 @@ class SchemaDeployer:
                 made = True
                 created["custom_fields"] += 1
             docs.append({**want.document(), "id": fid, "created": made})
-        return docs
+        return docs, children
 
     def _describe_fields(self, sobject: str) -> dict[str, dict[str, Any]]:
         try:
@@ -478,13 +480,13 @@ class SchemaDeployer:
         username = self.settings.get("integration_username")
         if not username:
             return None
-        rows = list(self.client.query(f"SELECT Id FROM User WHERE Username = {_soql_list([username])}"))
+        rows = list(self.client.query(f"SELECT Id FROM User WHERE Username = {soql_list([username])}"))
         return str(rows[0]["Id"]) if rows else None
 
     def _permissions(self, objects: dict[str, ObjectWant], fields: dict[str, FieldWant],
                      created: dict[str, int]) -> dict[str, Any]:
         c = self.client
-        rows = list(c.query(f"SELECT Id, Name FROM PermissionSet WHERE Name = {_soql_list([self.ps_name])}"))
+        rows = list(c.query(f"SELECT Id, Name FROM PermissionSet WHERE Name = {soql_list([self.ps_name])}"))
         ps_created = False
         if rows:
             ps_id = str(rows[0]["Id"])
@@ -565,51 +567,3 @@ class SchemaDeployer:
                 raise SalesforceApiError(400, str(err.get("statusCode") or "UNKNOWN_ERROR"),
                                          f"{len(bad)} {kind} rows refused: {err.get('message')}",
                                          method=method, path="/composite/sobjects")
-
-    def _fls_checklist(self, fields: dict[str, FieldWant], ps: dict[str, Any]) -> list[dict[str, Any]]:
-        """Sensitive custom fields of the spec plus ``settings.sensitive_fields`` (standard fields such
-        as ``Contact.Birthdate``, whose access comes from the integration user's profile)."""
-        entries: list[dict[str, Any]] = []
-        granted = {n.lower() for n in ps.get("field_permissions", {}).get("fields", [])}
-        for f in fields.values():
-            if f.sensitive:
-                entries.append({"object": f.sobject, "field": f.full_name, "label": f.label, "type": f.type,
-                                "category": f.category, "managed_by_migration": True,
-                                "integration_user_read": f.full_name.lower() in granted,
-                                "integration_user_edit": f.full_name.lower() in granted})
-        for full in self.settings.get("sensitive_fields") or []:
-            sobject, _, name = str(full).partition(".")
-            if not name or any(e["field"].lower() == str(full).lower() for e in entries):
-                continue
-            live = self._describe_fields(sobject).get(name.lower())
-            entries.append({"object": sobject, "field": f"{sobject}.{name}",
-                            "label": (live or {}).get("label") or name, "type": (live or {}).get("type"),
-                            "category": None, "managed_by_migration": False,
-                            "integration_user_read": live is not None,
-                            "integration_user_edit": bool(live and live.get("updateable"))})
-        if not entries:
-            return []
-        other: dict[str, list[dict[str, Any]]] | None = {}
-        try:
-            soql = ("SELECT ParentId, Field, PermissionsRead, PermissionsEdit FROM FieldPermissions WHERE Field IN "
-                    f"({_soql_list(e['field'] for e in entries)})")
-            for r in self.client.query(soql):
-                if str(r.get("ParentId")) == ps["id"]:
-                    continue
-                other.setdefault(str(r.get("Field")).lower(), []).append(
-                    {"parent_id": r.get("ParentId"), "read": bool(r.get("PermissionsRead")),
-                     "edit": bool(r.get("PermissionsEdit"))})
-        except SalesforceApiError as exc:
-            log.info("could not list other field grants (%s)", exc.error_code)
-            other = None
-        for e in entries:
-            grants = other.get(e["field"].lower(), []) if other is not None else "not checked"
-            e["permission_set"] = ps["name"] if e["managed_by_migration"] else None
-            e["other_grants"] = grants
-            if not e["managed_by_migration"]:
-                e["status"] = "standard field: access comes from profiles; review them"
-            elif other is None:
-                e["status"] = "other grants not checked"
-            else:
-                e["status"] = ("restricted to the migration permission set" if not grants else "review other grants")
-        return entries

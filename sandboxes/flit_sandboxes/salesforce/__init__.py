@@ -13,7 +13,8 @@ Public interface:
 
 Vendor facts: ``shared/notes/salesforce.md`` (cited as notes §N). Choices the notes leave open are marked
 UNCONFIRMED in the module docstrings. Modules: ``gateway`` (auth, limits, faults), ``routes_*`` (one per API
-family), ``dml`` + ``dml_hooks`` (record writes), ``soql`` + ``query`` (SOQL), ``csvio`` + ``bulk`` +
+family), ``dml`` + ``dml_hooks`` (record writes), ``soql`` + ``query`` + ``aggregate`` (SOQL: relationship
+queries both ways, aggregate functions, GROUP BY/HAVING), ``csvio`` + ``bulk`` +
 ``bulk_query`` (Bulk 2.0), ``metadata`` + ``tooling`` (custom objects/fields), ``perms`` (FLS), ``schema`` +
 ``standard_objects`` + ``describe``, ``values``, ``ids``, ``store``, ``rules`` + ``admin`` (sandbox-only
 switches).

@@ -2,7 +2,8 @@
 
 ``POST /jobs/query`` ``{"operation": "query"|"queryAll", "query", "columnDelimiter"?, "lineEnding"?}`` runs the
 SOQL at once (a bad query is answered like REST: 400 ``MALFORMED_QUERY``/``INVALID_FIELD``/``INVALID_TYPE``;
-``COUNT()`` is refused) and answers the job info (state ``UploadComplete``; the first ``GET`` shows
+``COUNT()``, aggregate functions, GROUP BY and parent-to-child sub-queries are refused, as "Understanding Bulk
+API 2.0 Query" lists them unsupported) and answers the job info (state ``UploadComplete``; the first ``GET`` shows
 ``InProgress``, then ``JobComplete`` once ``bulk_delay_seconds`` have passed). ``GET /jobs/query/{id}/results
 ?maxRecords=&locator=`` answers CSV (header = the SELECT paths, e.g. ``Patient__r.Source_System_ID__c``;
 null = empty cell; checkboxes ``true``/``false``) with ``Sforce-Locator`` (``null`` on the last page) and
@@ -51,6 +52,9 @@ class QueryJobs(JobRegistry):
             runner = Runner(self.source(version), body.get("query") or "")
             if runner.query.count:
                 raise invalid_job("InvalidJob : COUNT() is not supported by Bulk API 2.0 query")
+            if runner.grouping is not None or runner.children:
+                raise invalid_job("InvalidJob : aggregate functions, GROUP BY and parent-to-child relationship "
+                                  "queries are not supported by Bulk API 2.0 query")
             rows = runner.rows(body["operation"] == "queryAll")
             lines = [[_cell(runner.render(r), path) for path in runner.query.fields] for r in rows]
         self.charge()

@@ -54,7 +54,7 @@ class SalesforceSettings:
     token_ttl_seconds: float = 7200.0
     enforce_fls: bool = True
     set_audit_fields: bool = False
-    min_api_version: float = 60.0
+    min_api_version: float = 31.0
     max_api_version: float = 67.0
     shuffle_bulk_results: bool = True
     bulk_max_upload_bytes: int = 150 * MB * 3 // 4
@@ -183,7 +183,7 @@ class SalesforceContext(SandboxState):
                 sobject.metadata = {**data["metadata"], "_created": data.get("created")}
                 self.schema.add_object(sobject)
             else:
-                field = metadata.build_field(self.schema, object_name, field_name, data["metadata"])
+                field = metadata.build_field(self.schema, object_name, field_name, data["metadata"], replay=True)
                 field.tooling_id = data["tooling_id"]
                 self.schema.add_field(object_name, field)
 

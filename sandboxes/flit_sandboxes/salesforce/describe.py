@@ -6,7 +6,9 @@ autoNumber, nameField, filterable, sortable, groupable, relationshipName, refere
 cascadeDelete, restrictedDelete, picklistValues [{value, label, active, defaultValue, validFor}],
 restrictedPicklist, inlineHelpText, htmlFormatted`` (the notes' list is from memory, UNCONFIRMED exact keys).
 Only fields the integration user can read are listed; ``createable``/``updateable`` are false without FLS
-edit. ``childRelationships`` lists the reference fields pointing at the object.
+edit. ``childRelationships`` lists the reference fields pointing at the object (``CreatedById``/``LastModifiedById``
+left out) with their child relationship name (``Treatment_Records__r``, ``Contacts``; null where the org has none,
+as real orgs list some children).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from flit_sandboxes.salesforce.perms import Permissions
-from flit_sandboxes.salesforce.schema import ANY_OBJECT, Field, Schema, SObject
+from flit_sandboxes.salesforce.schema import Field, Schema, SObject
 
 _SOAP = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "date": "xsd:date",
          "datetime": "xsd:dateTime", "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double",
@@ -66,7 +68,7 @@ def field_describe(schema: Schema, sobject: SObject, field: Field, perms: Permis
         "calculated": field.calculated, "autoNumber": field.auto_number, "nameField": field.name_field,
         "filterable": kind not in ("textarea", "base64"),
         "sortable": kind not in ("textarea", "base64", "multipicklist"),
-        "groupable": kind not in ("textarea", "base64", "double", "currency", "percent", "datetime"),
+        "groupable": field.groupable,
         "relationshipName": field.relationship_name if kind == "reference" else None,
         "referenceTo": schema.targets(field) if kind == "reference" else [],
         "polymorphicForeignKey": kind == "reference" and field.polymorphic,
@@ -81,17 +83,11 @@ def field_describe(schema: Schema, sobject: SObject, field: Field, perms: Permis
 
 def describe(version: str, schema: Schema, sobject: SObject, perms: Permissions) -> dict[str, Any]:
     """``GET /sobjects/{name}/describe``."""
-    children = []
-    for other in schema:
-        if not perms.can_see(other):
-            continue
-        for field in other.fields.values():
-            targets = field.reference_to
-            if field.type == "reference" and (sobject.name in targets or ANY_OBJECT in targets) \
-                    and perms.field_access(other, field)[0] and field.name not in ("CreatedById", "LastModifiedById"):
-                children.append({"childSObject": other.name, "field": field.name, "cascadeDelete": field.master_detail,
-                                 "restrictedDelete": field.delete_constraint == "Restrict",
-                                 "relationshipName": None, "deprecatedAndHidden": False})
+    children = [{"childSObject": other.name, "field": ref.name, "cascadeDelete": ref.master_detail,
+                 "restrictedDelete": ref.delete_constraint == "Restrict", "relationshipName": ref.child_relationship,
+                 "deprecatedAndHidden": False}
+                for other, ref in schema.children(sobject)
+                if perms.can_see(other) and perms.field_access(other, ref)[0]]
     return {**global_entry(version, sobject, perms),
             "fields": [field_describe(schema, sobject, f, perms) for f in perms.visible_fields(sobject)],
             "childRelationships": children, "recordTypeInfos": [], "supportedScopes": [],

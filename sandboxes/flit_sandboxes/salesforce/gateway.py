@@ -21,7 +21,7 @@ Per request, in order:
    answer carries ``Sforce-Limit-Info: api-usage=<used>/<max>`` (notes §0); once spent, 403
    ``[{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]`` (notes §7).
 6. Versions: ``v21.0``-``v30.0`` and older -> 410 ``GONE`` (notes §0; body UNCONFIRMED); versions below
-   ``min_api_version`` (default 60.0, a project pin, not a Salesforce rule) or above ``max_api_version``
+   ``min_api_version`` (default 31.0, as real orgs; a knob to pin a newer floor) or above ``max_api_version``
    (67.0, Summer '26) -> 404 ``NOT_FOUND``.
 7. One log line per request (``flit_sandboxes.salesforce``): method, route template, status, duration.
    Never the query string (SOQL carries patient values), bodies or tokens.

@@ -8,8 +8,10 @@
   ``unsupported_grant_type`` "grant type not supported", ``invalid_client_id`` "client identifier invalid"
   (unknown id), ``invalid_client`` "invalid client credentials" (wrong secret). Texts are Salesforce's usual
   ones, UNCONFIRMED; JWT bearer is not implemented.
-- ``GET /services/data`` -> 200 ``[{"label": "Spring '24", "url": "/services/data/v60.0", "version": "60.0"}, ...]``
-  for the served versions (shape UNCONFIRMED, notes §0).
+- ``GET /services/data`` -> 200 ``[{"label": "Summer '14", "url": "/services/data/v31.0", "version": "31.0"}, ...,
+  {"label": "Summer '26", ...}]`` for the served versions, oldest first (real orgs serve v31.0 and later since
+  v21.0-v30.0 were retired in Summer '25, notes §0; shape as simple-salesforce and the REST API Developer Guide
+  "Versions" resource show it).
 - ``GET /services/data/vXX.X`` -> 200 the resource directory ``{"sobjects": url, "query": url, ...}``.
 - ``GET /services/data/vXX.X/limits`` -> 200 ``{"DailyApiRequests": {"Max", "Remaining"}, "DailyBulkApiBatches",
   "DailyBulkV2QueryJobs", "DailyBulkV2QueryFileStorageMB", "DataStorageMB", "FileStorageMB",

@@ -6,6 +6,9 @@
 - ``GET /query/{locator}`` (and ``/queryAll/{locator}``) -> the next page; an unknown or expired cursor (15
   minutes) -> 400 ``INVALID_QUERY_LOCATOR`` (UNCONFIRMED status).
 - ``SELECT COUNT() FROM ...`` -> ``{"totalSize": n, "done": true, "records": []}``.
+- Aggregate queries (``SELECT COUNT(Id) n, SUM(Amount__c) total FROM Invoice__c``, GROUP BY, HAVING) ->
+  ``AggregateResult`` records, all in one page (REST cannot page GROUP BY results; ``aggregate``); parent-to-child
+  sub-queries nest a query result (or null) per record (``query``).
 - Errors: 400 ``MALFORMED_QUERY``, ``INVALID_FIELD``, ``INVALID_TYPE``, ``INVALID_QUERY_FILTER_OPERATOR``.
 - ``GET /tooling/query?q=`` lives in ``routes_tooling``.
 """
@@ -45,7 +48,7 @@ def run_query(ctx: SalesforceContext, text: str, version: str, include_deleted: 
             return {"totalSize": len(rows), "done": True, "records": []}
         rendered = [runner.render(r) for r in rows]
     total = len(rendered)
-    if total <= size:
+    if total <= size or runner.grouping is not None:
         return {"totalSize": total, "done": True, "records": rendered}
     locator = ctx.cursors.open(rendered, size)
     next_url = f"/services/data/v{version}/{endpoint}/{locator}-{size}"

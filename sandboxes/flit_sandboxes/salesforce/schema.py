@@ -5,6 +5,12 @@ Standard objects come from ``standard_objects``; custom objects and fields are a
 ``textarea``, ``email``, ``phone``, ``url``, ``picklist``, ``multipicklist``, ``combobox``, ``boolean``,
 ``date``, ``datetime``, ``double``, ``currency``, ``percent``, ``int``, ``reference``, ``base64``.
 
+A reference field has two relationship names (SOQL and SOSL Reference, "Understanding Relationship Names, Custom
+Objects, and Custom Fields"): ``relationship_name`` is the child-to-parent name used in paths (``Patient__r`` of
+``Patient__c``, ``Owner`` of ``OwnerId``), ``child_relationship`` the parent-to-child name listed in the parent's
+describe ``childRelationships`` and used in sub-queries (``Treatment_Records__r``; standard ones such as
+``Contacts``); a child relationship name is unique on its parent, or None (real orgs list some children unnamed).
+
 A reference field's targets are ``reference_to``; ``("*",)`` means any object (e.g.
 ``ContentDocumentLink.LinkedEntityId``), and Task/Event ``WhatId`` is rebuilt whenever a custom object with
 activities is added (Account + custom objects with ``enableActivities``, notes §3.2, UNCONFIRMED rule).
@@ -46,6 +52,7 @@ class Field:
     id_lookup: bool = False
     reference_to: tuple[str, ...] = ()
     relationship_name: str | None = None
+    child_relationship: str | None = None
     picklist: tuple[str, ...] = ()
     picklist_default: str | None = None
     restricted: bool = False
@@ -61,6 +68,12 @@ class Field:
     def __post_init__(self) -> None:
         if not self.label:
             self.label = self.name[:-2] if self.name.endswith("Id") and self.type == "reference" else self.name
+
+    @property
+    def groupable(self) -> bool:
+        """May appear in GROUP BY (describe ``groupable``): not long text, blobs, numbers with decimals or
+        dateTimes (UNCONFIRMED per-type rule)."""
+        return self.type not in ("textarea", "base64", "double", "currency", "percent", "datetime")
 
     @property
     def required(self) -> bool:
@@ -169,6 +182,25 @@ class Schema:
             if new.master_detail and target.field("OwnerId") is not None:
                 del target.fields["ownerid"]
             self.refresh_dynamic()
+
+    def children(self, parent: SObject) -> list[tuple[SObject, Field]]:
+        """``(child object, reference field)`` of every reference field that can point at ``parent`` (the
+        audit lookups ``CreatedById``/``LastModifiedById`` left out), in schema order."""
+        out = []
+        for other in self:
+            for candidate in other.fields.values():
+                if candidate.type == "reference" and candidate.name not in ("CreatedById", "LastModifiedById") \
+                        and (parent.name in candidate.reference_to or ANY_OBJECT in candidate.reference_to):
+                    out.append((other, candidate))
+        return out
+
+    def child_relationship(self, parent: SObject, name: str) -> tuple[SObject, Field] | None:
+        """The child object and reference field whose child relationship on ``parent`` is ``name`` (any case)."""
+        lowered = name.lower()
+        for child, ref in self.children(parent):
+            if ref.child_relationship and ref.child_relationship.lower() == lowered:
+                return child, ref
+        return None
 
     def targets(self, ref: Field) -> list[str]:
         """Object names a reference field may point to (``*`` expanded)."""

@@ -4,9 +4,12 @@
 simple-salesforce always builds ``https://{instance}/...`` URLs from ``instance_url``, while the sandbox serves
 plain HTTP on the loopback: ``client_session(url)`` returns a ``requests.Session`` whose adapter for
 ``https://127.0.0.1:PORT`` sends the same request over ``http://``. Pass it as ``Salesforce(session=...)``.
-simple-salesforce's own client-credentials login only targets ``https://{domain}.salesforce.com``, so get the
-token with ``fetch_token(url, client_id, client_secret)`` (``POST /services/oauth2/token``) and use
-``Salesforce(instance_url=url, session_id=token, version="60.0", session=client_session(url))``.
+simple-salesforce's own client-credentials login only targets ``https://{domain}.salesforce.com``: either get
+the token with ``fetch_token(url, client_id, client_secret)`` (``POST /services/oauth2/token``) and use
+``Salesforce(instance_url=url, session_id=token, version="60.0", session=client_session(url))``, or let
+simple-salesforce log in itself with ``Salesforce(consumer_key=..., consumer_secret=..., domain="flit.my",
+session=client_session(url, my_domain="flit"))``: requests to ``https://flit.my.salesforce.com`` then reach the
+sandbox too, and the token's ``instance_url`` (the sandbox URL) carries every later call.
 """
 
 from __future__ import annotations
@@ -64,17 +67,30 @@ def fetch_token(url: str, client_id: str = DEFAULT_CLIENT_ID, client_secret: str
 
 
 class _HttpsToHttp(HTTPAdapter):
-    """Sends ``https://host:port/...`` requests to ``http://host:port/...`` (the sandbox has no TLS)."""
+    """Sends ``https://host:port/...`` requests to ``http://host:port/...`` (the sandbox has no TLS), or every
+    request of the mounted prefix to ``target`` (a My Domain host standing for the sandbox)."""
+
+    def __init__(self, prefix: str | None = None, target: str | None = None):
+        super().__init__()
+        self.prefix, self.target = prefix, target
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        if request.url and request.url.startswith("https://"):
+        if request.url and self.prefix and self.target and request.url.startswith(self.prefix):
+            request.url = self.target + request.url[len(self.prefix):]
+        elif request.url and request.url.startswith("https://"):
             request.url = "http://" + request.url[len("https://"):]
         return super().send(request, *args, **kwargs)
 
 
-def client_session(url: str, session: requests.Session | None = None) -> requests.Session:
-    """A session (new or ``session``) on which simple-salesforce's ``https://`` URLs reach the sandbox at ``url``."""
+def client_session(url: str, session: requests.Session | None = None, *,
+                   my_domain: str | None = None) -> requests.Session:
+    """A session (new or ``session``) on which simple-salesforce's ``https://`` URLs reach the sandbox at ``url``;
+    with ``my_domain``, ``https://<my_domain>.my.salesforce.com`` (simple-salesforce's client-credentials token
+    URL for ``domain="<my_domain>.my"``) reaches it as well."""
     parsed = urlparse(url)
     session = session or requests.Session()
     session.mount(f"https://{parsed.hostname}:{parsed.port}", _HttpsToHttp())
+    if my_domain:
+        prefix = f"https://{my_domain}.my.salesforce.com"
+        session.mount(prefix, _HttpsToHttp(prefix, url.rstrip("/")))
     return session

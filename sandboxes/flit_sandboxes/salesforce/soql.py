@@ -1,19 +1,23 @@
 """A SOQL parser for the subset the sandbox serves (notes §2.4).
 
-Grammar (keywords case-insensitive)::
+Grammar (keywords case-insensitive; SOQL and SOSL Reference: SELECT, GROUP BY, HAVING, Aggregate Functions,
+Using Aliases with GROUP BY, Relationship Queries)::
 
-    SELECT item (, item)* FROM Object [WHERE cond] [ORDER BY path [ASC|DESC] [NULLS FIRST|LAST] (, ...)*]
-           [LIMIT n] [OFFSET n]
-    item  := path | COUNT()                      path := Field | Rel.Field | Rel.Rel.Field (e.g. Patient__r.Ext__c)
+    SELECT item (, item)* FROM Object [WHERE cond] [GROUP BY path (, path)*] [HAVING cond]
+           [ORDER BY key [ASC|DESC] [NULLS FIRST|LAST] (, ...)*] [LIMIT n] [OFFSET n]
+    item  := path [alias] | COUNT() | agg [alias] | ( sub-query )
+    agg   := COUNT(path) | COUNT_DISTINCT(path) | SUM(path) | AVG(path) | MIN(path) | MAX(path)
+    sub-query := SELECT path (, path)* FROM ChildRelationship__r [WHERE cond] [ORDER BY key (, key)*] [LIMIT n]
+    key   := path | agg                          path := Field | Rel.Field | Rel.Rel.Field (e.g. Patient__r.Ext__c)
     cond  := cond OR cond | cond AND cond | NOT cond | ( cond )
-           | path (= | != | <> | < | <= | > | >=) value | path [NOT] IN ( value, ... ) | path LIKE 'text%'
-           | path INCLUDES|EXCLUDES ( 'a;b', ... )
+           | left (= | != | <> | < | <= | > | >=) value | left [NOT] IN ( value, ... ) | left LIKE 'text%'
+           | left INCLUDES|EXCLUDES ( 'a;b', ... )          left := path | agg (agg in HAVING only)
     value := 'text' (backslash escapes) | number | true | false | null | 2024-05-01 | 2024-05-01T09:30:00Z
            | TODAY | YESTERDAY | TOMORROW | LAST_N_DAYS:n | NEXT_N_DAYS:n
 
-Not supported (``MALFORMED_QUERY``): sub-queries, GROUP BY/HAVING and aggregates other than ``COUNT()``,
-TYPEOF, FIELDS(), bind variables, semi-joins. Syntax errors are ``MALFORMED_QUERY`` with Salesforce's
-"unexpected token" layout (``\\n<query>\\n<caret>\\nERROR at Row:1:Column:N\\n...``; wording UNCONFIRMED).
+Not supported (``MALFORMED_QUERY``): sub-queries inside sub-queries, TYPEOF, FIELDS(), date functions, bind
+variables, semi-joins. Syntax errors are ``MALFORMED_QUERY`` with Salesforce's "unexpected token" layout
+(``\\n<query>\\n<caret>\\nERROR at Row:1:Column:N\\n...``; wording UNCONFIRMED).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ _TOKEN = re.compile(r"""
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\", "_": "\\_",
             "%": "\\%"}
 DATE_KEYWORDS = {"TODAY", "YESTERDAY", "TOMORROW"}
+AGGREGATES = ("COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX")
 _RESERVED = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "LIMIT", "OFFSET", "ASC",
              "DESC", "NULLS", "FIRST", "LAST", "INCLUDES", "EXCLUDES", "GROUP", "HAVING"}
 
@@ -50,13 +55,39 @@ class Literal:
 
 
 @dataclass
+class Aggregate:
+    """An aggregate function over a field path (``COUNT(Id)``, ``SUM(Amount__c) total``)."""
+
+    func: str  # upper case, one of AGGREGATES
+    path: str
+    column: int = 0
+    alias: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Identity of the expression (``SUM(amount__c)``): the same function of the same field."""
+        return f"{self.func}({self.path.lower()})"
+
+
+@dataclass
+class FieldItem:
+    """A plain field of the SELECT list (an alias only in aggregate queries)."""
+
+    path: str
+    column: int = 0
+    alias: str | None = None
+
+
+@dataclass
 class Compare:
-    """``path op value`` (op: = != < <= > >= LIKE IN NOTIN INCLUDES EXCLUDES; IN-like ops take a list)."""
+    """``path op value`` (op: = != < <= > >= LIKE IN NOTIN INCLUDES EXCLUDES; IN-like ops take a list); ``func``
+    is the aggregate function applied to ``path`` (HAVING only)."""
 
     path: str
     op: str
     value: Literal | list[Literal]
     column: int = 0
+    func: str | None = None
 
 
 @dataclass
@@ -69,16 +100,30 @@ class Logic:
 
 @dataclass
 class Query:
-    """A parsed SELECT."""
+    """A parsed SELECT (a sub-query's ``object`` is the child relationship name)."""
 
     text: str
     object: str
-    fields: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)  # the plain field paths, in SELECT order
     count: bool = False
     where: Any = None
-    order: list[tuple[str, bool, bool]] = field(default_factory=list)  # (path, descending, nulls_last)
+    order: list[tuple[str | Aggregate, bool, bool]] = field(default_factory=list)  # (key, descending, nulls_last)
     limit: int | None = None
     offset: int = 0
+    items: list[FieldItem | Aggregate | Query] = field(default_factory=list)  # the SELECT list, in order
+    group_by: list[str] = field(default_factory=list)
+    having: Any = None
+    column: int = 1  # where the (sub-)query starts, for error carets
+
+    @property
+    def aggregate(self) -> bool:
+        """A GROUP BY or aggregate-function query (results are ``AggregateResult`` rows)."""
+        return bool(self.group_by) or any(isinstance(i, Aggregate) for i in self.items)
+
+    @property
+    def subqueries(self) -> list[Query]:
+        """The parent-to-child sub-queries of the SELECT list."""
+        return [i for i in self.items if isinstance(i, Query)]
 
 
 @dataclass
@@ -126,6 +171,7 @@ class _Parser:
         self.text = text
         self.tokens = _tokens(text)
         self.index = 0
+        self.having = False  # inside HAVING: aggregate functions may stand on the left of a comparison
 
     @property
     def token(self) -> _Token:
@@ -158,26 +204,38 @@ class _Parser:
         return self.take()
 
     def parse(self) -> Query:
+        query = self.select(nested=False)
+        if self.token.kind != "eof":
+            raise self.unexpected()
+        return query
+
+    def select(self, nested: bool) -> Query:
+        query = Query(self.text, "", column=self.token.column)
         self.expect_keyword("SELECT")
-        query = Query(self.text, "")
         while True:
-            if self.keyword("COUNT") and self.tokens[self.index + 1].text == "(":
-                self.take()
-                self.take()
-                self.expect_op(")")
-                query.count = True
-            else:
-                query.fields.append(self.path().text)
+            self.item(query, nested)
             if self.token.text != ",":
                 break
             self.take()
-        if query.count and query.fields:
-            raise malformed(self.text, 8, "COUNT() cannot be combined with other fields")
+        if query.count and query.items:
+            raise malformed(self.text, query.column + 7, "COUNT() cannot be combined with other fields")
         self.expect_keyword("FROM")
         query.object = self.path().text
         if self.keyword("WHERE"):
             self.take()
             query.where = self.condition()
+        if self.keyword("GROUP") and not nested:
+            self.take()
+            self.expect_keyword("BY")
+            query.group_by.append(self.path().text)
+            while self.token.text == ",":
+                self.take()
+                query.group_by.append(self.path().text)
+        if self.keyword("HAVING") and not nested:
+            self.take()
+            self.having = True
+            query.having = self.condition()
+            self.having = False
         if self.keyword("ORDER"):
             self.take()
             self.expect_keyword("BY")
@@ -185,22 +243,54 @@ class _Parser:
         if self.keyword("LIMIT"):
             self.take()
             query.limit = self.integer()
-        if self.keyword("OFFSET"):
+        if self.keyword("OFFSET") and not nested:
             self.take()
             query.offset = self.integer()
-        if self.token.kind != "eof":
-            raise self.unexpected()
         return query
+
+    def item(self, query: Query, nested: bool) -> None:
+        if self.token.text == "(" and not nested and self.tokens[self.index + 1].text.upper() == "SELECT":
+            self.take()
+            query.items.append(self.select(nested=True))
+            self.expect_op(")")
+        elif self.keyword("COUNT") and self.tokens[self.index + 1].text == "(" \
+                and self.tokens[self.index + 2].text == ")":
+            for _ in range(3):
+                self.take()
+            query.count = True
+        elif self.at_aggregate():
+            agg = self.aggregate_call()
+            agg.alias = self.alias()
+            query.items.append(agg)
+        else:
+            token = self.path()
+            query.fields.append(token.text)
+            query.items.append(FieldItem(token.text, token.column, self.alias()))
+
+    def at_aggregate(self) -> bool:
+        return self.keyword(*AGGREGATES) and self.tokens[self.index + 1].text == "("
+
+    def aggregate_call(self) -> Aggregate:
+        func = self.take()
+        self.expect_op("(")
+        path = self.path().text
+        self.expect_op(")")
+        return Aggregate(func.text.upper(), path, func.column)
+
+    def alias(self) -> str | None:
+        if self.token.kind == "name" and self.token.text.upper() not in _RESERVED and "." not in self.token.text:
+            return self.take().text
+        return None
 
     def integer(self) -> int:
         if self.token.kind != "number" or not self.token.text.isdigit():
             raise self.unexpected()
         return int(self.take().text)
 
-    def order(self) -> list[tuple[str, bool, bool]]:
-        out = []
+    def order(self) -> list[tuple[str | Aggregate, bool, bool]]:
+        out: list[tuple[str | Aggregate, bool, bool]] = []
         while True:
-            path = self.path().text
+            path: str | Aggregate = self.aggregate_call() if self.at_aggregate() else self.path().text
             descending = False
             if self.keyword("ASC", "DESC"):
                 descending = self.take().text.upper() == "DESC"
@@ -241,24 +331,29 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> Compare:
-        path = self.path()
+        func = None
+        if self.having and self.at_aggregate():
+            agg = self.aggregate_call()
+            path, func = _Token("name", agg.path, agg.column), agg.func
+        else:
+            path = self.path()
         if self.keyword("NOT"):
             self.take()
             self.expect_keyword("IN")
-            return Compare(path.text, "NOTIN", self.value_list(), path.column)
+            return Compare(path.text, "NOTIN", self.value_list(), path.column, func)
         if self.keyword("IN", "INCLUDES", "EXCLUDES"):
             op = self.take().text.upper()
-            return Compare(path.text, op, self.value_list(), path.column)
+            return Compare(path.text, op, self.value_list(), path.column, func)
         if self.keyword("LIKE"):
             self.take()
             value = self.value()
             if value.kind != "string":
                 raise self.unexpected()
-            return Compare(path.text, "LIKE", value, path.column)
+            return Compare(path.text, "LIKE", value, path.column, func)
         if self.token.kind != "op" or self.token.text in "(),":
             raise self.unexpected()
         op = self.take().text
-        return Compare(path.text, "!=" if op == "<>" else op, self.value(), path.column)
+        return Compare(path.text, "!=" if op == "<>" else op, self.value(), path.column, func)
 
     def value_list(self) -> list[Literal]:
         self.expect_op("(")

@@ -9,6 +9,11 @@ unconfirmed there too); standard picklists are unrestricted except ContentDocume
 Every object gets ``Id``, ``IsDeleted``, the audit fields (``CreatedDate``, ``CreatedById``,
 ``LastModifiedDate``, ``LastModifiedById``; settable on insert only with ``set_audit_fields``, notes
 §5.4) and ``SystemModstamp``; owned objects get ``OwnerId`` (a User, defaulted to the caller).
+Child relationship names (describe ``childRelationships``, sub-queries) are the standard ones: Account
+``Contacts``; ``Tasks``/``Events`` on the targets of ``WhoId``/``WhatId``; ``ContentVersions`` and
+``ContentDocumentLinks`` on ContentDocument; ``ContentDocumentLinks`` on every object (``LinkedEntityId``);
+PermissionSet ``FieldPerms``/``ObjectPerms``/``Assignments``; User ``PermissionSetAssignments``; other references
+(``OwnerId``, ``FirstPublishLocationId``, ...) have none here (UNCONFIRMED list).
 ``User`` and ``Organization`` are read-only here (users are seeded by ``create_app``). ``Lead`` exists so
 that Task/Event ``WhoId`` is polymorphic (Contact, Lead) as in a real org: Bulk columns need ``Contact:Who.X``.
 """
@@ -35,9 +40,11 @@ def area(name: str, length: int = 32000, **kw: Any) -> Field:
     return Field(name, "textarea", length=length, **kw)
 
 
-def ref(name: str, *targets: str, rel: str, **kw: Any) -> Field:
-    """A ``reference`` field (``rel`` = relationship name)."""
-    return Field(name, "reference", length=18, reference_to=targets, relationship_name=rel, **kw)
+def ref(name: str, *targets: str, rel: str, child: str | None = None, **kw: Any) -> Field:
+    """A ``reference`` field (``rel`` = child-to-parent relationship name, ``child`` = the parent's child
+    relationship name, e.g. ``Contacts`` for ``Contact.AccountId``)."""
+    return Field(name, "reference", length=18, reference_to=targets, relationship_name=rel,
+                 child_relationship=child, **kw)
 
 
 def pick(name: str, values: tuple[str, ...], **kw: Any) -> Field:
@@ -96,7 +103,7 @@ def _contact() -> SObject:
         Field("HomePhone", "phone", length=40), Field("OtherPhone", "phone", length=40),
         area("MailingStreet", 255), text("MailingCity", 40), text("MailingState", 80),
         text("MailingPostalCode", 20), text("MailingCountry", 80), text("Title", 128), text("Department", 80),
-        ref("AccountId", "Account", rel="Account", label="Account ID"),
+        ref("AccountId", "Account", rel="Account", child="Contacts", label="Account ID"),
         ref("ReportsToId", "Contact", rel="ReportsTo", label="Reports To ID"),
         area("Description"), flag("HasOptedOutOfEmail"), flag("DoNotCall"),
     ])
@@ -121,18 +128,18 @@ def _user() -> SObject:
     ], owned=False, createable=False, updateable=False, deletable=False)
 
 
-def _activity_common() -> list[Field]:
+def _activity_common(plural: str) -> list[Field]:
     return [
         Field("Subject", "combobox", length=255), Field("ActivityDate", "date", label="Due Date Only"),
-        ref("WhoId", "Contact", "Lead", rel="Who", label="Name ID"),
-        ref("WhatId", "Account", rel="What", label="Related To ID"),
+        ref("WhoId", "Contact", "Lead", rel="Who", child=plural, label="Name ID"),
+        ref("WhatId", "Account", rel="What", child=plural, label="Related To ID"),
         area("Description"), flag("IsReminderSet"), Field("ReminderDateTime", "datetime"),
     ]
 
 
 def _task() -> SObject:
     return _object("Task", "Tasks", [
-        *_activity_common(),
+        *_activity_common("Tasks"),
         pick("Status", TASK_STATUSES, nillable=False, defaulted=True, default="Not Started",
              picklist_default="Not Started"),
         pick("Priority", PRIORITIES, nillable=False, defaulted=True, default="Normal", picklist_default="Normal"),
@@ -143,7 +150,7 @@ def _task() -> SObject:
 
 def _event() -> SObject:
     return _object("Event", "Events", [
-        *_activity_common(),
+        *_activity_common("Events"),
         Field("StartDateTime", "datetime"), Field("EndDateTime", "datetime"),
         Field("DurationInMinutes", "int", precision=8), Field("ActivityDateTime", "datetime"),
         flag("IsAllDayEvent"), text("Location"), pick("ShowAs", ("Busy", "OutOfOffice", "Free")),
@@ -156,7 +163,7 @@ def _content_version() -> SObject:
         text("Title", nillable=False, defaulted=True, name_field=True),
         text("PathOnClient", 500), Field("VersionData", "base64", length=0, updateable=False),
         ref("FirstPublishLocationId", ANY_OBJECT, rel="FirstPublishLocation", updateable=False),
-        ref("ContentDocumentId", "ContentDocument", rel="ContentDocument", updateable=False),
+        ref("ContentDocumentId", "ContentDocument", rel="ContentDocument", child="ContentVersions", updateable=False),
         area("Description", 1000), text("ReasonForChange", 1000),
         calc("FileExtension", length=40), calc("FileType", length=20), calc("ContentSize", "int"),
         calc("Checksum", length=50), calc("VersionNumber", length=20), calc("IsLatest", "boolean"),
@@ -177,8 +184,10 @@ def _content_document() -> SObject:
 
 def _content_document_link() -> SObject:
     return _object("ContentDocumentLink", "Content Document Links", [
-        ref("ContentDocumentId", "ContentDocument", rel="ContentDocument", nillable=False, updateable=False),
-        ref("LinkedEntityId", ANY_OBJECT, rel="LinkedEntity", nillable=False, updateable=False),
+        ref("ContentDocumentId", "ContentDocument", rel="ContentDocument", child="ContentDocumentLinks",
+            nillable=False, updateable=False),
+        ref("LinkedEntityId", ANY_OBJECT, rel="LinkedEntity", child="ContentDocumentLinks", nillable=False,
+            updateable=False),
         pick("ShareType", ("V", "C", "I"), restricted=True, nillable=False, defaulted=True, default="V"),
         pick("Visibility", ("AllUsers", "InternalUsers", "SharedUsers"), restricted=True, defaulted=True,
              default="AllUsers"),
@@ -195,7 +204,7 @@ def _permission_set() -> SObject:
 
 def _field_permissions() -> SObject:
     return _object("FieldPermissions", "Field Permissions", [
-        ref("ParentId", "PermissionSet", rel="Parent", nillable=False, updateable=False),
+        ref("ParentId", "PermissionSet", rel="Parent", child="FieldPerms", nillable=False, updateable=False),
         text("SobjectType", 255, nillable=False, updateable=False), text("Field", 255, nillable=False,
                                                                         updateable=False),
         flag("PermissionsRead"), flag("PermissionsEdit"),
@@ -204,7 +213,7 @@ def _field_permissions() -> SObject:
 
 def _object_permissions() -> SObject:
     return _object("ObjectPermissions", "Object Permissions", [
-        ref("ParentId", "PermissionSet", rel="Parent", nillable=False, updateable=False),
+        ref("ParentId", "PermissionSet", rel="Parent", child="ObjectPerms", nillable=False, updateable=False),
         text("SobjectType", 255, nillable=False, updateable=False),
         flag("PermissionsRead"), flag("PermissionsCreate"), flag("PermissionsEdit"), flag("PermissionsDelete"),
         flag("PermissionsViewAllRecords"), flag("PermissionsModifyAllRecords"),
@@ -213,8 +222,9 @@ def _object_permissions() -> SObject:
 
 def _permission_set_assignment() -> SObject:
     return _object("PermissionSetAssignment", "Permission Set Assignments", [
-        ref("AssigneeId", "User", rel="Assignee", nillable=False, updateable=False),
-        ref("PermissionSetId", "PermissionSet", rel="PermissionSet", nillable=False, updateable=False),
+        ref("AssigneeId", "User", rel="Assignee", child="PermissionSetAssignments", nillable=False, updateable=False),
+        ref("PermissionSetId", "PermissionSet", rel="PermissionSet", child="Assignments", nillable=False,
+            updateable=False),
     ], owned=False, updateable=False)
 
 
