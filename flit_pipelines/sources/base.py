@@ -6,6 +6,10 @@ bounded batches. Typing and validation happen downstream (``sources.validate``),
 produces the same text forms: dates ``YYYY-MM-DD``, timestamps ``YYYY-MM-DD HH:MM:SS[.ffffff]``
 (ISO 8601, ``T`` or space), numbers in plain decimal notation (``1234.5``, never ``1.2345e3``),
 booleans ``true``/``false``.
+
+A reader may add one more column, ``REJECT_COLUMN``: a non-null value there means the row could not
+be read (a FHIR resource failing its model, an unreadable line) and is that row's quarantine reason
+(names elements and checks, never values); ``run_extract`` quarantines such rows before typing.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import pyarrow as pa
 
 from flit_pipelines.sources.csv_export import HeaderReport
 from flit_pipelines.spec.model import SourceObject
+
+REJECT_COLUMN = "__flit_reject_reason__"
 
 
 class Source(Protocol):

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from flit_pipelines.sources.base import Source
+from flit_pipelines.sources.base import REJECT_COLUMN, Source
 from flit_pipelines.sources.validate import PANDAS_DTYPES, split_chunk
 from flit_pipelines.spec.model import SourceObject
 
@@ -46,6 +47,22 @@ def arrow_schema(obj: SourceObject) -> pa.Schema:
     return pa.Schema.from_pandas(empty_frame(obj), preserve_index=False)
 
 
+def reader_rejects(obj: SourceObject, text: pd.DataFrame, *, first_row: int) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Split off the rows a reader flagged in ``REJECT_COLUMN`` (``sources.base``): (the other rows
+    without that column, quarantine rows ``row_number, source_id, reason`` or None when none)."""
+    if REJECT_COLUMN not in text.columns:
+        return text, None
+    reason = text.pop(REJECT_COLUMN)
+    bad = reason.notna().to_numpy()
+    if not bad.any():
+        return text, None
+    pk = obj.primary_key
+    ids = text[pk][bad].fillna("").to_numpy() if pk in text.columns else np.full(int(bad.sum()), "", dtype=object)
+    quarantine = pd.DataFrame({"row_number": np.flatnonzero(bad) + first_row, "source_id": ids,
+                               "reason": reason[bad].to_numpy()})
+    return text[~bad].reset_index(drop=True), quarantine
+
+
 def run_extract(source: Source, obj: SourceObject, name: str, *,
                 write: Callable[[pd.DataFrame], None],
                 quarantine: Callable[[pd.DataFrame], None],
@@ -69,6 +86,11 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
     seen = pd.Index([], dtype="string")
     for batch in source.read(obj, since=since):
         text = batch.to_pandas(types_mapper=pd.ArrowDtype).astype("string")
+        text, rejected = reader_rejects(obj, text, first_row=stats.rows_read + 1)
+        if rejected is not None:  # rows the reader could not read (e.g. a FHIR resource failing its model)
+            stats.rows_read += len(rejected)
+            stats.quarantined += len(rejected)
+            quarantine(rejected)
         result = split_chunk(obj, name, text, first_row=stats.rows_read + 1, seen_keys=seen)
         stats.rows_read += len(text)
         good = result.good
