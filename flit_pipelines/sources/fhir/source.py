@@ -44,12 +44,12 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pyarrow as pa
 
-from flit_pipelines.sources.csv_export import HeaderReport
+from flit_pipelines.sources.csv_export import HeaderReport, MissingFileError
 from flit_pipelines.sources.fhir.bulk import BulkExport, read_lines, since_text
 from flit_pipelines.sources.fhir.client import FhirApiError, FhirClient
 from flit_pipelines.sources.fhir.flatten import ResourcePlan, chunked
 from flit_pipelines.sources.fhir.search import INCLUDE_PARAMS, IncludeSpool, search_pages
-from flit_pipelines.sources.json_api import absent_endpoint, split_endpoint
+from flit_pipelines.sources.json_api import split_endpoint
 from flit_pipelines.spec.model import SourceObject
 
 __all__ = ["FhirSource", "resource_type"]
@@ -160,7 +160,7 @@ class FhirSource:
         """
         rtype, _ = resource_type(obj)
         if rtype not in self.supported_types():
-            return absent_endpoint(obj, rtype)
+            return self._absent(obj, rtype)
         return HeaderReport(file=rtype, present=True, rename={(c.source or n): n for n, c in obj.columns.items()})
 
     def read(self, obj: SourceObject, since: datetime | None = None) -> Iterator[pa.RecordBatch]:
@@ -174,7 +174,7 @@ class FhirSource:
         """
         rtype, params = resource_type(obj)
         if rtype not in self.supported_types():
-            absent_endpoint(obj, rtype)
+            self._absent(obj, rtype)
             return
         if since is not None and not obj.modified_at:
             log.info("%s: object has no modified_at; reading the whole type", rtype)
@@ -185,6 +185,13 @@ class FhirSource:
             yield from self._read_bulk(plan, rtype, since, name)
         else:
             yield from self._read_search(plan, rtype, params, since)
+
+    @staticmethod
+    def _absent(obj: SourceObject, rtype: str) -> HeaderReport:
+        """The report of a type the server does not offer. Raises MissingFileError unless optional."""
+        if obj.optional:
+            return HeaderReport(file=rtype, present=False, missing_optional=list(obj.columns))
+        raise MissingFileError(f"{rtype}: the FHIR server does not offer this resource type (CapabilityStatement)")
 
     def _spec_name(self, obj: SourceObject) -> str | None:
         return next((n for n, o in self.objects.items() if o == obj), None)

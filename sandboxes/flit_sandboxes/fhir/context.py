@@ -26,6 +26,7 @@ log = logging.getLogger("flit_sandboxes.fhir")
 
 UNLIMITED_DAILY = 10 ** 12
 DEFAULT_ADMIN_TOKEN = "fhir-sandbox-admin"
+LOADED_AGE_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,9 @@ class FhirContext(SandboxState):
         self.store = FhirStore(state_path)
         try:
             if self.store.loaded() is None and settings.data_dir is not None:
-                counts = self.store.load_directory(settings.data_dir, time.time())
+                # stamped a day before the sandbox started, as resources a server has held for a while;
+                # an edit through the admin endpoint is then always newer than anything loaded
+                counts = self.store.load_directory(settings.data_dir, time.time() - LOADED_AGE_SECONDS)
                 log.info("loaded %d resources of %d types", sum(counts.values()), len(counts))
         except BaseException:
             self.store.close()
