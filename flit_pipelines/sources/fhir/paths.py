@@ -231,10 +231,8 @@ class _Term:
 
 def _run(steps: tuple[Step, ...], node: Any) -> list[Any]:
     items: list[Any] = [node]
-    for step in steps:
+    for step in steps:  # no early exit on an empty collection: count()/exists() still apply
         items = step(items)
-        if not items:
-            return items
     return items
 
 
