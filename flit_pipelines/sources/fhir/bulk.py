@@ -260,7 +260,9 @@ class BulkExport:
         if not self.state.get("job_deleted"):
             self._delete_job(self.state["status_url"])
             self.state["job_deleted"] = True
-            self._save()
+        if "deleted_ids" not in self.state:  # kept after the files go: a delta extract asks after its read
+            self.state["deleted_ids"] = self._parse_deleted()
+        self._save()
         self._check_errors()
         return manifest
 
@@ -403,8 +405,12 @@ class BulkExport:
                 if e.type == rtype and e.severity in ("error", "fatal")]
 
     def deleted_ids(self, rtype: str) -> list[str]:
-        """Ids of ``rtype`` in the ``deleted`` files (``DELETE Type/id`` Bundle entries)."""
-        out = []
+        """Ids of ``rtype`` in the ``deleted`` files (``DELETE Type/id`` Bundle entries); available
+        after ``ensure`` and still after ``finished`` removed the files."""
+        return list((self.state.get("deleted_ids") or {}).get(rtype, []))
+
+    def _parse_deleted(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
         for path in self.files("deleted"):
             for line in read_lines(path):
                 try:
@@ -416,8 +422,8 @@ class BulkExport:
                     url = req.get("url") if isinstance(req, dict) else None
                     if isinstance(url, str) and str(req.get("method", "")).upper() == "DELETE":
                         kind, _, ident = url.strip("/").rpartition("/")
-                        if kind.rsplit("/", 1)[-1] == rtype and ident:
-                            out.append(ident)
+                        if kind and ident:
+                            out.setdefault(kind.rsplit("/", 1)[-1], []).append(ident)
         return out
 
     def finished(self, consumer: str) -> None:
@@ -429,7 +435,7 @@ class BulkExport:
         if self.consumers <= done:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.state = {"job_deleted": True, "manifest": self.state.get("manifest"), "files": {},
-                          "done": sorted(done), "removed": True}
+                          "done": sorted(done), "removed": True, "deleted_ids": self.state.get("deleted_ids")}
         else:
             self._save()
 

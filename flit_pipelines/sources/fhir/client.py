@@ -31,6 +31,7 @@ from flit_pipelines.http.clock import SYSTEM_CLOCK, Clock
 from flit_pipelines.http.errors import StatusError
 from flit_pipelines.http.patience import PATIENCE_SETTING, Patience
 from flit_pipelines.http.retry import RetryPolicy
+from flit_pipelines.http.session import make_session
 from flit_pipelines.http.stats import ClientStats
 from flit_pipelines.sources import json_api
 from flit_pipelines.sources.fhir.auth import FhirAuth
@@ -125,7 +126,7 @@ class FhirClient:
         self.patience = patience or Patience(setting=f"source.{PATIENCE_SETTING}", who="the FHIR server")
         self.policy = RetryPolicy(max_retries=max_attempts - 1, backoff_initial=backoff_initial,
                                   backoff_max=backoff_max, jitter=backoff_initial)
-        self.session = session or requests.Session()
+        self.session = session or make_session(pool_size=2)
         self.limiter = json_api.per_second_limiter(requests_per_second, clock=clock, patience=self.patience,
                                                    stats=self.stats, backoff_initial=backoff_initial,
                                                    backoff_max=backoff_max, name="fhir")

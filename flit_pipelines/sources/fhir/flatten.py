@@ -24,7 +24,7 @@ import pyarrow as pa
 from pydantic import ValidationError
 
 from flit_pipelines.sources.base import REJECT_COLUMN
-from flit_pipelines.sources.fhir.paths import CompiledPath, PathError, collection_text, compile_path
+from flit_pipelines.sources.fhir.paths import CompiledPath, PathError, compile_path
 from flit_pipelines.spec.model import SourceObject
 
 __all__ = ["CHUNK_RESOURCES", "ResourcePlan", "chunked", "model_class", "validation_reason"]

@@ -276,7 +276,10 @@ class FhirSource:
             return pd.Index([], dtype="string")
         ids = set(self._inactive.get((rtype, since_text(since)), set()))
         if self.uses_bulk() and rtype in self.supported_types():
-            ids |= set(self._export(since).deleted_ids(rtype))
+            export = self._exports.get(since_text(since))
+            if export is None or export.state.get("deleted_ids") is None:  # not read by this reader yet
+                export = self._export(since)
+            ids |= set(export.deleted_ids(rtype))
         return pd.Index(sorted(ids), dtype="string")
 
     # ------------------------------------------------------------------ attachments

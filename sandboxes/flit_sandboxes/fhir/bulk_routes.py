@@ -98,7 +98,7 @@ async def file(request: Request) -> Response:
     path = ctx.jobs.path(request.path_params["job"], request.path_params["name"])
     if path is None:
         return outcome_response(404, "not-found", "file not found (the export was deleted or expired)")
-    ctx.jobs.counters["files_served"] += 1
+    ctx.jobs.served()
     if "gzip" in request.headers.get("accept-encoding", ""):
         return FileResponse(path, media_type="application/fhir+ndjson", headers={"Content-Encoding": "gzip"})
     return StreamingResponse(_decompressed(path), media_type="application/fhir+ndjson")

@@ -96,6 +96,16 @@ class FhirContext(SandboxState):
                 self._expire_after = None
                 self.tokens.expire_all()
 
+    def first_use_of(self, jti: str, expires: float, horizon: float) -> bool:
+        """Record an assertion's ``jti`` until it ``expires``; False when it was seen before (a replay).
+        Entries that expired before ``horizon`` are forgotten."""
+        with self._lock:
+            self.jti_seen = {j: e for j, e in self.jti_seen.items() if e > horizon}
+            if jti in self.jti_seen:
+                return False
+            self.jti_seen[jti] = expires
+            return True
+
     def count(self, name: str, n: int = 1) -> None:
         """Add to one of ``counters``."""
         with self._lock:

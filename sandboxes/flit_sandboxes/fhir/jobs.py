@@ -118,6 +118,11 @@ class Jobs:
         path = self.root / ident / name
         return path if path.is_file() else None
 
+    def served(self) -> None:
+        """Count one file download."""
+        with self._lock:
+            self.counters["files_served"] += 1
+
     def active(self) -> int:
         """Jobs not yet deleted."""
         with self._lock:
@@ -128,7 +133,8 @@ class Jobs:
         time.sleep(job.delay)
         if fail:
             job.state = "failed"
-            self.counters["failed"] += 1
+            with self._lock:
+                self.counters["failed"] += 1
             return
         folder = self.root / job.id
         folder.mkdir(parents=True, exist_ok=True)
@@ -145,7 +151,8 @@ class Jobs:
         outcomes = [_outcome(ref) for ref in sorted(errors)] + [_outcome(None)] * self.unattributed_errors
         self._write(job, folder, "errors", iter(outcomes), job.errors, kind="OperationOutcome")
         job.state = "complete"
-        self.counters["completed"] += 1
+        with self._lock:
+            self.counters["completed"] += 1
 
     def _write(self, job: Job, folder: Path, stem: str, lines, out: list[dict[str, Any]], *, kind: str | None = None):
         part, count, fh = 0, 0, None

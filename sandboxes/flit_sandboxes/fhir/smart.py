@@ -65,12 +65,7 @@ def verify_assertion(ctx: FhirContext, assertion: str, audience: str) -> str | N
         now = time.time()
         if verified["exp"] > now + MAX_LIFETIME + LEEWAY:
             return None
-        with ctx._lock:
-            ctx.jti_seen = {j: e for j, e in ctx.jti_seen.items() if e > now - LEEWAY}
-            if verified["jti"] in ctx.jti_seen:
-                return None
-            ctx.jti_seen[verified["jti"]] = float(verified["exp"])
-        return client_id
+        return client_id if ctx.first_use_of(str(verified["jti"]), float(verified["exp"]), now - LEEWAY) else None
     return None
 
 
