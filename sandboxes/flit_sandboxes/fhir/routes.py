@@ -9,7 +9,7 @@
   a FHIR ``instant`` or date), ``_include=<Type>:<param>`` / ``_revinclude=<Type>:<param>`` for the
   reference parameters of ``store.REFERENCE_PARAMS`` (entries with ``search.mode: include``),
   ``_page_token`` (opaque, in ``next`` links). Resources in ``seq`` order; ``link`` ``self`` and
-  ``next`` (absolute, on the host the client used). Other parameters are ignored (lenient handling).
+  ``next`` (absolute, on the host the client used); ``total`` on the first page only. Other parameters are ignored (lenient handling).
   A type the store does not hold -> 404 OperationOutcome ``not-supported``; a bad value -> 400 ``invalid``.
 * ``GET /fhir/<Type>/<id>`` -> the resource; 404 ``not-found``; 410 for a deleted one. ``Binary``
   asked without ``application/fhir+json``/``application/json`` in ``Accept`` answers its raw bytes
@@ -163,8 +163,9 @@ def _search(ctx: FhirContext, request: Request, rtype: str) -> Response:
         return outcome_response(400, "invalid", str(error))
     server = server_url(request)
     rows = ctx.store.page(rtype, conds, after_seq=int(token), limit=count) if count else []
-    entries = [{"fullUrl": f"{server}/fhir/{rtype}/{json.loads(text)['id']}", "resource": json.loads(text),
-                "search": {"mode": "match"}} for _, text in rows]
+    resources = [json.loads(text) for _, text in rows]
+    entries = [{"fullUrl": f"{server}/fhir/{rtype}/{res['id']}", "resource": res, "search": {"mode": "match"}}
+               for res in resources]
     refs = [f"{rtype}/{e['resource']['id']}" for e in entries]
     extra: dict[str, dict[str, Any]] = {}
     for src_type, param in revincludes:
@@ -188,8 +189,9 @@ def _search(ctx: FhirContext, request: Request, rtype: str) -> Response:
         links.append({"relation": "next",
                       "url": f"{server}/fhir/{rtype}?{urlencode(params + [('_page_token', str(rows[-1][0]))])}"})
     ctx.count("search_pages")
-    bundle = {"resourceType": "Bundle", "type": "searchset", "total": ctx.store.count(rtype, conds),
-              "link": links, "entry": entries}
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries}
+    if token == "0":  # Bundle.total is optional: counted once, on the first page (a COUNT per page is O(n^2))
+        bundle["total"] = ctx.store.count(rtype, conds)
     return fhir_json(bundle)
 
 
