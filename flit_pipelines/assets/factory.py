@@ -228,7 +228,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         ledger = flit.ledger()
         keep_ids, limit = None, None
         if wave == "sample":  # stratified roots + parents; children of those roots (flit_pipelines.waves)
-            scope = sample_scope(spec, obj_name, lambda: flit.source(spec),
+            scope = sample_scope(spec, obj_name, lambda: flit.source(spec, context.run.run_id),
                                  root_extract=parquet.path_for(_key(spec, "extract", spec.waves.root), wave),
                                  reports_dir=flit.reports_dir(spec.migration, wave))
             keep_ids, limit = scope.keep_ids, scope.limit

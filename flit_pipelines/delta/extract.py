@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from flit_pipelines.delta.snapshot import base_wave, merge_snapshot, scan_keys
+from flit_pipelines.delta.snapshot import base_wave, merge_snapshot, reported_deletions, scan_keys
 from flit_pipelines.delta.window import since_of
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.extract import ExtractStats, arrow_schema, empty_frame, run_extract
@@ -40,7 +40,7 @@ def extract_delta(source: Source, obj: SourceObject, name: str, final_path: UPat
                   quarantine: Callable[[pd.DataFrame], None], *, key_scan: bool) -> DeltaExtract:
     """Read ``obj`` since ``wave``'s ``since`` (whole without ``modified_at``), merge it into the previous
     snapshot (``snapshot.base_wave``), find deletions (``key_scan``: list the keys; see
-    ``snapshot.scans_keys``), and write the new snapshot
+    ``snapshot.scans_keys``; and what the reader reports, ``snapshot.reported_deletions``), and write the new snapshot
     to ``final_path`` (temporary file, then rename).
 
     Raises MissingBaseSnapshotError before the full wave; reader errors as ``run_extract``.
@@ -61,7 +61,8 @@ def extract_delta(source: Source, obj: SourceObject, name: str, final_path: UPat
     suspended = stats.rows_unreadable > 0  # a missing key may be one of those rows: keep, don't delete
     present = scan_keys(source, obj) if key_scan and not suspended else None
     merged, deleted = merge_snapshot(base_frame, changed_frame, obj, read_whole=read_whole and not suspended,
-                                     present_keys=present, quarantined_ids=pd.concat(q_ids) if q_ids else ())
+                                     present_keys=present, quarantined_ids=pd.concat(q_ids) if q_ids else (),
+                                     reported_deleted=reported_deletions(source, obj, since))
     schema = arrow_schema(obj)
     tmp = final_path.with_name(final_path.name + ".tmp")
     tmp.parent.mkdir(parents=True, exist_ok=True)

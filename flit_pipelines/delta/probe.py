@@ -3,7 +3,8 @@
 Objects with ``modified_at`` are read since the cursor minus the overlap, keys and timestamps only
 (one filtered query per object on a database; the filtered pages on an API); a row counts as changed
 when its timestamp is after the cursor; where keys are scanned (``snapshot.scans_keys``: databases and
-files by default) the key set is hashed too, so a deletion counts as a change. Objects without ``modified_at`` are
+files by default) the key set is hashed too, so a deletion counts as a change, and so do the
+deletions a reader reports itself (``snapshot.reported_deletions``). Objects without ``modified_at`` are
 fingerprinted whole (``snapshot.fingerprint``) and count as changed when the fingerprint moved (the
 first tick of a window has none, so it always looks once).
 """
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from flit_pipelines.delta.snapshot import fingerprint, key_object, scan_keys, scans_keys
+from flit_pipelines.delta.snapshot import fingerprint, key_object, reported_deletions, scan_keys, scans_keys
 from flit_pipelines.delta.window import DeltaCursor, naive_newest
 from flit_pipelines.sources.base import Source
 from flit_pipelines.spec.model import MigrationSpec
@@ -53,6 +54,12 @@ def probe_source(source: Source, spec: MigrationSpec, cursor: DeltaCursor) -> Pr
             if cursor.fingerprints.get(f"{name}#keys") != fp.hexdigest():
                 probe.changed[name] = -1
         stamps = [b.column(obj.modified_at).to_pandas() for b in source.read(key_object(obj), since=since)]
+        reported = reported_deletions(source, key_object(obj), since)  # e.g. a FHIR export's deleted files
+        if reported is not None and len(reported):  # seen again within the overlap: a change only once
+            fp = hashlib.sha256("\n".join(sorted(reported)).encode()).hexdigest()
+            probe.fingerprints[f"{name}#deleted"] = fp
+            if cursor.fingerprints.get(f"{name}#deleted") != fp:
+                probe.changed[name] = max(len(reported), probe.changed.get(name, 0))
         if not stamps:
             continue
         values = pd.concat(stamps, ignore_index=True)

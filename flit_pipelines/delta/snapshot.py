@@ -61,6 +61,13 @@ def key_object(obj: SourceObject) -> SourceObject:
                                   "wave_key": None})
 
 
+def reported_deletions(source: Source, obj: SourceObject, since) -> pd.Index | None:
+    """Keys the source reports deleted since ``since`` (a reader's optional ``deleted_keys``, e.g.
+    ``FhirSource``); None when the reader reports none or there is no ``since``."""
+    report = getattr(source, "deleted_keys", None)
+    return report(obj, since) if report is not None and since is not None else None
+
+
 def scan_keys(source: Source, obj: SourceObject) -> pd.Index:
     """Every primary key the source holds for ``obj`` now (text), read in the reader's batches."""
     pk = obj.primary_key
@@ -70,7 +77,8 @@ def scan_keys(source: Source, obj: SourceObject) -> pd.Index:
 
 def merge_snapshot(base: pd.DataFrame, changed: pd.DataFrame, obj: SourceObject, *, read_whole: bool,
                    present_keys: pd.Index | None = None,
-                   quarantined_ids: Iterable[str] = ()) -> tuple[pd.DataFrame, pd.Index]:
+                   quarantined_ids: Iterable[str] = (),
+                   reported_deleted: pd.Index | None = None) -> tuple[pd.DataFrame, pd.Index]:
     """(new snapshot, primary keys deleted in the source since ``base``).
 
     ``read_whole``: ``changed`` is the whole object (no ``modified_at``), so it is the snapshot; keys of
@@ -78,7 +86,9 @@ def merge_snapshot(base: pd.DataFrame, changed: pd.DataFrame, obj: SourceObject,
     Otherwise ``changed`` replaces its keys' rows in ``base``; with ``present_keys`` (a key scan) rows
     whose key left the source are removed. Objects without a primary key are always read whole and
     never report deletions. Rows changed this wave but quarantined drop out of the snapshot (the
-    destination keeps its last good state; the quarantine says why).
+    destination keeps its last good state; the quarantine says why). ``reported_deleted``: keys the
+    source itself reports deleted (``Source.deleted_keys``: a FHIR Bulk export's ``deleted`` files,
+    ``active = false``) leave the snapshot and count as deleted, changed rows of theirs included.
     """
     pk = obj.primary_key
     if pk is None:
@@ -98,6 +108,9 @@ def merge_snapshot(base: pd.DataFrame, changed: pd.DataFrame, obj: SourceObject,
         if present_keys is not None:
             gone = ~base_keys.isin(present_keys)
             merged = merged[merged[pk].astype("string").isin(present_keys)]
+    if reported_deleted is not None and len(reported_deleted):
+        gone = gone | base_keys.isin(reported_deleted)
+        merged = merged[~merged[pk].astype("string").isin(reported_deleted)]
     deleted = pd.Index(base_keys[gone].dropna().unique(), dtype="string")
     return merged.reset_index(drop=True), deleted
 

@@ -33,10 +33,12 @@ class Downloader(Protocol):
 
 @dataclass
 class DownloadStats:
-    """Files fetched now, already present, and failed (left absent) for one object."""
+    """Files fetched now, already present, and failed (left absent) for one object; ``no_url``: rows
+    without an attachment URL (nothing to fetch, e.g. a FHIR DocumentReference holding inline text)."""
     fetched: int = 0
     present: int = 0
     failed: int = 0
+    no_url: int = 0
 
 
 def stage_downloads(source: Downloader, obj: SourceObject, frame: pd.DataFrame, root: Path) -> DownloadStats:
@@ -53,7 +55,10 @@ def stage_downloads(source: Downloader, obj: SourceObject, frame: pd.DataFrame, 
     rels = render_template(frame, spec.path)
     files = DocumentFiles(root)
     for url, rel in zip(frame[spec.url_column], rels, strict=True):
-        if pd.isna(url) or pd.isna(rel):
+        if pd.isna(url):
+            stats.no_url += 1
+            continue
+        if pd.isna(rel):
             stats.failed += 1
             continue
         try:

@@ -10,7 +10,8 @@ booleans ``true``/``false``.
 A reader may also offer ``read_rows(obj, since)`` (the CSV export reader does): the same batches
 plus three reserved columns, ``ROW_COLUMN`` (the row's 1-based data-row number), ``LINE_COLUMN`` (the
 physical line it starts on) and ``REJECT_COLUMN`` (why the reader could not read the row, e.g.
-``row has 18 fields, the header 17``; null for readable rows), and the rejected rows themselves,
+``row has 18 fields, the header 17`` or a FHIR resource failing its model; names elements and checks,
+never values; null for readable rows), and the rejected rows themselves,
 which ``read`` leaves out. ``run_extract`` reads ``read_rows`` where offered and quarantines a
 rejected row with its reason; other readers' rows are numbered in batch order. ``read_notes(obj)``
 (``csv_export.ReadNotes``: blank lines, block size) feeds the extract's metadata.

@@ -17,6 +17,7 @@ from flit_pipelines.spec.model import (
     AscendApiConfig,
     CsvExportConfig,
     DatabaseConfig,
+    FhirConfig,
     MigrationSpec,
     PracticeHubConfig,
 )
@@ -46,7 +47,8 @@ def open_source(spec: MigrationSpec, *, run_id: str | None = None) -> Source:
     * ``database``: the first of ``odbc_env`` (pyodbc), ``url_env`` (SQLAlchemy), ``export_dir_env``
       (structured file export read as CSV) that is set;
     * ``ascend_api``: ``AscendApiSource`` with OAuth client credentials;
-    * ``practicehub_api``: ``PracticeHubSource`` with its API key, cursors under ``<data>/cursors``.
+    * ``practicehub_api``: ``PracticeHubSource`` with its API key, cursors under ``<data>/cursors``;
+    * ``fhir_api``: ``FhirSource`` (``open_fhir``).
 
     Raises ConfigurationError naming the variables when none is set.
     """
@@ -80,7 +82,38 @@ def open_source(spec: MigrationSpec, *, run_id: str | None = None) -> Source:
             api_base=require_env(cfg.api_base_env), api_key=require_env(cfg.api_key_env),
             app_details=cfg.app_details, page_size=cfg.page_size, requests_per_second=cfg.requests_per_second,
             state_dir=_data_dir() / "cursors" / spec.migration, patience=_patience(spec, run_id, "the PracticeHub API"))
+    if isinstance(cfg, FhirConfig):
+        return open_fhir(spec, cfg, run_id)
     raise ConfigurationError(f"unknown source kind {getattr(cfg, 'kind', None)!r}")
+
+
+def open_fhir(spec: MigrationSpec, cfg: FhirConfig, run_id: str | None) -> Source:
+    """``FhirSource`` on ``base_url_env``: a bearer token (``token_env``) when set, else SMART Backend
+    Services when ``client_id_env`` and ``private_key_path_env`` are set (token URL from
+    ``token_url_env`` or discovered), else no authorisation; exports under ``<data>/cursors/<migration>``.
+
+    Raises:
+        ConfigurationError: the base URL variable is unset, or only one of client id / key path is.
+        ValueError: the private key file is unreadable or not an RSA / EC P-384 PEM key.
+    """
+    from flit_pipelines.sources.fhir import BackendServicesAuth, BearerAuth, FhirClient, FhirSource, load_private_key
+
+    client = FhirClient(require_env(cfg.base_url_env), requests_per_second=cfg.requests_per_second,
+                        patience=_patience(spec, run_id, "the FHIR server"))
+    client_id, key_path = _optional_env(cfg.client_id_env), _optional_env(cfg.private_key_path_env)
+    if token := _optional_env(cfg.token_env):
+        client.auth = BearerAuth(token)
+    elif client_id and key_path:
+        token_url = _optional_env(cfg.token_url_env)
+        client.auth = BackendServicesAuth(client_id, load_private_key(key_path), client.token_request,
+                                          token_url or client.discover_token_url, scope=cfg.scope, clock=client.clock)
+    elif client_id or key_path:
+        raise ConfigurationError(f"set both {cfg.client_id_env} and {cfg.private_key_path_env} "
+                                 "for SMART Backend Services")
+    return FhirSource(client, state_dir=_data_dir() / "cursors" / spec.migration, objects=spec.objects,
+                      mode=cfg.mode, group_id=_optional_env(cfg.group_id_env), run_id=run_id,
+                      page_size=cfg.page_size, max_age_hours=cfg.export_reuse_hours,
+                      max_wait_seconds=cfg.export_max_wait_seconds)
 
 
 def _patience(spec: MigrationSpec, run_id: str | None, who: str) -> Patience:
@@ -104,6 +137,6 @@ def files_root(spec: MigrationSpec) -> Path | None:
     value = _optional_env(cfg.documents_dir_env)
     if value:
         return resolve_directory(value)
-    if isinstance(cfg, AscendApiConfig | PracticeHubConfig):  # attachments downloaded during extract
+    if isinstance(cfg, AscendApiConfig | PracticeHubConfig | FhirConfig):  # attachments downloaded during extract
         return _data_dir() / "files" / spec.migration
     return None

@@ -4,7 +4,7 @@ The model is deliberately declarative so that adding a field or an object is a s
 Python (ARCHITECTURE.md "Principles"). Its parts:
 
 * ``source`` / ``destination``: which reader (CSV export, database over ODBC/SQLAlchemy, Dentrix
-  Ascend API, PracticeHub API) and which CRM (Pipedrive, HighLevel, Salesforce), through the
+  Ascend API, PracticeHub API, FHIR R4) and which CRM (Pipedrive, HighLevel, Salesforce), through the
   environment variables they name; each destination kind has its own set of target entities;
 * ``objects``: source objects (file, table/view or API endpoint, primary key, modified-at column,
   typed columns whose ``source`` header, column or JSON path may differ from the canonical name, so a
@@ -503,7 +503,43 @@ class PracticeHubConfig(_Strict):
         return [e for e in (self.api_base_env, self.api_key_env, self.documents_dir_env) if e]
 
 
-SourceConfig = Annotated[CsvExportConfig | DatabaseConfig | AscendApiConfig | PracticeHubConfig,
+class FhirConfig(_Strict):
+    """A FHIR R4 server (``flit_pipelines.sources.fhir``): Bulk Data export, or search without it.
+
+    ``base_url_env`` names the FHIR base (``https://ehr.example/fhir``). Authorisation: ``token_env``
+    (a bearer token the server issued), or SMART Backend Services with ``client_id_env`` +
+    ``private_key_path_env`` (a PEM RSA or EC P-384 key; RS384/ES384) and, where the server offers
+    no ``.well-known/smart-configuration``, ``token_url_env``; none set: no authorisation.
+    ``group_id_env`` set: ``Group/[id]/$export``, else ``Patient/$export``. Exports and include
+    spools are kept under ``<FLIT_DATA_DIR>/cursors/<migration>`` (a restarted extract re-uses them).
+    """
+    kind: Literal["fhir_api"]
+    base_url_env: str
+    token_env: str | None = None
+    client_id_env: str | None = None
+    private_key_path_env: str | None = None
+    token_url_env: str | None = None
+    group_id_env: str | None = None
+    documents_dir_env: str | None = Field(
+        None, description="where downloaded attachments are staged (default <FLIT_DATA_DIR>/files/<migration>)")
+    mode: Literal["auto", "bulk", "search"] = Field(
+        "auto", description="auto: Bulk Data when the CapabilityStatement declares $export, else search")
+    scope: str = Field("system/*.rs", description="SMART Backend Services scope (system/*.read on v1 servers)")
+    page_size: int = Field(500, ge=1, le=1000, description="search _count")
+    requests_per_second: float = Field(10, gt=0, le=100)
+    export_max_wait_seconds: float = Field(6 * 3600, gt=0, description="how long a Bulk export may take")
+    export_reuse_hours: float = Field(
+        24, gt=0, description="an unfinished export another run may still resume (files already stored are kept)")
+    rate_limit_patience_seconds: float = Field(
+        1800, gt=0, description="how long 429s may hold the wave's reads in total before it stops cleanly")
+
+    def env_vars(self) -> list[str]:
+        """Environment variables this source reads."""
+        return [e for e in (self.base_url_env, self.token_env, self.client_id_env, self.private_key_path_env,
+                            self.token_url_env, self.group_id_env, self.documents_dir_env) if e]
+
+
+SourceConfig = Annotated[CsvExportConfig | DatabaseConfig | AscendApiConfig | PracticeHubConfig | FhirConfig,
                          Field(discriminator="kind")]
 
 # Entities each destination kind accepts as ``Target.entity``.
@@ -645,7 +681,7 @@ class MigrationSpec(_Strict):
     def _cross_references(self) -> "MigrationSpec":
         errors: list[str] = []
         need = {"csv_export": ("file", "table"), "database": ("table",), "ascend_api": ("endpoint",),
-                "practicehub_api": ("endpoint",)}[self.source.kind]
+                "practicehub_api": ("endpoint",), "fhir_api": ("endpoint",)}[self.source.kind]
         for oname, o in self.objects.items():
             if not any(getattr(o, attr) for attr in need):
                 errors.append(f"object {oname}: a {self.source.kind} source needs {' or '.join(need)}")

@@ -123,6 +123,46 @@ def test_practicehub_to_salesforce_end_to_end(env):
     assert len(_soql(env["sf"], "SELECT Id FROM Contact")) == n_patients + t["practitioner_contacts"]["created"]
 
 
+def test_lost_answers_after_writes_are_resolved_in_one_run(env, capfd):
+    """Salesforce calls executed but unanswered (``lose_response``): a Bulk job created, its CSV
+    uploaded, its close applied, ContentVersions stored, each answer lost. The load finds out what
+    happened (a new job, the job's state, versions by external ID) and goes on: every record once,
+    nothing failed, in one run."""
+    spec = env["specs"] / f"{M}.yaml"  # Bulk jobs above 5 records, so the job calls are exercised
+    spec.write_text(spec.read_text().replace("collections_threshold: 200", "collections_threshold: 5"))
+    approve_spec_file(spec, "test reviewer", "2026-11-21T00:00:00+00:00")
+    token = fetch_token(env["sf"], *CLIENT)["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    rules = [{"lose_response": True, "count": 1, "path_prefix": "/jobs/ingest", "method": "POST"},
+             {"lose_response": True, "count": 1, "path_prefix": "/jobs/ingest", "method": "PUT"},
+             {"lose_response": True, "count": 1, "after": 1, "path_prefix": "/jobs/ingest", "method": "PATCH"},
+             {"lose_response": True, "count": 2, "path_prefix": "/sobjects/ContentVersion", "method": "POST"},
+             {"status": 503, "count": 2, "path_prefix": "/sobjects/ContentVersion", "method": "POST"}]
+    injected = add_faults(env["sf"], headers, rules)
+    assert run_wave(M, "full", quiet=True) is True
+    output = capfd.readouterr()
+    assert pending_faults(env["sf"], headers) == [] and _stats(env["sf"])["faults_injected"] == injected
+    rep = report(M, "full")
+    assert rep["all_checks_passed"] is True
+    t = rep["targets"]
+    assert all(x["failed"] == 0 for x in t.values())
+    with sqlite3.connect(env["state"]) as con:
+        q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        n_patients, n_appts = q("SELECT COUNT(*) FROM patients"), q("SELECT COUNT(*) FROM appointments")
+        names = [r[0] for r in con.execute("SELECT first_name || ' ' || last_name FROM patients")]
+        emails = [r[0] for r in con.execute("SELECT email FROM patients WHERE email IS NOT NULL")]
+    contacts = _soql(env["sf"], "SELECT Source_System_ID__c FROM Contact WHERE Source_System_ID__c != null")
+    keys = [c["Source_System_ID__c"] for c in contacts]
+    assert len(keys) == len(set(keys)) == n_patients + t["practitioner_contacts"]["created"]  # none twice
+    assert len(_soql(env["sf"], "SELECT Id FROM Task")) + len(_soql(env["sf"], "SELECT Id FROM Event")) == n_appts
+    files = _soql(env["sf"], "SELECT Id FROM ContentVersion")
+    assert len(files) == sum(t[f]["created"] for f in ("patient_files", "treatment_files", "invoice_files",
+                                                        "policy_files"))
+    values = [*names, *emails, CLIENT[1], token]
+    assert leaked(last_run_events(), values) == []
+    assert leaked(output.out + output.err, values) == []
+
+
 def test_migrated_org_verified_by_an_admin_with_simple_salesforce(env):
     assert run_wave(M, "full", quiet=True) is True
     t = report(M, "full")["targets"]
@@ -170,43 +210,3 @@ def test_migrated_org_verified_by_an_admin_with_simple_salesforce(env):
              if c["childSObject"].endswith("__c")}
     assert names == {"Treatment_Records__r", "Treatments_Given__r", "Insurance_Records__r", "Invoices__r",
                      "Care_Team_Members__r", "Care_Team_Patients__r"}
-
-
-def test_lost_answers_after_writes_are_resolved_in_one_run(env, capfd):
-    """Salesforce calls executed but unanswered (``lose_response``): a Bulk job created, its CSV
-    uploaded, its close applied, ContentVersions stored, each answer lost. The load finds out what
-    happened (a new job, the job's state, versions by external ID) and goes on: every record once,
-    nothing failed, in one run."""
-    spec = env["specs"] / f"{M}.yaml"  # Bulk jobs above 5 records, so the job calls are exercised
-    spec.write_text(spec.read_text().replace("collections_threshold: 200", "collections_threshold: 5"))
-    approve_spec_file(spec, "test reviewer", "2026-11-21T00:00:00+00:00")
-    token = fetch_token(env["sf"], *CLIENT)["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    rules = [{"lose_response": True, "count": 1, "path_prefix": "/jobs/ingest", "method": "POST"},
-             {"lose_response": True, "count": 1, "path_prefix": "/jobs/ingest", "method": "PUT"},
-             {"lose_response": True, "count": 1, "after": 1, "path_prefix": "/jobs/ingest", "method": "PATCH"},
-             {"lose_response": True, "count": 2, "path_prefix": "/sobjects/ContentVersion", "method": "POST"},
-             {"status": 503, "count": 2, "path_prefix": "/sobjects/ContentVersion", "method": "POST"}]
-    injected = add_faults(env["sf"], headers, rules)
-    assert run_wave(M, "full", quiet=True) is True
-    output = capfd.readouterr()
-    assert pending_faults(env["sf"], headers) == [] and _stats(env["sf"])["faults_injected"] == injected
-    rep = report(M, "full")
-    assert rep["all_checks_passed"] is True
-    t = rep["targets"]
-    assert all(x["failed"] == 0 for x in t.values())
-    with sqlite3.connect(env["state"]) as con:
-        q = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
-        n_patients, n_appts = q("SELECT COUNT(*) FROM patients"), q("SELECT COUNT(*) FROM appointments")
-        names = [r[0] for r in con.execute("SELECT first_name || ' ' || last_name FROM patients")]
-        emails = [r[0] for r in con.execute("SELECT email FROM patients WHERE email IS NOT NULL")]
-    contacts = _soql(env["sf"], "SELECT Source_System_ID__c FROM Contact WHERE Source_System_ID__c != null")
-    keys = [c["Source_System_ID__c"] for c in contacts]
-    assert len(keys) == len(set(keys)) == n_patients + t["practitioner_contacts"]["created"]  # none twice
-    assert len(_soql(env["sf"], "SELECT Id FROM Task")) + len(_soql(env["sf"], "SELECT Id FROM Event")) == n_appts
-    files = _soql(env["sf"], "SELECT Id FROM ContentVersion")
-    assert len(files) == sum(t[f]["created"] for f in ("patient_files", "treatment_files", "invoice_files",
-                                                        "policy_files"))
-    values = [*names, *emails, CLIENT[1], token]
-    assert leaked(last_run_events(), values) == []
-    assert leaked(output.out + output.err, values) == []

@@ -50,6 +50,16 @@ def cmd_sandbox(args) -> int:
         serve_salesforce(args.port, args.state, host=args.host, client_id=args.client_id,
                          client_secret=args.client_secret, users=users)
         return 0
+    if args.system == "fhir":
+        from flit_sandboxes.fhir import serve as serve_fhir
+
+        if not args.data:
+            raise SystemExit("flit sandbox serve fhir: --data (a directory of <Type>.<n>.ndjson files) is required")
+        clients = {args.client_id: json.loads(Path(args.jwks).read_text())} if args.jwks else {}
+        serve_fhir(args.port, args.state, host=args.host, data_dir=args.data, token=args.token, clients=clients,
+                   export_delay_seconds=args.export_delay, rate_per_second=float(args.burst_limit or 50),
+                   bulk=not args.no_bulk)
+        return 0
     settings = {"burst_limit": args.burst_limit or 40, "daily_budget": args.daily_budget, "users": users}
     if args.file_size_limit:
         settings["file_size_limit"] = args.file_size_limit
@@ -84,13 +94,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     sb = sub.add_parser("sandbox", help="local vendor-faithful API emulators")
     sbs = sb.add_subparsers(dest="sandbox_cmd", required=True)
     serve = sbs.add_parser("serve", help="serve a sandbox in the foreground")
-    serve.add_argument("system", choices=["pipedrive", "highlevel", "dentrix-ascend", "practicehub", "salesforce"])
+    serve.add_argument("system", choices=["pipedrive", "highlevel", "dentrix-ascend", "practicehub", "salesforce",
+                                          "fhir"])
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--state", required=True, help="SQLite file holding the sandbox state")
-    serve.add_argument("--token", default=None, help="pipedrive/highlevel: the API token the sandbox accepts")
+    serve.add_argument("--token", default=None, help="pipedrive/highlevel: the API token the sandbox accepts; "
+                       "fhir: a static bearer token accepted besides SMART tokens")
     serve.add_argument("--burst-limit", type=int, default=None,
-                       help="requests per burst window (Pipedrive default 40 per 2 s; HighLevel 100 per 10 s)")
+                       help="requests per burst window (Pipedrive default 40 per 2 s; HighLevel 100 per 10 s; "
+                       "fhir 50 per second)")
     serve.add_argument("--location-id", default="loc_sandbox", help="HighLevel: the sandbox's location (sub-account)")
     serve.add_argument("--agency-token", default=None, help="HighLevel: agency token accepted on Agency-Access calls")
     serve.add_argument("--daily-budget", type=int, default=1_000_000, help="Pipedrive: daily token budget")
@@ -108,6 +121,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--rate-per-second", type=float, default=1.0,
                        help="practicehub: requests per second per account before 429 (the vendor's is 1)")
     serve.add_argument("--organization-id", default="sandbox-org", help="dentrix-ascend: Organization-ID accepted")
+    serve.add_argument("--data", default=None, help="fhir: directory of <Type>.<n>.ndjson files to serve "
+                       "(e.g. flit_pipelines/sample_data/fhir_bulk_sample)")
+    serve.add_argument("--jwks", default=None, help="fhir: JWKS file of the SMART Backend Services client --client-id")
+    serve.add_argument("--export-delay", type=float, default=1.0, help="fhir: seconds a Bulk export job takes")
+    serve.add_argument("--no-bulk", action="store_true", help="fhir: a search-only server (no $export)")
     serve.set_defaults(fn=cmd_sandbox)
     bp = sbs.add_parser("build-practice", help="write a deterministic Dentrix-shaped demo practice")
     bp.add_argument("--patients", type=int, default=500)

@@ -6,7 +6,10 @@
 * ``henry_schein_one_to_highlevel``: the same practice served by the Dentrix Ascend API sandbox ->
   a second HighLevel sandbox location;
 * ``practicehub_to_salesforce``: a PracticeHub sandbox seeded with a demo practice -> the Salesforce
-  sandbox (practitioners' e-mails seeded as Salesforce Users, but one, to show the fallback owner).
+  sandbox (practitioners' e-mails seeded as Salesforce Users, but one, to show the fallback owner);
+* ``fhir_clinic_to_pipedrive``: the bundled FHIR Bulk export (13 Synthea patients) served by the FHIR
+  sandbox, read with SMART Backend Services (a fresh RS384 key registered as the sandbox's client)
+  -> its own Pipedrive sandbox (practitioners' e-mails as users, but the last; a 5x burst limit).
 
 It sets the environment each spec names itself, starts each sandbox as a child process (logging to
 a file beside its state), runs each migration's sample wave through Dagster, approves its PHI review
@@ -45,7 +48,7 @@ from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
 from flit_sandboxes.dentrix_practice import build_practice
 from flit_sandboxes.practicehub import build_practicehub
 MIGRATIONS = ("clinic_to_pipedrive", "dentrix_to_highlevel", "henry_schein_one_to_highlevel",
-              "practicehub_to_salesforce")
+              "practicehub_to_salesforce", "fhir_clinic_to_pipedrive")
 DEMO_TOKEN = "demo-token"
 DEMO_AGENCY_TOKEN = "demo-agency-token"
 DEMO_PATIENTS = 120
@@ -203,6 +206,35 @@ def propose_drifted_clinic(data_dir: Path, pipedrive_url: str) -> tuple[bool, di
     return _run(migration, {"PIPEDRIVE_API_BASE": pipedrive_url, "CLINIC_EXPORT_DIR": str(drifted)}, delta=False)
 
 
+FHIR_CLIENT_ID = "flit-demo-backend"
+FHIR_SAMPLE = "package:sample_data/fhir_bulk_sample"
+
+
+def _run_fhir(stack: ExitStack, data_dir: Path) -> tuple[bool, dict]:
+    """FHIR sandbox (the bundled Bulk export, SMART Backend Services) -> a Pipedrive sandbox of its own."""
+    from flit_pipelines.sources.csv_export import resolve_directory
+    from flit_sandboxes.fhir.keys import new_client_key, write_jwks
+
+    sample = resolve_directory(FHIR_SAMPLE)
+    key, jwks = new_client_key(data_dir / "fhir_client")
+    jwks_file = write_jwks(data_dir / "fhir_client" / "jwks.json", jwks)
+    practitioners = [json.loads(line) for line in (sample / "Practitioner.000.ndjson").read_text().splitlines()]
+    emails = [t["value"] for p in practitioners for t in p.get("telecom", []) if t.get("system") == "email"]
+    users = data_dir / "pipedrive_fhir_users.json"
+    users.write_text(json.dumps([{"id": 1, "name": "Sandbox Admin", "email": ADMIN_EMAIL, "active_flag": True}] + [
+        {"id": i, "name": e.split("@")[0], "email": e, "active_flag": True} for i, e in enumerate(emails[:-1], 2)]))
+    fhir = stack.enter_context(sandbox_process(
+        "fhir", data_dir / "fhir_sandbox.db", free_port(), "--data", str(sample), "--client-id", FHIR_CLIENT_ID,
+        "--jwks", str(jwks_file), "--export-delay", "1"))
+    pd = stack.enter_context(sandbox_process(
+        "pipedrive", data_dir / "pipedrive_fhir_sandbox.db", free_port(), "--token", DEMO_TOKEN,
+        "--users-file", str(users), "--burst-limit", "200"))  # 5x: ~2,500 records load in about a minute
+    print(f"fhir_clinic_to_pipedrive: FHIR sandbox on {fhir}/fhir (bundled Bulk export, SMART client "
+          f"{FHIR_CLIENT_ID}), Pipedrive sandbox on {pd}")
+    return _run("fhir_clinic_to_pipedrive", {"FHIR_BASE_URL": f"{fhir}/fhir", "FHIR_CLIENT_ID": FHIR_CLIENT_ID,
+                                             "FHIR_PRIVATE_KEY_PATH": str(key), "PIPEDRIVE_API_BASE": pd})
+
+
 def review_phi_queue(migration: str, reviewer: str = DEMO_REVIEWER) -> int:
     """The reviewer's step between the sample and the full wave: print the PHI review queue (counts and
     pattern names per target) and approve every held record as ``reviewer``. Returns how many."""
@@ -265,6 +297,8 @@ def run_demo(*, keep: bool = False, port: int = 0, only: tuple[str, ...] = MIGRA
             os.environ["CLINIC_EXPORT_DIR"] = "package:sample_data/synthea_csv_sample"
         if "practicehub_to_salesforce" in only:
             results["practicehub_to_salesforce"], _ = _run_practicehub(stack, data_dir)
+        if "fhir_clinic_to_pipedrive" in only:
+            results["fhir_clinic_to_pipedrive"], _ = _run_fhir(stack, data_dir)
         dental = [m for m in only if m in ("dentrix_to_highlevel", "henry_schein_one_to_highlevel")]
         if dental:
             db, docs = build_demo_practice(data_dir / "practice")
