@@ -42,10 +42,10 @@ import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
 from _shared import git_state  # noqa: E402
+from map_truth import spec_truth  # noqa: E402
 from flit_pipelines.catalog import load_catalog  # noqa: E402
 from flit_pipelines.proposal.adapt import Adapter  # noqa: E402
 from flit_pipelines.proposal.build import identifier_kind, propose_scratch  # noqa: E402
-from flit_pipelines.proposal.mappings import spec_mappings  # noqa: E402
 from flit_pipelines.proposal.names import ABBREVIATIONS, abbreviation_count, tokens  # noqa: E402
 from flit_pipelines.proposal.profile import profile_frames  # noqa: E402
 from flit_pipelines.proposal.score import HIGH  # noqa: E402
@@ -129,24 +129,12 @@ def score_scratch(spec, profile, api: bool) -> dict:
     t0 = time.perf_counter()
     p = propose_scratch(profile, catalog, migration="bench", source={}, environment={}, destination_block={})
     propose_s = time.perf_counter() - t0
-    truth: dict[tuple[str, str], set[str]] = {}
-    fed: dict[tuple[str, str], set[str]] = {}  # every standard field a column feeds, any template
     declared = {(object_key(spec, o, api), c.source or n) for o, obj in spec.objects.items()
                 for n, c in obj.columns.items()}
-    for m in spec_mappings(spec):
-        k = (object_key(spec, m.object, api), m.header)
-        if k[0] not in profile.objects or k[1] not in profile.objects[k[0]].columns:
-            continue  # declared by the spec, absent from this source (optional columns)
-        truth.setdefault(k, set())
-        if m.kind != "standard":
-            continue
-        fed.setdefault(k, set()).add(m.field)
-        ent = catalog.target_entity(spec.targets[m.target])
-        f = ent.fields.get(m.field)
-        # a column's field: fed by that column alone, or a list / composed field (phones, first + last
-        # name); not a template rendering several columns (a note body, "{last_name} {suffix}")
-        if m.fan_in == 1 or (f is not None and (f.many or f.compose)):
-            truth[k].add(m.field)
+    t = spec_truth(spec, catalog, lambda o: object_key(spec, o, api), lambda o, c: spec.objects[o].columns[c].source or c)
+    present = {(o, c) for o, op in profile.objects.items() for c in op.columns}
+    truth = {k: v for k, v in t.carried.items() if k in present}  # optional columns absent here drop out
+    fed = t.fed
     decided = {(d.object, d.column): d for d in p.decisions}
     std_cols = [k for k, v in truth.items() if v]
     top1 = top3 = covered = 0
@@ -174,6 +162,8 @@ def score_scratch(spec, profile, api: bool) -> dict:
             "identifier_columns": len(idents),
             "identifiers_not_migrated": sum(1 for d in idents if d.decision == "not_migrated"),
             "identifiers_proposed_for_migration": sum(1 for d in idents if d.decision != "not_migrated"),
+            "spec_choices_no_column_carries": len(t.choices), "spec_choices": t.choices,
+            "open_entity_fields": t.open_fields,
             "propose_seconds": round(propose_s, 3), "misses": misses,
             "high_band_wrong": [f"{d.object}.{d.column} -> {d.destination_field} ({d.confidence:.2f}; spec "
                                 f"{sorted(fed.get((d.object, d.column), set())) or 'no standard field'})"
@@ -257,7 +247,11 @@ def adapt_variants(spec, export_dir: Path, n: int, tmp: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--variants", type=int, default=20)
+    ap.add_argument("--only", choices=("scratch", "adapt"), help="run one part (the results file is not written)")
+    ap.add_argument("--profiles", type=Path, help="reuse (or save) the four sources' profiles in this pickle file "
+                                                   "(development runs; the results file is not written)")
     args = ap.parse_args()
+    import pickle
     results: dict = {"git": git_state("flit_pipelines/proposal", "flit_pipelines/catalog"),
                      "synonyms": {k: load_catalog(k).synonym_counts() for k in ("pipedrive", "highlevel", "salesforce")},
                      "abbreviations": {"general dictionary": abbreviation_count()}, "scratch": {}, "adapt": {}}
@@ -273,20 +267,33 @@ def main() -> int:
             "practicehub_to_salesforce": (lambda: practicehub_profile(
                 load_spec(SPECS / "practicehub_to_salesforce.yaml"), tmp), True),
         }
+        cached = pickle.loads(args.profiles.read_bytes()) if args.profiles and args.profiles.exists() else {}
         for name, (read, api) in runs.items():
+            if args.only == "adapt":
+                break
             spec = load_spec(SPECS / f"{name}.yaml")
             t0 = time.perf_counter()
-            profile = read()
-            profile_s = time.perf_counter() - t0
+            profile, profile_s = cached.get(name) or (read(), None)
+            profile_s = profile_s if profile_s is not None else time.perf_counter() - t0
+            cached[name] = (profile, profile_s)
             r = score_scratch(spec, profile, api)
             r["profile_seconds"] = round(profile_s, 3)
             r["seconds_per_100_columns"] = round(100 * (profile_s + r["propose_seconds"]) / max(r["columns"], 1), 3)
             results["scratch"][name] = r
             print(f"{name}: top1 {r['top1']} top3 {r['top3']} high {r['high_band_precision']}@{r['high_band_coverage']}"
                   f" ids {r['identifiers_not_migrated']}/{r['identifier_columns']} {r['seconds_per_100_columns']} s/100")
+        if args.profiles:
+            args.profiles.write_bytes(pickle.dumps(cached))
         for name, export in (("clinic_to_pipedrive", clinic_dir), ("dentrix_to_highlevel", dentrix_dir)):
+            if args.only == "scratch":
+                break
             results["adapt"][name] = adapt_variants(load_spec(SPECS / f"{name}.yaml"), export, args.variants, tmp)
             print(f"{name} adapt: {results['adapt'][name]['resolved']}/{results['adapt'][name]['renamed_columns']}")
+    if args.only or args.profiles:
+        print(json.dumps({k: {n: {m: v for m, v in r.items() if m in ("misses", "high_band_wrong", "resolved_share",
+                                                                     "per_style", "unresolved")}
+                              for n, r in results[k].items()} for k in ("scratch", "adapt")}, indent=1))
+        return 0
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2))
     print(f"results: {OUT}")

@@ -333,7 +333,7 @@ class Adapter:
 
             fields = {k: f for k, f in _fields_with_parts(ent).items() if k.split("#")[0] not in t.fields}
             key = EntityKey(t.entity, t.options.get("sobject"))
-            cands = score_column(col, fields, memory=self.memory.get((key.label, normalise(h))))
+            cands = score_column(col, fields, memory=self.memory.get((key.label, normalise(h))), entity_label=ent.label)
             n = identifier_name(h, set(raw_obj["columns"]))
             body = {} if col.inferred_type == "string" else {"type": col.inferred_type}
             if n != h:

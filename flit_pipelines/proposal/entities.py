@@ -127,7 +127,7 @@ def _fit(obj: ObjectProfile, key: EntityKey, ent: EntityDef) -> _ObjectFit:
     fields = _fields_with_parts(ent)
     strong = 0
     for i, col in enumerate(obj.columns.values()):
-        cands = score_column(col, fields, position=i) if fields else []
+        cands = score_column(col, fields, position=i, entity_label=ent.label) if fields else []
         if cands and cands[0].confidence >= 0.8:
             strong += 1
     score = 0.65 * name_score + 0.35 * min(1.0, strong / 3)

@@ -26,7 +26,6 @@ from flit_pipelines.catalog import FieldDef
 from flit_pipelines.proposal.names import normalise
 from flit_pipelines.proposal.profile import ColumnProfile
 
-HIGH = 0.85
 REVIEW = 0.75
 MEMORY_CONFIDENCE = 0.97
 # Field kind -> recognisers whose share gates it.
@@ -153,29 +152,42 @@ def value_fit(col: ColumnProfile, f: FieldDef) -> tuple[float, str, dict[str, st
 
 
 def score_column(col: ColumnProfile, fields: dict[str, FieldDef], *, position: int = 0,
-                 memory: dict[str, str] | None = None) -> list[Candidate]:
-    """Candidates for one column over ``fields`` (name -> FieldDef), best first.
+                 memory: dict[str, str] | None = None, entity_label: str = "") -> list[Candidate]:
+    """Candidates for one column over ``fields`` (name -> FieldDef), best first: the calibrated
+    combiner's confidence over the evidence features (``proposal.features``), with the evidence.
 
     ``memory``: field name -> "who/when" text for mappings reviewers confirmed for this header."""
-    col_norm = normalise(col.name)
-    leaf = normalise(col.name.rsplit(".", 1)[-1]) if "." in col.name else None  # API paths: address.city
+    from flit_pipelines.proposal.combiner import probability
+    from flit_pipelines.proposal.features import FEATURES, pair_features
+
+    if not fields:
+        return []
+    x, matched, values = pair_features(col, fields, entity_label)
+    conf = probability(x)
+    ie, iname = FEATURES.index("emb_name"), FEATURES.index("name")
     out: list[Candidate] = []
-    for name, f in fields.items():
-        sim, matched = name_similarity(col_norm, f.names)
-        if leaf:
-            sim_leaf, matched_leaf = name_similarity(leaf, f.names)
-            if sim_leaf > sim:
-                sim, matched = sim_leaf, matched_leaf
-        fit, why, vmap, unmapped = value_fit(col, f)
-        typed = field_kind(f) in TYPE_NEEDS or (field_kind(f) == "enum" and f.values)
-        conf = sim * fit if typed else sim * (0.7 + 0.3 * fit)
-        if typed and fit >= 0.9:
-            conf += 0.01  # at equal names, values that prove the type win ("title" Mr./Ms. -> Salutation)
-        conf -= position * 1e-5  # stable tie-break: earlier columns first
-        evidence = [f"name '{col.name}' ~ '{matched}' ({sim:.2f})", why]
+    for i, name in enumerate(fields):
+        fit, why, vmap, unmapped = values[i]
+        c = float(conf[i]) - position * 1e-5 + 1e-4 * float(x[i, iname])  # stable tie-breaks
+        evidence = [f"name '{col.name}' ~ '{matched[i]}' ({x[i, iname]:.2f}; meaning {x[i, ie]:.2f})", why]
         if memory and name in memory:
-            conf = max(conf, MEMORY_CONFIDENCE)
+            c = max(c, MEMORY_CONFIDENCE)
             evidence.insert(0, f"confirmed by a reviewer before ({memory[name]})")
-        out.append(Candidate(name, round(min(max(conf, 0.0), 1.0), 4), evidence, vmap, unmapped))
+        out.append(Candidate(name, round(min(max(c, 0.0), 1.0), 4), evidence, vmap, unmapped))
     out.sort(key=lambda c: -c.confidence)
     return out
+
+
+def _bands() -> tuple[float, float]:
+    from flit_pipelines.proposal.combiner import CombinerError, bands
+
+    try:
+        b = bands()
+        return float(b["high"]), float(b["propose"])
+    except CombinerError:  # pragma: no cover - the fitted file ships with the package
+        return 0.85, 0.6
+
+
+# The high band (held-out development precision >= 0.98) and the confidence from which a field is
+# proposed (more likely right than wrong), both measured by scripts/train_proposer.py.
+HIGH, PROPOSE = _bands()
