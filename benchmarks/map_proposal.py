@@ -150,8 +150,9 @@ def score_scratch(spec, profile, api: bool) -> dict:
         if not ok1:
             misses.append(f"{k[0]}.{k[1]}: {pred or (d.decision if d else 'absent')} (truth {sorted(truth[k])})")
     # precision over the columns the spec declares (an undeclared column: the spec has no opinion)
+    ent_fields = {f for e in catalog._all_entities() for f, fd in e.fields.items() if fd.local}
     band = [d for d in p.decisions if d.decision in ("direct", "transform") and d.confidence >= HIGH
-            and (d.object, d.column) in declared]
+            and (d.object, d.column) in declared and d.destination_field not in ent_fields]  # local: loader settings
     band_ok = sum(1 for d in band if d.destination_field in fed.get((d.object, d.column), set()))
     idents = [d for d in p.decisions if identifier_kind(profile.objects[d.object].columns[d.column])]
     n_cols = sum(len(o.columns) for o in profile.objects.values())

@@ -96,6 +96,10 @@ STYLES = {
     "qualified": _qualified,
     "dropped word": _dropped,
     "moment": _moment,
+    # an opaque header (exports without meaningful names, notes/map_proposal.md "headerless"): only
+    # the values can tell
+    "opaque": lambda h, r: r.choice(("field", "col", "attr", "value", "data", "x", "custom", "udf")) + str(
+        r.randint(1, 40)),
 }
 
 

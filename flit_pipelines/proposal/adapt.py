@@ -182,7 +182,7 @@ class Adapter:
                 col = prof.columns[h]
                 if identifier_kind(col) or (before is not None and h in before.columns):
                     continue
-                sim_old, _ = name_similarity(normalise(h), [old, cname])
+                sim_old, _ = name_similarity(normalise(h), [old, cname], expand=True)
                 fit = _type_fit(c.type, col)
                 conf = sim_old * (0.4 + 0.6 * fit) if c.type != "string" else sim_old * (0.7 + 0.3 * fit)
                 same = _value_similarity(was, col)

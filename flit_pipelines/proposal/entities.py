@@ -21,7 +21,7 @@ FHIR_KINDS = {"encounter": "visit", "practitioner": "provider", "careplan": "car
 IDENTIFIER_WORDS = {("social", "security"): "SSN", ("ssn",): "SSN", ("driver",): "driver's licence number",
                     ("drivers",): "driver's licence number", ("licence", "number"): "driver's licence number",
                     ("passport",): "passport number"}
-UNIQUE_ENTITIES = {"person", "contact", "organization", "user", "Contact", "Account"}
+UNIQUE_ENTITIES = {"person", "contact", "organization", "Contact", "Account"}  # users: matched, never created
 MODIFIED_WORDS = {"modified", "updated", "modstamp", "changed"}
 _VIEW_PREFIX = re.compile(r"^(?:v|vw|view|tbl|t)_", re.I)
 
@@ -130,7 +130,7 @@ def _fit(obj: ObjectProfile, key: EntityKey, ent: EntityDef) -> _ObjectFit:
         cands = score_column(col, fields, position=i, entity_label=ent.label) if fields else []
         if cands and cands[0].confidence >= 0.8:
             strong += 1
-    score = 0.65 * name_score + 0.35 * min(1.0, strong / 3)
+    score = 0.75 * name_score + 0.25 * min(1.0, strong / 3)  # what the records are called weighs most
     return _ObjectFit(key, score, name_score, strong)
 
 
@@ -155,11 +155,16 @@ def choose_entities(profile: SourceProfile, catalog: Catalog) -> dict[str, Entit
             chosen[oname] = fit.key
             taken.add(k)
             break
-    # a user-matched object needs an e-mail column to match users by
-    for oname, key in chosen.items():
+    # a user-matched object needs an e-mail column to match users by; without one its records land
+    # only where the catalog says users' records also land (staff as contacts), after the others so
+    # the patients' object stays the root
+    also = catalog.entities["user"].also_as if "user" in catalog.entities else None
+    for oname, key in list(chosen.items()):
         if key is not None and key.entity == "user":
             if not any(c.best("email") >= 0.8 for c in profile.objects[oname].columns.values()):
-                chosen[oname] = None
+                del chosen[oname]
+                ent, _, sob = (also or "").partition("/")
+                chosen[oname] = EntityKey(ent, sob or None) if also else None
     return chosen
 
 

@@ -50,7 +50,7 @@ class _FieldIndex:
 
 def field_text(f: FieldDef, entity_label: str) -> str:
     """What a field means, for the embedding: label, API name words, description, entity."""
-    parts = [f.label, normalise(f.name.rsplit(".", 1)[-1], drop_self=False)]
+    parts = [f.label, normalise(f.name.rsplit(".", 1)[-1], drop_self=False, expand=False)]
     if f.description:
         parts.append(f.description)
     parts.append(entity_label)
@@ -62,7 +62,8 @@ def _index(key: tuple) -> _FieldIndex:
     fields: dict[str, FieldDef] = dict(key[1])
     entity_label = key[0]
     keys = tuple(fields)
-    names = tuple(tuple(dict.fromkeys(n for n in (normalise(x, drop_self=False) for x in fields[k].names) if n))
+    names = tuple(tuple(dict.fromkeys(n for n in (normalise(x, drop_self=False, expand=False)
+                                                  for x in fields[k].names) if n))
                   for k in keys)
     flat = [n for ns in names for n in ns]
     owner = np.array([i for i, ns in enumerate(names) for _ in ns], dtype=np.int64)

@@ -122,19 +122,22 @@ def _segment(token: str) -> list[str]:
 
 
 @lru_cache(maxsize=65536)
-def normalise(name: str, *, drop_self: bool = True, singular: bool = True) -> str:
+def normalise(name: str, *, drop_self: bool = True, singular: bool = True, expand: bool = True) -> str:
     """Matching form of a name: tokens, abbreviations expanded, compounds split, record words dropped.
 
     ``"PtDOB"`` -> ``"date of birth"``; ``"CellNo"`` -> ``"mobile phone number"``;
-    ``"zipcode"`` -> ``"zip code"``.
+    ``"zipcode"`` -> ``"zip code"``. ``expand=False`` for destination field names, which are words
+    (Pipedrive's ``add_time`` is "add time", not "address time").
     """
     words: list[str] = []
     for t in tokens(name):
-        if t in ABBREVIATIONS:
+        if t in ABBREVIATIONS and expand:
             words.extend(ABBREVIATIONS[t].split())
+        elif t in ABBREVIATIONS:
+            words.append(t)
         else:
             for s in _segment(t):
-                words.extend(ABBREVIATIONS.get(s, s).split() if s in ABBREVIATIONS and s != t else [s])
+                words.extend(ABBREVIATIONS.get(s, s).split() if expand and s in ABBREVIATIONS and s != t else [s])
     if singular:
         words = [_singular(w) for w in words]
     words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]  # "mobile phone phone"

@@ -55,7 +55,7 @@ def field_kind(f: FieldDef) -> str:
     """The kind a field's values must have: its catalog type, refined by name for text fields."""
     if f.type not in ("text",):
         return f.type
-    words = set(normalise(f.name.rsplit(".", 1)[-1]).split()) | set(normalise(f.label).split())
+    words = set(normalise(f.name.rsplit(".", 1)[-1], expand=False).split()) | set(normalise(f.label, expand=False).split())
     if words & {"postal", "zip"}:
         return "postal_code"
     if "state" in words and not words & {"status"}:
@@ -65,11 +65,12 @@ def field_kind(f: FieldDef) -> str:
     return "text"
 
 
-def name_similarity(col_norm: str, names: list[str]) -> tuple[float, str]:
-    """Best similarity (0..1) of a normalised column name with any of ``names``, and that name."""
+def name_similarity(col_norm: str, names: list[str], *, expand: bool = False) -> tuple[float, str]:
+    """Best similarity (0..1) of a normalised column name with any of ``names``, and that name.
+    ``expand``: the names are source headers too (adapt mode), whose abbreviations expand."""
     best, which = 0.0, ""
     for n in names:
-        nn = normalise(n, drop_self=False)
+        nn = normalise(n, drop_self=False, expand=expand)  # destination names are words, not abbreviations
         if not nn:
             continue
         if col_norm == nn:
