@@ -173,6 +173,21 @@ def score_scratch(spec, profile, api: bool) -> dict:
 
 # --- adapt mode ----------------------------------------------------------------------------------------
 
+def _words(h: str) -> list[str]:
+    """A header's words: case and separators, and run-together words split (``abbrevdescript`` ->
+    abbrev, descript) with wordsegment directly, so a snake_case or camelCase re-spelling really
+    re-spells (the proposer's own normaliser is not used to make the variants)."""
+    import wordsegment
+
+    if not wordsegment.UNIGRAMS:
+        wordsegment.load()
+    out: list[str] = []
+    for t in tokens(h):
+        parts = wordsegment.segment(t) if t.isalpha() and len(t) >= 6 else [t]
+        out.extend(parts if "".join(parts) == t else [t])
+    return out or [h]
+
+
 def _styles(rng: random.Random):
     inverse = {v: k for k, v in ABBREVIATIONS.items() if " " not in k and len(k) <= 5}
 
@@ -184,12 +199,12 @@ def _styles(rng: random.Random):
                 joined = joined.replace(full, short)
         return "_".join(joined.split()).upper()
     return {
-        "camelCase": lambda h: (lambda w: w[0] + "".join(x.title() for x in w[1:]))([t for t in tokens(h)] or [h]),
-        "snake_case": lambda h: "_".join(tokens(h)),
-        "UPPER": lambda h: "".join(tokens(h)).upper(),
-        "Title Case": lambda h: " ".join(t.title() for t in tokens(h)),
-        "pt_ prefix": lambda h: "pt_" + "_".join(tokens(h)),
-        "PAT_ prefix": lambda h: "PAT_" + "_".join(tokens(h)).upper(),
+        "camelCase": lambda h: (lambda w: w[0] + "".join(x.title() for x in w[1:]))(_words(h)),
+        "snake_case": lambda h: "_".join(_words(h)),
+        "UPPER": lambda h: "".join(_words(h)).upper(),
+        "Title Case": lambda h: " ".join(t.title() for t in _words(h)),
+        "pt_ prefix": lambda h: "pt_" + "_".join(_words(h)),
+        "PAT_ prefix": lambda h: "PAT_" + "_".join(_words(h)).upper(),
         "abbreviated": abbreviate,
     }
 
@@ -201,9 +216,10 @@ def adapt_variants(spec, export_dir: Path, n: int, tmp: Path) -> dict:
     raw = yaml.safe_load((SPECS / f"{spec.migration}.yaml").read_text())
     previous = read_csv_directory(export_dir, rows=500)
     stems = {object_key(spec, o, False): o for o in spec.objects}
-    per_style: dict[str, list[float]] = {}
+    per_style: dict[str, list[int]] = {}
     renamed_total = resolved_total = 0
     seconds = []
+    unresolved: list[str] = []
     for i in range(n):
         style = list(styles)[i % len(styles)]
         out = tmp / f"{spec.migration}_v{i}"
@@ -236,13 +252,80 @@ def adapt_variants(spec, export_dir: Path, n: int, tmp: Path) -> dict:
         objects = Adapter(spec_obj, raw, prof, catalog, {}).propose(previous)
         seconds.append(time.perf_counter() - t0)
         ok = sum(1 for (o, c), new in expected.items() if (objects[o]["columns"].get(c) or {}).get("source") == new)
+        unresolved.extend(f"{style}: {o}.{c} -> {new} (got {(objects[o]['columns'].get(c) or {}).get('source')})"
+                          for (o, c), new in expected.items()
+                          if (objects[o]["columns"].get(c) or {}).get("source") != new)
         renamed_total += len(expected)
         resolved_total += ok
-        per_style.setdefault(style, []).append(ok / max(len(expected), 1))
+        per_style.setdefault(style, [0, 0])
+        per_style[style][0] += ok
+        per_style[style][1] += len(expected)
     return {"variants": n, "renamed_columns": renamed_total, "resolved": resolved_total,
             "resolved_share": round(resolved_total / max(renamed_total, 1), 4),
-            "per_style": {k: round(sum(v) / len(v), 4) for k, v in per_style.items()},
-            "seconds_per_variant": round(sum(seconds) / len(seconds), 3)}
+            "per_style": {k: {"renamed": v[1], "resolved": v[0]} for k, v in per_style.items()},
+            "seconds_per_variant": round(sum(seconds) / len(seconds), 3), "unresolved": unresolved}
+
+
+def adapt_api_variants(spec, profile, n: int) -> dict:
+    """Adapt mode on an API source without reading it again (its resumable cursors stay where they
+    are): each variant renames a third of the declared JSON fields of every object in the profile read
+    for the scratch run (the leaf of a dotted path, in one style), drops optional ones, adds two, and
+    the adapter (``--like`` on the spec's own source) gets that profile."""
+    import copy
+    import dataclasses
+
+    from flit_pipelines.proposal.profile import ObjectProfile
+
+    rng = random.Random(11)
+    styles = _styles(rng)
+    catalog = load_catalog(spec.destination.kind)
+    raw = yaml.safe_load((SPECS / f"{spec.migration}.yaml").read_text())
+    per_style: dict[str, list[int]] = {}
+    unresolved: list[str] = []
+    renamed_total = resolved_total = 0
+    seconds = []
+    for i in range(n):
+        style = list(styles)[i % len(styles)]
+        prof = copy.deepcopy(profile)
+        expected: dict[tuple[str, str], str] = {}
+        for oname, obj in spec.objects.items():
+            op = prof.objects.get(oname)
+            if op is None:
+                continue
+            declared = [(n_, c.source or n_) for n_, c in obj.columns.items() if (c.source or n_) in op.columns]
+            pick = rng.sample(declared, max(1, len(declared) // 3)) if declared else []
+            cols = dict(op.columns)
+            for cname, h in pick:
+                head, _, leaf = h.rpartition(".")
+                new = (head + "." if head else "") + styles[style](leaf)
+                if new != h and new not in cols:
+                    cols = {(new if k == h else k): (dataclasses.replace(v, name=new) if k == h else v)
+                            for k, v in cols.items()}
+                    expected[(oname, cname)] = new
+            for n_, c in obj.columns.items():
+                h = c.source or n_
+                if not c.required and h in cols and (oname, n_) not in expected and rng.random() < 0.3:
+                    del cols[h]
+            for extra in ("extraNote", "importBatch"):
+                cols[extra] = dataclasses.replace(next(iter(op.columns.values())), name=extra)
+            prof.objects[oname] = ObjectProfile(op.name, op.location, op.rows_profiled, dict(reversed(cols.items())),
+                                                op.primary_key if op.primary_key in cols else None, [])
+        t0 = time.perf_counter()
+        objects = Adapter(load_spec(SPECS / f"{spec.migration}.yaml"), raw, prof, catalog, {}).propose(profile)
+        seconds.append(time.perf_counter() - t0)
+        got = {k: (objects[k[0]]["columns"].get(k[1]) or {}).get("source") for k in expected}
+        ok = sum(1 for k, new in expected.items() if got[k] == new)
+        unresolved.extend(f"{style}: {o}.{c} -> {new} (got {got[(o, c)]})" for (o, c), new in expected.items()
+                          if got[(o, c)] != new)
+        renamed_total += len(expected)
+        resolved_total += ok
+        per_style.setdefault(style, [0, 0])
+        per_style[style][0] += ok
+        per_style[style][1] += len(expected)
+    return {"variants": n, "renamed_columns": renamed_total, "resolved": resolved_total,
+            "resolved_share": round(resolved_total / max(renamed_total, 1), 4),
+            "per_style": {k: {"renamed": v[1], "resolved": v[0]} for k, v in per_style.items()},
+            "seconds_per_variant": round(sum(seconds) / len(seconds), 3), "unresolved": unresolved}
 
 
 def main() -> int:
@@ -285,6 +368,12 @@ def main() -> int:
                   f" ids {r['identifiers_not_migrated']}/{r['identifier_columns']} {r['seconds_per_100_columns']} s/100")
         if args.profiles:
             args.profiles.write_bytes(pickle.dumps(cached))
+        for name in ("henry_schein_one_to_highlevel", "practicehub_to_salesforce"):
+            if args.only == "scratch" or name not in cached:
+                break
+            r = adapt_api_variants(load_spec(SPECS / f"{name}.yaml"), cached[name][0], args.variants)
+            results["adapt"][name] = r
+            print(f"{name} adapt (API): {r['resolved']}/{r['renamed_columns']}")
         for name, export in (("clinic_to_pipedrive", clinic_dir), ("dentrix_to_highlevel", dentrix_dir)):
             if args.only == "scratch":
                 break

@@ -52,8 +52,8 @@ def _match_objects(spec: MigrationSpec, profile: SourceProfile) -> dict[str, str
     out: dict[str, str | None] = {}
     by_stem = {Path(o.location).stem.lower().split(".")[-1]: name for name, o in profile.objects.items()}
     for oname, obj in spec.objects.items():
-        where = obj.file or obj.table or obj.endpoint or oname
-        stem = Path(str(where)).stem.lower().split(".")[-1]
+        # a file's stem; a table's own name without its schema (admin.v_patient -> v_patient)
+        stem = (Path(obj.file).stem if obj.file else str(obj.table or obj.endpoint or oname).split(".")[-1]).lower()
         if stem in by_stem:
             out[oname] = by_stem[stem]
             continue
@@ -182,7 +182,10 @@ class Adapter:
                 col = prof.columns[h]
                 if identifier_kind(col) or (before is not None and h in before.columns):
                     continue
-                sim_old, _ = name_similarity(normalise(h), [old, cname], expand=True)
+                # record words kept first ("patient_id" is not the object's own "id"), dropped second
+                # ("pt_first_name" is "first_name")
+                sim_old = max(name_similarity(normalise(h, drop_self=False), [old, cname], expand=True)[0],
+                              0.97 * name_similarity(normalise(h), [old, cname], expand=True)[0])
                 fit = _type_fit(c.type, col)
                 conf = sim_old * (0.4 + 0.6 * fit) if c.type != "string" else sim_old * (0.7 + 0.3 * fit)
                 same = _value_similarity(was, col)
