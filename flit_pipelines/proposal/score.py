@@ -170,6 +170,8 @@ def score_column(col: ColumnProfile, fields: dict[str, FieldDef], *, position: i
     for i, name in enumerate(fields):
         fit, why, vmap, unmapped = values[i]
         c = float(conf[i]) - position * 1e-5 + 1e-4 * float(x[i, iname])  # stable tie-breaks
+        if field_kind(fields[name]) in TYPE_NEEDS and col.fill_rate > 0:
+            c = min(c, fit)  # hard gate (notes/map_proposal.md §4): an e-mail field needs e-mails
         evidence = [f"name '{col.name}' ~ '{matched[i]}' ({x[i, iname]:.2f}; meaning {x[i, ie]:.2f})", why]
         if memory and name in memory:
             c = max(c, MEMORY_CONFIDENCE)
