@@ -200,9 +200,11 @@ def build_pairs(seed: int = 11) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
                     cols.append(np.full(len(keys), cid))
                     held.append(np.full(len(keys), _group(f"{ename}/{k}") == 0))
                     cid += 1
-            # a decoy: another entity's field this entity has no field of that name for
-            for _ in range(2):
-                dl, df = rng.choice(all_fields)
+            # decoys: another entity's field this entity has no field of that name for, one of them of
+            # this field's kind (values alike, a name of its own: "reason code" is not a duration)
+            same_kind = [af for af in all_fields if field_kind(af[1]) == field_kind(f)]
+            for j in range(3):
+                dl, df = rng.choice(same_kind if j == 0 and same_kind else all_fields)
                 if any(normalise(n, drop_self=False) in own for n in df.names):
                     continue
                 header = STYLES[rng.choice(list(STYLES))](rng.choice(list(df.names)), rng)

@@ -21,7 +21,7 @@ FHIR_KINDS = {"encounter": "visit", "practitioner": "provider", "careplan": "car
 IDENTIFIER_WORDS = {("social", "security"): "SSN", ("ssn",): "SSN", ("driver",): "driver's licence number",
                     ("drivers",): "driver's licence number", ("licence", "number"): "driver's licence number",
                     ("passport",): "passport number"}
-UNIQUE_ENTITIES = {"person", "contact", "organization", "Contact", "Account"}  # users: matched, never created
+UNIQUE_ENTITIES = {"person", "contact", "organization", "user", "Contact", "Account"}
 MODIFIED_WORDS = {"modified", "updated", "modstamp", "changed"}
 _VIEW_PREFIX = re.compile(r"^(?:v|vw|view|tbl|t)_", re.I)
 
@@ -142,6 +142,8 @@ def choose_entities(profile: SourceProfile, catalog: Catalog) -> dict[str, Entit
         fits[oname] = sorted(scored, key=lambda f: -f.score)
     chosen: dict[str, EntityKey | None] = {}
     taken: set[tuple[str, str | None]] = set()
+    also = catalog.entities["user"].also_as if "user" in catalog.entities else None
+    also_key = EntityKey(also.partition("/")[0], also.partition("/")[2] or None) if also else None
     order = sorted(fits, key=lambda o: -(fits[o][0].score if fits[o] else 0))
     for oname in order:
         chosen[oname] = None
@@ -151,6 +153,9 @@ def choose_entities(profile: SourceProfile, catalog: Catalog) -> dict[str, Entit
             k = (fit.key.entity, fit.key.sobject)
             unique = fit.key.entity in UNIQUE_ENTITIES or fit.key.sobject in UNIQUE_ENTITIES
             if unique and k in taken:
+                if fit.key.entity == "user" and also_key is not None:  # more staff: they land where users' records do
+                    chosen[oname] = also_key
+                    break
                 continue
             chosen[oname] = fit.key
             taken.add(k)
@@ -158,13 +163,11 @@ def choose_entities(profile: SourceProfile, catalog: Catalog) -> dict[str, Entit
     # a user-matched object needs an e-mail column to match users by; without one its records land
     # only where the catalog says users' records also land (staff as contacts), after the others so
     # the patients' object stays the root
-    also = catalog.entities["user"].also_as if "user" in catalog.entities else None
     for oname, key in list(chosen.items()):
         if key is not None and key.entity == "user":
             if not any(c.best("email") >= 0.8 for c in profile.objects[oname].columns.values()):
                 del chosen[oname]
-                ent, _, sob = (also or "").partition("/")
-                chosen[oname] = EntityKey(ent, sob or None) if also else None
+                chosen[oname] = also_key
     return chosen
 
 

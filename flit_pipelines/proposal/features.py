@@ -17,7 +17,9 @@ scores real columns, so training and use cannot drift apart.
   field of the entity whose kind the values fit, ``short_into_long`` short values offered to a long-text
   field, ``label_into_title`` a label-like column offered to the field that names the record;
 * context (the entity's other fields): ``name_margin`` / ``emb_margin`` how much better this field's
-  name evidence is than the best other field's (the one-to-one assignment does the rest).
+  name evidence is than the best other field's (the one-to-one assignment does the rest);
+  ``opaque_name`` the header says nothing (``field7``, ``udf_3``): only the values can tell, whereas a
+  header with words of its own that match no field ("reason code") is evidence against.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ from flit_pipelines.proposal.profile import ColumnProfile
 
 FEATURES = ("name", "exact", "overlap", "emb_name", "emb_desc", "fit", "typed", "typed_fit", "typed_misfit",
             "strong_into_text", "code_into_enum", "fit_unique", "short_into_long", "label_into_title",
-            "name_margin", "emb_margin")
+            "name_margin", "emb_margin", "opaque_name")
 _TITLE_FIELDS = {"name", "title", "subject", "Subject", "Name", "Title", "LastName"}
 _LABEL_WORDS = {"name", "title", "description", "subject", "summary", "reason", "type", "kind"}
+# words that say nothing about what a column holds ("field7", "udf_3", "custom value")
+_OPAQUE_WORDS = {"field", "col", "column", "attr", "attribute", "value", "data", "custom", "udf", "var", "misc",
+                 "other", "extra", "user", "defined", "x"}
 
 
 @dataclass(frozen=True)
@@ -126,6 +131,7 @@ def pair_features(col: ColumnProfile, fields: dict[str, FieldDef], entity_label:
                      float(k.split("#")[0] in _TITLE_FIELDS and label_like))
         matched.append(which)
         values.append((fit, why, vmap, unmapped))
+    x[:, 16] = float(all(w in _OPAQUE_WORDS or len(w) <= 2 or w.isdigit() for w in col_norm.split()))
     fitting = (x[:, 6] == 1) & (x[:, 5] >= 0.9)
     x[:, 11] = fitting & (fitting.sum() == 1)
     for j, src in ((14, 0), (15, 3)):
