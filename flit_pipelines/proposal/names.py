@@ -110,13 +110,15 @@ def _segment(token: str) -> list[str]:
     (``outstandingp`` -> ``outstanding p``, ``encounterclass`` -> ``encounter class``); a token that is
     a vocabulary word or a dictionary abbreviation stays whole."""
     vocab = _vocabulary()
-    if token in vocab or token in ABBREVIATIONS or len(token) < 5 or not token.isalpha():
+    if token in ABBREVIATIONS or len(token) < 5 or not token.isalpha():
         return [token]
     if len(token) >= 6:
         for i in range(3, len(token) - 2):
             a, b = token[:i], token[i:]
             if a in vocab and (_singular(b) in vocab or b in ABBREVIATIONS):
                 return [a, *ABBREVIATIONS.get(b, _singular(b)).split()]
+    if token in vocab:
+        return [token]
     parts = _wordsegment()(token)
     return parts if len(parts) > 1 and "".join(parts) == token else [token]
 

@@ -32,6 +32,7 @@ def test_run_together_upper_and_snake_headers_split_into_the_same_words():
     assert normalise("OUTSTANDINGP") == normalise("outstanding_p") == normalise("OutstandingP") == "outstanding p"
     assert normalise("ENCOUNTERCLASS") == normalise("encounterClass") == "encounter class"
     assert normalise("REASONDESCRIPTION") == "reason description"
+    assert normalise("BIRTHDATE") == normalise("birth_date") == "birth date"  # a catalog word still splits
     assert normalise("PtDOB") == "date of birth"  # dictionary abbreviations still expand in headers
     # destination names are words: Pipedrive's add_time is not "address time"
     assert normalise("add_time", expand=False) == "add time"
