@@ -4,7 +4,9 @@ Everything of the existing spec is kept (targets, derive steps, value maps, sett
 what the source changed is proposed:
 
 * **renamed** columns: each declared column whose header is gone is matched (one-to-one, Hungarian)
-  to a header the spec does not read, by name (normalised, abbreviations expanded) and by values
+  to a header the spec does not read, by name (normalised, abbreviations expanded, run-together words
+  split; the same letters in other case and separators match outright; a JSON field stays in its
+  nested object) and by values
   (a ``date`` column needs dates, ``money`` amounts...); the column keeps its canonical name and gets
   ``source: <new header>``, so nothing else of the spec changes;
 * a **date split** into year / month / day columns: the three are declared and the old column becomes
@@ -38,6 +40,11 @@ RENAME_THRESHOLD = 0.55
 _TYPE_RECOGNISERS = {"date": ("date", "datetime"), "datetime": ("datetime", "date"), "money": ("number",),
                      "float": ("number",), "int": ("integer",), "bool": ("bool",)}
 _PARTS = {"year": 0, "month": 1, "day": 2}
+
+
+def _compact(header: str) -> str:
+    """Letters and digits of a header, lower case (``op_id``, ``OPID``, ``Op Id`` -> ``opid``)."""
+    return "".join(ch for ch in header.lower() if ch.isalnum())
 
 
 def _type_fit(declared: str, col: ColumnProfile) -> float:
@@ -186,6 +193,10 @@ class Adapter:
                 # ("pt_first_name" is "first_name")
                 sim_old = max(name_similarity(normalise(h, drop_self=False), [old, cname], expand=True)[0],
                               0.97 * name_similarity(normalise(h), [old, cname], expand=True)[0])
+                if _compact(h) in (_compact(old), _compact(cname)):
+                    sim_old = 1.0  # the same letters, other case and separators (op_id -> OPID)
+                if old.rpartition(".")[0] != h.rpartition(".")[0]:
+                    sim_old *= 0.8  # a JSON field renamed stays in its nested object (patient.id -> patient.pt_id)
                 fit = _type_fit(c.type, col)
                 conf = sim_old * (0.4 + 0.6 * fit) if c.type != "string" else sim_old * (0.7 + 0.3 * fit)
                 same = _value_similarity(was, col)

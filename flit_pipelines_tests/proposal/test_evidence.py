@@ -108,3 +108,21 @@ def test_adapt_resolves_re_cased_and_run_together_renames(tmp_path):
     for file, ren in renames.items():
         for new in ren.values():
             assert (stems[file], new) in got, new
+
+
+def test_adapt_keeps_json_fields_in_their_nested_object_and_matches_re_spelled_headers():
+    from flit_pipelines.proposal.profile import profile_frames
+
+    spec = load_spec(SPEC_DIR / "henry_schein_one_to_highlevel.yaml")
+    raw = yaml.safe_load((SPEC_DIR / "henry_schein_one_to_highlevel.yaml").read_text())
+    obj = spec.objects["appointments"]
+    headers = [c.source or n for n, c in obj.columns.items()]
+    before = pd.DataFrame({h: [str(i + j) for j in range(30)] for i, h in enumerate(headers)}, dtype="string")
+    renames = {"id": "pt_id", "patient.id": "patient.pt_id", "operatory.id": "OPERATORY.ID"}
+    after = before.rename(columns=renames)
+    adapted = Adapter(spec, raw, profile_frames({"appointments": after}, kind="ascend_api"), load_catalog("highlevel"),
+                      {}).propose(profile_frames({"appointments": before}, kind="ascend_api"))
+    cols = adapted["appointments"]["columns"]
+    assert cols["appointment_id"]["source"] == "pt_id"
+    assert cols["patient_id"]["source"] == "patient.pt_id"
+    assert cols["operatory_id"]["source"] == "OPERATORY.ID"
