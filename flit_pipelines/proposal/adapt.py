@@ -32,7 +32,7 @@ from flit_pipelines.proposal.mappings import spec_mappings
 from flit_pipelines.proposal.model import ColumnDecision, Proposal, TargetPlan
 from flit_pipelines.proposal.names import normalise
 from flit_pipelines.proposal.profile import ColumnProfile, ObjectProfile, SourceProfile
-from flit_pipelines.proposal.score import REVIEW, Candidate, name_similarity
+from flit_pipelines.proposal.score import HIGH, REVIEW, Candidate, name_similarity
 from flit_pipelines.spec.load import load_spec
 from flit_pipelines.spec.model import MigrationSpec
 
@@ -356,7 +356,7 @@ class Adapter:
                 body.pop("type", None)
             raw_obj["columns"][n] = {**body, "required": False}
             top = cands[0] if cands else None
-            if top is not None and top.confidence >= 0.85 and "#" not in top.field and not fields[top.field].many:
+            if top is not None and top.confidence >= HIGH and "#" not in top.field and not fields[top.field].many:
                 src = {"column": n}
                 if fields[top.field].format and fields[top.field].format != "contact_list":
                     src["format"] = fields[top.field].format

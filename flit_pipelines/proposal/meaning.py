@@ -7,9 +7,8 @@ the installed package with downloads disabled: nothing is fetched at run time (`
 holds or not). Loading takes about a second, embedding a few hundred short texts a few milliseconds.
 
 * ``embed(texts)`` -> L2-normalised float32 array (n, 256), cached per text;
-* ``similarity(a, b)`` -> cosine in -1..1 of two texts;
-* ``field_text(field, entity_label)``: what a field means: its label, API name words, description and
-  entity ("Birthday; birthday; The birthday of the person; person").
+* ``similarity(a, b)`` -> cosine in -1..1 of two texts
+  (``features.field_text`` says what a field means: label, API name words, description, entity).
 
 Raises ``MeaningUnavailable`` when the wheel's files are missing (the scorer then works on names and
 values alone and says so in the evidence).

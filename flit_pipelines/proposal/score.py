@@ -5,15 +5,20 @@ evidence behind it:
 
 * **name**: the normalised column name (``names.normalise``) against the field's API name, label and
   documented synonyms, with rapidfuzz (token sort and token set ratios; an exact normalised match is 1);
-* **values**: a hard gate for typed fields: a field that takes e-mails needs a column of e-mails
-  (``TYPE_NEEDS``), a date field dates, an enum values that map onto its allowed values; text fields
-  take anything, a little less when the values are strongly typed as something else;
+* **meaning**: WordLlama static embeddings of the column's words and the field's names and description
+  (``proposal.meaning``);
+* **values**: how well the values suit the field (``value_fit``): a field that takes e-mails needs a
+  column of e-mails (``TYPE_NEEDS``; a hard gate: the confidence never exceeds that share), a date field
+  dates, an enum values that map onto its allowed values; text fields take anything, a little less when
+  the values are strongly typed as something else;
 * **memory**: a mapping a reviewer confirmed for the same header and entity (``proposal.memory``)
   lifts the candidate to at least ``MEMORY_CONFIDENCE``.
 
-confidence = name similarity x value gate (typed fields) or name x (0.7 + 0.3 x fit) (text fields). The
-scorer is deterministic and has no trained weights; the bands (``HIGH`` >= 0.85, review below
-``REVIEW``) were set once by hand, before the benchmark ran.
+confidence = the calibrated combiner (``proposal.combiner``: logistic regression + isotonic calibration,
+fitted on development pairs by ``scripts/train_proposer.py``) over the evidence features
+(``proposal.features``). ``HIGH`` (held-out precision >= 0.98) and ``PROPOSE`` (a field is proposed
+from there: more likely right than wrong) come with the fitted file; below ``REVIEW`` a line is marked
+``review: required``.
 """
 
 from __future__ import annotations
