@@ -6,7 +6,9 @@ when its timestamp is after the cursor; where keys are scanned (``snapshot.scans
 files by default) the key set is hashed too, so a deletion counts as a change, and so do the
 deletions a reader reports itself (``snapshot.reported_deletions``). Objects without ``modified_at`` are
 fingerprinted whole (``snapshot.fingerprint``) and count as changed when the fingerprint moved (the
-first tick of a window has none, so it always looks once).
+first tick of a window has none, so it always looks once). An object whose file or required column is
+gone (drift) counts as changed, so the delta run starts and its source-profile check stops it with
+the reason and the command to re-propose, instead of the tick failing here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pandas as pd
 from flit_pipelines.delta.snapshot import fingerprint, key_object, reported_deletions, scan_keys, scans_keys
 from flit_pipelines.delta.window import DeltaCursor, naive_newest
 from flit_pipelines.sources.base import Source
+from flit_pipelines.sources.csv_export import MissingColumnError, MissingFileError
 from flit_pipelines.spec.model import MigrationSpec
 
 
@@ -41,33 +44,44 @@ def probe_source(source: Source, spec: MigrationSpec, cursor: DeltaCursor) -> Pr
     since = last - timedelta(minutes=spec.delta.overlap_minutes) if last else None
     probe = Probe(newest=last, since=since)
     for name, obj in spec.objects.items():
-        if obj.modified_at is None:
-            fp = fingerprint(source, obj)
-            probe.fingerprints[name] = fp
-            if cursor.fingerprints.get(name) != fp:
+        try:
+            _probe_object(source, spec, name, obj, cursor, probe, last, since)
+        except (MissingColumnError, MissingFileError) as exc:  # drift: the wave's drift check reports it
+            probe.fingerprints[name] = f"drifted: {type(exc).__name__}"
+            if cursor.fingerprints.get(name) != probe.fingerprints[name]:
                 probe.changed[name] = -1
-            continue
-        if scans_keys(spec, obj):  # a deletion leaves no timestamp behind: it shows in the key set
-            keys = scan_keys(source, obj).sort_values()
-            fp = hashlib.sha256(pd.util.hash_pandas_object(pd.Series(keys), index=False).to_numpy().tobytes())
-            probe.fingerprints[f"{name}#keys"] = fp.hexdigest()
-            if cursor.fingerprints.get(f"{name}#keys") != fp.hexdigest():
-                probe.changed[name] = -1
-        stamps = [b.column(obj.modified_at).to_pandas() for b in source.read(key_object(obj), since=since)]
-        reported = reported_deletions(source, key_object(obj), since)  # e.g. a FHIR export's deleted files
-        if reported is not None and len(reported):  # seen again within the overlap: a change only once
-            fp = hashlib.sha256("\n".join(sorted(reported)).encode()).hexdigest()
-            probe.fingerprints[f"{name}#deleted"] = fp
-            if cursor.fingerprints.get(f"{name}#deleted") != fp:
-                probe.changed[name] = max(len(reported), probe.changed.get(name, 0))
-        if not stamps:
-            continue
-        values = pd.concat(stamps, ignore_index=True)
-        ts = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601").dt.tz_convert(None)
-        after = int((ts > pd.Timestamp(last)).sum()) if last else int(ts.notna().sum())
-        if after:
-            probe.changed[name] = max(after, probe.changed.get(name, 0))
-        newest = naive_newest(values)
-        if newest is not None and (probe.newest is None or newest > probe.newest):
-            probe.newest = newest
     return probe
+
+
+def _probe_object(source: Source, spec: MigrationSpec, name: str, obj, cursor: DeltaCursor, probe: Probe,
+                  last: datetime | None, since: datetime | None) -> None:
+    """One object's look (module docstring), into ``probe``."""
+    if obj.modified_at is None:
+        fp = fingerprint(source, obj)
+        probe.fingerprints[name] = fp
+        if cursor.fingerprints.get(name) != fp:
+            probe.changed[name] = -1
+        return
+    if scans_keys(spec, obj):  # a deletion leaves no timestamp behind: it shows in the key set
+        keys = scan_keys(source, obj).sort_values()
+        fp = hashlib.sha256(pd.util.hash_pandas_object(pd.Series(keys), index=False).to_numpy().tobytes())
+        probe.fingerprints[f"{name}#keys"] = fp.hexdigest()
+        if cursor.fingerprints.get(f"{name}#keys") != fp.hexdigest():
+            probe.changed[name] = -1
+    stamps = [b.column(obj.modified_at).to_pandas() for b in source.read(key_object(obj), since=since)]
+    reported = reported_deletions(source, key_object(obj), since)  # e.g. a FHIR export's deleted files
+    if reported is not None and len(reported):  # seen again within the overlap: a change only once
+        fp = hashlib.sha256("\n".join(sorted(reported)).encode()).hexdigest()
+        probe.fingerprints[f"{name}#deleted"] = fp
+        if cursor.fingerprints.get(f"{name}#deleted") != fp:
+            probe.changed[name] = max(len(reported), probe.changed.get(name, 0))
+    if not stamps:
+        return
+    values = pd.concat(stamps, ignore_index=True)
+    ts = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601").dt.tz_convert(None)
+    after = int((ts > pd.Timestamp(last)).sum()) if last else int(ts.notna().sum())
+    if after:
+        probe.changed[name] = max(after, probe.changed.get(name, 0))
+    newest = naive_newest(values)
+    if newest is not None and (probe.newest is None or newest > probe.newest):
+        probe.newest = newest

@@ -5,7 +5,8 @@ The window opens when the full wave's report is materialised and stays open ``de
 changed it adds the dynamic partition ``delta-<since>``, requests one run of the affected assets for
 it (``run_key`` = partition + what was seen, so an evaluation repeated after a crash never runs
 twice) and moves the cursor to the newest modification seen. Outside the window it skips with the
-reason. Affected assets: the field map (its approval check gates every load), every extract (each
+reason. Affected assets: the field map (its approval check gates every load), the source profile
+(its blocking drift check stops the run before any extract when the source drifted), every extract (each
 delta extract is a whole snapshot; unchanged objects cost one filtered read), the payloads and loads
 of targets fed by a changed object, and the report.
 """
@@ -56,7 +57,9 @@ def full_wave_newest(spec: MigrationSpec, parquet) -> datetime | None:
 def affected_assets(spec: MigrationSpec, changed: set[str]) -> list[dg.AssetKey]:
     """Asset keys a delta run materialises for the ``changed`` objects (see module docstring)."""
     m = spec.migration
-    keys = [dg.AssetKey([m, "field_map"])] + [dg.AssetKey([m, "extract", o]) for o in spec.objects]
+    # the source profile's blocking drift check runs in every wave: a drifted source stops a delta too
+    keys = [dg.AssetKey([m, "field_map"]), dg.AssetKey([m, "source_profile"])]
+    keys += [dg.AssetKey([m, "extract", o]) for o in spec.objects]
     for target in spec.targets:
         if changed & set(needed_objects(spec, target)):
             keys += [dg.AssetKey([m, "payload", target]), dg.AssetKey([m, "load", target])]

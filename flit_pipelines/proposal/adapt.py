@@ -4,7 +4,9 @@ Everything of the existing spec is kept (targets, derive steps, value maps, sett
 what the source changed is proposed:
 
 * **renamed** columns: each declared column whose header is gone is matched (one-to-one, Hungarian)
-  to a header the spec does not read, by name (normalised, abbreviations expanded) and by values
+  to a header the spec does not read, by name (normalised, abbreviations expanded, run-together words
+  split; the same letters in other case and separators match outright; a JSON field stays in its
+  nested object) and by values
   (a ``date`` column needs dates, ``money`` amounts...); the column keeps its canonical name and gets
   ``source: <new header>``, so nothing else of the spec changes;
 * a **date split** into year / month / day columns: the three are declared and the old column becomes
@@ -30,7 +32,7 @@ from flit_pipelines.proposal.mappings import spec_mappings
 from flit_pipelines.proposal.model import ColumnDecision, Proposal, TargetPlan
 from flit_pipelines.proposal.names import normalise
 from flit_pipelines.proposal.profile import ColumnProfile, ObjectProfile, SourceProfile
-from flit_pipelines.proposal.score import REVIEW, Candidate, name_similarity
+from flit_pipelines.proposal.score import HIGH, REVIEW, Candidate, name_similarity
 from flit_pipelines.spec.load import load_spec
 from flit_pipelines.spec.model import MigrationSpec
 
@@ -38,6 +40,11 @@ RENAME_THRESHOLD = 0.55
 _TYPE_RECOGNISERS = {"date": ("date", "datetime"), "datetime": ("datetime", "date"), "money": ("number",),
                      "float": ("number",), "int": ("integer",), "bool": ("bool",)}
 _PARTS = {"year": 0, "month": 1, "day": 2}
+
+
+def _compact(header: str) -> str:
+    """Letters and digits of a header, lower case (``op_id``, ``OPID``, ``Op Id`` -> ``opid``)."""
+    return "".join(ch for ch in header.lower() if ch.isalnum())
 
 
 def _type_fit(declared: str, col: ColumnProfile) -> float:
@@ -52,8 +59,8 @@ def _match_objects(spec: MigrationSpec, profile: SourceProfile) -> dict[str, str
     out: dict[str, str | None] = {}
     by_stem = {Path(o.location).stem.lower().split(".")[-1]: name for name, o in profile.objects.items()}
     for oname, obj in spec.objects.items():
-        where = obj.file or obj.table or obj.endpoint or oname
-        stem = Path(str(where)).stem.lower().split(".")[-1]
+        # a file's stem; a table's own name without its schema (admin.v_patient -> v_patient)
+        stem = (Path(obj.file).stem if obj.file else str(obj.table or obj.endpoint or oname).split(".")[-1]).lower()
         if stem in by_stem:
             out[oname] = by_stem[stem]
             continue
@@ -198,7 +205,14 @@ class Adapter:
                 col = prof.columns[h]
                 if identifier_kind(col) or (before is not None and h in before.columns):
                     continue
-                sim_old, _ = name_similarity(normalise(h), [old, cname])
+                # record words kept first ("patient_id" is not the object's own "id"), dropped second
+                # ("pt_first_name" is "first_name")
+                sim_old = max(name_similarity(normalise(h, drop_self=False), [old, cname], expand=True)[0],
+                              0.97 * name_similarity(normalise(h), [old, cname], expand=True)[0])
+                if _compact(h) in (_compact(old), _compact(cname)):
+                    sim_old = 1.0  # the same letters, other case and separators (op_id -> OPID)
+                if old.rpartition(".")[0] != h.rpartition(".")[0]:
+                    sim_old *= 0.8  # a JSON field renamed stays in its nested object (patient.id -> patient.pt_id)
                 fit = _type_fit(c.type, col)
                 conf = sim_old * (0.4 + 0.6 * fit) if c.type != "string" else sim_old * (0.7 + 0.3 * fit)
                 same = _value_similarity(was, col)
@@ -349,7 +363,7 @@ class Adapter:
 
             fields = {k: f for k, f in _fields_with_parts(ent).items() if k.split("#")[0] not in t.fields}
             key = EntityKey(t.entity, t.options.get("sobject"))
-            cands = score_column(col, fields, memory=self.memory.get((key.label, normalise(h))))
+            cands = score_column(col, fields, memory=self.memory.get((key.label, normalise(h))), entity_label=ent.label)
             n = identifier_name(h, set(raw_obj["columns"]))
             body = {} if col.inferred_type == "string" else {"type": col.inferred_type}
             if n != h:
@@ -358,7 +372,7 @@ class Adapter:
                 body.pop("type", None)
             raw_obj["columns"][n] = {**body, "required": False}
             top = cands[0] if cands else None
-            if top is not None and top.confidence >= 0.85 and "#" not in top.field and not fields[top.field].many:
+            if top is not None and top.confidence >= HIGH and "#" not in top.field and not fields[top.field].many:
                 src = {"column": n}
                 if fields[top.field].format and fields[top.field].format != "contact_list":
                     src["format"] = fields[top.field].format

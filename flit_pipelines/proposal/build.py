@@ -29,9 +29,9 @@ from flit_pipelines.proposal.entities import (  # noqa: F401 - adapt and the ben
 from flit_pipelines.proposal.model import ColumnDecision, Proposal, TargetPlan
 from flit_pipelines.proposal.names import normalise
 from flit_pipelines.proposal.profile import ColumnProfile, ObjectProfile, SourceProfile
-from flit_pipelines.proposal.score import REVIEW, Candidate, field_kind, score_column
+from flit_pipelines.proposal.score import PROPOSE, REVIEW, Candidate, field_kind, score_column
 
-FIELD_THRESHOLD = 0.6
+FIELD_THRESHOLD = PROPOSE
 class ScratchBuilder:
     """Builds a from-scratch ``Proposal`` (module docstring). ``memory``: (entity label, normalised
     header) -> {field: who/when} of mappings reviewers confirmed before."""
@@ -189,7 +189,7 @@ class ScratchBuilder:
             if header in skip or header == prof.primary_key or identifier_kind(col) or col.fill_rate == 0:
                 continue
             mem = self.memory.get((key.label, normalise(header)))
-            cands[header] = score_column(col, fields, position=i, memory=mem)
+            cands[header] = score_column(col, fields, position=i, memory=mem, entity_label=ent.label)
             cols[header] = col
         many = {k for k, f in fields.items() if f.many}
         chosen = assign(cands, many, FIELD_THRESHOLD)

@@ -127,10 +127,10 @@ def _fit(obj: ObjectProfile, key: EntityKey, ent: EntityDef) -> _ObjectFit:
     fields = _fields_with_parts(ent)
     strong = 0
     for i, col in enumerate(obj.columns.values()):
-        cands = score_column(col, fields, position=i) if fields else []
+        cands = score_column(col, fields, position=i, entity_label=ent.label) if fields else []
         if cands and cands[0].confidence >= 0.8:
             strong += 1
-    score = 0.65 * name_score + 0.35 * min(1.0, strong / 3)
+    score = 0.75 * name_score + 0.25 * min(1.0, strong / 3)  # what the records are called weighs most
     return _ObjectFit(key, score, name_score, strong)
 
 
@@ -142,6 +142,8 @@ def choose_entities(profile: SourceProfile, catalog: Catalog) -> dict[str, Entit
         fits[oname] = sorted(scored, key=lambda f: -f.score)
     chosen: dict[str, EntityKey | None] = {}
     taken: set[tuple[str, str | None]] = set()
+    also = catalog.entities["user"].also_as if "user" in catalog.entities else None
+    also_key = EntityKey(also.partition("/")[0], also.partition("/")[2] or None) if also else None
     order = sorted(fits, key=lambda o: -(fits[o][0].score if fits[o] else 0))
     for oname in order:
         chosen[oname] = None
@@ -151,15 +153,21 @@ def choose_entities(profile: SourceProfile, catalog: Catalog) -> dict[str, Entit
             k = (fit.key.entity, fit.key.sobject)
             unique = fit.key.entity in UNIQUE_ENTITIES or fit.key.sobject in UNIQUE_ENTITIES
             if unique and k in taken:
+                if fit.key.entity == "user" and also_key is not None:  # more staff: they land where users' records do
+                    chosen[oname] = also_key
+                    break
                 continue
             chosen[oname] = fit.key
             taken.add(k)
             break
-    # a user-matched object needs an e-mail column to match users by
-    for oname, key in chosen.items():
+    # a user-matched object needs an e-mail column to match users by; without one its records land
+    # only where the catalog says users' records also land (staff as contacts), after the others so
+    # the patients' object stays the root
+    for oname, key in list(chosen.items()):
         if key is not None and key.entity == "user":
             if not any(c.best("email") >= 0.8 for c in profile.objects[oname].columns.values()):
-                chosen[oname] = None
+                del chosen[oname]
+                chosen[oname] = also_key
     return chosen
 
 

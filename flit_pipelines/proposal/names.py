@@ -1,5 +1,6 @@
 """Column and field names, normalised for matching: case and separators split, abbreviations expanded,
-compound words split, prefixes that repeat the object's own name dropped.
+compound words split (catalog vocabulary, then ``wordsegment``), prefixes that repeat the object's
+own name dropped.
 
 ``ABBREVIATIONS`` is a general dictionary of abbreviations used in medical and office records
 (DOB, MRN, Pt, Prov, Apt, Zip, Cell, Addr, Dt, Ins, Proc, Appt...): it is not built from any source
@@ -92,31 +93,53 @@ def _singular(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=1)
+def _wordsegment():
+    """wordsegment (Grant Jenks, Apache-2.0): English word segmentation over the unigram and bigram
+    counts of the Google Web Trillion Word Corpus, shipped inside the wheel (no download)."""
+    import wordsegment
+
+    wordsegment.load()
+    return wordsegment.segment
+
+
+@lru_cache(maxsize=4096)
 def _segment(token: str) -> list[str]:
-    """Split a compound of two vocabulary words of 3+ letters (``birthdate`` -> ``birth date``,
-    ``zipcode`` -> ``zip code``); else the token."""
+    """Split a run-together token into words: a compound of two vocabulary words of 3+ letters first
+    (``birthdate`` -> ``birth date``, ``zipcode`` -> ``zip code``), else English word segmentation
+    (``outstandingp`` -> ``outstanding p``, ``encounterclass`` -> ``encounter class``); a token that is
+    a vocabulary word or a dictionary abbreviation stays whole."""
     vocab = _vocabulary()
+    if token in ABBREVIATIONS or len(token) < 5 or not token.isalpha():
+        return [token]
     if len(token) >= 6:
         for i in range(3, len(token) - 2):
             a, b = token[:i], token[i:]
             if a in vocab and (_singular(b) in vocab or b in ABBREVIATIONS):
                 return [a, *ABBREVIATIONS.get(b, _singular(b)).split()]
-    return [token]
+    if token in vocab:
+        return [token]
+    parts = _wordsegment()(token)
+    return parts if len(parts) > 1 and "".join(parts) == token else [token]
 
 
-def normalise(name: str, *, drop_self: bool = True, singular: bool = True) -> str:
+@lru_cache(maxsize=65536)
+def normalise(name: str, *, drop_self: bool = True, singular: bool = True, expand: bool = True) -> str:
     """Matching form of a name: tokens, abbreviations expanded, compounds split, record words dropped.
 
     ``"PtDOB"`` -> ``"date of birth"``; ``"CellNo"`` -> ``"mobile phone number"``;
-    ``"zipcode"`` -> ``"zip code"``.
+    ``"zipcode"`` -> ``"zip code"``. ``expand=False`` for destination field names, which are words
+    (Pipedrive's ``add_time`` is "add time", not "address time").
     """
     words: list[str] = []
     for t in tokens(name):
-        if t in ABBREVIATIONS:
+        if t in ABBREVIATIONS and expand:
             words.extend(ABBREVIATIONS[t].split())
+        elif t in ABBREVIATIONS:
+            words.append(t)
         else:
             for s in _segment(t):
-                words.extend(ABBREVIATIONS.get(s, s).split() if s in ABBREVIATIONS and s != t else [s])
+                words.extend(ABBREVIATIONS.get(s, s).split() if expand and s in ABBREVIATIONS and s != t else [s])
     if singular:
         words = [_singular(w) for w in words]
     words = [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]  # "mobile phone phone"

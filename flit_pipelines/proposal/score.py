@@ -5,15 +5,20 @@ evidence behind it:
 
 * **name**: the normalised column name (``names.normalise``) against the field's API name, label and
   documented synonyms, with rapidfuzz (token sort and token set ratios; an exact normalised match is 1);
-* **values**: a hard gate for typed fields: a field that takes e-mails needs a column of e-mails
-  (``TYPE_NEEDS``), a date field dates, an enum values that map onto its allowed values; text fields
-  take anything, a little less when the values are strongly typed as something else;
+* **meaning**: WordLlama static embeddings of the column's words and the field's names and description
+  (``proposal.meaning``);
+* **values**: how well the values suit the field (``value_fit``): a field that takes e-mails needs a
+  column of e-mails (``TYPE_NEEDS``; a hard gate: the confidence never exceeds that share), a date field
+  dates, an enum values that map onto its allowed values; text fields take anything, a little less when
+  the values are strongly typed as something else;
 * **memory**: a mapping a reviewer confirmed for the same header and entity (``proposal.memory``)
   lifts the candidate to at least ``MEMORY_CONFIDENCE``.
 
-confidence = name similarity x value gate (typed fields) or name x (0.7 + 0.3 x fit) (text fields). The
-scorer is deterministic and has no trained weights; the bands (``HIGH`` >= 0.85, review below
-``REVIEW``) were set once by hand, before the benchmark ran.
+confidence = the calibrated combiner (``proposal.combiner``: logistic regression + isotonic calibration,
+fitted on development pairs by ``scripts/train_proposer.py``) over the evidence features
+(``proposal.features``). ``HIGH`` (held-out precision >= 0.98) and ``PROPOSE`` (a field is proposed
+from there: more likely right than wrong) come with the fitted file; below ``REVIEW`` a line is marked
+``review: required``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from flit_pipelines.catalog import FieldDef
 from flit_pipelines.proposal.names import normalise
 from flit_pipelines.proposal.profile import ColumnProfile
 
-HIGH = 0.85
 REVIEW = 0.75
 MEMORY_CONFIDENCE = 0.97
 # Field kind -> recognisers whose share gates it.
@@ -56,7 +60,7 @@ def field_kind(f: FieldDef) -> str:
     """The kind a field's values must have: its catalog type, refined by name for text fields."""
     if f.type not in ("text",):
         return f.type
-    words = set(normalise(f.name.rsplit(".", 1)[-1]).split()) | set(normalise(f.label).split())
+    words = set(normalise(f.name.rsplit(".", 1)[-1], expand=False).split()) | set(normalise(f.label, expand=False).split())
     if words & {"postal", "zip"}:
         return "postal_code"
     if "state" in words and not words & {"status"}:
@@ -66,11 +70,12 @@ def field_kind(f: FieldDef) -> str:
     return "text"
 
 
-def name_similarity(col_norm: str, names: list[str]) -> tuple[float, str]:
-    """Best similarity (0..1) of a normalised column name with any of ``names``, and that name."""
+def name_similarity(col_norm: str, names: list[str], *, expand: bool = False) -> tuple[float, str]:
+    """Best similarity (0..1) of a normalised column name with any of ``names``, and that name.
+    ``expand``: the names are source headers too (adapt mode), whose abbreviations expand."""
     best, which = 0.0, ""
     for n in names:
-        nn = normalise(n, drop_self=False)
+        nn = normalise(n, drop_self=False, expand=expand)  # destination names are words, not abbreviations
         if not nn:
             continue
         if col_norm == nn:
@@ -153,29 +158,44 @@ def value_fit(col: ColumnProfile, f: FieldDef) -> tuple[float, str, dict[str, st
 
 
 def score_column(col: ColumnProfile, fields: dict[str, FieldDef], *, position: int = 0,
-                 memory: dict[str, str] | None = None) -> list[Candidate]:
-    """Candidates for one column over ``fields`` (name -> FieldDef), best first.
+                 memory: dict[str, str] | None = None, entity_label: str = "") -> list[Candidate]:
+    """Candidates for one column over ``fields`` (name -> FieldDef), best first: the calibrated
+    combiner's confidence over the evidence features (``proposal.features``), with the evidence.
 
     ``memory``: field name -> "who/when" text for mappings reviewers confirmed for this header."""
-    col_norm = normalise(col.name)
-    leaf = normalise(col.name.rsplit(".", 1)[-1]) if "." in col.name else None  # API paths: address.city
+    from flit_pipelines.proposal.combiner import probability
+    from flit_pipelines.proposal.features import FEATURES, pair_features
+
+    if not fields:
+        return []
+    x, matched, values = pair_features(col, fields, entity_label)
+    conf = probability(x)
+    ie, iname = FEATURES.index("emb_name"), FEATURES.index("name")
     out: list[Candidate] = []
-    for name, f in fields.items():
-        sim, matched = name_similarity(col_norm, f.names)
-        if leaf:
-            sim_leaf, matched_leaf = name_similarity(leaf, f.names)
-            if sim_leaf > sim:
-                sim, matched = sim_leaf, matched_leaf
-        fit, why, vmap, unmapped = value_fit(col, f)
-        typed = field_kind(f) in TYPE_NEEDS or (field_kind(f) == "enum" and f.values)
-        conf = sim * fit if typed else sim * (0.7 + 0.3 * fit)
-        if typed and fit >= 0.9:
-            conf += 0.01  # at equal names, values that prove the type win ("title" Mr./Ms. -> Salutation)
-        conf -= position * 1e-5  # stable tie-break: earlier columns first
-        evidence = [f"name '{col.name}' ~ '{matched}' ({sim:.2f})", why]
+    for i, name in enumerate(fields):
+        fit, why, vmap, unmapped = values[i]
+        c = float(conf[i]) - position * 1e-5 + 1e-4 * float(x[i, iname])  # stable tie-breaks
+        if field_kind(fields[name]) in TYPE_NEEDS and col.fill_rate > 0:
+            c = min(c, fit)  # hard gate (notes/map_proposal.md §4): an e-mail field needs e-mails
+        evidence = [f"name '{col.name}' ~ '{matched[i]}' ({x[i, iname]:.2f}; meaning {x[i, ie]:.2f})", why]
         if memory and name in memory:
-            conf = max(conf, MEMORY_CONFIDENCE)
+            c = max(c, MEMORY_CONFIDENCE)
             evidence.insert(0, f"confirmed by a reviewer before ({memory[name]})")
-        out.append(Candidate(name, round(min(max(conf, 0.0), 1.0), 4), evidence, vmap, unmapped))
+        out.append(Candidate(name, round(min(max(c, 0.0), 1.0), 4), evidence, vmap, unmapped))
     out.sort(key=lambda c: -c.confidence)
     return out
+
+
+def _bands() -> tuple[float, float]:
+    from flit_pipelines.proposal.combiner import CombinerError, bands
+
+    try:
+        b = bands()
+        return float(b["high"]), float(b["propose"])
+    except CombinerError:  # pragma: no cover - the fitted file ships with the package
+        return 0.85, 0.6
+
+
+# The high band (held-out development precision >= 0.98) and the confidence from which a field is
+# proposed (more likely right than wrong), both measured by scripts/train_proposer.py.
+HIGH, PROPOSE = _bands()

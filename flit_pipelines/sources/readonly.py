@@ -80,11 +80,17 @@ def require_select(sql: str, dialect: str = "ansi") -> None:
 _SQLITE_DENIED = frozenset(getattr(sqlite3, n) for n in ("SQLITE_ATTACH", "SQLITE_DETACH") if hasattr(sqlite3, n))
 
 
+# Pragmas that only describe the schema: their argument is a table or index name, not a new value
+# (SQLAlchemy's inspector reads columns with ``PRAGMA main.table_xinfo("name")``).
+_SQLITE_SCHEMA_PRAGMAS = frozenset({"table_info", "table_xinfo", "table_list", "index_list", "index_info",
+                                    "index_xinfo", "foreign_key_list", "database_list", "collation_list"})
+
+
 def _authorize(action: int, arg1: Any, arg2: Any, _db: Any, _source: Any) -> int:
     if action in _SQLITE_DENIED:
         return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_PRAGMA and arg2 is not None:  # setting a pragma (query_only = OFF...)
-        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and arg2 is not None and str(arg1).lower() not in _SQLITE_SCHEMA_PRAGMAS:
+        return sqlite3.SQLITE_DENY  # setting a pragma (query_only = OFF...)
     return sqlite3.SQLITE_OK
 
 
