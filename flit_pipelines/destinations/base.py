@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from flit_pipelines.errors import FlitError
 from flit_pipelines.http.errors import PatienceExhausted, TransientError
 from flit_pipelines.http.retry import LookupFailed, send_once
 from flit_pipelines.ledger import Ledger, RecordOutcome
@@ -33,11 +34,13 @@ from flit_pipelines.transform import FK_PREFIX
 log = logging.getLogger(__name__)
 
 
-class FatalLoadError(RuntimeError):
-    """Stop the whole load (e.g. the daily API budget is spent); progress so far is in the ledger."""
+class FatalLoadError(FlitError, RuntimeError):
+    """Stop the whole load (e.g. the daily API budget is spent); progress so far is in the ledger.
+    Its message is built only from this project's value-free errors (``FlitError``), so it reaches
+    the Dagster event log as written."""
 
 
-class DailyLimitError(RuntimeError):
+class DailyLimitError(FlitError, RuntimeError):
     """A destination's daily API allowance would be exceeded (raised by destinations; fatal to a load)."""
 
 
@@ -352,6 +355,8 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
                 if fatal is not None:
                     for f in pending:
                         f.cancel()
+                    if not isinstance(fatal, FlitError):
+                        raise fatal  # its text may hold values: the step boundary withholds it
                     raise FatalLoadError(f"load of {target_name} stopped: {fatal}") from fatal
                 for f in futures:
                     count(f.result())

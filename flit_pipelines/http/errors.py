@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import abc
 
+from flit_pipelines.errors import FlitError
+
 __all__ = ["MAX_ERROR_CHARS", "ApiError", "PatienceExhausted", "RateLimitedError", "StatusError", "TransientError",
            "where"]
 
@@ -28,7 +30,7 @@ def where(method: str, path: str) -> str:
     return f"{method} {path}".strip()
 
 
-class ApiError(Exception, metaclass=abc.ABCMeta):
+class ApiError(FlitError, metaclass=abc.ABCMeta):
     """Base of the vendor API exceptions. Subclasses implement ``_text()`` (the message)."""
 
     @abc.abstractmethod
@@ -74,7 +76,7 @@ class StatusError(ApiError):
         return f"{self.what} {self.endpoint}: " + (f"HTTP {self.status}" if self.status is not None else "no response")
 
 
-class PatienceExhausted(RuntimeError):
+class PatienceExhausted(FlitError, RuntimeError):
     """The vendor's rate limit held this wave longer than its patience (``rate_limit.Patience``).
 
     Nothing failed and nothing is lost: the wave stops cleanly and a re-run continues from the

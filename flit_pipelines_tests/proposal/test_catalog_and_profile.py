@@ -33,7 +33,7 @@ def test_catalogs_carry_vendor_facts():
 
 def test_every_spec_passes_static_validation():
     assert set(load_all_specs()) == {"clinic_to_pipedrive", "dentrix_to_highlevel", "henry_schein_one_to_highlevel",
-                                     "practicehub_to_salesforce"}
+                                     "practicehub_to_salesforce", "fhir_clinic_to_pipedrive"}
 
 
 def test_unknown_field_and_formatter_are_rejected_at_load_with_path_and_line(tmp_path):

@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from flit_pipelines.sources.attachments import stage_downloads
+from flit_pipelines.sources.base import REJECT_COLUMN
 from flit_pipelines.sources.extract import run_extract
 from flit_pipelines.sources.fhir import BulkExportErrors, BulkExportFailed
 from flit_pipelines.sources.fhir.auth import ASSERTION_TYPE
@@ -71,7 +72,7 @@ def test_bulk_export_kick_off_polling_manifest_files_and_job_deletion(tmp_path):
     got = rows.set_index("Id").loc[first["id"]]
     assert (got["LAST"], got["FIRST"], got["BIRTHDATE"]) == (official["family"], official["given"][0],
                                                                first["birthDate"])
-    assert rows["__flit_reject_reason__"].isna().all()
+    assert rows[REJECT_COLUMN].isna().all()
     # 202 -> polled, each wait the server's Retry-After (3 s, on the client's clock), then the manifest
     assert src.stats["bulk_kickoffs"] == 1 and src.stats["bulk_polls"] >= 2
     assert clock.slept and set(clock.slept) == {3.0} and len(clock.slept) == src.stats["bulk_polls"] - 1
