@@ -9,11 +9,13 @@ assets, so parents are written before children.
 
 
 import json
+from collections.abc import Iterable
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from flit_pipelines.assets.connections import flit_resource
 from flit_pipelines.assets.checks import count_check, duplicate_check, loaded_records, money_check
 from flit_pipelines.assets.dedup import with_dedup
 from flit_pipelines.assets.field_diff import field_diff_check_specs, field_diff_results
@@ -63,7 +65,6 @@ from flit_pipelines.rollback.job import build_rollback_job
 from flit_pipelines.sources.attachments import stage_downloads
 from flit_pipelines.sources.extract import (arrow_schema, empty_frame, extract_input_doc, run_extract,
                                             write_quarantine_lines)
-from flit_pipelines.sources.registry import files_root
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform import needed_objects
@@ -259,7 +260,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
             final = parquet.commit(tmp)
         downloads = None
         if obj.download is not None and stats.rows_kept:
-            downloads = stage_downloads(source, obj, pd.read_parquet(final), files_root(spec))
+            downloads = stage_downloads(source, obj, pd.read_parquet(final), flit.files_root(spec))
         q = pd.concat(quarantined) if quarantined else pd.DataFrame(columns=["source_id", "row_number", "reason"])
         save_extract_quarantine(parquet, spec, obj_name, wave, q, final,  # which record lost which input row
                                 delta_doc.get("base_wave") if is_delta(wave) and obj.modified_at else None)
@@ -419,7 +420,8 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
     return load
 
 
-def migration_resources() -> dict:
-    """Resources every migration asset uses: ``flit`` (data dir, ledger, clients), ``parquet`` (paths),
-    and the Parquet IO manager. All default to the environment at run time."""
-    return {"flit": FlitResource(), "parquet": ParquetStore(), IO_MANAGER_KEY: ParquetIOManagerFactory()}
+def migration_resources(specs: Iterable[MigrationSpec] = ()) -> dict:
+    """Resources every migration asset uses: ``flit`` (data dir, ledger, clients; a launchpad block per
+    spec in ``specs``), ``parquet`` (paths), and the Parquet IO manager. All default to the environment
+    at run time."""
+    return {"flit": flit_resource(specs), "parquet": ParquetStore(), IO_MANAGER_KEY: ParquetIOManagerFactory()}
