@@ -88,15 +88,32 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
         with RunWatch(instance, run_id, pools):
             result = job.execute_in_process(instance=instance, partition_key=wave, raise_on_error=False,
                                             run_config=run_config, run_id=run_id, tags=tags)
-        failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-        failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+        failed_checks = [e.check_name for e in failed]
+        step_failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        failed_steps = [e.step_key for e in step_failures]
     if not quiet:
         print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
         if failed_steps:
             print("failed steps: " + ", ".join(sorted(set(failed_steps))))
+            # the first line of each step's error: value-free by the step guard, and it names the fix
+            for why in dict.fromkeys(_step_error(e) for e in step_failures):
+                if why:
+                    print(f"  {why}")
         if failed_checks:
             print("failed checks: " + ", ".join(sorted(set(failed_checks))))
+            for e in failed:
+                if e.description:
+                    print(f"  {e.check_name}: {e.description}")
     return bool(result.success)
+
+
+def _step_error(event) -> str:
+    """``<ErrorClass>: <message>`` of a STEP_FAILURE event ("" when it carries none)."""
+    error = getattr(event.step_failure_data, "error", None)
+    while error is not None and error.cause is not None and not error.message.strip():
+        error = error.cause
+    return error.message.strip().splitlines()[0] if error is not None and error.message.strip() else ""
 
 
 def report(migration: str, wave: str) -> dict:

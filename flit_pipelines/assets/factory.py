@@ -66,6 +66,7 @@ from flit_pipelines.sources.attachments import stage_downloads
 from flit_pipelines.sources.extract import (arrow_schema, empty_frame, extract_input_doc, run_extract,
                                             write_quarantine_lines)
 from flit_pipelines.spec import approval_status, load_order, parents_of
+from flit_pipelines.spec.load import approval_command, approval_fix
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform import needed_objects
 from flit_pipelines.transform.payload import build_payload_checked
@@ -101,8 +102,10 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     @dg.asset(
         key=_key(spec, "field_map"), group_name=group, partitions_def=parts, kinds={"yaml"},
         description=f"The reviewed field map of {spec.title}; loads are blocked until it is approved.",
-        check_specs=[dg.AssetCheckSpec("field_map_approved", asset=_key(spec, "field_map"), blocking=True,
-                                       description="approved_by, approved_at and the field-map hash match")],
+        check_specs=[dg.AssetCheckSpec(
+            "field_map_approved", asset=_key(spec, "field_map"), blocking=True,
+            description=f"Blocks every load until a person approved this field map as it stands (approved_by, "
+                        f"approved_at and the field-map hash match). Approve with `{approval_command(m)}`.")],
     )
     @value_free_errors(f"{m}/field_map")
     def field_map(context: dg.AssetExecutionContext, flit: FlitResource):
@@ -115,8 +118,10 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
                       "targets": len(spec.targets), "objects": len(spec.objects)},
             check_results=[dg.AssetCheckResult(
                 check_name="field_map_approved", passed=status.approved,
-                description="approved" if status.approved else "; ".join(status.reasons),
-                metadata={"reasons": dg.MetadataValue.json(status.reasons)})],
+                description=("approved" if status.approved
+                             else f"Not approved: {'; '.join(status.reasons)}. {approval_fix(spec)}"),
+                metadata={"reasons": dg.MetadataValue.text("; ".join(status.reasons) or "none"),
+                          "how_to_approve": dg.MetadataValue.text("" if status.approved else approval_fix(spec))})],
         )
 
     assets.append(field_map)
