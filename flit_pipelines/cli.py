@@ -55,8 +55,12 @@ def _ensure_dagster_home() -> Path:
     return path
 
 
-def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str = "INFO") -> bool:
+def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str = "INFO",
+             resources: dict | None = None) -> bool:
     """Execute the migration job for one wave partition on the instance in ``DAGSTER_HOME``.
+
+    ``resources``: run config of the resources, as the launchpad takes it (e.g. ``{"flit": {"config":
+    {"clinic_to_pipedrive": {"source": {"directory": "/exports"}}}}}``; secrets only as variable names).
 
     Returns True when every step and every blocking check succeeded.
 
@@ -80,7 +84,8 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
         if not instance.has_dynamic_partition(name, wave):
             instance.add_dynamic_partitions(name, [wave])
         recovered = recover_dead_runs(instance)  # a crashed run must not hold the destination pool
-        run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **({"resources": resources}
+                                                                                     if resources else {})}
         run_id = str(uuid.uuid4())
         tags = {**process_tags(), **({RECOVERED_TAG: ",".join(r.run_id for r in recovered)}
                                      if recovered else {})}
