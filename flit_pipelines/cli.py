@@ -114,11 +114,16 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
 
 
 def _step_error(event) -> str:
-    """``<ErrorClass>: <message>`` of a STEP_FAILURE event ("" when it carries none)."""
+    """``<ErrorClass>: <first line>`` of the innermost error of a STEP_FAILURE event (Dagster wraps the
+    step's own exception; that one says what to do); "" when it carries none."""
     error = getattr(event.step_failure_data, "error", None)
-    while error is not None and error.cause is not None and not error.message.strip():
+    while error is not None and error.cause is not None:
         error = error.cause
-    return error.message.strip().splitlines()[0] if error is not None and error.message.strip() else ""
+    if error is None or not error.message.strip():
+        return ""
+    first = error.message.strip().splitlines()[0]
+    qualified, _, text = first.partition(": ")
+    return f"{qualified.rsplit('.', 1)[-1]}: {text}" if text and " " not in qualified else first
 
 
 def report(migration: str, wave: str) -> dict:
