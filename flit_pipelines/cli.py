@@ -6,6 +6,7 @@
                                                   landing; --html (re)writes the wave's HTML report
     flit rollback <migration> [--scope all|wave|run] [--wave W] [--run-id R] [--execute]
                                                   plan (and with --execute carry out) a rollback; dry run by default
+    flit check <migration>                        can the source and destination be reached; settings complete?
     flit inventory <migration>                    source record counts and estimated extraction time
     flit propose <new> --destination D (--csv DIR | --db URL [--schema S] | --fhir URL) [--like EXISTING]
                                                   draft a spec and a Data Availability Report from a source
@@ -303,6 +304,32 @@ def cmd_spec(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """``flit check <migration>``: can this migration's source and destination be reached, and are their
+    settings complete? Probes every URL setting (one TCP connection, no request), then opens the reader
+    and the client (Salesforce signs in). Prints one line per finding; exit 1 on any problem."""
+    from flit_pipelines.data_dirs import command_prefix
+    from flit_pipelines.destinations.registry import open_destination
+    from flit_pipelines.errors import FlitError
+    from flit_pipelines.sources.registry import open_source
+    from flit_pipelines.spec.load import load_spec, spec_dir
+    from flit_pipelines.spec.settings import ConnectionSettings
+
+    spec = load_spec(spec_dir() / f"{args.migration}.yaml")
+    ok = True
+    for side, open_side in (("source", open_source), ("destination", open_destination)):
+        try:
+            for line in ConnectionSettings.of(spec, side).check_reachable(command_prefix()):
+                print(f"{side}: {line}")
+            open_side(spec)
+            print(f"{side}: settings complete")
+        except FlitError as exc:  # value-free by construction: names variables, fields and hosts
+            ok = False
+            print(f"{side}: {exc}")
+    print(f"{args.migration}: {'every connection checked' if ok else 'NOT ready (see above)'}")
+    return 0 if ok else 1
+
+
 def cmd_inventory(args) -> int:
     """Record counts per object and the estimated extraction time (sources that can tell, e.g. PracticeHub)."""
     from flit_pipelines.sources.registry import open_source
@@ -412,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     dl.add_argument("--log-level", default="WARNING", help="Dagster console log level")
     dl.add_argument("--demo", action="store_true", help=DEMO_HELP)
     dl.set_defaults(fn=cmd_delta)
+
+    chk = sub.add_parser("check", help="can the migration's source and destination be reached; are settings complete")
+    chk.add_argument("migration")
+    chk.set_defaults(fn=cmd_check)
 
     inv = sub.add_parser("inventory", help="source record counts and estimated extraction time")
     inv.add_argument("migration")

@@ -147,6 +147,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
               description="Custom fields (by name -> account key), pipelines and stages, created idempotently.")
     @value_free_errors(f"{m}/destination_schema")
     def destination_schema(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
+        flit.check_reachable(spec, "destination")  # first step to call the CRM: an unreachable one is named here
         design = flit.destination(spec).ensure_schema(spec)
         path = flit.reports_dir(m, context.partition_key) / "custom_field_design.json"
         write_json(path, design)

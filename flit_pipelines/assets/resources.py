@@ -70,6 +70,13 @@ class FlitResource(dg.ConfigurableResource):
         return open_destination(spec, run_id=run_id, settings=self.settings(spec, "destination"),
                                 source_settings=self.settings(spec, "source"))
 
+    def check_reachable(self, spec: MigrationSpec, side: str) -> list[str]:
+        """Probe the ``side``'s URL settings for this run (``ConnectionSettings.check_reachable``: one TCP
+        connection each, no request). Raises UnreachableError naming the URL and the check to run."""
+        from flit_pipelines.data_dirs import command_prefix
+
+        return self.settings(spec, side).check_reachable(command_prefix())
+
     def files_root(self, spec: MigrationSpec) -> Path | None:
         """Where the source's document files are for this run (``sources.registry.files_root``)."""
         return files_root(spec, self.settings(spec, "source"))

@@ -21,12 +21,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from flit_pipelines.errors import FlitError
+from flit_pipelines.http.reach import UnreachableError, display_url, probe
 from flit_pipelines.spec.model import MigrationSpec
 
-__all__ = ["SECRET_ROLES", "ConfigurationError", "ConnectionSettings", "Setting", "launchpad_path", "settings_of"]
+__all__ = ["SECRET_ROLES", "URL_ROLES", "ConfigurationError", "UnreachableError", "ConnectionSettings", "Setting", "launchpad_path", "settings_of"]
 
 # roles that carry credentials even where a spec forgot ``secret: true``
 SECRET_ROLES = frozenset({"api_token", "api_key", "client_secret", "token", "odbc", "url"})
+# roles whose value is a base URL a run connects to (probed by ``check_reachable``)
+URL_ROLES = frozenset({"api_base", "base_url", "token_url"})
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _START = "before starting `dg dev` or the flit command"
 
@@ -162,3 +165,26 @@ class ConnectionSettings:
         raise ConfigurationError(f"{self.migration} {self.side}: none of its settings is set. Set one of the "
                                  f"environment variables {_START}, or its launchpad field for one run: "
                                  f"{'; '.join(parts)}.")
+
+    def check_reachable(self, command: str = "flit") -> list[str]:
+        """Probe every URL setting that is set (``http.reach.probe``: one TCP connection, no request).
+
+        Returns one line per URL (``"<env>: <scheme://host:port> reachable"``). Raises UnreachableError
+        for the first that is not: the message names the URL (host and port only), why, the variable
+        and launchpad field that hold it, and the check to run (``<command> check <migration>``)."""
+        lines = []
+        for s in self.settings:
+            url = self.get(s.env) if s.role in URL_ROLES else None
+            if not url:
+                continue
+            shown = display_url(url)
+            why = probe(url)
+            if why is not None:
+                raise UnreachableError(
+                    f"{self.migration} {self.side}: {shown} cannot be reached: {why}. It is {s.env}"
+                    f"{f' ({s.meaning})' if s.meaning else ''}, or the launchpad field "
+                    f"{launchpad_path(self.migration, self.side, s.field)} for one run. Check the URL and that "
+                    f"the service is up, then run `{command} check {self.migration}` to test every connection "
+                    f"of this migration.")
+            lines.append(f"{s.env}: {shown} reachable")
+        return lines

@@ -51,3 +51,41 @@ def test_a_run_without_the_export_dir_says_what_to_set(migration_env, monkeypatc
         error = error.cause
     assert "resources.flit.config.clinic_to_pipedrive.source.directory" in chain[-1]
     assert sandbox_stats(migration_env["sandbox"])["requests_by_operation"].get("POST /v1/persons", 0) == 0
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # bound, then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_destination_names_its_url_and_the_check_to_run(migration_env, monkeypatch, capsys):
+    url = f"http://127.0.0.1:{_closed_port()}"
+    monkeypatch.setenv("PIPEDRIVE_API_BASE", url + "/v1?x=1")
+    monkeypatch.setenv("FLIT_COMMAND", "./scripts/dev flit")
+    assert main(["run", M, "--wave", "sample", "--log-level", "CRITICAL"]) == 1
+    out = capsys.readouterr().out
+    expected = (f"UnreachableError: clinic_to_pipedrive destination: {url} cannot be reached: connection refused "
+                "(nothing listens on that port). It is PIPEDRIVE_API_BASE (Pipedrive base URL, e.g. "
+                "https://yourcompany.pipedrive.com (the sandbox's URL in the demo)), or the launchpad field "
+                "resources.flit.config.clinic_to_pipedrive.destination.api_base for one run. Check the URL and that "
+                "the service is up, then run `./scripts/dev flit check clinic_to_pipedrive` to test every "
+                "connection of this migration.")
+    assert expected in out
+    assert TOKEN not in out and "x=1" not in out
+
+    assert main(["check", M]) == 1
+    out = capsys.readouterr().out
+    assert "source: settings complete" in out
+    assert f"destination: clinic_to_pipedrive destination: {url} cannot be reached" in out
+    assert out.rstrip().endswith("clinic_to_pipedrive: NOT ready (see above)")
+
+
+def test_flit_check_passes_when_everything_is_reachable(migration_env, capsys):
+    assert main(["check", M]) == 0
+    out = capsys.readouterr().out
+    host = migration_env["sandbox"].split("/")[2]
+    assert f"destination: PIPEDRIVE_API_BASE: http://{host} reachable" in out
+    assert out.rstrip().endswith("clinic_to_pipedrive: every connection checked")
