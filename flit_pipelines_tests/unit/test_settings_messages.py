@@ -88,3 +88,19 @@ def test_the_approval_fix_names_the_approve_command(clinic, monkeypatch):
     assert "`./scripts/dev flit spec approve clinic_to_pipedrive --by NAME`" in approval_fix(clinic)
     monkeypatch.delenv("FLIT_COMMAND")
     assert "`flit spec approve clinic_to_pipedrive --by NAME` with the reviewer's name for NAME" in approval_fix(clinic)
+
+
+def test_the_flit_resource_takes_launchpad_values_and_dagster_env_references(clinic, monkeypatch):
+    import dagster as dg
+
+    from flit_pipelines.assets.connections import flit_resource
+
+    monkeypatch.setenv("EXPORT_OF_THIS_RUN", "/exports/dec")
+    monkeypatch.setenv("CLINIC_EXPORT_DIR", "/exports/default")
+    config = {"flit": {"config": {"clinic_to_pipedrive": {"source": {"directory": {"env": "EXPORT_OF_THIS_RUN"}}}}}}
+    with dg.build_resources({"flit": flit_resource([clinic])}, resource_config=config) as res:
+        assert res.flit.settings(clinic, "source").require("CLINIC_EXPORT_DIR") == "/exports/dec"
+    with dg.build_resources({"flit": flit_resource([clinic])}) as res:  # nothing set: the spec's variable
+        assert res.flit.settings(clinic, "source").require("CLINIC_EXPORT_DIR") == "/exports/default"
+        assert res.flit.settings(clinic, "destination").overrides == {"api_base": None,
+                                                                     "api_token_env": "PIPEDRIVE_API_TOKEN"}
