@@ -7,7 +7,6 @@ its queued run coordinator needs the daemon to start the runs the launchpad queu
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -34,9 +33,12 @@ def chromium_executable() -> str:
 
 
 def instance_home(folder: Path) -> Path:
-    """A DAGSTER_HOME under ``folder`` holding a copy of the project's instance configuration."""
+    """A DAGSTER_HOME under ``folder`` holding a copy of the project's instance configuration, with
+    Dagster's first-visit "Join the Dagster community" dialog off (it opens over whatever page is first
+    shown, closing the menu a click just opened)."""
     folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", folder / "dagster.yaml")
+    config = (PROJECT_ROOT / "dagster_home" / "dagster.yaml").read_text()
+    (folder / "dagster.yaml").write_text(config + "\nnux:\n  enabled: false\n")
     return folder
 
 
