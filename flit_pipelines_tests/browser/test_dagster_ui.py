@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -39,7 +40,7 @@ TARGET_COLUMNS = ("source_rows", "quarantined", "created", "updated", "unchanged
 
 @pytest.fixture
 def ui(tmp_path, sandbox):
-    """The UI's base URL, with the environment the clinic migration reads; yields (url, data dir, home)."""
+    """The UI's base URL, with the environment the clinic migration reads; yields (url, data dir, DAGSTER_HOME)."""
     specs = tmp_path / "specs"
     specs.mkdir()
     shutil.copy(SPEC_DIR / f"{M}.yaml", specs / f"{M}.yaml")
@@ -53,7 +54,9 @@ def ui(tmp_path, sandbox):
     env.update({"DAGSTER_HOME": str(home), "FLIT_SPEC_DIR": str(specs), "FLIT_DATA_DIR": str(data),
                 "CLINIC_EXPORT_DIR": "package:sample_data/synthea_csv_sample",
                 "PIPEDRIVE_API_BASE": sandbox, "PIPEDRIVE_API_TOKEN": TOKEN})
+    started = time.monotonic()
     with dagster_ui(env, free_port(), tmp_path / "logs") as url:
+        print(f"webserver answered after {time.monotonic() - started:.1f} s")
         yield url, data, home
 
 
@@ -85,12 +88,14 @@ def test_sample_wave_launched_in_the_ui_succeeds_and_its_report_shows_charts(ui,
             page.get_by_role("menuitem", name=WAVE, exact=True).click()
             expect(partition).to_have_value(WAVE)
             page.get_by_role("button", name="Launch Run").click()
+            launched = time.monotonic()
             page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"))
             run_id = re.search(r"/runs/([0-9a-f-]{36})", page.url).group(1)
 
             # the run page: its status tag turns from Queued/Started to an end state
             status = page.get_by_text(re.compile(r"^(Success|Failure|Canceled)$")).first
             expect(status).to_be_visible(timeout=RUN_TIMEOUT_MS)
+            print(f"run {run_id}: {status.inner_text()} {time.monotonic() - launched:.1f} s after launch")
             shots["run"] = _shot(page, tmp_path / "run.png")
             assert status.inner_text() == "Success", f"run {run_id} ended {status.inner_text()}; logs: {tmp_path / 'logs'}"
             expect(page.get_by_text(f"partition: {WAVE}")).to_be_visible()
@@ -106,12 +111,13 @@ def test_sample_wave_launched_in_the_ui_succeeds_and_its_report_shows_charts(ui,
             for key, path in (("report", reports / "migration_report.json"), ("audit_log", reports / "audit_log.csv"),
                               ("html_report", html)):
                 expect(_metadata_row(page, key)).to_contain_text(str(path))
+            shots["report_metadata"] = _shot(page, tmp_path / "report_metadata.png")
             _metadata_row(page, "targets").get_by_text("[Show JSON]").click()
             dialog = page.get_by_role("dialog")
             expect(dialog).to_contain_text('"persons"')
             text = dialog.inner_text()
             shown = json.loads(text[text.index("{"):text.rindex("}") + 1])
-            shots["report_metadata"] = _shot(page, tmp_path / "report_metadata.png")
+            shots["report_targets"] = _shot(page, tmp_path / "report_targets.png")
             assert shown == {t: {k: r[k] for k in TARGET_COLUMNS} for t, r in report["targets"].items()}
             persons = shown["persons"]
             assert persons["created"] == persons["destination_count"] == persons["source_rows"] > 0
