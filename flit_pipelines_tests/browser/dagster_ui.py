@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,20 +47,17 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-@contextmanager
-def _process(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """``cmd`` run from the project root, output to ``log``; terminated (then killed) on exit."""
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Terminate every process at once (each shuts down in seconds; in turn they would add up), then
+    kill whichever has not exited after 30 s."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
         try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def wait_for_webserver(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120.0) -> None:
@@ -86,17 +83,23 @@ def wait_for_webserver(url: str, proc: subprocess.Popen, log: Path, timeout: flo
 @contextmanager
 def dagster_ui(env: dict[str, str], port: int, logs: Path) -> Iterator[str]:
     """``dagster-webserver -w workspace.yaml`` on 127.0.0.1:``port`` and ``dagster-daemon run`` with
-    ``env`` (DAGSTER_HOME and the migration's variables); yields the UI's base URL once it answers.
+    ``env`` (DAGSTER_HOME and the migration's variables), both from the project root; yields the UI's
+    base URL once it answers.
 
     Logs go to ``logs/webserver.log`` and ``logs/daemon.log``. Both processes stop on exit.
+    Raises as ``wait_for_webserver``.
     """
     logs.mkdir(parents=True, exist_ok=True)
-    with ExitStack() as stack:
-        stack.enter_context(_process([_bin("dagster-daemon"), "run", "-w", "workspace.yaml"], env,
-                                     logs / "daemon.log"))
-        web_log = logs / "webserver.log"
-        web = stack.enter_context(_process(
-            [_bin("dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], env, web_log))
+    web_log = logs / "webserver.log"
+    commands = {logs / "daemon.log": [_bin("dagster-daemon"), "run", "-w", "workspace.yaml"],
+                web_log: [_bin("dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]}
+    procs: dict[Path, subprocess.Popen] = {}
+    try:
+        for log, cmd in commands.items():
+            with open(log, "ab") as out:  # the child keeps its own descriptor
+                procs[log] = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
-        wait_for_webserver(url, web, web_log)
+        wait_for_webserver(url, procs[web_log], web_log)
         yield url
+    finally:
+        _stop(list(procs.values()))

@@ -16,6 +16,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import dagster as dg
 import pytest
@@ -38,9 +39,20 @@ RUN_TIMEOUT_MS = 300_000
 TARGET_COLUMNS = ("source_rows", "quarantined", "created", "updated", "unchanged", "failed", "destination_count")
 
 
+class UI(NamedTuple):
+    """A running Dagster UI: base URL, the migration's data directory, DAGSTER_HOME, Chromium's path."""
+
+    url: str
+    data: Path
+    home: Path
+    chromium: str
+
+
 @pytest.fixture
 def ui(tmp_path, sandbox):
-    """The UI's base URL, with the environment the clinic migration reads; yields (url, data dir, DAGSTER_HOME)."""
+    """The webserver and daemon with the environment the clinic migration reads (fails first when
+    Chromium is missing)."""
+    chromium = chromium_executable()
     specs = tmp_path / "specs"
     specs.mkdir()
     shutil.copy(SPEC_DIR / f"{M}.yaml", specs / f"{M}.yaml")
@@ -57,15 +69,15 @@ def ui(tmp_path, sandbox):
     started = time.monotonic()
     with dagster_ui(env, free_port(), tmp_path / "logs") as url:
         print(f"webserver answered after {time.monotonic() - started:.1f} s")
-        yield url, data, home
+        yield UI(url, data, home, chromium)
 
 
 def test_sample_wave_launched_in_the_ui_succeeds_and_its_report_shows_charts(ui, tmp_path, record_property):
-    url, data, home = ui
+    url, data, home = ui.url, ui.data, ui.home
     reports = data / "reports" / M / WAVE
     shots: dict[str, Path] = {}
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_executable(), headless=True)
+        browser = pw.chromium.launch(executable_path=ui.chromium, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(UI_TIMEOUT_MS)
@@ -156,3 +168,11 @@ def _shot(page: Page, path: Path, *, full_page: bool = False) -> Path:
     """``page`` as PNG at ``path``; returns the path."""
     page.screenshot(path=str(path), full_page=full_page)
     return path
+
+
+def test_a_missing_chromium_fails_naming_the_set_up(monkeypatch, tmp_path):
+    from flit_pipelines_tests.browser import dagster_ui
+
+    monkeypatch.setattr(dagster_ui, "CHROMIUM", tmp_path / "chromium")
+    with pytest.raises(pytest.fail.Exception, match=r"Chromium is missing at .*: run \./scripts/dev"):
+        dagster_ui.chromium_executable()
