@@ -91,15 +91,20 @@ def dagster_ui(env: dict[str, str], port: int, logs: Path) -> Iterator[str]:
     """
     logs.mkdir(parents=True, exist_ok=True)
     web_log = logs / "webserver.log"
-    commands = {logs / "daemon.log": [_bin("dagster-daemon"), "run", "-w", "workspace.yaml"],
-                web_log: [_bin("dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)]}
-    procs: dict[Path, subprocess.Popen] = {}
+    procs: list[subprocess.Popen] = []
+
+    def start(cmd: list[str], log: Path) -> subprocess.Popen:
+        with open(log, "ab") as out:  # the child keeps its own descriptor
+            procs.append(subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT))
+        return procs[-1]
+
     try:
-        for log, cmd in commands.items():
-            with open(log, "ab") as out:  # the child keeps its own descriptor
-                procs[log] = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        web = start([_bin("dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)], web_log)
         url = f"http://127.0.0.1:{port}"
-        wait_for_webserver(url, procs[web_log], web_log)
+        wait_for_webserver(url, web, web_log)
+        # the daemon second: each loads the definitions, and on a busy machine the first page comes sooner
+        # when they do not compete; the daemon is needed only once a run is queued
+        start([_bin("dagster-daemon"), "run", "-w", "workspace.yaml"], logs / "daemon.log")
         yield url
     finally:
-        _stop(list(procs.values()))
+        _stop(procs)

@@ -109,7 +109,8 @@ def test_sample_wave_launched_in_the_ui_succeeds_and_its_report_shows_charts(ui,
             expect(status).to_be_visible(timeout=RUN_TIMEOUT_MS)
             print(f"run {run_id}: {status.inner_text()} {time.monotonic() - launched:.1f} s after launch")
             shots["run"] = _shot(page, tmp_path / "run.png")
-            assert status.inner_text() == "Success", f"run {run_id} ended {status.inner_text()}; logs: {tmp_path / 'logs'}"
+            ended = status.inner_text()
+            assert ended == "Success", f"run {run_id} ended {ended}; server logs: {tmp_path / 'logs'}"
             expect(page.get_by_text(f"partition: {WAVE}")).to_be_visible()
             with dg.DagsterInstance.from_config(str(home)) as instance:
                 run = instance.get_run_by_id(run_id)
