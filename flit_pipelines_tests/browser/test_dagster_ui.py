@@ -21,6 +21,7 @@ from typing import NamedTuple
 import dagster as dg
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from flit_pipelines.assets.factory import waves_partitions
 from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file, load_spec
@@ -95,10 +96,8 @@ def test_sample_wave_launched_in_the_ui_succeeds_and_its_report_shows_charts(ui,
 
             # the launchpad of the migration job: partition "sample", no config to write
             page.goto(f"{url}/locations/flit_pipelines/jobs/{M}_migration/playground")
-            partition = page.get_by_placeholder("Partition")
-            partition.click()
-            page.get_by_role("menuitem", name=WAVE, exact=True).click()
-            expect(partition).to_have_value(WAVE)
+            expect(page.get_by_role("button", name="Launch Run")).to_be_visible()
+            _pick_partition(page, WAVE)
             page.get_by_role("button", name="Launch Run").click()
             launched = time.monotonic()
             page.wait_for_url(re.compile(r"/runs/[0-9a-f-]{36}"))
@@ -158,6 +157,23 @@ def test_sample_wave_launched_in_the_ui_succeeds_and_its_report_shows_charts(ui,
     for name, path in shots.items():
         record_property(f"screenshot_{name}", str(path))
         print(f"screenshot {name}: {path}")
+
+
+def _pick_partition(page: Page, wave: str, attempts: int = 6) -> None:
+    """Choose ``wave`` in the launchpad's partition box. Its menu opens on a click once the partition
+    keys have loaded; a click while the page still renders leaves it shut, so it is clicked again."""
+    box = page.get_by_placeholder("Partition")
+    option = page.get_by_role("menuitem", name=wave, exact=True)
+    for _ in range(attempts):
+        box.click()
+        try:
+            option.click(timeout=10_000)
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+            continue
+        if box.input_value() == wave:
+            return
+    expect(box).to_have_value(wave)  # fails with what the box holds
 
 
 def _metadata_row(page: Page, key: str):
