@@ -64,10 +64,38 @@ def source_column(arr: pa.Array, ctype: str) -> pa.Array:
     return arr
 
 
+def _unscaled(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A decimal128 array's unscaled integers (int64) and where they are exact: not null, within
+    +-2**53 (so ``unscaled / 10**scale`` is the correctly rounded float, as parsing its text gives)."""
+    n = len(arr)
+    words = np.frombuffer(arr.buffers()[1], dtype=np.int64)[2 * arr.offset:2 * (arr.offset + n)]
+    low, high = words[0::2], words[1::2]  # little-endian 128-bit two's complement
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    exact = valid & (high == (low >> 63)) & (np.abs(low) <= _EXACT_INT)
+    return np.where(exact, low, 0), exact
+
+
+def _decimal_floats(arr: pa.Array) -> np.ndarray:
+    """Decimals as float64, each the float nearest its exact value (NaN for null)."""
+    scale = arr.type.scale
+    out = np.full(len(arr), np.nan)
+    exact = np.zeros(len(arr), bool)
+    if pa.types.is_decimal128(arr.type) and 0 <= scale <= 22:  # 10**scale is an exact float
+        unscaled, exact = _unscaled(arr)
+        out[exact] = unscaled[exact].astype(np.float64) / 10.0 ** scale
+    rest = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool) & ~exact
+    if rest.any():  # wide values: parsed from their text, as before
+        text = pc.cast(arr.filter(pa.array(rest)), pa.string()).to_pandas()
+        out[rest] = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    return out
+
+
 def _float64(arr: pa.Array) -> np.ndarray:
+    if pa.types.is_decimal(arr.type):
+        return _decimal_floats(arr)
     if pa.types.is_boolean(arr.type):
         arr = pc.cast(arr, pa.int8())
-    return pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)  # nulls -> NaN
+    return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)  # nulls -> NaN
 
 
 def _int64(arr: pa.Array) -> pd.Series:
@@ -81,7 +109,19 @@ def _int64(arr: pa.Array) -> pd.Series:
                 outside = pc.or_(outside, pc.less(arr, pa.scalar(-_EXACT_INT, t)))
             arr = pc.if_else(pc.fill_null(outside, False), pa.scalar(None, t), arr)
         arr = pc.cast(arr, pa.int64())
-    else:  # float or decimal: whole numbers only, within the exact range
+    elif pa.types.is_decimal128(t) and t.scale >= 0:  # whole numbers only: no fraction digits set
+        unscaled, exact = _unscaled(arr)
+        unit = 10 ** t.scale
+        ok = exact & (unscaled % unit == 0)
+        values = np.where(ok, unscaled // unit, 0)
+        rest = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool) & ~exact
+        if rest.any():  # wide unscaled values: through their (exactly parsed) float
+            num = _decimal_floats(arr.filter(pa.array(rest)))
+            whole = np.isfinite(num) & (num == np.floor(num)) & (np.abs(num) <= _EXACT_INT)
+            values[rest] = np.where(whole, num, 0).astype(np.int64)
+            ok[rest] = whole
+        arr = pa.array(values, pa.int64(), mask=~ok)
+    else:  # float (or another decimal): whole numbers only, within the exact range
         num = _float64(arr)
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(num) & (num == np.floor(num)) & (np.abs(num) <= _EXACT_INT)

@@ -16,12 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["arrow_text", "column_text"]
+__all__ = ["arrow_text", "column_text", "strip_zeros"]
 
 _NUMERIC_TYPES = frozenset({"int", "float", "money"})
 
 
-def _strip_zeros(text: pa.Array) -> pa.Array:
+def strip_zeros(text: pa.Array) -> pa.Array:
     """``278.00`` -> ``278``, ``-0.50`` -> ``-0.5`` (plain decimals only)."""
     text = pc.replace_substring_regex(text, r"^(-?\d+\.\d*?)0+$", r"\1")
     return pc.replace_substring_regex(text, r"^(-?\d+)\.$", r"\1")
@@ -67,7 +67,7 @@ def arrow_text(arr: pa.Array, ctype: str = "string") -> pa.Array:
     if pa.types.is_floating(t):
         return _float_text(arr)
     if pa.types.is_decimal(t):
-        return _strip_zeros(pc.cast(arr, pa.string()))
+        return strip_zeros(pc.cast(arr, pa.string()))
     if pa.types.is_timestamp(t):
         if ctype == "date":
             day = arr.cast(pa.date32())

@@ -23,7 +23,9 @@ Guarantees:
   when the engine cannot be asked; ``DatabaseSource.login_check`` holds the result.
 * **Straight into Arrow, typed**: over ODBC, rows go from the driver's column buffers into Arrow
   arrays (arrow-odbc; pyodbc only connects first to learn the engine, check the login and probe
-  columns); SQLAlchemy URLs build each column with ``pa.array`` from the driver's values.
+  columns); PostgreSQL URLs over ADBC (libpq binary COPY into Arrow; SQLAlchemy still connects
+  for the login check and the column probe); other URLs build each column with ``pa.array`` from
+  the driver's values (SQLite stays there: its connection is locked by an authorizer ADBC lacks).
   ``read_typed`` keeps the database's types where they map onto the spec's (``sources.arrow_typed``)
   and is what the extract reads; ``read`` gives every column as canonical text.
 * **Bounded memory**: batches of ``chunk_rows`` rows (arrow-odbc fetch buffers capped at
@@ -41,7 +43,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -50,6 +52,8 @@ import pyarrow as pa
 
 from flit_pipelines.sources.arrow_typed import source_column
 from flit_pipelines.sources.canonical_text import arrow_text, column_text
+from flit_pipelines.sources.database_arrow import (
+    ODBC_FETCH_BUFFER_BYTES, adbc_postgresql_uri, adbc_stream, coalesce_batches, rows_batch)
 from flit_pipelines.sources.csv_export import HeaderReport, MissingColumnError, MissingFileError
 from flit_pipelines.sources.dialects import (
     Dialect,
@@ -94,45 +98,6 @@ def describe_error(exc: BaseException) -> str:
         return type(orig).__name__
     hint = _STATE_HINTS.get(state[:3]) or _STATE_HINTS.get(state[:2])
     return f"{type(orig).__name__} SQLSTATE {state}" + (f" ({hint})" if hint else "")
-
-
-# --- batches -------------------------------------------------------------------------------------------
-
-# The arrow-odbc transit buffer's cap (it is sized by the columns' declared widths, not the values;
-# a second one fills while the first is converted): bounds memory for wide text columns.
-ODBC_FETCH_BUFFER_BYTES = 64 * 1024 * 1024
-
-
-def coalesce_batches(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
-    """Re-cut ``batches`` into batches of exactly ``rows`` rows (the last one shorter): a driver's
-    fetch buffer may hold fewer rows than a chunk when its columns are declared wide."""
-    pending: list[pa.RecordBatch] = []
-    count = 0
-    for batch in batches:
-        while batch.num_rows:
-            take = min(rows - count, batch.num_rows)
-            pending.append(batch.slice(0, take))
-            count += take
-            batch = batch.slice(take)
-            if count == rows:
-                yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
-                pending, count = [], 0
-    if count:
-        yield pending[0] if len(pending) == 1 else pa.concat_batches(pending)
-
-
-def _native_column(values: Sequence[Any]) -> pa.Array:
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        return column_text(values)  # mixed types in one column (SQLite's dynamic typing): canonical text
-
-
-def rows_batch(rows: Sequence[Sequence[Any]], width: int) -> pa.RecordBatch:
-    """DB-API rows as one batch of ``width`` positional columns (``c0``...), each typed by
-    ``pa.array`` (Decimal -> decimal128, datetime -> timestamp, ...)."""
-    cols = list(zip(*rows)) if rows else [()] * width
-    return pa.RecordBatch.from_arrays([_native_column(c) for c in cols], names=[f"c{i}" for i in range(width)])
 
 
 # --- connections ---------------------------------------------------------------------------------------
@@ -256,10 +221,11 @@ class _OdbcBackend:
 class _SqlAlchemySession:
     """One SQLAlchemy connection: column probe and chunked SELECT (``yield_per`` streams)."""
 
-    placeholder = ":since"
-
-    def __init__(self, conn: Any, chunk_rows: int, dialect: str):
-        self.conn, self.chunk_rows, self.dialect = conn, chunk_rows, dialect
+    def __init__(self, conn: Any, chunk_rows: int, dialect: Dialect, adbc_uri: str | None = None):
+        self.conn, self.chunk_rows, self.dialect = conn, chunk_rows, dialect.name
+        self._session_sql, self._adbc_uri = dialect.session_sql, adbc_uri
+        # the driver's parameter marker: ADBC PostgreSQL numbers them, SQLAlchemy names them
+        self.placeholder = "$1" if adbc_uri else ":since"
 
     def columns(self, sql: str) -> list[str]:
         from sqlalchemy import text
@@ -272,11 +238,16 @@ class _SqlAlchemySession:
             result.close()
 
     def stream(self, sql: str, since: Any) -> Iterator[pa.RecordBatch]:
-        """The SELECT's rows in batches of ``chunk_rows``, each column typed by ``pa.array`` from the
+        """The SELECT's rows in batches of ``chunk_rows``: over ADBC for PostgreSQL (on its own
+        connection with the same read-only session), else each column typed by ``pa.array`` from the
         driver's Python values (a column mixing types, SQLite's dynamic typing, as canonical text)."""
         from sqlalchemy import text
 
         require_select(sql, self.dialect)
+        if self._adbc_uri is not None:  # PostgreSQL: ADBC reads straight into Arrow
+            yield from adbc_stream(self._adbc_uri, self._session_sql, sql, [] if since is None else [since],
+                                   self.chunk_rows)
+            return
         result = self.conn.execution_options(yield_per=self.chunk_rows).execute(
             text(sql), {} if since is None else {"since": since})
         try:
@@ -309,6 +280,7 @@ class _SqlAlchemyBackend:
             u = make_url(url)
         except exc.ArgumentError:
             raise DatabaseConnectionError("database URL is not a valid SQLAlchemy URL") from None
+        self._adbc_uri = None if u.get_backend_name() == "sqlite" else adbc_postgresql_uri(u)
         if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
             self.engine = create_engine("sqlite://", creator=_sqlite_creator(u.database))
         else:
@@ -322,6 +294,10 @@ class _SqlAlchemyBackend:
             event.listen(self.engine, "connect", self._on_connect)
         self.chunk_rows = chunk_rows
         self.errors: tuple[type[BaseException], ...] = (exc.DBAPIError, sqlite3.Error)
+        if self._adbc_uri is not None:
+            from adbc_driver_manager import Error as AdbcError
+
+            self.errors += (AdbcError,)
         self.login: LoginCheck | None = None
 
     def __repr__(self) -> str:
@@ -347,7 +323,7 @@ class _SqlAlchemyBackend:
                 from sqlalchemy import text
 
                 self.login = login_write_access(lambda q: conn.execute(text(q)).fetchall(), self.dialect.name)
-            yield _SqlAlchemySession(conn, self.chunk_rows, self.dialect.name)
+            yield _SqlAlchemySession(conn, self.chunk_rows, self.dialect, self._adbc_uri)
         finally:
             conn.close()
 

@@ -69,12 +69,12 @@ def test_typed_extract_equals_the_text_extract(kind, table, sources):
     typed_stats, typed_good, typed_bad = extract(src, obj, table, now)
     text_stats, text_good, text_bad = extract(TextOnly(src), obj, table, now)
     assert typed_stats == text_stats
-    pd.testing.assert_frame_equal(typed_good, text_good)
+    pd.testing.assert_frame_equal(typed_good, text_good, check_exact=True)
     if table == "strict_appt":
         assert typed_stats.quarantined > 0 and typed_stats.rows_kept > 0
         assert any("appointment_date: not_in_future" in r for r in typed_bad["reason"])
         assert any("length: greater_than_or_equal_to(40.0)" in r for r in typed_bad["reason"])
-        pd.testing.assert_frame_equal(typed_bad, text_bad)
+        pd.testing.assert_frame_equal(typed_bad, text_bad, check_exact=True)
     else:
         assert typed_bad is None and text_bad is None
 
@@ -116,6 +116,17 @@ def test_typed_columns_convert_like_their_text():
     assert zoned == [pd.Timestamp("2024-01-02 08:00", tz="UTC")]
     assert str(coerce_arrow(pa.array([1], pa.int16()), "int").dtype) == "Int64"
     assert coerce_arrow(pa.array(["1"]), "int") is None and not has_typed_path(pa.time64("us"), "datetime")
+
+
+def test_decimals_become_the_floats_their_text_parses_to():
+    values = [Decimal(f"{i}.{i % 100:02d}") for i in range(-50_000, 50_000)] + [Decimal("0.10"), None]
+    arr = pa.array(values, pa.decimal128(12, 2))
+    parsed = pd.to_numeric(pd.Series([None if v is None else str(v) for v in values]), errors="coerce")
+    np_equal = (coerce_arrow(arr, "money").fillna(-1.0) == parsed.fillna(-1.0)).all()
+    assert np_equal  # bit for bit, not within a tolerance
+    wide = pa.array([Decimal("123456789012345.123456789"), Decimal("10000000.000000000")], pa.decimal128(38, 9))
+    assert coerce_arrow(wide, "money").tolist() == [123456789012345.123456789, 10000000.0]
+    assert coerce_arrow(wide, "int").tolist() == [pd.NA, 10_000_000]
 
 
 def test_source_columns_without_a_typed_path_come_as_canonical_text():
