@@ -11,9 +11,10 @@ Guarantees:
   [ORDER BY <primary key>]``; names are validated identifiers, values bound parameters.
 * **Read-only session** where the engine allows: pyodbc ``readonly=True`` (SQL_ATTR_ACCESS_MODE;
   arrow-odbc offers no such attribute), PostgreSQL ``SET SESSION CHARACTERISTICS AS TRANSACTION READ
-  ONLY`` on every connection, the arrow-odbc one included (psqlODBC ignores the ODBC attribute), SQLite files attached with ``mode=ro``. ODBC defines the attribute as
-  a hint; whether the SQL Server and c-treeACE drivers enforce it is not verified, so there the DDP's
-  read-only login is the real guard.
+  ONLY`` on every connection, the arrow-odbc and ADBC ones included (psqlODBC ignores the ODBC
+  attribute), SQLite files attached with ``mode=ro``. ODBC defines the attribute as a hint; whether
+  the SQL Server and c-treeACE drivers enforce it is not verified, so there the DDP's read-only
+  login is the real guard.
 * **Only SELECT reaches the driver** (``sources.readonly.require_select``, every driver): a session
   default can be switched back (``SET TRANSACTION READ WRITE``), so the two session methods that
   issue SQL refuse anything but one SELECT. SQLite connections are locked by an authorizer (no
@@ -51,7 +52,7 @@ from typing import Any
 import pyarrow as pa
 
 from flit_pipelines.sources.arrow_typed import source_column
-from flit_pipelines.sources.canonical_text import arrow_text, column_text
+from flit_pipelines.sources.canonical_text import arrow_text, column_text  # noqa: F401 - column_text re-exported
 from flit_pipelines.sources.database_arrow import (
     ODBC_FETCH_BUFFER_BYTES, adbc_postgresql_uri, adbc_stream, coalesce_batches, rows_batch)
 from flit_pipelines.sources.csv_export import HeaderReport, MissingColumnError, MissingFileError
