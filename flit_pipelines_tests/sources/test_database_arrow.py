@@ -161,3 +161,12 @@ def test_batches_are_recut_to_the_chunk_size():
     mixed = rows_batch([(1, "a", Decimal("1.5")), (2, 3, None)], 3)
     assert mixed.column(0).type == pa.int64() and mixed.column(1).to_pylist() == ["a", "3"]
     assert pa.types.is_decimal(mixed.column(2).type)
+
+
+@pytest.mark.parametrize("kind", ["odbc", "postgresql"])
+def test_the_arrow_readers_connections_are_read_only_sessions(kind, sources):
+    """arrow-odbc and ADBC open their own connections: the read-only session is set on them too."""
+    sql = "SELECT current_setting('default_transaction_read_only') AS ro"
+    with sources[kind]._backend.session() as session:
+        batches = list(session.stream(sql, None))
+    assert [v for b in batches for v in b.column(0).to_pylist()] == ["on"]
