@@ -12,8 +12,10 @@ What it does:
    dialect="postgresql")`` (schema ``admin``, COPY). Dropped at the end unless ``--keep-db``.
 2. For each of ``v_patient``, ``v_appt``, ``fullproclog``, in its own fresh Python process (so
    ``ru_maxrss`` is that object's own peak):
-   * ``read``: ``DatabaseSource.from_odbc(...).read(obj)`` only (SELECT, fetchmany, text conversion);
-   * ``extract``: ``run_extract`` over the same source (text -> typed -> Pandera -> quarantine) with
+   * ``read``: ``DatabaseSource.from_odbc(...).read(obj)`` only (SELECT, Arrow batches from the ODBC
+     driver's buffers, canonical text conversion);
+   * ``read_typed``: ``read_typed(obj)``, the batches the extract reads (the database's types kept);
+   * ``extract``: ``run_extract`` over the same source (typed -> spec types -> Pandera -> quarantine) with
      write/quarantine callbacks that only count, i.e. the extract asset without Parquet.
    ``chunk_rows`` is the spec default (``DatabaseConfig.chunk_rows``, 50,000).
 3. ``fullproclog`` read once more with ``UseDeclareFetch=0`` (psqlODBC's default: the driver buffers
@@ -84,9 +86,9 @@ def phase_object(args: dict) -> dict:
     batches = 0
     quarantined = 0
     t0, c0 = time.perf_counter(), time.process_time()
-    if args["mode"] == "read":
+    if args["mode"] in ("read", "read_typed"):
         rows = 0
-        for batch in source.read(obj):
+        for batch in getattr(source, args["mode"])(obj):
             rows += batch.num_rows
             batches += 1
         kept = rows
@@ -156,19 +158,20 @@ def _fmt(r: dict) -> str:
 
 
 def measure(db: str, chunk_rows: int) -> dict:
-    runs: dict[str, dict] = {"read": {}, "extract": {}}
-    for mode in ("read", "extract"):
+    modes = ("read", "read_typed", "extract")
+    runs: dict[str, dict] = {m: {} for m in modes}
+    for mode in modes:
         for name in OBJECTS:
             r = run_phase("object", {"db": db, "object": name, "mode": mode, "chunk_rows": chunk_rows})
             runs[mode][name] = r
-            print(f"  {mode:<7} {name:<12} {_fmt(r)}", flush=True)
-    for mode in ("read", "extract"):
+            print(f"  {mode:<10} {name:<12} {_fmt(r)}", flush=True)
+    for mode in modes:
         objs = runs[mode].values()
         rows, secs = sum(o["rows"] for o in objs), sum(o["seconds"] for o in objs)
         runs[mode]["total"] = {"rows": rows, "seconds": round(secs, 3), "rows_per_second": round(rows / secs),
                                "peak_rss_kib": max(o["peak_rss_kib"] for o in objs)}
         t = runs[mode]["total"]
-        print(f"  {mode:<7} {'total':<12} {t['rows']:>10,} rows {t['seconds']:8.2f} s "
+        print(f"  {mode:<10} {'total':<12} {t['rows']:>10,} rows {t['seconds']:8.2f} s "
               f"{t['rows_per_second']:>9,} rows/s peak RSS {t['peak_rss_kib'] / 1024:7.0f} MiB")
     r = run_phase("object", {"db": db, "object": "fullproclog", "mode": "read", "chunk_rows": chunk_rows,
                              "extra": "UseDeclareFetch=0;"})

@@ -15,6 +15,11 @@ never values; null for readable rows), and the rejected rows themselves,
 which ``read`` leaves out. ``run_extract`` reads ``read_rows`` where offered and quarantines a
 rejected row with its reason; other readers' rows are numbered in batch order. ``read_notes(obj)``
 (``csv_export.ReadNotes``: blank lines, block size) feeds the extract's metadata.
+
+A reader may instead offer ``read_typed(obj, since)`` (the database reader does): the same batches,
+but a column keeps its source's Arrow type where it maps onto the spec type (``sources.arrow_typed``:
+numbers, dates, timestamps, booleans); every other column is canonical text as above. ``run_extract``
+prefers it, so typed values reach the extract without a text round trip.
 """
 
 from __future__ import annotations

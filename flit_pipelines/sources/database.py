@@ -1,4 +1,4 @@
-"""Dentrix practice database reader: SELECT-only, over ODBC (pyodbc) or a SQLAlchemy URL.
+"""Dentrix practice database reader: SELECT-only, over ODBC (arrow-odbc, pyodbc) or a SQLAlchemy URL.
 
 Follows ``/work/shared/notes/sources.md`` §1: Dentrix G is FairCom c-treeACE SQL over its ODBC driver
 (database ``DentrixSQL``), Dentrix Enterprise is SQL Server (ODBC Driver 18); the developer views live
@@ -9,11 +9,12 @@ Guarantees:
 
 * **SELECT only, built here**: ``SELECT <declared columns> FROM <spec table> [WHERE <modified_at> > ?]
   [ORDER BY <primary key>]``; names are validated identifiers, values bound parameters.
-* **Read-only session** where the engine allows: pyodbc ``readonly=True`` (SQL_ATTR_ACCESS_MODE),
-  PostgreSQL ``SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY`` on every connection (psqlODBC
-  ignores the ODBC attribute), SQLite files attached with ``mode=ro``. ODBC defines the attribute as
-  a hint; whether the SQL Server and c-treeACE drivers enforce it is not verified, so there the DDP's
-  read-only login is the real guard.
+* **Read-only session** where the engine allows: pyodbc ``readonly=True`` (SQL_ATTR_ACCESS_MODE;
+  arrow-odbc offers no such attribute), PostgreSQL ``SET SESSION CHARACTERISTICS AS TRANSACTION READ
+  ONLY`` on every connection, the arrow-odbc and ADBC ones included (psqlODBC ignores the ODBC
+  attribute), SQLite files attached with ``mode=ro``. ODBC defines the attribute as a hint; whether
+  the SQL Server and c-treeACE drivers enforce it is not verified, so there the DDP's read-only
+  login is the real guard.
 * **Only SELECT reaches the driver** (``sources.readonly.require_select``, every driver): a session
   default can be switched back (``SET TRANSACTION READ WRITE``), so the two session methods that
   issue SQL refuse anything but one SELECT. SQLite connections are locked by an authorizer (no
@@ -21,12 +22,20 @@ Guarantees:
 * **Login check at connect time** (``sources.readonly.login_write_access``, once per source): a
   warning says when the login itself can write (PostgreSQL: superuser, write privileges, CREATE) or
   when the engine cannot be asked; ``DatabaseSource.login_check`` holds the result.
-* **Bounded memory**: rows are fetched ``chunk_rows`` at a time (pyodbc ``fetchmany``; SQLAlchemy
-  ``yield_per``, a server-side cursor on PostgreSQL; psqlODBC gets ``UseDeclareFetch``).
-* **Canonical text** (``sources.base``), converted column-wise with pyarrow: integers ``123``,
-  decimals/floats in plain notation without trailing zeros (``278``, ``12.5``; never ``1e+20``),
-  dates ``YYYY-MM-DD``, timestamps ``YYYY-MM-DD HH:MM:SS[.ffffff]``, booleans ``true``/``false``
-  (``1``/``0`` for numeric spec types); empty text becomes null, as in the CSV reader.
+* **Straight into Arrow, typed**: over ODBC, rows go from the driver's column buffers into Arrow
+  arrays (arrow-odbc; pyodbc only connects first to learn the engine, check the login and probe
+  columns); PostgreSQL URLs over ADBC (libpq binary COPY into Arrow; SQLAlchemy still connects
+  for the login check and the column probe); other URLs build each column with ``pa.array`` from
+  the driver's values (SQLite stays there: its connection is locked by an authorizer ADBC lacks).
+  ``read_typed`` keeps the database's types where they map onto the spec's (``sources.arrow_typed``)
+  and is what the extract reads; ``read`` gives every column as canonical text.
+* **Bounded memory**: batches of ``chunk_rows`` rows (arrow-odbc fetch buffers capped at
+  ``ODBC_FETCH_BUFFER_BYTES`` and re-cut to ``chunk_rows``; SQLAlchemy ``yield_per``, a server-side
+  cursor on PostgreSQL; psqlODBC gets ``UseDeclareFetch``).
+* **Canonical text** (``sources.base``, ``sources.canonical_text``), converted column-wise with
+  pyarrow: integers ``123``, decimals/floats in plain notation without trailing zeros (``278``,
+  ``12.5``; never ``1e+20``), dates ``YYYY-MM-DD``, timestamps ``YYYY-MM-DD HH:MM:SS[.ffffff]``,
+  booleans ``true``/``false`` (``1``/``0`` for numeric spec types); empty text becomes null.
 * **Redacted errors**: connection strings, URLs, passwords and values never appear in an exception
   or a log line; errors carry the object name, the driver's error class and SQLSTATE.
 """
@@ -35,15 +44,17 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from flit_pipelines.sources.arrow_typed import source_column
+from flit_pipelines.sources.canonical_text import arrow_text, column_text  # noqa: F401 - column_text re-exported
+from flit_pipelines.sources.database_arrow import (
+    ODBC_FETCH_BUFFER_BYTES, adbc_postgresql_uri, adbc_stream, coalesce_batches, rows_batch)
 from flit_pipelines.sources.csv_export import HeaderReport, MissingColumnError, MissingFileError
 from flit_pipelines.sources.dialects import (
     Dialect,
@@ -90,96 +101,6 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(orig).__name__} SQLSTATE {state}" + (f" ({hint})" if hint else "")
 
 
-# --- canonical text, column-wise ---------------------------------------------------------------------
-
-_NUMERIC_TYPES = frozenset({"int", "float", "money"})
-
-
-def _strip_zeros(text: pa.Array) -> pa.Array:
-    """``278.00`` -> ``278``, ``-0.50`` -> ``-0.5`` (plain decimals only)."""
-    text = pc.replace_substring_regex(text, r"^(-?\d+\.\d*?)0+$", r"\1")
-    return pc.replace_substring_regex(text, r"^(-?\d+)\.$", r"\1")
-
-
-def _float_text(arr: pa.Array) -> pa.Array:
-    arr = pc.if_else(pc.is_nan(arr), pa.scalar(None, arr.type), arr)
-    text = pc.cast(arr, pa.string())
-    exp = pc.fill_null(pc.match_substring(text, "e"), False)
-    if pc.any(exp).as_py():
-        # pyarrow writes 1e+20 / 1.2e-07; the few such values get numpy's positional form
-        out = text.to_numpy(zero_copy_only=False)
-        vals = arr.to_numpy(zero_copy_only=False)
-        for i in np.flatnonzero(exp.to_numpy(zero_copy_only=False)):
-            out[i] = np.format_float_positional(vals[i], trim="-")
-        text = pa.array(out, pa.string())
-    return text
-
-
-def _narrow_time(arr: pa.Array, unit_type: pa.DataType) -> pa.Array:
-    """Drop an all-zero fraction (``11:09:33.000000`` -> ``11:09:33``); keep it when any is set."""
-    try:
-        return arr.cast(unit_type)
-    except pa.ArrowInvalid:
-        return arr
-
-
-def arrow_text(arr: pa.Array, ctype: str = "string") -> pa.Array:
-    """One column as canonical text (``pa.string()``); ``ctype`` is the spec type.
-
-    Raises ValueError for a type with no text form (lists, structs, non-UTF-8 binary).
-    """
-    t = arr.type
-    if pa.types.is_null(t):
-        return pa.nulls(len(arr), pa.string())
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        arr = arr.cast(pa.string())
-        return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
-    if pa.types.is_boolean(t):
-        return pc.cast(pc.cast(arr, pa.int8()) if ctype in _NUMERIC_TYPES else arr, pa.string())
-    if pa.types.is_integer(t):
-        return pc.cast(arr, pa.string())
-    if pa.types.is_floating(t):
-        return _float_text(arr)
-    if pa.types.is_decimal(t):
-        return _strip_zeros(pc.cast(arr, pa.string()))
-    if pa.types.is_timestamp(t):
-        if ctype == "date":
-            day = arr.cast(pa.date32())
-            if pc.all(pc.equal(day.cast(t), arr)).as_py() is not False:
-                return pc.cast(day, pa.string())
-        return pc.cast(_narrow_time(arr, pa.timestamp("s", t.tz)), pa.string())
-    if pa.types.is_date(t):
-        return pc.cast(arr.cast(pa.date32()), pa.string())
-    if pa.types.is_time(t):
-        return pc.cast(_narrow_time(arr, pa.time32("s")), pa.string())
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        try:
-            return arrow_text(arr.cast(pa.string()), ctype)
-        except pa.ArrowInvalid:
-            raise ValueError("binary column is not UTF-8 text") from None
-    raise ValueError(f"no text form for column type {t}")
-
-
-def _scalar_text(v: Any) -> str | None:
-    """Text of one value (only for columns that mix Python types, e.g. SQLite's dynamic typing)."""
-    if v is None:
-        return None
-    try:
-        return arrow_text(pa.array([v])).to_pylist()[0]
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, ValueError):
-        return str(v)
-
-
-def column_text(values: Sequence[Any], ctype: str = "string") -> pa.Array:
-    """A column of Python values (as a DB-API driver returns them) as canonical text."""
-    try:
-        arr = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # mixed types in one column: convert value by value (rare; SQLite only in practice)
-        return pa.array([_scalar_text(v) for v in values], pa.string())
-    return arrow_text(arr, ctype)
-
-
 # --- connections ---------------------------------------------------------------------------------------
 
 
@@ -188,8 +109,8 @@ class _OdbcSession:
 
     placeholder = "?"
 
-    def __init__(self, conn: Any, chunk_rows: int, dialect: str):
-        self.conn, self.chunk_rows, self.dialect = conn, chunk_rows, dialect
+    def __init__(self, conn: Any, chunk_rows: int, dialect: str, open_arrow: Any):
+        self.conn, self.chunk_rows, self.dialect, self.open_arrow = conn, chunk_rows, dialect, open_arrow
 
     def columns(self, sql: str) -> list[str]:
         require_select(sql, self.dialect)
@@ -200,16 +121,19 @@ class _OdbcSession:
         finally:
             cur.close()
 
-    def stream(self, sql: str, since: Any) -> Iterator[list]:
+    def stream(self, sql: str, since: Any) -> Iterator[pa.RecordBatch]:
+        """The SELECT's rows as typed Arrow batches of ``chunk_rows`` (arrow-odbc: the driver's
+        column buffers straight into Arrow arrays, on a second connection of the same string with
+        the same read-only session)."""
         require_select(sql, self.dialect)
-        cur = self.conn.cursor()
+        conn = self.open_arrow()
+        reader = conn.read_arrow_batches(
+            sql, batch_size=self.chunk_rows, max_bytes_per_batch=ODBC_FETCH_BUFFER_BYTES,
+            parameters=None if since is None else [since if isinstance(since, str) else since.isoformat(sep=" ")])
         try:
-            cur.arraysize = self.chunk_rows
-            cur.execute(sql, *([] if since is None else [since]))
-            while rows := cur.fetchmany(self.chunk_rows):
-                yield rows
+            yield from coalesce_batches(reader, self.chunk_rows)
         finally:
-            cur.close()
+            del reader, conn  # statement, then connection (arrow-odbc frees both when released)
 
 
 class _OdbcBackend:
@@ -226,7 +150,10 @@ class _OdbcBackend:
         self._effective: str | None = None
         self._dialect: Dialect | None = None
         self.chunk_rows = chunk_rows
-        self.errors: tuple[type[BaseException], ...] = (pyodbc.Error,)
+        import arrow_odbc
+
+        self._arrow_odbc = arrow_odbc
+        self.errors: tuple[type[BaseException], ...] = (pyodbc.Error, arrow_odbc.Error)
         self.login: LoginCheck | None = None
 
     def __repr__(self) -> str:
@@ -263,6 +190,17 @@ class _OdbcBackend:
             self.login = login_write_access(lambda q: conn.cursor().execute(q).fetchall(), self._dialect.name)
         return conn
 
+    def open_arrow(self) -> Any:
+        """An arrow-odbc connection of the effective string (after ``_connect``), with the dialect's
+        read-only session statements run on it."""
+        try:
+            conn = self._arrow_odbc.connect(self._effective, login_timeout_sec=LOGIN_TIMEOUT_S)
+            for stmt in self._dialect.session_sql:
+                conn.execute(stmt)
+        except self._arrow_odbc.Error:
+            raise DatabaseConnectionError("ODBC connection for the Arrow reader failed") from None
+        return conn
+
     @property
     def dialect(self) -> Dialect:
         if self._dialect is None:
@@ -273,7 +211,7 @@ class _OdbcBackend:
     def session(self) -> Iterator[_OdbcSession]:
         conn = self._connect()
         try:
-            yield _OdbcSession(conn, self.chunk_rows, self.dialect.name)
+            yield _OdbcSession(conn, self.chunk_rows, self.dialect.name, self.open_arrow)
         finally:
             conn.close()
 
@@ -284,10 +222,11 @@ class _OdbcBackend:
 class _SqlAlchemySession:
     """One SQLAlchemy connection: column probe and chunked SELECT (``yield_per`` streams)."""
 
-    placeholder = ":since"
-
-    def __init__(self, conn: Any, chunk_rows: int, dialect: str):
-        self.conn, self.chunk_rows, self.dialect = conn, chunk_rows, dialect
+    def __init__(self, conn: Any, chunk_rows: int, dialect: Dialect, adbc_uri: str | None = None):
+        self.conn, self.chunk_rows, self.dialect = conn, chunk_rows, dialect.name
+        self._session_sql, self._adbc_uri = dialect.session_sql, adbc_uri
+        # the driver's parameter marker: ADBC PostgreSQL numbers them, SQLAlchemy names them
+        self.placeholder = "$1" if adbc_uri else ":since"
 
     def columns(self, sql: str) -> list[str]:
         from sqlalchemy import text
@@ -299,14 +238,23 @@ class _SqlAlchemySession:
         finally:
             result.close()
 
-    def stream(self, sql: str, since: Any) -> Iterator[list]:
+    def stream(self, sql: str, since: Any) -> Iterator[pa.RecordBatch]:
+        """The SELECT's rows in batches of ``chunk_rows``: over ADBC for PostgreSQL (on its own
+        connection with the same read-only session), else each column typed by ``pa.array`` from the
+        driver's Python values (a column mixing types, SQLite's dynamic typing, as canonical text)."""
         from sqlalchemy import text
 
         require_select(sql, self.dialect)
+        if self._adbc_uri is not None:  # PostgreSQL: ADBC reads straight into Arrow
+            yield from adbc_stream(self._adbc_uri, self._session_sql, sql, [] if since is None else [since],
+                                   self.chunk_rows)
+            return
         result = self.conn.execution_options(yield_per=self.chunk_rows).execute(
             text(sql), {} if since is None else {"since": since})
         try:
-            yield from result.partitions(self.chunk_rows)
+            width = len(result.keys())
+            for rows in result.partitions(self.chunk_rows):
+                yield rows_batch(rows, width)
         finally:
             result.close()
 
@@ -333,6 +281,7 @@ class _SqlAlchemyBackend:
             u = make_url(url)
         except exc.ArgumentError:
             raise DatabaseConnectionError("database URL is not a valid SQLAlchemy URL") from None
+        self._adbc_uri = None if u.get_backend_name() == "sqlite" else adbc_postgresql_uri(u)
         if u.get_backend_name() == "sqlite" and u.database not in (None, "", ":memory:"):
             self.engine = create_engine("sqlite://", creator=_sqlite_creator(u.database))
         else:
@@ -346,6 +295,10 @@ class _SqlAlchemyBackend:
             event.listen(self.engine, "connect", self._on_connect)
         self.chunk_rows = chunk_rows
         self.errors: tuple[type[BaseException], ...] = (exc.DBAPIError, sqlite3.Error)
+        if self._adbc_uri is not None:
+            from adbc_driver_manager import Error as AdbcError
+
+            self.errors += (AdbcError,)
         self.login: LoginCheck | None = None
 
     def __repr__(self) -> str:
@@ -371,7 +324,7 @@ class _SqlAlchemyBackend:
                 from sqlalchemy import text
 
                 self.login = login_write_access(lambda q: conn.execute(text(q)).fetchall(), self.dialect.name)
-            yield _SqlAlchemySession(conn, self.chunk_rows, self.dialect.name)
+            yield _SqlAlchemySession(conn, self.chunk_rows, self.dialect, self._adbc_uri)
         finally:
             conn.close()
 
@@ -512,6 +465,19 @@ class DatabaseSource:
 
         Raises: as ``header``; ValueError for an aware ``since``; DatabaseSourceError mid-stream.
         """
+        return self._read(obj, since, limit, arrow_text)
+
+    def read_typed(self, obj: SourceObject, since: datetime | None = None, *,
+                   limit: int | None = None) -> Iterator[pa.RecordBatch]:
+        """As ``read``, but a column keeps the database's Arrow type where it maps onto its spec type
+        (``arrow_typed.has_typed_path``: numbers for int/float/money, dates and timestamps for
+        date/datetime, booleans and integers for bool); string columns and every other pairing come
+        as canonical text. What ``extract.run_extract`` reads: no value goes through Python or text
+        on its way to the typed extract."""
+        return self._read(obj, since, limit, source_column)
+
+    def _read(self, obj: SourceObject, since: datetime | None, limit: int | None,
+              convert: Callable[[pa.Array, str], pa.Array]) -> Iterator[pa.RecordBatch]:
         table = self._table(obj)
         names = list(obj.columns)
         types = {n: c.type for n, c in obj.columns.items()}
@@ -527,31 +493,25 @@ class DatabaseSource:
                              limit=limit, placeholder=session.placeholder)
             param = since_parameter(dialect, since) if since_col is not None else None
             log.debug("reading %s: %d columns, since filter %s", table, len(report.rename), since_col is not None)
-            canon = [report.rename[real] for real in report.rename]
-            rows_iter = session.stream(sql, param)
+            position = {canon: i for i, canon in enumerate(report.rename.values())}
+            batches = session.stream(sql, param)
             try:
                 while True:
                     try:
-                        rows = next(rows_iter, None)
+                        native = next(batches, None)
                     except self._backend.errors as exc:
                         raise DatabaseSourceError(f"{table}: read failed: {describe_error(exc)}") from None
-                    if rows is None:
+                    if native is None:
                         return
+                    n = native.num_rows
                     try:
-                        batch = self._batch(rows, canon, names, types)
+                        arrays = [convert(native.column(position[name]), types[name]) if name in position
+                                  else pa.nulls(n, pa.string()) for name in names]
                     except ValueError as exc:  # a column type with no text form (message names no value)
                         raise DatabaseSourceError(f"{table}: {exc}") from None
-                    yield batch
+                    yield pa.RecordBatch.from_arrays(arrays, names=names)
             finally:
-                rows_iter.close()  # the cursor goes before its connection, also when the consumer stops early
-
-    @staticmethod
-    def _batch(rows: list, canon: list[str], names: list[str], types: dict[str, str]) -> pa.RecordBatch:
-        n = len(rows)
-        cols = dict(zip(canon, zip(*rows))) if n else {c: () for c in canon}
-        arrays = [column_text(cols[name], types[name]) if name in cols else pa.nulls(n, pa.string())
-                  for name in names]
-        return pa.RecordBatch.from_arrays(arrays, names=names)
+                batches.close()  # the cursor goes before its connection, also when the consumer stops early
 
     @staticmethod
     def _since_column(obj: SourceObject, real_of: dict[str, str], since: datetime | None) -> str | None:

@@ -98,12 +98,14 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
     now = now or datetime.now(UTC)
     seen = SeenKeys()
     warnings: Counter = Counter()
-    read = getattr(source, "read_rows", source.read)  # with line numbers and rejected rows, where offered
+    # with line numbers and rejected rows, or typed columns (database sources), where offered
+    read = getattr(source, "read_rows", None) or getattr(source, "read_typed", None) or source.read
     for batch in read(obj, since=since):
         names = batch.schema.names
         extra = {c: batch.column(c) for c in _RESERVED if c in names}
         data = batch.select([c for c in names if c not in extra]) if extra else batch
-        text = data.to_pandas(types_mapper=pd.ArrowDtype)  # Arrow-backed: text rules run zero-copy
+        # Arrow-backed: text rules run zero-copy, typed columns are converted without text
+        text = data.to_pandas(types_mapper=pd.ArrowDtype)
         rejects = extra[REJECT_COLUMN].to_pandas() if REJECT_COLUMN in extra else None
         result = split_chunk(
             obj, name, text, first_row=stats.rows_read + 1, seen_keys=seen, now=now,

@@ -1,6 +1,8 @@
 """Typing and validation of extracted chunks, with quarantine instead of dropping.
 
-Each chunk arrives as text columns. ``coerce_chunk`` converts them to the spec's types; a non-empty
+Each chunk arrives as text columns, or (database sources) as typed Arrow-backed columns where the
+database's type maps onto the spec's (``sources.arrow_typed``: converted vectorised, no text).
+``coerce_chunk`` converts them to the spec's types; a non-empty
 value that does not parse becomes a "not a <type>" failure (an int outside +-2**53, where a float
 stops being exact, included). ``pandera_schema`` derives a Pandera ``DataFrameSchema`` from the spec
 (dtypes, nullability, a unique primary key within the chunk); ``sources.rules`` evaluates the value
@@ -24,6 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandera.errors import SchemaErrors
 
+from flit_pipelines.sources.arrow_typed import coerce_arrow
+from flit_pipelines.sources.canonical_text import arrow_text
 from flit_pipelines.sources.rules import evaluate
 from flit_pipelines.spec.model import SourceObject
 
@@ -48,7 +52,25 @@ PANDAS_DTYPES = {
 }
 
 
+def _typed_arrow(raw: pd.Series) -> pa.Array | None:
+    """The Arrow array behind ``raw`` when it holds typed (not text) values, else None."""
+    dtype = raw.dtype
+    if not isinstance(dtype, pd.ArrowDtype):
+        return None
+    t = dtype.pyarrow_dtype
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        return None
+    arr = pa.array(raw.array)  # zero-copy: the Arrow data behind the column
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
 def _coerce(raw: pd.Series, ctype: str) -> pd.Series:
+    typed = _typed_arrow(raw)
+    if typed is not None:  # a database's typed column: converted vectorised, or via its canonical text
+        value = coerce_arrow(typed, ctype)
+        if value is not None:
+            return value.set_axis(raw.index)
+        raw = pd.Series(pd.arrays.ArrowExtensionArray(arrow_text(typed, ctype)), index=raw.index)
     raw = raw.astype("string")  # Python strings (from Arrow-backed text too): the parsers' input
     if ctype == "string":
         return raw
@@ -74,7 +96,8 @@ def _coerce(raw: pd.Series, ctype: str) -> pd.Series:
 
 
 def coerce_chunk(obj: SourceObject, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Convert text columns (``string`` or Arrow-backed ``pd.ArrowDtype`` strings) to spec types.
+    """Convert text columns (``string`` or Arrow-backed ``pd.ArrowDtype`` strings) or typed Arrow-backed
+    columns (``pd.ArrowDtype`` numbers, dates, timestamps, booleans) to spec types.
 
     Returns:
         (typed frame, bool frame of parse failures with the same index and columns).
@@ -153,6 +176,8 @@ class ChunkResult:
 def _trim_keys(obj: SourceObject, text: pd.DataFrame, warn: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
     # a key with surrounding whitespace is the same key: " a1" must not slip past the duplicate check
     for key in dict.fromkeys(k for k in (obj.primary_key, obj.wave_key) if k):
+        if _typed_arrow(text[key]) is not None:
+            continue  # a typed key (a database integer) has no whitespace
         raw = pa.array(text[key], type=pa.string(), from_pandas=True)  # zero-copy for Arrow-backed text
         trimmed = pc.utf8_trim_whitespace(raw)
         changed = np.asarray(pc.fill_null(pc.not_equal(raw, trimmed), False).to_numpy(zero_copy_only=False), bool)
