@@ -11,13 +11,19 @@
   sandbox, read with SMART Backend Services (a fresh RS384 key registered as the sandbox's client)
   -> its own Pipedrive sandbox (practitioners' e-mails as users, but the last; a 5x burst limit).
 
-It sets the environment each spec names itself, starts each sandbox as a child process (logging to
-a file beside its state), runs each migration's sample wave through Dagster, approves its PHI review
-queue as "demo reviewer", runs the full wave, prints each report, lets the delta-pickup sensor take
-one look at the source (``flit delta``) and stops the sandboxes. After the clinic migration it shows
-the map proposing itself: an export of another layout is proposed (``flit propose --like``), its Data
-Availability Report printed, the proposal approved as "demo reviewer" and migrated. The
-committed specs stay unapproved until a person approves them; the demo approves private copies under
+The migrations run at once, one worker process each (``demo_worker``; ``demo_parallel`` shows their
+progress as it comes and prints their summaries in a fixed order at the end). The parent writes what
+they share first (``prepare_shared``: approved spec copies, the demo practice, the Dagster instance's
+and the ledger's tables); they share the Dagster instance in ``DAGSTER_HOME`` and the ledger (SQLite
+in WAL mode, so `flit ... --demo` and the Dagster UI see every migration), each with its own sandboxes,
+accounts and folders. A worker sets the environment its spec names, starts its sandboxes as child
+processes (logging to a file beside their state), runs the sample wave through Dagster, approves its
+PHI review queue as "demo reviewer", runs the full wave, prints the report, lets the delta-pickup
+sensor take one look at the source (``flit delta``) and stops its sandboxes. Beside the clinic
+migration a worker shows the map proposing itself (``clinic_to_pipedrive_v2``, into a Pipedrive
+sandbox of its own): an export of another layout is proposed (``flit propose --like``), its Data
+Availability Report printed, the proposal approved as "demo reviewer" and migrated. The committed
+specs stay unapproved until a person approves them; the demo approves private copies under
 ``data/demo/specs``. The HighLevel sandboxes run with a 10x burst limit
 so the demo takes about a minute; ``benchmarks/load_highlevel_contacts.py`` measures the real
 100-per-10-seconds limit.
