@@ -347,8 +347,19 @@ def _run_dental(stack: ExitStack, data_dir: Path, m: str) -> tuple[bool, dict]:
 def run_one(migration: str, *, port: int = 0) -> bool:
     """One migration end to end, with its own sandboxes (a worker's job; the data directory, spec copies
     and shared inputs are the parent's, see ``prepare_shared``). ``clinic_to_pipedrive_v2`` is the map
-    proposing itself (``propose_drifted_clinic``). Returns True when every step and check passed."""
+    proposing itself (``propose_drifted_clinic``). Returns True when every step and check passed.
+
+    The worker reads its spec from a folder of its own holding only the specs it needs: every command
+    loads and validates every spec of its folder (seconds each on a busy machine), and the proposal is
+    drafted, edited and approved there while other workers read theirs. An approved proposal joins
+    ``specs/`` afterwards in one rename, so ``flit ... --demo`` finds it."""
     data_dir = Path(os.environ.get("FLIT_DATA_DIR") or DEMO_DATA_DIR)
+    shared = Path(os.environ.get("FLIT_SPEC_DIR") or data_dir / "specs")
+    own = data_dir / "worker_specs" / migration
+    own.mkdir(parents=True, exist_ok=True)
+    for name in ("clinic_to_pipedrive",) if migration == PROPOSED else (migration,):
+        shutil.copy(shared / f"{name}.yaml", own / f"{name}.yaml")
+    os.environ["FLIT_SPEC_DIR"] = str(own)
     with ExitStack() as stack:
         if migration in ("clinic_to_pipedrive", PROPOSED):
             state = "pipedrive_sandbox.db" if migration == "clinic_to_pipedrive" else "pipedrive_v2_sandbox.db"
@@ -358,7 +369,11 @@ def run_one(migration: str, *, port: int = 0) -> bool:
             if migration == "clinic_to_pipedrive":
                 ok, _ = _run(migration, {"PIPEDRIVE_API_BASE": url})
             else:
-                ok = _propose_privately(data_dir, url)
+                ok, _ = propose_drifted_clinic(data_dir, url)
+                if (own / f"{PROPOSED}.yaml").exists():
+                    tmp = shared / f".{PROPOSED}.yaml.tmp"  # not *.yaml: no reader sees it half written
+                    shutil.copy(own / f"{PROPOSED}.yaml", tmp)
+                    os.replace(tmp, shared / f"{PROPOSED}.yaml")
         elif migration == "practicehub_to_salesforce":
             ok, _ = _run_practicehub(stack, data_dir)
         elif migration == "fhir_clinic_to_pipedrive":
@@ -367,27 +382,6 @@ def run_one(migration: str, *, port: int = 0) -> bool:
             ok, _ = _run_dental(stack, data_dir, migration)
         else:
             raise SystemExit(f"flit demo: no demo for {migration!r}")
-    return ok
-
-
-def _propose_privately(data_dir: Path, pipedrive_url: str) -> bool:
-    """``propose_drifted_clinic`` in a spec folder of its own (the other workers read ``specs/`` while the
-    proposal is drafted, edited and approved in place); the approved spec then joins ``specs/`` in one
-    rename, so ``flit ... --demo`` finds it."""
-    shared = Path(os.environ["FLIT_SPEC_DIR"])
-    private = data_dir / "specs_proposed"
-    private.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shared / "clinic_to_pipedrive.yaml", private / "clinic_to_pipedrive.yaml")
-    os.environ["FLIT_SPEC_DIR"] = str(private)
-    try:
-        ok, _ = propose_drifted_clinic(data_dir, pipedrive_url)
-    finally:
-        os.environ["FLIT_SPEC_DIR"] = str(shared)
-    proposed = private / f"{PROPOSED}.yaml"
-    if proposed.exists():
-        tmp = shared / f".{PROPOSED}.yaml.tmp"
-        shutil.copy(proposed, tmp)
-        os.replace(tmp, shared / f"{PROPOSED}.yaml")
     return ok
 
 
