@@ -234,7 +234,10 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
     summary = LoadSummary(target_name, payload_rows=len(payload))
     destination.prepare(target_name, t)
     if t.entity == "user":
-        return _match_users(spec, target_name, payload, destination, ledger, run_id, wave, summary)
+        summary = _match_users(spec, target_name, payload, destination, ledger, run_id, wave, summary)
+        if on_progress:
+            on_progress(len(payload), len(payload))
+        return summary
 
     resolved, fk_fail = resolve_lookups(spec, target_name, payload, ledger, destination.fallback_owner_id())
     xw = ledger.crosswalk_frame(m, target_name).set_index("source_id")
