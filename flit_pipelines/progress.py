@@ -142,7 +142,8 @@ class StepProgress:
         total: units to do (None: unknown).
         unit: what is counted ("records", "rows").
         emit: called with each due snapshot (e.g. a step log); None: listeners only.
-        limit_per_second: the destination's allowed requests per second (ETA basis), None if unknown.
+        limit_per_second: the destination's allowed requests per second (ETA basis), None if unknown; or
+            a callable returning it, read at every update (clients adopt the limit a server's headers state).
         counters: returns the client's counters (``requests``, ``retries``, ``responses_429``).
         clock: time source (``monotonic``).
         interval_seconds: the longest gap between due lines while updates come (> 0).
@@ -151,14 +152,15 @@ class StepProgress:
     """
 
     def __init__(self, step: str, total: int | None = None, *, unit: str = "records",
-                 emit: Callable[[ProgressSnapshot], None] | None = None, limit_per_second: float | None = None,
+                 emit: Callable[[ProgressSnapshot], None] | None = None,
+                 limit_per_second: float | Callable[[], float | None] | None = None,
                  counters: Callable[[], Mapping[str, Any]] | None = None, clock: Clock = SYSTEM_CLOCK,
                  interval_seconds: float = 5.0, fraction_step: float = 0.1, min_gap_seconds: float = 1.0):
         if interval_seconds <= 0:
             raise ValueError("interval_seconds must be positive")
         self.step, self.total, self.unit = step, total, unit
         self.emit = emit
-        self.limit_per_second = limit_per_second
+        self._limit = limit_per_second
         self.counters = counters
         self.clock = clock
         self.interval = interval_seconds
@@ -171,6 +173,11 @@ class StepProgress:
         self._last_emit: float | None = None
         self._next_fraction = fraction_step
         self._finished = False
+
+    @property
+    def limit_per_second(self) -> float | None:
+        """The allowed requests per second now (None when unknown)."""
+        return self._limit() if callable(self._limit) else self._limit
 
     def _counts(self) -> Mapping[str, Any]:
         return self.counters() if self.counters is not None else {}
@@ -189,17 +196,18 @@ class StepProgress:
         done = self._done
         rate = done / elapsed if done and elapsed > 0 else None
         eta = None
+        limit = self.limit_per_second
         if self.total is not None and not self._finished:
             remaining = max(0, self.total - done)
             estimates = []
-            if self.limit_per_second:
+            if limit:
                 requests = self._delta(counts, "requests")
                 per_record = max(1.0, requests / done) if done else 1.0
-                estimates.append(remaining * per_record / self.limit_per_second)
+                estimates.append(remaining * per_record / limit)
             if rate:
                 estimates.append(remaining / rate)
             eta = max(estimates) if estimates else None  # the slower of the limit and what was measured
-        return ProgressSnapshot(self.step, self.unit, done, self.total, elapsed, rate, eta, self.limit_per_second,
+        return ProgressSnapshot(self.step, self.unit, done, self.total, elapsed, rate, eta, limit,
                                 self._delta(counts, "responses_429"), self._delta(counts, "retries"),
                                 finished=self._finished)
 

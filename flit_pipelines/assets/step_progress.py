@@ -29,5 +29,5 @@ def step_progress(context: dg.AssetExecutionContext, step: str, total: int | Non
     """
     stats = getattr(client, "stats", None)
     return StepProgress(step, total, unit=unit, emit=lambda snap: context.log.info(snap.text()),
-                        limit_per_second=write_requests_per_second(client) if client is not None else None,
+                        limit_per_second=(lambda: write_requests_per_second(client)) if client is not None else None,
                         counters=stats.snapshot if stats is not None else None)

@@ -21,12 +21,12 @@ def test_eta_comes_from_the_rate_limit_and_counts_from_the_client():
     client.stats.add("requests", 7)  # an earlier step's requests are not this step's
     lines = []
     p = StepProgress("load persons", 480, emit=lines.append, clock=clock,
-                     limit_per_second=write_requests_per_second(client), counters=client.stats.snapshot)
-    assert p.limit_per_second == 10.0
+                     limit_per_second=lambda: write_requests_per_second(client), counters=client.stats.snapshot)
     p.update(0)
     assert lines[0].eta == 48.0  # 480 records at 10 requests/s before anything was measured
     assert lines[0].text() == ("load persons: 0/480 records (0 %), ETA 48 s (limit 10.0 req/s), "
                                "429s 0, retries 0")
+    assert p.limit_per_second == 10.0
     clock.advance(12.0)
     client.stats.add("requests", 150)  # 120 records took 150 requests (30 repeated after 429s)
     client.stats.add("retries", 30)
@@ -37,6 +37,10 @@ def test_eta_comes_from_the_rate_limit_and_counts_from_the_client():
     assert snap.eta == 360 * 1.25 / 10.0  # 1.25 requests per record at the limit: slower than measured
     assert snap.text() == ("load persons: 120/480 records (25 %), 10.0/s, ETA 45 s (limit 10.0 req/s), "
                            "429s 30, retries 30")
+    client.write_limiter.set_limit(40)  # the server's header states a higher limit: read at every update
+    snap = p.snapshot()
+    assert snap.limit_per_second == 20.0
+    assert snap.eta == 360 / 10.0  # at 20 requests/s the limit allows 22.5 s; the measured 10 records/s is slower
 
 
 def test_the_measured_rate_sets_the_eta_when_slower_than_the_limit_or_without_one():

@@ -123,8 +123,8 @@ class _Display:
         now = time.monotonic()
         for w in workers:
             if w.ended is None and now - self._printed.get(w.migration, w.started) >= QUIET_SECONDS:
-                news = w.snap.text() if w.snap is not None and not w.snap.finished else "working"
-                self.line(w.migration, f"{news} ({format_duration(w.seconds)} since it started)")
+                news = f"latest step {w.snap.text()}" if w.snap is not None else "starting"
+                self.line(w.migration, f"{news} ({format_duration(w.seconds)} since the worker started)")
 
     def ended(self, w: Worker) -> None:
         verdict = "all checks passed" if w.ok else "FAILED"
