@@ -78,6 +78,7 @@ class Worker:
     ended: float | None = None
     last_heard: float = 0.0
     snap: ProgressSnapshot | None = None
+    status: str | None = None  # its latest status line
 
     @property
     def seconds(self) -> float:
@@ -123,7 +124,8 @@ class _Display:
         now = time.monotonic()
         for w in workers:
             if w.ended is None and now - self._printed.get(w.migration, w.started) >= QUIET_SECONDS:
-                news = f"latest step {w.snap.text()}" if w.snap is not None else "starting"
+                news = (f"latest step {w.snap.text()}" if w.snap is not None
+                        else f"since: {w.status.strip()}" if w.status else "starting")
                 self.line(w.migration, f"{news} ({format_duration(w.seconds)} since the worker started)")
 
     def ended(self, w: Worker) -> None:
@@ -148,7 +150,8 @@ def _read(w: Worker, display: _Display) -> None:
             w.snap = ProgressSnapshot(**json.loads(line[3:]))
             display.update(w, w.snap)
         elif line.startswith(f"{MARK}S "):
-            display.line(w.migration, line[3:])
+            w.status = line[3:]
+            display.line(w.migration, w.status)
         elif line.startswith(f"{MARK}R "):
             w.ok = bool(json.loads(line[3:])["ok"])
         else:
