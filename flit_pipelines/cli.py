@@ -6,6 +6,7 @@
                                                   landing; --html (re)writes the wave's HTML report
     flit rollback <migration> [--scope all|wave|run] [--wave W] [--run-id R] [--execute]
                                                   plan (and with --execute carry out) a rollback; dry run by default
+    flit check <migration>                        can the source and destination be reached; settings complete?
     flit inventory <migration>                    source record counts and estimated extraction time
     flit propose <new> --destination D (--csv DIR | --db URL [--schema S] | --fhir URL) [--like EXISTING]
                                                   draft a spec and a Data Availability Report from a source
@@ -55,8 +56,12 @@ def _ensure_dagster_home() -> Path:
     return path
 
 
-def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str = "INFO") -> bool:
+def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str = "INFO",
+             resources: dict | None = None) -> bool:
     """Execute the migration job for one wave partition on the instance in ``DAGSTER_HOME``.
+
+    ``resources``: run config of the resources, as the launchpad takes it (e.g. ``{"flit": {"config":
+    {"clinic_to_pipedrive": {"source": {"directory": "/exports"}}}}}``; secrets only as variable names).
 
     Returns True when every step and every blocking check succeeded.
 
@@ -80,7 +85,8 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
         if not instance.has_dynamic_partition(name, wave):
             instance.add_dynamic_partitions(name, [wave])
         recovered = recover_dead_runs(instance)  # a crashed run must not hold the destination pool
-        run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+        run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **({"resources": resources}
+                                                                                     if resources else {})}
         run_id = str(uuid.uuid4())
         tags = {**process_tags(), **({RECOVERED_TAG: ",".join(r.run_id for r in recovered)}
                                      if recovered else {})}
@@ -88,15 +94,37 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
         with RunWatch(instance, run_id, pools):
             result = job.execute_in_process(instance=instance, partition_key=wave, raise_on_error=False,
                                             run_config=run_config, run_id=run_id, tags=tags)
-        failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
-        failed_steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+        failed_checks = [e.check_name for e in failed]
+        step_failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        failed_steps = [e.step_key for e in step_failures]
     if not quiet:
         print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
         if failed_steps:
             print("failed steps: " + ", ".join(sorted(set(failed_steps))))
+            # the first line of each step's error: value-free by the step guard, and it names the fix
+            for why in dict.fromkeys(_step_error(e) for e in step_failures):
+                if why:
+                    print(f"  {why}")
         if failed_checks:
             print("failed checks: " + ", ".join(sorted(set(failed_checks))))
+            for e in failed:
+                if e.description:
+                    print(f"  {e.check_name}: {e.description}")
     return bool(result.success)
+
+
+def _step_error(event) -> str:
+    """``<ErrorClass>: <first line>`` of the innermost error of a STEP_FAILURE event (Dagster wraps the
+    step's own exception; that one says what to do); "" when it carries none."""
+    error = getattr(event.step_failure_data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
+    if error is None or not error.message.strip():
+        return ""
+    first = error.message.strip().splitlines()[0]
+    qualified, _, text = first.partition(": ")
+    return f"{qualified.rsplit('.', 1)[-1]}: {text}" if text and " " not in qualified else first
 
 
 def report(migration: str, wave: str) -> dict:
@@ -279,6 +307,32 @@ def cmd_spec(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    """``flit check <migration>``: can this migration's source and destination be reached, and are their
+    settings complete? Probes every URL setting (one TCP connection, no request), then opens the reader
+    and the client (Salesforce signs in). Prints one line per finding; exit 1 on any problem."""
+    from flit_pipelines.data_dirs import command_prefix
+    from flit_pipelines.destinations.registry import open_destination
+    from flit_pipelines.errors import FlitError
+    from flit_pipelines.sources.registry import open_source
+    from flit_pipelines.spec.load import load_spec, spec_dir
+    from flit_pipelines.spec.settings import ConnectionSettings
+
+    spec = load_spec(spec_dir() / f"{args.migration}.yaml")
+    ok = True
+    for side, open_side in (("source", open_source), ("destination", open_destination)):
+        try:
+            for line in ConnectionSettings.of(spec, side).check_reachable(command_prefix()):
+                print(f"{side}: {line}")
+            open_side(spec)
+            print(f"{side}: settings complete")
+        except FlitError as exc:  # value-free by construction: names variables, fields and hosts
+            ok = False
+            print(f"{side}: {exc}")
+    print(f"{args.migration}: {'every connection checked' if ok else 'NOT ready (see above)'}")
+    return 0 if ok else 1
+
+
 def cmd_inventory(args) -> int:
     """Record counts per object and the estimated extraction time (sources that can tell, e.g. PracticeHub)."""
     from flit_pipelines.sources.registry import open_source
@@ -388,6 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     dl.add_argument("--log-level", default="WARNING", help="Dagster console log level")
     dl.add_argument("--demo", action="store_true", help=DEMO_HELP)
     dl.set_defaults(fn=cmd_delta)
+
+    chk = sub.add_parser("check", help="can the migration's source and destination be reached; are settings complete")
+    chk.add_argument("migration")
+    chk.set_defaults(fn=cmd_check)
 
     inv = sub.add_parser("inventory", help="source record counts and estimated extraction time")
     inv.add_argument("migration")

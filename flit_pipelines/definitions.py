@@ -14,5 +14,5 @@ def defs() -> dg.Definitions:
     specs = load_all_specs()
     return dg.Definitions.merge(
         *(build_migration(spec) for spec in specs.values()),
-        dg.Definitions(resources=migration_resources()),
+        dg.Definitions(resources=migration_resources(specs.values())),
     )

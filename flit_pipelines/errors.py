@@ -37,8 +37,10 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("sqlalchemy", "a database call failed; check the connection, the view named in the step and its permissions"),
     ("pyodbc", "an ODBC call failed; check the DSN, the driver and the view named in the step"),
     ("psycopg", "a PostgreSQL call failed; check the connection and the ledger/instance database"),
-    ("requests", "an HTTP call failed; check the base URL, credentials and the destination's status"),
-    ("urllib3", "an HTTP connection failed; check the base URL and the network"),
+    ("requests", "an HTTP call failed; check the base URL, credentials and the destination's status "
+                 "(`{check}` tests every connection of the migration)"),
+    ("urllib3", "an HTTP connection failed; check the base URL and the network (`{check}` tests every "
+                "connection of the migration)"),
     ("pydantic", "a document did not have the expected shape; check the spec or the API response shape"),
     ("builtins.UnicodeDecodeError", "text could not be decoded; check the source file's encoding"),
     ("builtins.UnicodeEncodeError", "text could not be encoded; check the destination field's character set"),
@@ -93,12 +95,19 @@ def _raised_at(exc: BaseException) -> str:
     return where
 
 
-def _hint(exc: BaseException) -> str:
+def _hint(exc: BaseException, step: str = "") -> str:
     names = [f"{c.__module__}.{c.__qualname__}" for c in type(exc).__mro__]
     for prefix, hint in _HINTS:
         if any(n.startswith(prefix) for n in names):
-            return hint
+            return hint.replace("{check}", _check_command(step))
     return _DEFAULT_HINT
+
+
+def _check_command(step: str) -> str:
+    """``flit check <migration>`` (as the user runs flit) for a step named ``<migration>/...``."""
+    from flit_pipelines.data_dirs import command_prefix  # lazily: data_dirs imports the Dagster layer
+
+    return f"{command_prefix()} check {step.split('/')[0] or '<migration>'}"
 
 
 def scrub(exc: BaseException, step: str) -> BaseException:
@@ -112,7 +121,7 @@ def scrub(exc: BaseException, step: str) -> BaseException:
         exc.__cause__ = None
         exc.__suppress_context__ = True
         return exc
-    return ScrubbedError(_class_name(exc), step, _raised_at(exc), _hint(exc))
+    return ScrubbedError(_class_name(exc), step, _raised_at(exc), _hint(exc, step))
 
 
 def _is_dagster(exc: BaseException) -> bool:

@@ -9,11 +9,13 @@ assets, so parents are written before children.
 
 
 import json
+from collections.abc import Iterable
 
 import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from flit_pipelines.assets.connections import flit_resource
 from flit_pipelines.assets.checks import count_check, duplicate_check, loaded_records, money_check
 from flit_pipelines.assets.dedup import with_dedup
 from flit_pipelines.assets.field_diff import field_diff_check_specs, field_diff_results
@@ -64,8 +66,8 @@ from flit_pipelines.rollback.job import build_rollback_job
 from flit_pipelines.sources.attachments import stage_downloads
 from flit_pipelines.sources.extract import (arrow_schema, empty_frame, extract_input_doc, run_extract,
                                             write_quarantine_lines)
-from flit_pipelines.sources.registry import files_root
 from flit_pipelines.spec import approval_status, load_order, parents_of
+from flit_pipelines.spec.load import approval_command, approval_fix
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform import needed_objects
 from flit_pipelines.transform.payload import build_payload_checked
@@ -101,8 +103,10 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     @dg.asset(
         key=_key(spec, "field_map"), group_name=group, partitions_def=parts, kinds={"yaml"},
         description=f"The reviewed field map of {spec.title}; loads are blocked until it is approved.",
-        check_specs=[dg.AssetCheckSpec("field_map_approved", asset=_key(spec, "field_map"), blocking=True,
-                                       description="approved_by, approved_at and the field-map hash match")],
+        check_specs=[dg.AssetCheckSpec(
+            "field_map_approved", asset=_key(spec, "field_map"), blocking=True,
+            description=f"Blocks every load until a person approved this field map as it stands (approved_by, "
+                        f"approved_at and the field-map hash match). Approve with `{approval_command(m)}`.")],
     )
     @value_free_errors(f"{m}/field_map")
     def field_map(context: dg.AssetExecutionContext, flit: FlitResource):
@@ -115,8 +119,10 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
                       "targets": len(spec.targets), "objects": len(spec.objects)},
             check_results=[dg.AssetCheckResult(
                 check_name="field_map_approved", passed=status.approved,
-                description="approved" if status.approved else "; ".join(status.reasons),
-                metadata={"reasons": dg.MetadataValue.json(status.reasons)})],
+                description=("approved" if status.approved
+                             else f"Not approved: {'; '.join(status.reasons)}. {approval_fix(spec)}"),
+                metadata={"reasons": dg.MetadataValue.text("; ".join(status.reasons) or "none"),
+                          "how_to_approve": dg.MetadataValue.text("" if status.approved else approval_fix(spec))})],
         )
 
     assets.append(field_map)
@@ -142,6 +148,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
               description="Custom fields (by name -> account key), pipelines and stages, created idempotently.")
     @value_free_errors(f"{m}/destination_schema")
     def destination_schema(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
+        flit.check_reachable(spec, "destination")  # first step to call the CRM: an unreachable one is named here
         design = flit.destination(spec).ensure_schema(spec)
         path = flit.reports_dir(m, context.partition_key) / "custom_field_design.json"
         write_json(path, design)
@@ -265,7 +272,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
             final = parquet.commit(tmp)
         downloads = None
         if obj.download is not None and stats.rows_kept:
-            downloads = stage_downloads(source, obj, pd.read_parquet(final), files_root(spec))
+            downloads = stage_downloads(source, obj, pd.read_parquet(final), flit.files_root(spec))
         q = pd.concat(quarantined) if quarantined else pd.DataFrame(columns=["source_id", "row_number", "reason"])
         save_extract_quarantine(parquet, spec, obj_name, wave, q, final,  # which record lost which input row
                                 delta_doc.get("base_wave") if is_delta(wave) and obj.modified_at else None)
@@ -428,7 +435,8 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
     return load
 
 
-def migration_resources() -> dict:
-    """Resources every migration asset uses: ``flit`` (data dir, ledger, clients), ``parquet`` (paths),
-    and the Parquet IO manager. All default to the environment at run time."""
-    return {"flit": FlitResource(), "parquet": ParquetStore(), IO_MANAGER_KEY: ParquetIOManagerFactory()}
+def migration_resources(specs: Iterable[MigrationSpec] = ()) -> dict:
+    """Resources every migration asset uses: ``flit`` (data dir, ledger, clients; a launchpad block per
+    spec in ``specs``), ``parquet`` (paths), and the Parquet IO manager. All default to the environment
+    at run time."""
+    return {"flit": flit_resource(specs), "parquet": ParquetStore(), IO_MANAGER_KEY: ParquetIOManagerFactory()}

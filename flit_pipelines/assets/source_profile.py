@@ -23,6 +23,7 @@ def source_profile_asset(spec: MigrationSpec, parts, group: str):
     def source_profile(context: dg.AssetExecutionContext, flit: FlitResource):
         from flit_pipelines.proposal.drift import check_source
 
+        flit.check_reachable(spec, "source")  # an unreachable API fails here, naming its URL and the check
         res = check_source(spec, flit.source(spec), flit.reports_dir(spec.migration, context.partition_key))
         message = res.message(spec)
         if not res.passed:

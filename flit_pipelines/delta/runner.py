@@ -46,7 +46,7 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING") ->
 
     _ensure_dagster_home()
     d = defs()
-    sensor = d.get_sensor_def(f"{migration}_delta_pickup")
+    sensor = d.resolve_sensor_def(f"{migration}_delta_pickup")  # get_sensor_def warns since 1.11
     path = cursor_path(migration)
     cursor = json.loads(path.read_text())["cursor"] if path.exists() else None
     with dg.DagsterInstance.get() as instance:

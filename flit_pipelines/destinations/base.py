@@ -277,6 +277,8 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
         return outcome
 
     batch_writer = getattr(destination, "send_batch", None)
+    if batch_writer is not None:  # a bulk writer sizes its own jobs (by upload bytes): hand it big chunks
+        chunk_rows = max(chunk_rows, int(getattr(destination, "batch_rows", 0)))
 
     def send_batch(items: list[tuple[str, dict, dict, str, str | None]]) -> list[RecordOutcome]:
         """One bulk call for a chunk's writes; a fatal error stops the load (progress is in the ledger)."""

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from flit_pipelines.destinations.base import Destination
 from flit_pipelines.http.patience import PATIENCE_SETTING, Patience, for_wave
-from flit_pipelines.sources.registry import files_root, require_env
+from flit_pipelines.sources.registry import files_root
 from flit_pipelines.spec.model import MigrationSpec
+from flit_pipelines.spec.settings import ConnectionSettings
 
 
 def wave_patience(spec: MigrationSpec, run_id: str | None, who: str) -> Patience:
@@ -22,12 +23,18 @@ def wave_patience(spec: MigrationSpec, run_id: str | None, who: str) -> Patience
                     who=who)
 
 
-def open_destination(spec: MigrationSpec, *, run_id: str | None = None) -> Destination:
-    """The spec's destination with a fresh client; ``run_id`` scopes the rate-limit patience to the wave run.
+def open_destination(spec: MigrationSpec, *, run_id: str | None = None,
+                     settings: ConnectionSettings | None = None,
+                     source_settings: ConnectionSettings | None = None) -> Destination:
+    """The spec's destination with a fresh client; ``run_id`` scopes the rate-limit patience to the wave run;
+    ``settings`` / ``source_settings``: the run's destination and source settings (launchpad overrides;
+    default: the environment variables the spec names; the source's give the document files' root).
 
-    Raises ConfigurationError naming a missing variable (never a value).
+    Raises ConfigurationError naming a missing variable, what it holds and its launchpad field (never a value).
     """
     d = spec.destination
+    st = settings or ConnectionSettings.of(spec, "destination")
+    require = st.require
     settings = d.settings
     timeout = float(settings.get("request_timeout_seconds", 30.0))
     if d.kind == "pipedrive":
@@ -35,27 +42,27 @@ def open_destination(spec: MigrationSpec, *, run_id: str | None = None) -> Desti
         from flit_pipelines.destinations.pipedrive.destination import PipedriveDestination
 
         client = PipedriveClient(
-            require_env(d.api_base_env), require_env(d.api_token_env),
+            require(d.api_base_env), require(d.api_token_env),
             burst_limit=settings.get("burst_limit"), daily_token_floor=int(settings.get("daily_token_floor", 0)),
             pool_size=int(settings.get("max_workers", 8)), timeout=timeout,
             patience=wave_patience(spec, run_id, "Pipedrive"),
         )
-        return PipedriveDestination(client, spec, files_root=files_root(spec))
+        return PipedriveDestination(client, spec, files_root=files_root(spec, source_settings))
     if d.kind == "highlevel":
         from flit_pipelines.destinations.highlevel.client import HighLevelClient
         from flit_pipelines.destinations.highlevel.destination import HighLevelDestination
 
         client = HighLevelClient(
-            require_env(d.api_base_env), require_env(d.api_token_env),
-            location_id=require_env(d.location_id_env or "HIGHLEVEL_LOCATION_ID"),
+            require(d.api_base_env), require(d.api_token_env),
+            location_id=require(d.location_id_env or "HIGHLEVEL_LOCATION_ID"),
             pool_size=int(settings.get("max_workers", 8)), timeout=timeout,
             patience=wave_patience(spec, run_id, "HighLevel"),
         )
-        return HighLevelDestination(client, spec, files_root=files_root(spec))
+        return HighLevelDestination(client, spec, files_root=files_root(spec, source_settings))
     if d.kind == "salesforce":
         from flit_pipelines.destinations.salesforce.destination import SalesforceDestination
 
         return SalesforceDestination.connect(
-            spec, instance_url=require_env(d.api_base_env), client_id=require_env(d.client_id_env or ""),
-            client_secret=require_env(d.client_secret_env or ""), files_root=files_root(spec))
+            spec, instance_url=require(d.api_base_env), client_id=require(d.client_id_env or ""),
+            client_secret=require(d.client_secret_env or ""), files_root=files_root(spec, source_settings))
     raise ValueError(f"unknown destination kind {d.kind!r}")

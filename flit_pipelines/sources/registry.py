@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flit_pipelines.errors import FlitError
 from flit_pipelines.http.patience import PATIENCE_SETTING, Patience, for_wave
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.csv_export import CsvExportSource, resolve_directory
@@ -21,27 +20,25 @@ from flit_pipelines.spec.model import (
     MigrationSpec,
     PracticeHubConfig,
 )
+from flit_pipelines.spec.settings import ConfigurationError, ConnectionSettings
 
-
-class ConfigurationError(FlitError, RuntimeError):
-    """A required environment variable is missing (names the variable, never a value)."""
+__all__ = ["ConfigurationError", "files_root", "open_fhir", "open_source", "require_env"]
 
 
 def require_env(name: str) -> str:
     """The variable's value. Raises ConfigurationError naming the variable (never a value)."""
     value = os.environ.get(name)
     if not value:
-        raise ConfigurationError(f"environment variable {name} is not set")
+        raise ConfigurationError(f"environment variable {name} is not set: set it before starting `dg dev` "
+                                 "or the flit command")
     return value
 
 
-def _optional_env(name: str | None) -> str | None:
-    return (os.environ.get(name) or None) if name else None
-
-
-def open_source(spec: MigrationSpec, *, run_id: str | None = None) -> Source:
+def open_source(spec: MigrationSpec, *, run_id: str | None = None,
+                settings: ConnectionSettings | None = None) -> Source:
     """The spec's source reader; ``run_id`` scopes an API reader's rate-limit patience to the wave run
-    (``source.rate_limit_patience_seconds``, ``http.patience``).
+    (``source.rate_limit_patience_seconds``, ``http.patience``); ``settings``: the run's source settings
+    (launchpad overrides; default: the environment variables the spec names).
 
     * ``csv_export``: ``CsvExportSource`` on the directory in ``directory_env``;
     * ``database``: the first of ``odbc_env`` (pyodbc), ``url_env`` (SQLAlchemy), ``export_dir_env``
@@ -50,44 +47,44 @@ def open_source(spec: MigrationSpec, *, run_id: str | None = None) -> Source:
     * ``practicehub_api``: ``PracticeHubSource`` with its API key, cursors under ``<data>/cursors``;
     * ``fhir_api``: ``FhirSource`` (``open_fhir``).
 
-    Raises ConfigurationError naming the variables when none is set.
+    Raises ConfigurationError naming the missing variable, what it holds and its launchpad field.
     """
     cfg = spec.source
+    st = settings or ConnectionSettings.of(spec, "source")
     if isinstance(cfg, CsvExportConfig):
-        return CsvExportSource(resolve_directory(require_env(cfg.directory_env)), chunk_bytes=cfg.chunk_bytes,
+        return CsvExportSource(resolve_directory(st.require(cfg.directory_env)), chunk_bytes=cfg.chunk_bytes,
                                encoding=cfg.encoding, delimiter=cfg.delimiter, max_record_bytes=cfg.max_record_bytes)
     if isinstance(cfg, DatabaseConfig):
         from flit_pipelines.sources.database import DatabaseSource
 
-        if odbc := _optional_env(cfg.odbc_env):
-            return DatabaseSource.from_odbc(odbc, chunk_rows=cfg.chunk_rows)
-        if url := _optional_env(cfg.url_env):
-            return DatabaseSource.from_url(url, chunk_rows=cfg.chunk_rows)
-        if export := _optional_env(cfg.export_dir_env):
-            return CsvExportSource(resolve_directory(export))
-        names = ", ".join(e for e in (cfg.odbc_env, cfg.url_env, cfg.export_dir_env) if e)
-        raise ConfigurationError(f"set one of the environment variables {names}")
+        env, value = st.require_any([e for e in (cfg.odbc_env, cfg.url_env, cfg.export_dir_env) if e])
+        if env == cfg.odbc_env:
+            return DatabaseSource.from_odbc(value, chunk_rows=cfg.chunk_rows)
+        if env == cfg.url_env:
+            return DatabaseSource.from_url(value, chunk_rows=cfg.chunk_rows)
+        return CsvExportSource(resolve_directory(value))
     if isinstance(cfg, AscendApiConfig):
         from flit_pipelines.sources.ascend_api import AscendApiSource
 
         return AscendApiSource(
-            api_base=require_env(cfg.api_base_env), token_url=require_env(cfg.token_url_env),
-            client_id=require_env(cfg.client_id_env), client_secret=require_env(cfg.client_secret_env),
-            organization_id=require_env(cfg.organization_id_env), page_size=cfg.page_size,
+            api_base=st.require(cfg.api_base_env), token_url=st.require(cfg.token_url_env),
+            client_id=st.require(cfg.client_id_env), client_secret=st.require(cfg.client_secret_env),
+            organization_id=st.require(cfg.organization_id_env), page_size=cfg.page_size,
             patience=_patience(spec, run_id, "the Dentrix Ascend API"))
     if isinstance(cfg, PracticeHubConfig):
         from flit_pipelines.sources.practicehub_api import PracticeHubSource
 
         return PracticeHubSource(
-            api_base=require_env(cfg.api_base_env), api_key=require_env(cfg.api_key_env),
+            api_base=st.require(cfg.api_base_env), api_key=st.require(cfg.api_key_env),
             app_details=cfg.app_details, page_size=cfg.page_size, requests_per_second=cfg.requests_per_second,
             state_dir=_data_dir() / "cursors" / spec.migration, patience=_patience(spec, run_id, "the PracticeHub API"))
     if isinstance(cfg, FhirConfig):
-        return open_fhir(spec, cfg, run_id)
+        return open_fhir(spec, cfg, run_id, st)
     raise ConfigurationError(f"unknown source kind {getattr(cfg, 'kind', None)!r}")
 
 
-def open_fhir(spec: MigrationSpec, cfg: FhirConfig, run_id: str | None) -> Source:
+def open_fhir(spec: MigrationSpec, cfg: FhirConfig, run_id: str | None,
+              settings: ConnectionSettings | None = None) -> Source:
     """``FhirSource`` on ``base_url_env``: a bearer token (``token_env``) when set, else SMART Backend
     Services when ``client_id_env`` and ``private_key_path_env`` are set (token URL from
     ``token_url_env`` or discovered), else no authorisation; exports under ``<data>/cursors/<migration>``.
@@ -98,20 +95,23 @@ def open_fhir(spec: MigrationSpec, cfg: FhirConfig, run_id: str | None) -> Sourc
     """
     from flit_pipelines.sources.fhir import BackendServicesAuth, BearerAuth, FhirClient, FhirSource, load_private_key
 
-    client = FhirClient(require_env(cfg.base_url_env), requests_per_second=cfg.requests_per_second,
+    st = settings or ConnectionSettings.of(spec, "source")
+
+    client = FhirClient(st.require(cfg.base_url_env), requests_per_second=cfg.requests_per_second,
                         patience=_patience(spec, run_id, "the FHIR server"))
-    client_id, key_path = _optional_env(cfg.client_id_env), _optional_env(cfg.private_key_path_env)
-    if token := _optional_env(cfg.token_env):
+    client_id, key_path = st.get(cfg.client_id_env), st.get(cfg.private_key_path_env)
+    if token := st.get(cfg.token_env):
         client.auth = BearerAuth(token)
     elif client_id and key_path:
-        token_url = _optional_env(cfg.token_url_env)
+        token_url = st.get(cfg.token_url_env)
         client.auth = BackendServicesAuth(client_id, load_private_key(key_path), client.token_request,
                                           token_url or client.discover_token_url, scope=cfg.scope, clock=client.clock)
     elif client_id or key_path:
-        raise ConfigurationError(f"set both {cfg.client_id_env} and {cfg.private_key_path_env} "
-                                 "for SMART Backend Services")
+        raise ConfigurationError(f"{spec.migration} source: SMART Backend Services needs both "
+                                 f"{cfg.client_id_env} and {cfg.private_key_path_env}; only one is set. "
+                                 f"{st.missing(cfg.private_key_path_env if client_id else cfg.client_id_env)}")
     return FhirSource(client, state_dir=_data_dir() / "cursors" / spec.migration, objects=spec.objects,
-                      mode=cfg.mode, group_id=_optional_env(cfg.group_id_env), run_id=run_id,
+                      mode=cfg.mode, group_id=st.get(cfg.group_id_env), run_id=run_id,
                       page_size=cfg.page_size, max_age_hours=cfg.export_reuse_hours,
                       max_wait_seconds=cfg.export_max_wait_seconds)
 
@@ -128,13 +128,14 @@ def _data_dir() -> Path:
     return Path(default_data_dir())
 
 
-def files_root(spec: MigrationSpec) -> Path | None:
+def files_root(spec: MigrationSpec, settings: ConnectionSettings | None = None) -> Path | None:
     """Where the source's document files are: the CSV export directory, ``documents_dir_env``, or for
     an API source (attachments downloaded during extract) ``<FLIT_DATA_DIR>/files/<migration>``."""
     cfg = spec.source
+    st = settings or ConnectionSettings.of(spec, "source")
     if isinstance(cfg, CsvExportConfig):
-        return resolve_directory(require_env(cfg.directory_env))
-    value = _optional_env(cfg.documents_dir_env)
+        return resolve_directory(st.require(cfg.directory_env))
+    value = st.get(cfg.documents_dir_env)
     if value:
         return resolve_directory(value)
     if isinstance(cfg, AscendApiConfig | PracticeHubConfig | FhirConfig):  # attachments downloaded during extract

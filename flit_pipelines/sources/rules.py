@@ -95,7 +95,9 @@ def _column_rules(name: str, col: ColumnSpec, value: pd.Series, text: pd.Series 
         if longer is not None:
             yield f"{name}: max_length {limit}", col.action("max_length"), longer
         if col.isin is not None:
-            yield f"{name}: isin({list(col.isin)!r})", col.action("isin"), _mask(pc.invert(pc.is_in(arr, pa.array(col.isin, pa.string()))))
+            # an empty value is not a wrong value (``nullable`` decides about those), as in Pandera's isin
+            outside = pc.and_(pc.invert(pc.is_in(arr, pa.array(col.isin, pa.string()))), pc.is_valid(arr))
+            yield f"{name}: isin({list(col.isin)!r})", col.action("isin"), _mask(outside)
         if col.pattern is not None:  # Python re semantics (matched at the start), as Pandera's str_matches
             yield f"{name}: str_matches({col.pattern!r})", col.action("pattern"), (value.notna() & ~value.str.match(col.pattern)
                                                              .fillna(False).astype(bool)).to_numpy(bool)

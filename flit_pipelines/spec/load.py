@@ -126,6 +126,22 @@ def approval_status(spec: MigrationSpec) -> ApprovalStatus:
     return ApprovalStatus(not reasons, reasons, expected)
 
 
+def approval_command(migration: str) -> str:
+    """The command a reviewer runs to approve a field map: ``flit spec approve <migration> --by NAME``
+    (prefixed as the user runs flit, e.g. ``./scripts/dev flit``)."""
+    from flit_pipelines.data_dirs import command_prefix
+
+    return f"{command_prefix()} spec approve {migration} --by NAME"
+
+
+def approval_fix(spec: MigrationSpec) -> str:
+    """What to do when the field map is not approved (value-free): review it, run the approval command
+    with the reviewer's name, reload the code location."""
+    return (f"To approve it, review the field map (the field_map asset's field_map.md), then run "
+            f"`{approval_command(spec.migration)}` with the reviewer's name for NAME, and reload the code "
+            f"location (or re-run) so the wave sees the approval.")
+
+
 def approve_spec_file(path: str | Path, approved_by: str, approved_at: str) -> str:
     """Write the approval block of a spec file in place (keeps the rest of the file byte-for-byte).
 

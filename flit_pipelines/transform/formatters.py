@@ -169,6 +169,20 @@ ONE_COLUMN: dict[str, Callable[[pd.Series], pd.Series]] = {
     "strip": lambda s: s.astype("string").str.strip(),
 }
 
+# What the one-line formatters above do, for the spec reference (docs/spec-reference.md); the
+# functions carry their own docstrings.
+SUMMARIES: dict[str, str] = {
+    "date": "ISO date (YYYY-MM-DD): Pipedrive/HighLevel date fields.",
+    "datetime": "Date and time for people, in UTC (notes, descriptions).",
+    "datetime_rfc3339": "RFC 3339 UTC timestamp (Pipedrive v2 times).",
+    "v1_datetime": "YYYY-MM-DD HH:MM:SS UTC (Pipedrive v1 note add_time).",
+    "time_hhmm": "HH:MM in UTC (Pipedrive activity due_time).",
+    "wall_datetime": "Local wall time without a zone, for people.",
+    "amount": "Number as text with two decimals (currency amounts in text fields).",
+    "int": "Number rounded to a whole number; unparseable values become null.",
+    "lower": "Lower-cased text.", "upper": "Upper-cased text.", "strip": "Text without surrounding spaces.",
+}
+
 MULTI_COLUMN = {"duration_hhmm": duration_hhmm, "contact_list": contact_list, "date_at": date_at,
                 "plus_minutes": plus_minutes, "datetime_offset": datetime_offset,
                 "date_from_parts": date_from_parts, "parse_date": parse_date}

@@ -119,3 +119,19 @@ def test_dagster_failures_pass_and_interrupts_are_untouched():
 
     with pytest.raises(KeyboardInterrupt):
         interrupted()
+
+
+def test_a_scrubbed_http_failure_names_the_connection_check(monkeypatch):
+    import requests
+
+    monkeypatch.setenv("FLIT_COMMAND", "./scripts/dev flit")
+
+    @value_free_errors("clinic_to_pipedrive/load/persons")
+    def body():
+        raise requests.ConnectionError(f"HTTPSConnectionPool(host='x', port=443): /v1/persons?q={SSN}")
+
+    with pytest.raises(ScrubbedError) as info:
+        body()
+    text = _serialised(info.value)
+    assert "(`./scripts/dev flit check clinic_to_pipedrive` tests every connection of the migration)" in text
+    assert SSN not in text

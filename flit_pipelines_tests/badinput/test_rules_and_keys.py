@@ -50,6 +50,20 @@ def test_each_rule_quarantines_or_warns_as_declared():
                                 "paid within cost": 1}
 
 
+def test_an_empty_value_passes_isin_and_pattern():
+    """An optional coded column left empty (the bundled Synthea sample has no encounter STATUS) is not a
+    wrong code: isin and pattern judge values, ``nullable`` judges emptiness."""
+    obj = SourceObject.model_validate({"file": "v.csv", "primary_key": "id", "columns": {
+        "id": {"type": "int"}, "status": {"required": False, "isin": ["completed", "no-show"]},
+        "code": {"required": False, "pattern": "^[A-Z]\\d+$"}}})
+    df = pd.DataFrame({"id": ["1", "2", "3", "4"], "status": [None, "completed", "lost", None],
+                       "code": [None, "D1", None, "x9"]}, dtype="string")
+    r = split_chunk(obj, "v", df, first_row=1, now=datetime(2026, 12, 1, tzinfo=UTC), seen_keys=None)
+    assert r.quarantine.set_index("row_number")["reason"].to_dict() == {
+        3: "status: isin(['completed', 'no-show'])", 4: "code: str_matches('^[A-Z]\\\\d+$')"}
+    assert r.good["id"].tolist() == [1, 2]
+
+
 def test_not_in_future_follows_the_injected_clock():
     df = frame(born=["2030-01-01"])
     assert len(split(df, now=datetime(2029, 12, 31, tzinfo=UTC)).quarantine) == 1

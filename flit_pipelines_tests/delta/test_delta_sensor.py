@@ -41,7 +41,7 @@ def env(tmp_path, monkeypatch, practice_template):
 
     d = defs()
     with dg.instance_for_test() as instance:
-        yield {"db": db, "defs": d, "instance": instance, "sensor": d.get_sensor_def(f"{M}_delta_pickup"),
+        yield {"db": db, "defs": d, "instance": instance, "sensor": d.resolve_sensor_def(f"{M}_delta_pickup"),
                "data": tmp_path / "data"}
 
 

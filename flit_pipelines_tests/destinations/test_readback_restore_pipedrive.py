@@ -17,7 +17,7 @@ from flit_pipelines.destinations.pipedrive.destination import PipedriveDestinati
 from flit_pipelines.destinations.pipedrive.errors import SchemaError
 from flit_pipelines.ledger import Ledger
 from flit_pipelines.transform.payload import build_payload
-from flit_pipelines_tests.conftest import FIXTURE_EXPORT, TOKEN
+from flit_pipelines_tests.conftest import FIXTURE_EXPORT, TOKEN, sandbox_stats
 
 ORDER = ["organizations", "providers", "persons", "visits", "treatment_plans", "billing", "clinical_notes",
          "relationship_notes", "documents"]
@@ -196,6 +196,33 @@ def test_find_matches_unique_ambiguous_keyed_case(env):
     orgs = spec.targets["organizations"].model_copy(update={"options": {"match_existing": "name"}})
     org = str(client.create("organization", {"name": "Main Street Clinic"})["id"])
     assert dest.find_matches("organizations", orgs, ["main street clinic"]) == {"main street clinic": org}
+
+
+def _person_reads(url: str) -> dict[str, int]:
+    return {op: n for op, n in sandbox_stats(url)["requests_by_operation"].items()
+            if op.startswith("GET /api/v2/persons")}
+
+
+def test_match_existing_costs_one_listing_per_load_never_a_search_per_record(env, sandbox):
+    """Issue 12 item 1: the account's persons are listed once for the load; no person search per
+    record, whatever the number of chunks; matching still finds the pre-existing person."""
+    dest, spec, client = env["dest"], env["spec"], env["client"]
+    assert spec.targets["persons"].options["match_existing"] == "email"
+    payload = build_payload(spec, "persons", env["frames"])
+    email = next(e for e in env["frames"]["patients"]["EMAIL"].dropna().astype(str) if "@" in e)
+    pre = str(client.create("person", {"name": "Already here", "emails": [{"value": email.upper()}]})["id"])
+    before = _person_reads(sandbox)
+    for name in ("organizations", "providers"):
+        load_target(spec=spec, target_name=name, payload=build_payload(spec, name, env["frames"]), destination=dest,
+                    ledger=env["ledger"], run_id="r1", wave="sample", max_workers=2)
+    summary = load_target(spec=spec, target_name="persons", payload=payload, destination=dest, ledger=env["ledger"],
+                          run_id="r1", wave="sample", max_workers=2, chunk_rows=2)
+    reads = {op: n - before.get(op, 0) for op, n in _person_reads(sandbox).items() if n != before.get(op, 0)}
+    assert "GET /api/v2/persons/search" not in reads, reads
+    # one listing for find_existing, one for the match index (each one page here), ids= checks of hits
+    assert reads.get("GET /api/v2/persons", 0) <= 2 + len(payload) // 2, reads
+    assert summary.failed == 0 and len(payload) >= 3 and summary.matched_existing == 1
+    assert pre in set(env["ledger"].crosswalk_frame(spec.migration, "persons")["dest_id"].astype(str))
 
 
 def test_match_existing_is_validated(env):

@@ -374,6 +374,24 @@ def test_bulk_results_with_successes_and_failures_are_matched_by_external_id(env
     assert {k: live[k] for k in xw} == xw
 
 
+def test_a_clean_job_reads_only_its_successful_results_and_jobs_are_not_cut_by_rows(env):
+    """Issue 12 item 1: the job's counters say no row failed and none is unprocessed, so only
+    ``successfulResults`` is read; a small ``chunk_rows`` does not split the records into several jobs
+    (Bulk jobs are sized by upload bytes, ``SalesforceDestination.batch_rows``)."""
+    env.sandbox()
+    dest = env.destination()
+    dest.ensure_schema()
+    env.load(dest, "users")
+    before = env.stats()
+    summary = env.load(dest, "patients", chunk_rows=2)
+    assert (summary.created, summary.failed) == (5, 0)
+    d = delta(env.stats(), before)
+    assert count_ops({"requests_by_operation": d}, "/jobs/ingest", "POST") == 1
+    assert count_ops({"requests_by_operation": d}, "/jobs/ingest/{job_id}/{kind}", "GET") == 1  # result reads
+    assert dest.writer.stats.result_reads_skipped == 2
+    assert set(env.xw("patients")) == {"1", "2", "3", "4", "5"}
+
+
 def test_unable_to_lock_row_is_retried_and_lands(env):
     env.sandbox()
     dest = env.destination()

@@ -108,6 +108,7 @@ def test_unapproved_field_map_blocks_every_load(migration_env, capsys):
     assert main(["run", M, "--wave", "full", "--log-level", "ERROR"]) == 1
     out = capsys.readouterr().out
     assert "failed checks: field_map_approved" in out
+    assert f"spec approve {M} --by NAME` with the reviewer's name for NAME" in out  # the fix, in the check's text
     stats = sandbox_stats(migration_env["sandbox"])
     assert writes(stats) == 0
     assert "person" not in stats["entities"] or stats["entities"]["person"]["active"] == 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import mimetypes
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +51,6 @@ log = logging.getLogger(__name__)
 CUSTOM_FIELD_ENTITIES = ("person", "organization", "deal")
 FATAL_STATUSES = {401, 402, 403}
 GONE_STATUSES = (404, 410)
-SEARCH_WORKERS = 4  # searches share the 10 requests / 2 s search limit (notes 8); more threads only queue
 
 
 class PipedriveDestination(MatchByCandidates):
@@ -76,6 +74,8 @@ class PipedriveDestination(MatchByCandidates):
         self.stages: dict[str, dict[str, int]] = {}
         self._fallback: str | None = None
         self._users: dict[str, str] | None = None
+        # (entity, match field) -> {normalised value: [dest IDs]}: one listing per load (match_candidates)
+        self._match_indexes: dict[tuple[str, str], dict[str, list[str]]] = {}
 
     # -- schema --------------------------------------------------------------------------------
     def ensure_schema(self, spec: MigrationSpec | None = None) -> dict[str, Any]:
@@ -487,32 +487,51 @@ class PipedriveDestination(MatchByCandidates):
     def match_candidates(self, target_name: str, target: Target, values: Sequence[str]) -> dict[str, list[str]]:
         """Normalised value -> IDs of the live records carrying it that have no source key of ours.
 
-        One exact search per distinct value (v2 ``persons/search`` / ``organizations/search`` with
-        ``fields=<match_existing>&exact_match=true``, case-insensitive, 20 tokens each, at most 10
-        per 2 s; notes 4.1, 6), then one ``ids=`` read per 100 hits to check the source key and
-        that the record really carries the value. Values without candidates are absent.
+        The account's records of the entity are listed once per load (v2 cursor listing, 500 per page;
+        notes 3) into an index of the ones without our source key, by their ``match_existing`` value
+        (``_match_index``); each call then costs one ``ids=`` read per 100 hits, to check that a
+        candidate is still live, still without our key and still carries the value (another run may
+        have claimed it since). An account that held no such record costs nothing more. This keeps
+        ``match_existing`` at the request floor: one listing per load, never one search per record
+        (Pipedrive's search allows 10 requests per 2 s; notes 8). A record created by someone else
+        during the load is not matched (it is created anew; the dedup pass or the duplicate report
+        finds it). Values without candidates are absent.
         Raises SchemaError if the target has no valid ``options.match_existing``.
         """
         field = target.options.get("match_existing")
         if field is None:
             raise SchemaError(f"target {target_name}: options.match_existing is not set")
-        self.prepare(target_name, target)
-        entity = target.entity
-        wanted = list(dict.fromkeys(v for v in map(normalise_match, values) if v))
-        search_field = MATCH_FIELDS[entity][field]
-        with ThreadPoolExecutor(max_workers=SEARCH_WORKERS, thread_name_prefix="pd-match") as pool:
-            hits = dict(zip(wanted, pool.map(lambda v: self.client.search_exact(entity, search_field, v), wanted),
-                            strict=True))
-        ids = list(dict.fromkeys(str(i) for found in hits.values() for i in found))
-        items = {str(i["id"]): i for i in self._live_items(entity, ids)}
+        index = self._match_index(target_name, target, field)
+        wanted = [v for v in dict.fromkeys(map(normalise_match, values)) if v and v in index]
+        if not wanted:
+            return {}
+        ids = list(dict.fromkeys(i for v in wanted for i in index[v]))
+        items = {str(i["id"]): i for i in self._live_items(target.entity, ids)}
         out: dict[str, list[str]] = {}
-        for value, found in hits.items():
-            live = [str(i) for i in found if str(i) in items and not self._key_of(entity, items[str(i)])
-                    and _carries(items[str(i)], field, value)]
+        for value in wanted:
+            live = [i for i in index[value] if i in items and not self._key_of(target.entity, items[i])
+                    and _carries(items[i], field, value)]
             if live:
                 out[value] = live
         return out
 
+    def _match_index(self, target_name: str, target: Target, field: str) -> dict[str, list[str]]:
+        """Normalised ``field`` value -> IDs of the live records of the target's entity without a
+        source key of ours, from one listing of the entity, kept for this destination object (one
+        load step). IDs in listing order (oldest first)."""
+        cache = self._match_indexes
+        if (target.entity, field) not in cache:
+            self.prepare(target_name, target)
+            index: dict[str, list[str]] = {}
+            for item in self.client.list(target.entity):
+                if item.get("is_deleted") or item.get("active_flag") is False or self._key_of(target.entity, item):
+                    continue
+                raw = ([e.get("value") if isinstance(e, dict) else e for e in item.get("emails") or []]
+                       if field == "email" else [item.get(field)])
+                for value in dict.fromkeys(filter(None, map(normalise_match, raw))):
+                    index.setdefault(value, []).append(str(item["id"]))
+            cache[(target.entity, field)] = index
+        return cache[(target.entity, field)]
 
 
 def _carries(item: dict[str, Any], field: str, value: str) -> bool:

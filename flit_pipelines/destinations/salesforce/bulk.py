@@ -106,6 +106,7 @@ class BulkStats:
     records_submitted: int = 0
     records_resubmitted: int = 0
     polls: int = 0
+    result_reads_skipped: int = 0  # result sets the job's counters showed empty (never requested)
     by_error: dict[str, int] = field(default_factory=dict)
 
     def snapshot(self) -> dict[str, Any]:
@@ -299,7 +300,7 @@ class BulkWriter:
                 raise BulkJobFailed(job_id, f"Bulk API 2.0 {operation} job of {sobject} ended {state}: "
                                             f"{scrub(message)} (every row of the job is affected; check the "
                                             "spec's field names and the permission set's field-level security)")
-        return self._results(info, job_id, items, state, message)
+        return self._results(info, job_id, items, state, message, final)
 
     def _abort_quietly(self, sobject: str, job_id: str) -> None:
         try:
@@ -339,23 +340,36 @@ class BulkWriter:
             return []
         return list(csv.DictReader(io.StringIO(text)))
 
-    def _results(self, info: TargetInfo, job_id: str, items: list[WriteItem], state: str, message: str
-                 ) -> dict[str, WriteOutcome]:
+    def _results(self, info: TargetInfo, job_id: str, items: list[WriteItem], state: str, message: str,
+                 final: dict[str, Any]) -> dict[str, WriteOutcome]:
+        """Outcomes by source key from the job's result sets. Only the sets the finished job's counters
+        say are not empty are read (``numberRecordsProcessed`` counts successes and failures,
+        ``numberRecordsFailed`` the failures; notes §1.1): a clean job costs one result read, not three."""
         by_key = {i.key: i for i in items}
         ext = info.external_id
         out: dict[str, WriteOutcome] = {}
-        for row in self._result_rows(info.sobject, job_id, "successfulResults"):
+        processed, failed = _counter(final, "numberRecordsProcessed"), _counter(final, "numberRecordsFailed")
+        complete = state == "JobComplete" and processed is not None and failed is not None
+        wanted = {"successfulResults": not complete or processed - failed > 0,
+                  "failedResults": not complete or failed > 0,
+                  "unprocessedrecords": not complete or processed < len(items)}
+        for kind, read in wanted.items():
+            if not read:
+                self.stats.result_reads_skipped += 1
+        for row in (self._result_rows(info.sobject, job_id, "successfulResults")
+                    if wanted["successfulResults"] else []):
             key = row.get(ext)
             if key in by_key:
                 out[key] = WriteOutcome(dest_id=row.get("sf__Id") or None,
                                         created=str(row.get("sf__Created", "")).lower() == "true")
-        for row in self._result_rows(info.sobject, job_id, "failedResults"):
+        for row in self._result_rows(info.sobject, job_id, "failedResults") if wanted["failedResults"] else []:
             key = row.get(ext)
             if key in by_key:
                 values = list(sendable(by_key[key].body).values())
                 code, msg = parse_bulk_error(row.get("sf__Error") or "", values)
                 out[key] = WriteOutcome(error=error_text(code, msg), code=code)
-        for row in self._result_rows(info.sobject, job_id, "unprocessedrecords"):
+        for row in (self._result_rows(info.sobject, job_id, "unprocessedrecords")
+                    if wanted["unprocessedrecords"] else []):
             key = row.get(ext)
             if key in by_key and key not in out:
                 why = f"job ended {state}" + (f": {scrub(message)}" if message else "")
@@ -451,3 +465,11 @@ def _csv_line(cells: Sequence[str]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerow(cells)
     return buf.getvalue()
+
+
+def _counter(job: dict[str, Any], name: str) -> int | None:
+    """A job-info counter as an int, or None when absent or not a number (then every result set is read)."""
+    try:
+        return int(job[name])
+    except (KeyError, TypeError, ValueError):
+        return None
