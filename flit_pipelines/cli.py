@@ -245,7 +245,10 @@ def _print_report(rep: dict | list[dict], html: Path | None = None) -> None:
 
 
 def cmd_run(args) -> int:
-    ok = run_wave(args.migration, args.wave, log_level=args.log_level)
+    from flit_pipelines.progress_terminal import terminal_progress
+
+    with terminal_progress(args.log_level):  # a live line per step (plain lines when not a terminal)
+        ok = run_wave(args.migration, args.wave, log_level=args.log_level)
     try:
         _print_report(summary_reports(args.migration, args.wave), _html_path(args.migration, args.wave))
     except Exception as exc:  # the report is a courtesy here; the exit code is the run's

@@ -31,6 +31,7 @@ from flit_pipelines.assets.record_issues import (
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.assets.run_events import step_events
 from flit_pipelines.assets.source_profile import source_profile_asset
+from flit_pipelines.assets.step_progress import step_progress
 from flit_pipelines.delta.deletions import (
     delete_records,
     deletion_rows,
@@ -254,11 +255,16 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
         else:
             schema = arrow_schema(obj)
             tmp, writer = parquet.writer(key, wave, schema)
+            progress = step_progress(context, f"extract {obj_name}", unit="rows")
+
+            def write(df: pd.DataFrame) -> None:
+                writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False))
+                progress.advance(len(df))
+
             try:
-                stats = run_extract(
-                    source, obj, obj_name,
-                    write=lambda df: writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False)),
-                    quarantine=quarantined.append, keep_ids=keep_ids, limit=limit)
+                stats = run_extract(source, obj, obj_name, write=write, quarantine=quarantined.append,
+                                    keep_ids=keep_ids, limit=limit)
+                progress.finish()
                 if stats.rows_kept == 0:
                     writer.write_table(pa.Table.from_pandas(empty_frame(obj), schema=schema, preserve_index=False))
             finally:
@@ -363,9 +369,12 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
                 previous = pd.read_parquet(here.with_name(f"{base_wave(here, wave)}.parquet"))
                 to_load = pd.concat([payload, deletion_rows(spec, target, gone, previous)], ignore_index=True)
         holds, issue_doc = holds_and_flags(spec, target, read_issues(parquet, spec, target, wave))
+        progress = step_progress(context, f"load {target}", len(to_load), client=dest.client)
         summary = load_target(spec=spec, target_name=target, payload=to_load, destination=dest, ledger=ledger,
                               run_id=context.run.run_id, wave=wave,
-                              max_workers=int(spec.destination.settings.get("max_workers", 8)), extra_holds=holds)
+                              max_workers=int(spec.destination.settings.get("max_workers", 8)), extra_holds=holds,
+                              on_progress=progress.update)
+        progress.finish()
         if issue_doc["held"] or issue_doc["flagged"]:
             context.log.warning(f"{target}: {issue_doc['held']} records held back, {len(issue_doc['flagged'])} "
                                 f"flagged ({issue_doc['by_kind']}); reasons in the migration report")

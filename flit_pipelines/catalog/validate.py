@@ -9,12 +9,14 @@ spec path and the line, never after approval at load time. Custom fields (``cust
 
 from __future__ import annotations
 
+import functools
 import string
 from dataclasses import dataclass
 
 import yaml
 
 from flit_pipelines.catalog.load import load_catalog
+from flit_pipelines.spec.load import FAST_LOADER
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.transform.formatters import MULTI_COLUMN, ONE_COLUMN
 
@@ -53,10 +55,12 @@ def _template_formats(template: str | None) -> list[str]:
 
 def check_spec(spec: MigrationSpec, text: str) -> list[Finding]:
     """Every catalog and formatter problem of ``spec`` (``text``: its YAML, for line numbers)."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        root = None
+    @functools.cache
+    def root() -> yaml.Node | None:  # parsed again only when a finding needs its line (rare)
+        try:
+            return yaml.compose(text, Loader=FAST_LOADER)
+        except yaml.YAMLError:
+            return None
     known = set(ONE_COLUMN) | set(MULTI_COLUMN)
     out: list[Finding] = []
     catalog = load_catalog(spec.destination.kind)
@@ -64,11 +68,11 @@ def check_spec(spec: MigrationSpec, text: str) -> list[Finding]:
     def fmt_check(fmt: str | None, template: str | None, path: tuple[str, ...]) -> None:
         if fmt and fmt not in known:
             out.append(Finding(f"{'.'.join(path)}: formatter {fmt!r} does not exist (known: {', '.join(sorted(known))})",
-                               _line(root, (*path, "format")) or _line(root, path)))
+                               _line(root(), (*path, "format")) or _line(root(), path)))
         for f in _template_formats(template):
             if f not in ONE_COLUMN:
                 out.append(Finding(f"{'.'.join(path)}: template formatter {f!r} does not exist or takes several "
-                                   f"columns (known: {', '.join(sorted(ONE_COLUMN))})", _line(root, path)))
+                                   f"columns (known: {', '.join(sorted(ONE_COLUMN))})", _line(root(), path)))
 
     for tname, t in spec.targets.items():
         ent = catalog.target_entity(t)
@@ -79,12 +83,12 @@ def check_spec(spec: MigrationSpec, text: str) -> list[Finding]:
                     out.append(Finding(
                         f"targets.{tname}.fields: {fname!r} is not a field of {spec.destination.kind} {ent.name} "
                         f"(catalog {spec.destination.kind}.yaml; known: {', '.join(sorted(ent.fields))})",
-                        _line(root, (*base, "fields", fname))))
+                        _line(root(), (*base, "fields", fname))))
             for lname in t.lookups:
                 if lname not in ent.lookups and not lname.endswith("__c"):
                     out.append(Finding(
                         f"targets.{tname}.lookups: {lname!r} is not a lookup of {spec.destination.kind} {ent.name} "
-                        f"(known: {', '.join(sorted(ent.lookups))})", _line(root, (*base, "lookups", lname))))
+                        f"(known: {', '.join(sorted(ent.lookups))})", _line(root(), (*base, "lookups", lname))))
         for fname, src in t.fields.items():
             fmt_check(src.format, src.template, (*base, "fields", fname))
         for cname, src in t.custom_fields.items():
@@ -94,9 +98,9 @@ def check_spec(spec: MigrationSpec, text: str) -> list[Finding]:
             path = (*base, "derive")
             if step.format and step.format not in known:
                 out.append(Finding(f"targets.{tname}.derive[{i}] {step.name}: formatter {step.format!r} does not exist",
-                                   _line(root, path)))
+                                   _line(root(), path)))
             for f in _template_formats(step.template):
                 if f not in ONE_COLUMN:
                     out.append(Finding(f"targets.{tname}.derive[{i}] {step.name}: template formatter {f!r} does not "
-                                       "exist", _line(root, path)))
+                                       "exist", _line(root(), path)))
     return out

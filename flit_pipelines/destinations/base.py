@@ -31,6 +31,8 @@ from flit_pipelines.ledger import Ledger, RecordOutcome
 from flit_pipelines.spec.model import MigrationSpec, Target
 from flit_pipelines.transform import FK_PREFIX
 
+PROGRESS_WAKE_SECONDS = 1.0  # how often a load waiting on its requests reports progress (on_progress)
+
 log = logging.getLogger(__name__)
 
 
@@ -217,7 +219,9 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
     """Upsert one target's payload into the destination; idempotent and resumable.
 
     Rows are processed ``chunk_rows`` at a time (bodies are built per chunk, so memory stays bounded);
-    ``on_progress(done, total)`` is called after each chunk. ``extra_holds`` (reason by source ID):
+    ``on_progress(done, total)`` is called at the start, as requests finish (at least every
+    ``PROGRESS_WAKE_SECONDS`` while a chunk's requests are under way, repeating ``done`` when nothing
+    finished) and after each chunk. ``extra_holds`` (reason by source ID):
     records not to send, held like PHI-review records (quarantine row with the reason, audit event
     ``hold``), e.g. a derived value missing input rows (``transform.payload.build_payload_checked``).
 
@@ -230,7 +234,10 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
     summary = LoadSummary(target_name, payload_rows=len(payload))
     destination.prepare(target_name, t)
     if t.entity == "user":
-        return _match_users(spec, target_name, payload, destination, ledger, run_id, wave, summary)
+        summary = _match_users(spec, target_name, payload, destination, ledger, run_id, wave, summary)
+        if on_progress:
+            on_progress(len(payload), len(payload))
+        return summary
 
     resolved, fk_fail = resolve_lookups(spec, target_name, payload, ledger, destination.fallback_owner_id())
     xw = ledger.crosswalk_frame(m, target_name).set_index("source_id")
@@ -352,7 +359,15 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
                         on_progress(min(start + chunk_rows, len(payload)), len(payload))
                     continue
                 futures = [pool.submit(send, item) for item in to_send]
-                finished, pending = wait(futures, return_when=FIRST_EXCEPTION)
+                base = start + len(rows) - len(to_send)  # rows decided without a request
+                pending = set(futures)
+                while True:  # wakes every second so the step's progress speaks during long waits (429s)
+                    finished, pending = wait(pending, timeout=PROGRESS_WAKE_SECONDS, return_when=FIRST_EXCEPTION)
+                    if on_progress:
+                        on_progress(base + len(futures) - len(pending), len(payload))
+                    if not pending or any(f.exception() is not None for f in finished):
+                        break
+                finished = {f for f in futures if f.done()}
                 fatal = next((f.exception() for f in finished if f.exception() is not None), None)
                 if fatal is not None:
                     for f in pending:
@@ -365,6 +380,8 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
                 if on_progress:
                     on_progress(min(start + chunk_rows, len(payload)), len(payload))
 
+    if on_progress:
+        on_progress(0, len(payload))
     try:
         send_chunks()
     finally:  # quarantine reasons are kept even when a fatal error stops the load

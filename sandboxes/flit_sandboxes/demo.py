@@ -11,13 +11,19 @@
   sandbox, read with SMART Backend Services (a fresh RS384 key registered as the sandbox's client)
   -> its own Pipedrive sandbox (practitioners' e-mails as users, but the last; a 5x burst limit).
 
-It sets the environment each spec names itself, starts each sandbox as a child process (logging to
-a file beside its state), runs each migration's sample wave through Dagster, approves its PHI review
-queue as "demo reviewer", runs the full wave, prints each report, lets the delta-pickup sensor take
-one look at the source (``flit delta``) and stops the sandboxes. After the clinic migration it shows
-the map proposing itself: an export of another layout is proposed (``flit propose --like``), its Data
-Availability Report printed, the proposal approved as "demo reviewer" and migrated. The
-committed specs stay unapproved until a person approves them; the demo approves private copies under
+The migrations run at once, one worker process each (``demo_worker``; ``demo_parallel`` shows their
+progress as it comes and prints their summaries in a fixed order at the end). The parent writes what
+they share first (``prepare_shared``: approved spec copies, the demo practice, the Dagster instance's
+and the ledger's tables); they share the Dagster instance in ``DAGSTER_HOME`` and the ledger (SQLite
+in WAL mode, so `flit ... --demo` and the Dagster UI see every migration), each with its own sandboxes,
+accounts and folders. A worker sets the environment its spec names, starts its sandboxes as child
+processes (logging to a file beside their state), runs the sample wave through Dagster, approves its
+PHI review queue as "demo reviewer", runs the full wave, prints the report, lets the delta-pickup
+sensor take one look at the source (``flit delta``) and stops its sandboxes. Beside the clinic
+migration a worker shows the map proposing itself (``clinic_to_pipedrive_v2``, into a Pipedrive
+sandbox of its own): an export of another layout is proposed (``flit propose --like``), its Data
+Availability Report printed, the proposal approved as "demo reviewer" and migrated. The committed
+specs stay unapproved until a person approves them; the demo approves private copies under
 ``data/demo/specs``. The HighLevel sandboxes run with a 10x burst limit
 so the demo takes about a minute; ``benchmarks/load_highlevel_contacts.py`` measures the real
 100-per-10-seconds limit.
@@ -33,7 +39,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -45,6 +51,7 @@ from flit_pipelines.delta.runner import tick
 from flit_pipelines.reports.phi_review import held_frame
 from flit_pipelines.spec import load_all_specs
 from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
+from flit_sandboxes.demo_parallel import run_workers, say
 from flit_sandboxes.dentrix_practice import build_practice
 from flit_sandboxes.practicehub import build_practicehub
 MIGRATIONS = ("clinic_to_pipedrive", "dentrix_to_highlevel", "henry_schein_one_to_highlevel",
@@ -60,6 +67,8 @@ PRACTICEHUB_PATIENTS = 40
 PRACTICEHUB_DEMO_RATE = 20.0
 LIFECYCLE_PIPELINE = {"name": "Patient Lifecycle", "stages": ["New Patient", "Active", "Recall", "Inactive"]}
 ADMIN_EMAIL = "admin@sandbox.example"
+DENTAL = ("dentrix_to_highlevel", "henry_schein_one_to_highlevel")
+PROPOSED = "clinic_to_pipedrive_v2"  # the map proposing itself (propose_drifted_clinic)
 DEMO_REVIEWER = "demo reviewer"  # approves the PHI review queue between the sample and the full wave
 
 
@@ -160,18 +169,13 @@ def _run_practicehub(stack: ExitStack, data_dir: Path) -> tuple[bool, dict]:
         build_practicehub(state, patients=PRACTICEHUB_PATIENTS, seed=7)
     users = data_dir / "salesforce_users.json"
     users.write_text(json.dumps(salesforce_users(state)))
-    spec = data_dir / "specs" / "practicehub_to_salesforce.yaml"
-    text = spec.read_text().replace("requests_per_second: 0.9", f"requests_per_second: {PRACTICEHUB_DEMO_RATE}")
-    spec.write_text(text)
-    approve_spec_file(spec, "flit demo (automatic approval of a private copy)", "2026-11-21T00:00:00+00:00")
     ph = stack.enter_context(sandbox_process(
         "practicehub", state, free_port(), "--token", DEMO_TOKEN, "--rate-per-second", str(PRACTICEHUB_DEMO_RATE + 5)))
     client_id, secret = SALESFORCE_CLIENT
     sf = stack.enter_context(sandbox_process(
         "salesforce", data_dir / "salesforce_sandbox.db", free_port(), "--client-id", client_id,
         "--client-secret", secret, "--users-file", str(users)))
-    print(f"practicehub_to_salesforce: PracticeHub sandbox on {ph} ({PRACTICEHUB_PATIENTS} patients), "
-          f"Salesforce sandbox on {sf}")
+    say(f"PracticeHub sandbox on {ph} ({PRACTICEHUB_PATIENTS} patients), Salesforce sandbox on {sf}")
     return _run("practicehub_to_salesforce", {
         "PRACTICEHUB_API_BASE": f"{ph}/api", "PRACTICEHUB_API_KEY": DEMO_TOKEN, "SALESFORCE_INSTANCE_URL": sf,
         "SALESFORCE_CLIENT_ID": client_id, "SALESFORCE_CLIENT_SECRET": secret})
@@ -180,7 +184,8 @@ def _run_practicehub(stack: ExitStack, data_dir: Path) -> tuple[bool, dict]:
 def propose_drifted_clinic(data_dir: Path, pipedrive_url: str) -> tuple[bool, dict]:
     """The map proposes itself: another clinic export layout (renamed headers, the birth date split
     into parts, extra columns; built with the synthetic builder) is proposed like clinic_to_pipedrive,
-    the Data Availability Report printed, the proposal approved as the demo reviewer and migrated."""
+    the Data Availability Report printed, the proposal approved as the demo reviewer and migrated
+    (into the Pipedrive sandbox at ``pipedrive_url``)."""
     import re
 
     from flit_pipelines.cli import main as flit
@@ -193,12 +198,12 @@ def propose_drifted_clinic(data_dir: Path, pipedrive_url: str) -> tuple[bool, di
     build_clinic_export(plain, patients=40, seed=21)
     drifted_export(plain, drifted)
     migration = "clinic_to_pipedrive_v2"
-    print(f"{migration}: a clinic export of another layout in {drifted}; proposing the map like clinic_to_pipedrive")
+    say(f"a clinic export of another layout in {drifted}; proposing the map like clinic_to_pipedrive")
     if flit(["propose", migration, "--destination", "pipedrive", "--csv", str(drifted), "--like",
              "clinic_to_pipedrive", "--force"]) != 0:
         return False, {}
     spec = Path(os.environ["FLIT_SPEC_DIR"]) / f"{migration}.yaml"
-    print(f"{migration}: Data Availability Report: {data_dir / 'reports' / migration / 'proposal' / 'data_availability.html'}")
+    say(f"Data Availability Report: {data_dir / 'reports' / migration / 'proposal' / 'data_availability.html'}")
     # the demo reviewer accepts each proposal marked for review (a person reads them in the draft)
     spec.write_text(re.sub(r"review: required( \| )?", "", spec.read_text()))
     if flit(["spec", "approve", migration, "--by", DEMO_REVIEWER]) != 0:
@@ -229,8 +234,7 @@ def _run_fhir(stack: ExitStack, data_dir: Path) -> tuple[bool, dict]:
     pd = stack.enter_context(sandbox_process(
         "pipedrive", data_dir / "pipedrive_fhir_sandbox.db", free_port(), "--token", DEMO_TOKEN,
         "--users-file", str(users), "--burst-limit", "200"))  # 5x: ~2,500 records load in about a minute
-    print(f"fhir_clinic_to_pipedrive: FHIR sandbox on {fhir}/fhir (bundled Bulk export, SMART client "
-          f"{FHIR_CLIENT_ID}), Pipedrive sandbox on {pd}")
+    say(f"FHIR sandbox on {fhir}/fhir (bundled Bulk export, SMART client {FHIR_CLIENT_ID}), Pipedrive sandbox on {pd}")
     return _run("fhir_clinic_to_pipedrive", {"FHIR_BASE_URL": f"{fhir}/fhir", "FHIR_CLIENT_ID": FHIR_CLIENT_ID,
                                              "FHIR_PRIVATE_KEY_PATH": str(key), "PIPEDRIVE_API_BASE": pd})
 
@@ -241,12 +245,12 @@ def review_phi_queue(migration: str, reviewer: str = DEMO_REVIEWER) -> int:
     spec = load_all_specs()[migration]
     ledger = FlitResource().ledger()
     held = held_frame(ledger, spec)
-    print(f"{migration}: PHI review queue after the sample wave: {len(held)} held"
-          + (f"; approved by {reviewer!r} ({command_prefix()} phi approve {migration} <target> --all --by ...)"
-             if len(held) else ""))
+    say(f"PHI review queue after the sample wave: {len(held)} held"
+        + (f"; approved by {reviewer!r} ({command_prefix()} phi approve {migration} <target> --all --by ...)"
+           if len(held) else ""))
     for target, rows in held.groupby("target"):
         kinds = ", ".join(f"{p} x{n}" for p, n in rows["patterns"].value_counts().items())
-        print(f"  {target}: {len(rows)} held ({kinds})")
+        say(f"  {target}: {len(rows)} held ({kinds})")
         ledger.approve_phi(migration, str(target), dict(zip(rows["source_id"], rows["patterns"], strict=True)),
                            reviewer)
     return len(held)
@@ -256,17 +260,21 @@ def _run(migration: str, env: dict[str, str], *, delta: bool = True) -> tuple[bo
     os.environ.update(env)
     started = time.monotonic()
     # as a practice would: the sample wave, the PHI review queue approved, then the full wave
+    say("sample wave started")
     ok = run_wave(migration, "sample", log_level="WARNING")
+    say(f"sample wave: {'SUCCESS' if ok else 'FAILED'} after {time.monotonic() - started:.0f} s")
     review_phi_queue(migration)
-    ok = run_wave(migration, "full", log_level="WARNING") and ok
+    full = run_wave(migration, "full", log_level="WARNING")
+    say(f"full wave: {'SUCCESS' if full else 'FAILED'} after {time.monotonic() - started:.0f} s")
+    ok = full and ok
     reports = summary_reports(migration, "full")  # the sample wave's creates beside the full wave's counts
     rep = reports[-1]
     _print_report(reports, html_report(migration))
     if delta:  # the delta-pickup window is open now: one sensor tick (what the Dagster daemon does every poll)
         looked = tick(migration)
-        print(f"{migration}: delta pickup tick: " + (f"skipped ({looked.skip_reason})" if looked.skip_reason else
-              f"ran {looked.partition} over {len(looked.changed_objects or [])} objects: "
-              f"{'SUCCESS' if looked.success else 'FAILURE'}"))
+        say("delta pickup tick: " + (f"skipped ({looked.skip_reason})" if looked.skip_reason else
+            f"ran {looked.partition} over {len(looked.changed_objects or [])} objects: "
+            f"{'SUCCESS' if looked.success else 'FAILURE'}"))
         ok = ok and looked.success is not False
     print(f"{migration}: {time.monotonic() - started:.1f} s, "
           f"{'all checks passed' if ok and rep['all_checks_passed'] else 'FAILED'}\n")
@@ -278,59 +286,139 @@ def html_report(migration: str, wave: str = "full") -> Path:
     return DEMO_DATA_DIR / "reports" / migration / wave / HTML_NAME
 
 
+def _create_stores() -> None:
+    """Create the Dagster instance's SQLite storage and the ledger's tables once, before the workers
+    start, so they never race to create the same schema."""
+    from flit_pipelines.cli import _ensure_dagster_home
+
+    _ensure_dagster_home()
+    import dagster as dg
+
+    with dg.DagsterInstance.get() as instance:
+        instance.get_runs(limit=1)
+    FlitResource().ledger()
+
+
+def prepare_shared(data_dir: Path, only: tuple[str, ...]) -> None:
+    """What the workers share, written once before they start: approved spec copies (the PracticeHub
+    copy reading at the demo rate) and, for the dental migrations, the demo practice with its users and
+    pipelines files."""
+    prepare_demo_env(data_dir)
+    _create_stores()
+    if "practicehub_to_salesforce" in only:
+        spec = data_dir / "specs" / "practicehub_to_salesforce.yaml"
+        text = spec.read_text().replace("requests_per_second: 0.9", f"requests_per_second: {PRACTICEHUB_DEMO_RATE}")
+        spec.write_text(text)
+        approve_spec_file(spec, "flit demo (automatic approval of a private copy)", "2026-11-21T00:00:00+00:00")
+    if any(m in only for m in DENTAL):
+        db, docs = build_demo_practice(data_dir / "practice")
+        (data_dir / "highlevel_users.json").write_text(json.dumps(highlevel_users(db)))
+        (data_dir / "highlevel_pipelines.json").write_text(json.dumps([LIFECYCLE_PIPELINE]))
+        print(f"demo practice: {db} ({DEMO_PATIENTS} patients); its Document Center files in {docs} "
+              "(the Ascend sandbox serves them; Dentrix G documents are flagged for manual re-upload)")
+
+
+def _run_dental(stack: ExitStack, data_dir: Path, m: str) -> tuple[bool, dict]:
+    """The demo practice (Dentrix database, or the Ascend sandbox serving it) -> a HighLevel location."""
+    db = data_dir / "practice" / "practice.db"
+    users, pipelines = data_dir / "highlevel_users.json", data_dir / "highlevel_pipelines.json"
+    location = f"loc_{m.split('_to_')[0]}"
+    hl = stack.enter_context(sandbox_process(
+        "highlevel", data_dir / f"highlevel_{location}.db", free_port(), "--token", DEMO_TOKEN,
+        "--location-id", location, "--users-file", str(users), "--pipelines-file", str(pipelines),
+        "--agency-token", DEMO_AGENCY_TOKEN, "--burst-limit", "1000"))
+    env = {"HIGHLEVEL_API_BASE": hl, "HIGHLEVEL_TOKEN": DEMO_TOKEN, "HIGHLEVEL_LOCATION_ID": location,
+           "HIGHLEVEL_AGENCY_TOKEN": DEMO_AGENCY_TOKEN}
+    if m == "dentrix_to_highlevel":
+        env["DENTRIX_DB_URL"] = f"sqlite:///{db}"
+    else:
+        client_id, secret, org = ASCEND_CLIENT
+        api = stack.enter_context(sandbox_process(
+            "dentrix-ascend", data_dir / "ascend_sandbox.db", free_port(), "--practice", str(db),
+            "--client-id", client_id, "--client-secret", secret, "--organization-id", org))
+        env.update({"ASCEND_API_BASE": f"{api}/ascend-gateway/api",
+                    "ASCEND_TOKEN_URL": f"{api}/oauth/client_credential/accesstoken",
+                    "ASCEND_CLIENT_ID": client_id, "ASCEND_CLIENT_SECRET": secret,
+                    "ASCEND_ORGANIZATION_ID": org})
+    say(f"HighLevel sandbox location {location} on {hl}")
+    return _run(m, env)
+
+
+def run_one(migration: str, *, port: int = 0) -> bool:
+    """One migration end to end, with its own sandboxes (a worker's job; the data directory, spec copies
+    and shared inputs are the parent's, see ``prepare_shared``). ``clinic_to_pipedrive_v2`` is the map
+    proposing itself (``propose_drifted_clinic``). Returns True when every step and check passed.
+
+    The worker reads its spec from a folder of its own holding only the specs it needs: every command
+    loads and validates every spec of its folder (seconds each on a busy machine), and the proposal is
+    drafted, edited and approved there while other workers read theirs. An approved proposal joins
+    ``specs/`` afterwards in one rename, so ``flit ... --demo`` finds it."""
+    data_dir = Path(os.environ.get("FLIT_DATA_DIR") or DEMO_DATA_DIR)
+    shared = Path(os.environ.get("FLIT_SPEC_DIR") or data_dir / "specs")
+    own = data_dir / "worker_specs" / migration
+    own.mkdir(parents=True, exist_ok=True)
+    for name in ("clinic_to_pipedrive",) if migration == PROPOSED else (migration,):
+        shutil.copy(shared / f"{name}.yaml", own / f"{name}.yaml")
+    os.environ["FLIT_SPEC_DIR"] = str(own)
+    with ExitStack() as stack:
+        if migration in ("clinic_to_pipedrive", PROPOSED):
+            state = "pipedrive_sandbox.db" if migration == "clinic_to_pipedrive" else "pipedrive_v2_sandbox.db"
+            url = stack.enter_context(sandbox_process(
+                "pipedrive", data_dir / state, port or free_port(), "--token", DEMO_TOKEN))
+            say(f"Pipedrive sandbox on {url}; data in {data_dir}; Dagster instance {os.environ['DAGSTER_HOME']}")
+            if migration == "clinic_to_pipedrive":
+                ok, _ = _run(migration, {"PIPEDRIVE_API_BASE": url})
+            else:
+                ok, _ = propose_drifted_clinic(data_dir, url)
+                if (own / f"{PROPOSED}.yaml").exists():
+                    tmp = shared / f".{PROPOSED}.yaml.tmp"  # not *.yaml: no reader sees it half written
+                    shutil.copy(own / f"{PROPOSED}.yaml", tmp)
+                    os.replace(tmp, shared / f"{PROPOSED}.yaml")
+        elif migration == "practicehub_to_salesforce":
+            ok, _ = _run_practicehub(stack, data_dir)
+        elif migration == "fhir_clinic_to_pipedrive":
+            ok, _ = _run_fhir(stack, data_dir)
+        elif migration in DENTAL:
+            ok, _ = _run_dental(stack, data_dir, migration)
+        else:
+            raise SystemExit(f"flit demo: no demo for {migration!r}")
+    return ok
+
+
+def worker_command(port: int) -> Callable[[str], list[str]]:
+    """``python -m flit_sandboxes.demo_worker <migration>`` (the clinic migration gets ``--port``)."""
+    def command(migration: str) -> list[str]:
+        extra = ["--port", str(port)] if port and migration == "clinic_to_pipedrive" else []
+        return [sys.executable, "-m", "flit_sandboxes.demo_worker", migration, *extra]
+    return command
+
+
 def run_demo(*, keep: bool = False, port: int = 0, only: tuple[str, ...] = MIGRATIONS) -> int:
-    """Every migration in ``only`` end to end; returns the exit code (0 when every step and check passed)."""
+    """Every migration in ``only`` end to end, concurrently (one worker process each, see
+    ``demo_parallel``); returns the exit code (0 when every step and check passed). The clinic
+    migration brings the map proposing itself (``clinic_to_pipedrive_v2``) as a worker of its own."""
     data_dir = DEMO_DATA_DIR
     if data_dir.exists() and not keep:
         shutil.rmtree(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    prepare_demo_env(data_dir)
     started = time.monotonic()
-    results: dict[str, bool] = {}
-    with ExitStack() as stack:
-        if "clinic_to_pipedrive" in only:
-            url = stack.enter_context(sandbox_process(
-                "pipedrive", data_dir / "pipedrive_sandbox.db", port or free_port(), "--token", DEMO_TOKEN))
-            print(f"Pipedrive sandbox on {url}; data in {data_dir}; Dagster instance {os.environ['DAGSTER_HOME']}")
-            results["clinic_to_pipedrive"], _ = _run("clinic_to_pipedrive", {"PIPEDRIVE_API_BASE": url})
-            results["clinic_to_pipedrive_v2"], _ = propose_drifted_clinic(data_dir, url)  # proposed, approved, run
-            os.environ["CLINIC_EXPORT_DIR"] = "package:sample_data/synthea_csv_sample"
-        if "practicehub_to_salesforce" in only:
-            results["practicehub_to_salesforce"], _ = _run_practicehub(stack, data_dir)
-        if "fhir_clinic_to_pipedrive" in only:
-            results["fhir_clinic_to_pipedrive"], _ = _run_fhir(stack, data_dir)
-        dental = [m for m in only if m in ("dentrix_to_highlevel", "henry_schein_one_to_highlevel")]
-        if dental:
-            db, docs = build_demo_practice(data_dir / "practice")
-            users, pipelines = data_dir / "highlevel_users.json", data_dir / "highlevel_pipelines.json"
-            users.write_text(json.dumps(highlevel_users(db)))
-            pipelines.write_text(json.dumps([LIFECYCLE_PIPELINE]))
-            print(f"demo practice: {db} ({DEMO_PATIENTS} patients); its Document Center files in {docs} "
-                  "(the Ascend sandbox serves them; Dentrix G documents are flagged for manual re-upload)")
-        for m in dental:
-            location = f"loc_{m.split('_to_')[0]}"
-            hl = stack.enter_context(sandbox_process(
-                "highlevel", data_dir / f"highlevel_{location}.db", free_port(), "--token", DEMO_TOKEN,
-                "--location-id", location, "--users-file", str(users), "--pipelines-file", str(pipelines),
-                "--agency-token", DEMO_AGENCY_TOKEN, "--burst-limit", "1000"))
-            env = {"HIGHLEVEL_API_BASE": hl, "HIGHLEVEL_TOKEN": DEMO_TOKEN, "HIGHLEVEL_LOCATION_ID": location,
-                   "HIGHLEVEL_AGENCY_TOKEN": DEMO_AGENCY_TOKEN}
-            if m == "dentrix_to_highlevel":
-                env["DENTRIX_DB_URL"] = f"sqlite:///{db}"
-            else:
-                client_id, secret, org = ASCEND_CLIENT
-                api = stack.enter_context(sandbox_process(
-                    "dentrix-ascend", data_dir / "ascend_sandbox.db", free_port(), "--practice", str(db),
-                    "--client-id", client_id, "--client-secret", secret, "--organization-id", org))
-                env.update({"ASCEND_API_BASE": f"{api}/ascend-gateway/api",
-                            "ASCEND_TOKEN_URL": f"{api}/oauth/client_credential/accesstoken",
-                            "ASCEND_CLIENT_ID": client_id, "ASCEND_CLIENT_SECRET": secret,
-                            "ASCEND_ORGANIZATION_ID": org})
-            print(f"{m}: HighLevel sandbox location {location} on {hl}")
-            results[m], _ = _run(m, env)
-    ok = all(results.values())
-    for m, passed in results.items():
-        print(f"  {m}: {'all checks passed' if passed else 'FAILED'}; HTML report: {html_report(m)}")
+    prepare_shared(data_dir, only)
+    runs = [m for m in MIGRATIONS if m in only]
+    if "clinic_to_pipedrive" in runs:
+        runs.insert(runs.index("clinic_to_pipedrive") + 1, PROPOSED)
+    # the workers' tables are printed here afterwards: the same width as this terminal's
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": str(shutil.get_terminal_size((120, 24)).columns)}
+    print(f"running {len(runs)} migrations at once: {', '.join(runs)}; data in {data_dir}; Dagster instance "
+          f"{os.environ['DAGSTER_HOME']}")
+    workers = run_workers(runs, worker_command(port), env)
+    for w in workers:  # each migration's summary, in a fixed order
+        print(f"\n=== {w.migration} ({w.seconds:.0f} s) ===")
+        print("\n".join(w.output))
+    ok = all(w.ok for w in workers)
+    print()
+    for w in workers:
+        print(f"  {w.migration}: {'all checks passed' if w.ok else 'FAILED'} in {w.seconds:.0f} s; "
+              f"HTML report: {html_report(w.migration)}")
     print(f"demo finished in {time.monotonic() - started:.1f} s: {'all checks passed' if ok else 'FAILED'}")
     print(f"open an HTML report in a browser; the summary again: `{command_prefix()} report <migration> --demo`")
     return 0 if ok else 1

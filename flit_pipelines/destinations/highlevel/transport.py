@@ -175,6 +175,11 @@ class HighLevelTransport:
         """Repeats of a transient failure per idempotent request."""
         return self.retry_policy.max_retries
 
+    @property
+    def write_limiter(self) -> RateLimiter:
+        """The limiter every request shares (its ``limit`` per ``window_seconds``: the progress ETA)."""
+        return self.limiter
+
     def __repr__(self) -> str:  # never show the token
         return f"HighLevelClient({self.api_base!r}, location_id={self.location_id!r})"
 

@@ -159,6 +159,11 @@ class PipedriveTransport:
             pool_size,
         )
 
+    @property
+    def write_limiter(self) -> RateLimiter:
+        """The burst limiter every write shares (its ``limit`` per ``window_seconds``: the progress ETA)."""
+        return self._burst
+
     def __repr__(self) -> str:  # never show the token
         return f"PipedriveClient({self.api_base!r}, burst_limit={self._burst.limit})"
 
