@@ -15,7 +15,9 @@ command to re-propose, never a value.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,7 @@ SAMPLE_ROWS = 2_000
 # A new date or number format makes most values of a column fail; a few malformed rows are bad input,
 # which extract quarantines row by row (issue 9), so they must not stop the wave as drift.
 PARSE_FAILURE_LIMIT = 0.5  # share of filled sampled values of a typed column that may fail to parse
+PROFILE_CACHE_VERSION = 1  # bump when SourceProfile's shape changes (cached pickles then miss)
 
 
 @dataclass
@@ -102,7 +105,7 @@ def check_source(spec: MigrationSpec, source, out_dir: Path) -> DriftResult:
             if share > PARSE_FAILURE_LIMIT:
                 res.problems.append(f"{oname}.{cname}: {share:.0%} of sampled values are not a {col.type} any more")
     res.passed = not res.problems
-    prof = profile_frames(frames, kind=spec.source.kind, where=f"source of {spec.migration}")
+    prof = _profile(frames, spec.source.kind, f"source of {spec.migration}", out_dir.parent / ".profile_cache")
     doc = prof.to_dict()
     for oname, hs in headers.items():
         doc["objects"].setdefault(oname, {"name": oname, "columns": {}})["headers"] = hs
@@ -123,3 +126,27 @@ def check_source(spec: MigrationSpec, source, out_dir: Path) -> DriftResult:
                             f"{cp.fill_rate:.0%}" if cp else "", cp.distinct if cp else "",
                             " ".join(n for _s, n in top[:3]), (cp.shape or "") if cp else ""])
     return res
+
+
+def _profile(frames: dict, kind: str, where: str, cache_dir: Path):
+    """``profile_frames`` of the sampled frames, reused when the same sample was profiled before (the
+    sample and full waves read the same source; the recognisers are most of this check's time). The
+    key is a hash of the sampled values and headers; the cached profile holds statistics only (PHI-free
+    like the profile itself), never a value."""
+    import pandas as pd
+
+    digest = hashlib.sha256(f"{PROFILE_CACHE_VERSION}|{kind}|{where}".encode())
+    for name in sorted(frames):
+        digest.update(f"|{name}|{','.join(frames[name].columns)}|".encode())
+        digest.update(pd.util.hash_pandas_object(frames[name], index=False).to_numpy().tobytes())
+    path = cache_dir / f"{digest.hexdigest()[:40]}.pickle"
+    try:
+        return pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        pass  # absent, from another version or torn: profile again
+    prof = profile_frames(frames, kind=kind, where=where)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(prof))
+    tmp.replace(path)  # atomic: a concurrent wave never reads half a file
+    return prof

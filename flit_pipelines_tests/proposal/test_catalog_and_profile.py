@@ -76,3 +76,29 @@ def test_value_lists_only_for_coded_columns():
     assert names.values is None and names.value_counts is None
     zips = profile_column("ZIP", pd.Series(["02081", "02081", "02081", "02090"]), 4)
     assert zips.values is None and zips.shape == "99999"
+
+
+def test_drift_check_reuses_the_profile_of_an_unchanged_sample_and_redoes_a_changed_one(tmp_path, monkeypatch):
+    """The sample and full waves read the same source: the second drift check takes the cached profile
+    (same documents, no recogniser run); a changed value makes a new profile."""
+    from flit_pipelines.proposal import drift
+    from flit_pipelines.sources.csv_export import CsvExportSource
+    from flit_pipelines_tests.conftest import FIXTURE_EXPORT
+
+    export = tmp_path / "export"
+    shutil.copytree(FIXTURE_EXPORT, export)
+    spec = load_spec(SPEC_DIR / "clinic_to_pipedrive.yaml")
+    calls = []
+    real = drift.profile_frames
+    monkeypatch.setattr(drift, "profile_frames", lambda *a, **k: calls.append(1) or real(*a, **k))
+    reports = tmp_path / "reports"
+    first = drift.check_source(spec, CsvExportSource(export), reports / "sample")
+    second = drift.check_source(spec, CsvExportSource(export), reports / "full")
+    assert first.passed and second.passed and len(calls) == 1
+    assert (reports / "sample" / "source_profile.json").read_text() == (reports / "full" / "source_profile.json").read_text()
+    assert (reports / "sample" / "data_dictionary.csv").read_text() == (reports / "full" / "data_dictionary.csv").read_text()
+    patients = export / "patients.csv"
+    lines = patients.read_text().splitlines()
+    patients.write_text("\n".join(lines[:-1]) + "\n")  # one patient fewer: another sample
+    drift.check_source(spec, CsvExportSource(export), reports / "delta")
+    assert len(calls) == 2
