@@ -41,6 +41,18 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line("tiers: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_dagster_home(tmp_path_factory):
+    """A Dagster home per test process when the environment names none, so a test reaching the CLI without
+    its own never writes the repository's ``dagster_home`` (shared by parallel workers and the demo)."""
+    if os.environ.get("DAGSTER_HOME"):
+        yield
+        return
+    os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster_home"))
+    yield
+    os.environ.pop("DAGSTER_HOME", None)
+
+
 @pytest.fixture(scope="session")
 def spec():
     return load_spec(SPEC_PATH)

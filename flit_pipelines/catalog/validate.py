@@ -54,7 +54,7 @@ def _template_formats(template: str | None) -> list[str]:
 def check_spec(spec: MigrationSpec, text: str) -> list[Finding]:
     """Every catalog and formatter problem of ``spec`` (``text``: its YAML, for line numbers)."""
     try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml: ~15x faster
     except yaml.YAMLError:
         root = None
     known = set(ONE_COLUMN) | set(MULTI_COLUMN)

@@ -20,6 +20,11 @@ class SpecError(ValueError):
     """A mapping spec is malformed or inconsistent (the message names the file and the problem)."""
 
 
+# libyaml's safe loader when PyYAML was built with it: the same documents, ~6x faster than pure Python
+# (every Dagster code-location load and every test reads the specs).
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_spec(path: str | Path) -> MigrationSpec:
     """Parse and validate one mapping-spec YAML file.
 
@@ -31,7 +36,7 @@ def load_spec(path: str | Path) -> MigrationSpec:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=SAFE_LOADER)
         spec = MigrationSpec.model_validate(raw)
     except (yaml.YAMLError, ValueError) as exc:  # pydantic.ValidationError is a ValueError
         raise SpecError(f"{path.name}: {exc}") from exc
