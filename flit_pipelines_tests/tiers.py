@@ -6,7 +6,8 @@ A test's tier comes from the code it runs before any product call: its own body,
 - ``e2e``: runs a Dagster job or a migration wave (``run_wave``, ``execute_in_process``, the CLI's
   ``run``/``rollback``/``delta`` commands, a ``DagsterInstance``);
 - ``integration``: starts a sandbox HTTP server, a database (PostgreSQL, ODBC) or a subprocess, or loads a
-  whole component (the CLI, the Dagster code location, the proposer's embedding model);
+  whole component (the CLI, the Dagster code location, the proposer's embedding model, the synthetic
+  export builder);
 - ``unit``: neither; pure functions on in-memory data and temporary files.
 
 A test already carrying one of the three markers keeps it. ``pytest -m unit`` is the fast loop;
@@ -29,7 +30,9 @@ E2E_SIGNS = ("run_wave(", "execute_in_process(", "materialize(", "DagsterInstanc
 INTEGRATION_SIGNS = ("running_", "build_practice(", "create_engine(", "psycopg2", "pyodbc", "from_odbc(",
                      "subprocess.", "Popen(", "requests.", "serve_app(",
                      # whole components, seconds each: the CLI, the Dagster code location, the embedding model
-                     "main([", "definitions import", "build_rollback_job(", "Adapter(", "meaning.")
+                     "main([", "definitions import", "build_rollback_job(", "Adapter(", "meaning.",
+                     # the synthetic clinic export builder: seconds of CPU per call
+                     "build_clinic_export(")
 # Only helpers of the test package are followed; product and sandbox code is judged by the call itself.
 FOLLOWED_MODULE_PREFIX = "flit_pipelines_tests"
 
