@@ -16,7 +16,9 @@ from flit_pipelines.sources.extract import empty_frame
 from flit_pipelines.sources.validate import split_chunk
 from flit_pipelines.spec import load_spec
 from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
+from flit_pipelines_tests.tiers import assign_tiers
 
+TIER_COUNTS = pytest.StashKey[dict]()
 FIXTURE_EXPORT = Path(__file__).parent / "fixtures" / "clinic_extras"
 SPEC_PATH = SPEC_DIR / "clinic_to_pipedrive.yaml"
 TOKEN = "test-token"
@@ -25,6 +27,30 @@ ADMIN = {"id": 1, "name": "Sandbox Admin", "email": "admin@sandbox.example", "ac
 USERS = [ADMIN,
          {"id": 2, "name": "Erin Doctor", "email": "erin.doctor@synthclinic.example", "active_flag": True},
          {"id": 3, "name": "Dan Sample", "email": "dan.sample@synthclinic.example", "active_flag": True}]
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """Mark every test unit / integration / e2e from what it starts (see ``tiers.py``)."""
+    config.stash[TIER_COUNTS] = assign_tiers(items)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    counts = config.stash.get(TIER_COUNTS, None)
+    if counts:  # not under xdist, whose workers collect
+        terminalreporter.write_line("tiers: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_dagster_home(tmp_path_factory):
+    """A Dagster home per test process when the environment names none, so a test reaching the CLI without
+    its own never writes the repository's ``dagster_home`` (shared by parallel workers and the demo)."""
+    if os.environ.get("DAGSTER_HOME"):
+        yield
+        return
+    os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster_home"))
+    yield
+    os.environ.pop("DAGSTER_HOME", None)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from flit_pipelines.spec.load import approve_spec_file
 from flit_pipelines_tests.conftest import FIXTURE_EXPORT, TOKEN, sandbox_stats
 from flit_pipelines_tests.integration.faults import (add_faults, last_run_events, leaked, patient_values,
                                                      pending_faults)
+from flit_pipelines_tests.spec_edit import edit_spec_file
 
 M = "clinic_to_pipedrive"
 ADMIN = {"x-api-token": TOKEN}
@@ -71,7 +72,7 @@ def set_settings(env: dict, settings: dict) -> None:
         return
     path = env["specs"] / f"{M}.yaml"
     lines = "".join(f"    {k}: {v}\n" for k, v in settings.items())
-    path.write_text(path.read_text().replace("  settings:\n", "  settings:\n" + lines, 1))
+    edit_spec_file(path, "  settings:\n", "  settings:\n" + lines)
     approve_spec_file(path, "test reviewer", "2026-11-21T00:00:00+00:00")
 
 

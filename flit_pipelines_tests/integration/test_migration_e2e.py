@@ -20,6 +20,7 @@ from flit_pipelines.cli import report, run_wave
 from flit_pipelines.destinations.pipedrive.client import PipedriveClient
 from flit_pipelines.spec.load import approve_spec_file
 from flit_pipelines_tests.conftest import FIXTURE_EXPORT, TOKEN, sandbox_stats
+from flit_pipelines_tests.spec_edit import edit_spec_file
 
 M = "clinic_to_pipedrive"
 CARA = "a0000000-0000-4000-8000-000000000003"
@@ -35,7 +36,7 @@ def writes(stats: dict) -> int:
 def set_file_limit(env: dict, limit: int) -> None:
     """A spec change (1 MiB file limit) so the fixture's 1.2 MB PDF is flagged; re-approved."""
     path = env["specs"] / f"{M}.yaml"
-    path.write_text(path.read_text().replace("file_size_limit_bytes: 10485760", f"file_size_limit_bytes: {limit}"))
+    edit_spec_file(path, "file_size_limit_bytes: 10485760", f"file_size_limit_bytes: {limit}")
     approve_spec_file(path, "test reviewer", "2026-11-21T00:00:00+00:00")
 
 
@@ -104,7 +105,7 @@ def test_unapproved_field_map_blocks_every_load(migration_env, capsys):
     from flit_pipelines.cli import main
 
     path = migration_env["specs"] / f"{M}.yaml"
-    path.write_text(path.read_text().replace("Clinic Phone:", "Clinic Telephone:"))  # edited after approval
+    edit_spec_file(path, "Clinic Phone:", "Clinic Telephone:")  # edited after approval
     assert main(["run", M, "--wave", "full", "--log-level", "ERROR"]) == 1
     out = capsys.readouterr().out
     assert "failed checks: field_map_approved" in out

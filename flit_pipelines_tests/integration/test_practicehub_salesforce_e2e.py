@@ -25,6 +25,7 @@ from flit_sandboxes.salesforce import running_sandbox as running_salesforce
 from flit_sandboxes.salesforce.server import fetch_token
 from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
 from flit_pipelines_tests.integration.faults import add_faults, last_run_events, leaked, pending_faults
+from flit_pipelines_tests.spec_edit import edit_spec_file
 
 M = "practicehub_to_salesforce"
 KEY = "ph-test-key"
@@ -44,7 +45,7 @@ def env(tmp_path, monkeypatch):
     specs.mkdir()
     spec = specs / f"{M}.yaml"
     # the sandbox serves 50 requests/s so the test runs in seconds; the reader's tests use the real 1/s
-    spec.write_text((SPEC_DIR / f"{M}.yaml").read_text().replace("requests_per_second: 0.9", "requests_per_second: 40"))
+    edit_spec_file(spec, "requests_per_second: 0.9", "requests_per_second: 40", source=SPEC_DIR / f"{M}.yaml")
     approve_spec_file(spec, "test reviewer", "2026-11-21T00:00:00+00:00")
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -129,7 +130,7 @@ def test_lost_answers_after_writes_are_resolved_in_one_run(env, capfd):
     happened (a new job, the job's state, versions by external ID) and goes on: every record once,
     nothing failed, in one run."""
     spec = env["specs"] / f"{M}.yaml"  # Bulk jobs above 5 records, so the job calls are exercised
-    spec.write_text(spec.read_text().replace("collections_threshold: 200", "collections_threshold: 5"))
+    edit_spec_file(spec, "collections_threshold: 200", "collections_threshold: 5")
     approve_spec_file(spec, "test reviewer", "2026-11-21T00:00:00+00:00")
     token = fetch_token(env["sf"], *CLIENT)["access_token"]
     headers = {"Authorization": f"Bearer {token}"}

@@ -19,6 +19,7 @@ from flit_pipelines.cli import main, report, run_wave
 from flit_pipelines.destinations.pipedrive.client import PipedriveClient
 from flit_pipelines.spec.load import approve_spec_file
 from flit_pipelines_tests.conftest import FIXTURE_EXPORT, TOKEN
+from flit_pipelines_tests.spec_edit import replace_once
 
 M = "clinic_to_pipedrive"
 BOB, CARA = "a0000000-0000-4000-8000-000000000002", "a0000000-0000-4000-8000-000000000003"
@@ -135,7 +136,7 @@ def test_flag_mode_sends_the_deal_and_lists_it_in_the_report(migration_env, tmp_
     path = migration_env["specs"] / f"{M}.yaml"
     text = path.read_text()
     anchor = "    pipeline: {name: Billing, stages: [Outstanding, Paid]}\n"
-    path.write_text(text.replace(anchor, anchor + "    on_derive_input_loss: flag\n"))
+    path.write_text(replace_once(text, anchor, anchor + "    on_derive_input_loss: flag\n"))
     approve_spec_file(path, "test reviewer", "2026-11-21T00:00:00+00:00")
     variant(tmp_path, [("claims_transactions.csv", "ID", F1_CHARGE, "AMOUNT", "abc")])
     assert run_wave(M, "full", quiet=True) is True

@@ -12,6 +12,7 @@ from flit_pipelines.proposal.profile import profile_column
 from flit_pipelines.proposal.recognise import recognise
 from flit_pipelines.spec import load_all_specs, load_spec
 from flit_pipelines.spec.load import SPEC_DIR, SpecError
+from flit_pipelines_tests.spec_edit import replace_once
 
 
 def test_catalogs_carry_vendor_facts():
@@ -39,13 +40,13 @@ def test_every_spec_passes_static_validation():
 def test_unknown_field_and_formatter_are_rejected_at_load_with_path_and_line(tmp_path):
     text = (SPEC_DIR / "clinic_to_pipedrive.yaml").read_text()
     bad = tmp_path / "clinic_to_pipedrive.yaml"
-    bad.write_text(text.replace("      birthday: {column: BIRTHDATE, format: date}",
+    bad.write_text(replace_once(text, "      birthday: {column: BIRTHDATE, format: date}",
                                 "      birth_day: {column: BIRTHDATE, format: date}"))
     with pytest.raises(SpecError) as err:
         load_spec(bad)
     line = next(i for i, ln in enumerate(bad.read_text().splitlines(), 1) if ln.strip().startswith("birth_day:"))
     assert f"{bad}:{line}:" in str(err.value) and "'birth_day' is not a field of pipedrive person" in str(err.value)
-    bad.write_text(text.replace("due_date: {column: START, format: date}", "due_date: {column: START, format: dat}"))
+    bad.write_text(replace_once(text, "due_date: {column: START, format: date}", "due_date: {column: START, format: dat}"))
     with pytest.raises(SpecError, match="formatter 'dat' does not exist"):
         load_spec(bad)
     shutil.copy(SPEC_DIR / "clinic_to_pipedrive.yaml", bad)

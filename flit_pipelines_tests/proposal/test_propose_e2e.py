@@ -19,6 +19,7 @@ from flit_pipelines.destinations.pipedrive.client import PipedriveClient
 from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
 from flit_pipelines_tests.conftest import FIXTURE_EXPORT, TOKEN, sandbox_stats
 from flit_sandboxes.clinic_drift import drifted_export
+from flit_pipelines_tests.spec_edit import replace_once
 
 ALICE = "a0000000-0000-4000-8000-000000000001"
 # identifying columns of the fixture's patients (source IDs are allowed in audit documents, as everywhere)
@@ -224,7 +225,7 @@ def test_a_reviewer_correction_is_remembered_by_the_next_proposal(env, monkeypat
     # the person-facing "name" of nothing; here: organizations REVENUE is not annual_revenue but a custom field,
     # and the DESCRIPTION of care plans is their title (already) -> correct careplans.title to REASONDESCRIPTION
     assert "title: {column: DESCRIPTION}" in body
-    path.write_text(body.replace("title: {column: DESCRIPTION}", "title: {column: REASONDESCRIPTION}"))
+    path.write_text(replace_once(body, "title: {column: DESCRIPTION}", "title: {column: REASONDESCRIPTION}"))
     review_and_approve(path, capsys)
     assert "1 correction(s) remembered" in capsys.readouterr().out
     assert main(["propose", "second", "--destination", "pipedrive", "--csv", str(export),

@@ -15,6 +15,7 @@ from flit_pipelines.destinations.pipedrive.dedup import components, dedup_option
 from flit_sandboxes.pipedrive import running_sandbox
 from flit_pipelines.spec.load import approve_spec_file
 from flit_pipelines_tests.conftest import FIXTURE_EXPORT, TOKEN, sandbox_stats
+from flit_pipelines_tests.spec_edit import replace_once
 
 M = "clinic_to_pipedrive"
 ALICE = "a0000000-0000-4000-8000-000000000001"
@@ -145,7 +146,7 @@ def dedup_env(migration_env, tmp_path, monkeypatch):
     path = migration_env["specs"] / f"{M}.yaml"
     text = path.read_text()
     assert "    #   options: {dedup: {by: email}}\n" in text
-    path.write_text(text.replace("    #   options: {dedup: {by: email}}\n", "    options: {dedup: {by: email}}\n"))
+    path.write_text(replace_once(text, "    #   options: {dedup: {by: email}}\n", "    options: {dedup: {by: email}}\n"))
     approve_spec_file(path, "test reviewer", "2026-11-21T00:00:00+00:00")
     return {**migration_env, "export": export}
 

@@ -15,6 +15,7 @@ from flit_pipelines.spec.load import SpecError, approve_spec_file, load_spec
 from flit_pipelines.spec.model import PhiPattern, PhiReview
 from flit_pipelines.transform.phi import PATTERNS, detect, hold_reasons, patterns_of, plain_text, scan_text
 from flit_pipelines_tests.conftest import FIXTURE_EXPORT, SPEC_PATH, sandbox_stats
+from flit_pipelines_tests.spec_edit import edit_spec_file
 
 M = "clinic_to_pipedrive"
 ALICE = "a0000000-0000-4000-8000-000000000001"
@@ -85,7 +86,7 @@ def test_spec_rejects_phi_review_on_unmapped_fields_and_incomplete_rules(tmp_pat
     with pytest.raises(ValueError):
         PhiReview(columns=["content"], patterns=["passport"])
     bad = tmp_path / "bad.yaml"
-    bad.write_text(SPEC_PATH.read_text().replace("phi_review: {columns: [content],", "phi_review: {columns: [text],"))
+    edit_spec_file(bad, "phi_review: {columns: [content],", "phi_review: {columns: [text],", source=SPEC_PATH)
     with pytest.raises(SpecError, match="phi_review names payload fields the target does not map"):
         load_spec(bad)
 
@@ -108,7 +109,7 @@ def phi_env(migration_env, tmp_path, monkeypatch):
     docs.to_csv(export / "documents.csv", index=False)
     monkeypatch.setenv("CLINIC_EXPORT_DIR", str(export))
     path = migration_env["specs"] / f"{M}.yaml"
-    path.write_text(path.read_text().replace("file_size_limit_bytes: 10485760", "file_size_limit_bytes: 1048576"))
+    edit_spec_file(path, "file_size_limit_bytes: 10485760", "file_size_limit_bytes: 1048576")
     approve_spec_file(path, "test reviewer", "2026-11-21T00:00:00+00:00")
     return migration_env
 

@@ -12,6 +12,7 @@ import pandas as pd
 from flit_pipelines.cli import report, run_wave
 from flit_sandboxes.clinic_export import build_clinic_export
 from flit_pipelines.spec.load import approve_spec_file
+from flit_pipelines_tests.spec_edit import edit_spec_file
 
 M = "clinic_to_pipedrive"
 
@@ -21,7 +22,7 @@ def test_a_stratified_sample_of_a_larger_export(migration_env, tmp_path):
     build_clinic_export(export, patients=300, seed=23, encounters_per_patient=1.5, notes_per_patient=0.5)
     os.environ["CLINIC_EXPORT_DIR"] = str(export)
     spec_path = migration_env["specs"] / f"{M}.yaml"
-    spec_path.write_text(spec_path.read_text().replace("  sample_size: 200\n", "  sample_size: 100\n", 1))
+    edit_spec_file(spec_path, "  sample_size: 200\n", "  sample_size: 100\n")
     approve_spec_file(spec_path, "test reviewer", "2026-11-21T00:00:00+00:00")
 
     assert run_wave(M, "sample", quiet=True) is True

@@ -20,6 +20,7 @@ import requests
 from flit_sandboxes import dentrix_practice_codes as C
 from flit_sandboxes.ascend import api_base, create_app, running_sandbox, token_url
 from flit_sandboxes.dentrix_practice import build_practice
+from flit_pipelines_tests.http_layer.clock import ManualClock
 
 CLIENT_ID = "ascend-test-client"
 CLIENT_SECRET = "ascend-test-secret-value"
@@ -106,13 +107,14 @@ def test_missing_invalid_and_expired_tokens_get_apigee_401(sandbox: str) -> None
 
 
 def test_token_lifetime_is_enforced(practice: Path) -> None:
-    with running_sandbox(practice, token_ttl_seconds=0.5) as url:
+    clock = ManualClock()  # the token ages on this clock, not by sleeping
+    with running_sandbox(practice, token_ttl_seconds=0.5, clock=clock.monotonic) as url:
         tok = requests.post(token_url(url), params={"grant_type": "client_credentials"},
                             data={"client_id": "sandbox-client", "client_secret": "sandbox-secret"}, timeout=10).json()
         assert tok["expires_in"] == "0"
         hdrs = {"Authorization": f"Bearer {tok['access_token']}", "Organization-ID": "sandbox-org"}
         assert api(url, "/v1/providers", hdrs).status_code == 200
-        time.sleep(0.6)
+        clock.advance(0.6)
         assert api(url, "/v1/providers", hdrs).status_code == 401
 
 
@@ -330,7 +332,8 @@ def test_document_metadata_and_download(sandbox: str, db: sqlite3.Connection) ->
 
 # ------------------------------------------------------------------ limits, faults, stats, logs
 def test_rate_limit_answers_429_with_retry_after(practice: Path) -> None:
-    with running_sandbox(practice, rate_per_second=3) as url:
+    clock = ManualClock()  # the window passes on this clock, not by sleeping
+    with running_sandbox(practice, rate_per_second=3, clock=clock.monotonic) as url:
         tok = requests.post(token_url(url), params={"grant_type": "client_credentials"},
                             data={"client_id": "sandbox-client", "client_secret": "sandbox-secret"}, timeout=10)
         hdrs = {"Authorization": f"Bearer {tok.json()['access_token']}", "Organization-ID": "sandbox-org"}
@@ -339,7 +342,7 @@ def test_rate_limit_answers_429_with_retry_after(practice: Path) -> None:
         assert limited and sum(r.status_code == 200 for r in responses) == 3
         assert int(limited[0].headers["Retry-After"]) >= 1
         assert limited[0].json()["fault"]["detail"]["errorcode"] == "policies.ratelimit.SpikeArrestViolation"
-        time.sleep(int(limited[0].headers["Retry-After"]))
+        clock.advance(int(limited[0].headers["Retry-After"]))
         assert api(url, "/v1/providers", hdrs).status_code == 200
         stats = requests.get(f"{url}/__sandbox/stats", headers=hdrs, timeout=10).json()["data"]
         assert stats["rate_limited_429"] == len(limited)

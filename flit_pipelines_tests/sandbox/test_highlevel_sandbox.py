@@ -5,7 +5,6 @@ Each test names the vendor behaviour from shared/notes/highlevel.md it checks (ย
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from flit_sandboxes.highlevel import running_sandbox
+from flit_pipelines_tests.http_layer.clock import ManualClock
 
 TOKEN = "pit-test-token"
 AGENCY_TOKEN = "pit-agency-token"
@@ -305,7 +305,9 @@ def test_openapi_invalid_bodies_are_422(api: tuple[str, requests.Session]) -> No
 
 # --------------------------------------------------------------------------- ยง2 rate limits
 def test_burst_limit_429_with_documented_headers_and_recovery(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path / "rl.db", TOKEN, burst_limit=5, window_seconds=2.0, daily_limit=1000) as url, \
+    clock = ManualClock()  # the window passes on this clock, not by sleeping
+    with running_sandbox(tmp_path / "rl.db", TOKEN, burst_limit=5, window_seconds=2.0, daily_limit=1000,
+                         clock=clock.monotonic) as url, \
             _session() as session:
         params = {"locationId": LOCATION}
         responses = [session.get(f"{url}/users/", params=params) for _ in range(5)]
@@ -320,7 +322,7 @@ def test_burst_limit_429_with_documented_headers_and_recovery(tmp_path: Path) ->
         assert limited.json()["statusCode"] == 429
         assert limited.headers["X-RateLimit-Remaining"] == "0" and limited.headers["X-RateLimit-Max"] == "5"
         assert limited.headers["X-RateLimit-Daily-Remaining"] == "995"
-        time.sleep(2.1)
+        clock.advance(2.1)
         recovered = session.get(f"{url}/users/", params=params)
         assert recovered.status_code == 200 and recovered.headers["X-RateLimit-Remaining"] == "4"
 

@@ -19,6 +19,7 @@ from flit_sandboxes.openapi_validation import OpenAPIRequestValidator, load_open
 from flit_sandboxes.pipedrive import running_sandbox
 from flit_sandboxes.pipedrive.app import all_operations
 from flit_sandboxes.pipedrive.validation import SPEC_FILES, bundled_validators
+from flit_pipelines_tests.http_layer.clock import ManualClock
 
 TOKEN = "test-token"
 RATE_HEADERS = (
@@ -320,7 +321,8 @@ def test_users_me_list_and_find(api: tuple[str, requests.Session]) -> None:
 
 # ------------------------------------------------------------------ rate limits (§8)
 def test_burst_limit_returns_429_with_headers_and_recovers(tmp_path: Path) -> None:
-    with running_sandbox(tmp_path / "burst.db", TOKEN, burst_limit=4, window_seconds=1.0) as url:
+    clock = ManualClock()  # the window passes on this clock, not by sleeping
+    with running_sandbox(tmp_path / "burst.db", TOKEN, burst_limit=4, window_seconds=1.0, clock=clock.monotonic) as url:
         session = _session()
         remaining = []
         for _ in range(4):
@@ -334,7 +336,7 @@ def test_burst_limit_returns_429_with_headers_and_recovers(tmp_path: Path) -> No
         assert limited.json()["error"] == "Request over limit" and limited.json()["success"] is False
         assert limited.headers["x-ratelimit-limit"] == "4" and limited.headers["x-ratelimit-remaining"] == "0"
         assert int(limited.headers["x-ratelimit-reset"]) >= 1
-        time.sleep(int(limited.headers["x-ratelimit-reset"]))
+        clock.advance(int(limited.headers["x-ratelimit-reset"]))
         after = session.get(f"{url}/api/v2/persons")
         assert after.status_code == 200
         assert after.json()["data"] == []  # the refused POST was not executed

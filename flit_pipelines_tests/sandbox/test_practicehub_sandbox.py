@@ -13,7 +13,6 @@ import json
 import math
 import re
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from flit_sandboxes.practicehub import api_base, build_practicehub, create_app, 
 from flit_sandboxes.practicehub import codes as K
 from flit_sandboxes.practicehub.resources import RESOURCES
 from flit_sandboxes.practicehub.routes import attachment_bytes
+from flit_pipelines_tests.http_layer.clock import ManualClock
 from flit_pipelines_tests.sources.helpers import practicehub_fixtures
 
 KEY = "ph-test-key-never-logged"
@@ -281,7 +281,8 @@ def test_attachment_download_serves_deterministic_bytes(sandbox: str, db: sqlite
 
 # ------------------------------------------------------------------ limits and faults (UNCONFIRMED: 1 req/s)
 def test_more_than_one_request_per_second_gets_429_with_retry_after(state: Path) -> None:
-    with running_sandbox(state, api_key=KEY) as url:  # default: 1 request/s per account
+    clock = ManualClock()  # the window passes on this clock, not by sleeping
+    with running_sandbox(state, api_key=KEY, clock=clock.monotonic) as url:  # default: 1 request/s per account
         assert api(url, "/practitioners").status_code == 200
         refused = api(url, "/practitioners")
         assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
@@ -289,13 +290,13 @@ def test_more_than_one_request_per_second_gets_429_with_retry_after(state: Path)
         # admin endpoints are never limited; the refusal is counted
         data = stats(url)
         assert data["rate_limited_429"] == 1 and data["responses_by_status"]["429"] == 1
-        time.sleep(float(refused.headers["Retry-After"]))
+        clock.advance(float(refused.headers["Retry-After"]))
         assert api(url, "/practitioners").status_code == 200
         assert admin(url, "POST", "reset-rate-limits").status_code == 200
         assert api(url, "/patients").status_code == 200  # fresh window after the reset
         # requests spaced 1.1 s apart are never refused
         for _ in range(3):
-            time.sleep(1.1)
+            clock.advance(1.1)
             assert api(url, "/practitioners").status_code == 200
 
 

@@ -10,6 +10,7 @@ from flit_pipelines.spec import load_spec
 from flit_pipelines.spec.load import SPEC_DIR, SpecError
 from flit_pipelines.transform.expressions import ExpressionError, check_expression, evaluate
 from flit_pipelines.transform.payload import build_payload
+from flit_pipelines_tests.spec_edit import replace_once
 
 CLINIC = SPEC_DIR / "clinic_to_pipedrive.yaml"
 ESCAPES = ["EMAIL.str.__class__.__mro__", "EMAIL.str.lower().__class__", "EMAIL.__class__.__init__.__globals__",
@@ -19,9 +20,8 @@ ESCAPES = ["EMAIL.str.__class__.__mro__", "EMAIL.str.lower().__class__", "EMAIL.
 
 def spec_with(tmp_path, old: str, new: str):
     text = CLINIC.read_text()
-    assert old in text
     path = tmp_path / CLINIC.name
-    path.write_text(text.replace(old, new, 1))
+    path.write_text(replace_once(text, old, new))
     return path
 
 

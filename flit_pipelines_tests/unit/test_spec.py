@@ -10,6 +10,7 @@ import yaml
 from flit_pipelines.spec import SpecError, approval_status, load_order, load_spec
 from flit_pipelines.spec.load import approve_spec_file, field_map_sha256
 from flit_pipelines_tests.conftest import SPEC_PATH
+from flit_pipelines_tests.spec_edit import edit_spec_file
 
 
 def test_committed_spec_loads_with_every_seed_object(spec):
@@ -71,7 +72,7 @@ def test_approval_binds_to_the_field_map(tmp_path):
     spec = load_spec(path)
     assert approval_status(spec).approved and digest == field_map_sha256(spec)
     # any change to the field map voids the approval
-    path.write_text(path.read_text().replace("Clinic Phone:", "Clinic Telephone:"))
+    edit_spec_file(path, "Clinic Phone:", "Clinic Telephone:")
     st = approval_status(load_spec(path))
     assert not st.approved
     assert st.reasons == ["the field map changed after approval (field_map_sha256 does not match)"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -40,6 +42,7 @@ def create_app(
     token_ttl_seconds: float = 3600,
     location_name: str = "Sandbox Dental",
     timezone: str = "America/New_York",
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """Build a Dentrix Ascend API Exchange emulator serving one demo practice (read-only).
 
@@ -57,6 +60,7 @@ def create_app(
         daily_limit: API requests per UTC day per client (claim: 50,000; UNCONFIRMED).
         token_ttl_seconds: access token lifetime; ``expires_in`` in the token response (notes: "3600").
         location_name / timezone: the single ``/v1/locations`` row's name and IANA zone.
+        clock: monotonic seconds for token lifetimes and rate-limit windows; tests inject a manual clock.
 
     Returns:
         A Starlette app; ``app.state.sandbox`` is its ``AscendContext``, closed by the lifespan
@@ -71,7 +75,7 @@ def create_app(
         client_id=client_id, client_secret=client_secret, organization_id=organization_id,
         page_size_max=page_size_max, default_page_size=min(default_page_size, page_size_max),
         rate_per_second=rate_per_second, daily_limit=daily_limit, token_ttl_seconds=float(token_ttl_seconds),
-        location_name=location_name, timezone=timezone,
+        location_name=location_name, timezone=timezone, clock=clock,
     )
     ctx = AscendContext(practice_db, settings)
     routes, operations = routes_and_operations()

@@ -9,6 +9,8 @@ or windows, and its day boundary, are UNCONFIRMED.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ class AscendSettings:
     token_ttl_seconds: float = 3600.0
     location_name: str = "Sandbox Dental"
     timezone: str = "America/New_York"
+    clock: Callable[[], float] = time.monotonic
 
 
 class AscendContext(SandboxState):
@@ -52,10 +55,10 @@ class AscendContext(SandboxState):
             raise ValueError("rate_per_second, daily_limit and token_ttl_seconds must be positive")
         self.settings = settings
         self.practice = PracticeData(practice_db)
-        self.tokens = TokenStore(settings.token_ttl_seconds)
+        self.tokens = TokenStore(settings.token_ttl_seconds, clock=settings.clock)
         # Fault rules match paths below /ascend-gateway; "/v1/patients" is short for "/api/v1/patients".
         super().__init__(RateLimiter(burst_limit=settings.rate_per_second, window_seconds=1.0,
-                                     daily_budget=settings.daily_limit), path_alias("/v1", "/api/v1"))
+                                     daily_budget=settings.daily_limit, clock=settings.clock), path_alias("/v1", "/api/v1"))
 
     def release(self) -> None:
         """Close the practice connection (once, from ``close``)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,7 @@ def create_app(
     company_id: str = "company_sandbox",
     timezone: str = "UTC",
     location_name: str = "Sandbox Clinic",
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """Build a vendor-faithful HighLevel (LeadConnector API v2) emulator for one sub-account.
 
@@ -97,6 +99,7 @@ def create_app(
             ``GET /users/search`` requires.
         timezone: ``location.timezone`` (IANA name).
         location_name: ``location.name``.
+        clock: monotonic seconds for the rate-limit windows; tests inject a manual clock instead of sleeping.
 
     Returns:
         A Starlette app; ``app.state.sandbox`` is its ``HighLevelContext``. The state file is
@@ -110,7 +113,7 @@ def create_app(
         window_seconds=window_seconds,
         daily_limit=daily_limit, validate=validate, allow_duplicate_contact=allow_duplicate_contact,
         duplicate_priority=tuple(duplicate_priority), allow_duplicate_opportunity=allow_duplicate_opportunity,
-        company_id=company_id, timezone=timezone, location_name=location_name,
+        company_id=company_id, timezone=timezone, location_name=location_name, clock=clock,
     )
     ctx = HighLevelContext(state_path, settings, users, pipelines)
     operations = all_operations()

@@ -8,7 +8,9 @@ Faults, counters and the limiter are the kernel's. HighLevel's limits (notes §2
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,7 @@ class HighLevelSettings:
     company_id: str = "company_sandbox"
     timezone: str = "UTC"
     location_name: str = "Sandbox Clinic"
+    clock: Callable[[], float] = time.monotonic
 
 
 class HighLevelContext(SandboxState):
@@ -61,7 +64,7 @@ class HighLevelContext(SandboxState):
         seeded_pipelines = [_pipeline(raw, settings.location_id) for raw in pipelines or []]
         self.settings = settings
         super().__init__(RateLimiter(burst_limit=settings.burst_limit, window_seconds=settings.window_seconds,
-                                     daily_budget=settings.daily_limit))
+                                     daily_budget=settings.daily_limit, clock=settings.clock))
         self.store = HighLevelStore(state_path)
         self._seed_users(users)
         for pipeline in seeded_pipelines:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,7 @@ def create_app(
     file_size_limit: int = DEFAULT_FILE_SIZE_LIMIT,
     users: list[dict[str, Any]] | None = None,
     validate: bool = True,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """Build a vendor-faithful Pipedrive API emulator over the SQLite state file ``state_path``.
 
@@ -58,6 +61,7 @@ def create_app(
         users: ``[{"id", "name", "email", "active_flag"}]``; the first is the token's own user.
             None seeds one admin user (id 1) on a new state file. Re-seeding is idempotent.
         validate: validate requests against the bundled OpenAPI documents (openapi-core).
+        clock: monotonic seconds for the rate-limit windows; tests inject a manual clock instead of sleeping.
 
     Returns:
         A Starlette app; ``app.state.sandbox`` is its ``SandboxContext``. The state file is
@@ -74,6 +78,7 @@ def create_app(
         daily_budget=daily_budget,
         file_size_limit=file_size_limit,
         validate=validate,
+        clock=clock,
     )
     ctx = SandboxContext(state_path, settings, users)
     operations = all_operations()

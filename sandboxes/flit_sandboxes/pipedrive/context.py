@@ -6,6 +6,8 @@ request its ``x-token-cost`` (``ratelimit``).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ class SandboxSettings:
     daily_budget: int = 1_000_000
     file_size_limit: int = 50 * 1024 * 1024
     validate: bool = True
+    clock: Callable[[], float] = time.monotonic
 
 
 class SandboxContext(SandboxState):
@@ -59,7 +62,8 @@ class SandboxContext(SandboxState):
         self.costs = TokenCosts(self.validators)
         super().__init__(RateLimiter(burst_limit=settings.burst_limit, window_seconds=settings.window_seconds,
                                      daily_budget=settings.daily_budget,
-                                     search_burst_limit=settings.search_burst_limit), canonical_path)
+                                     search_burst_limit=settings.search_burst_limit, clock=settings.clock),
+                         canonical_path)
         self.limiter.load_usage(self.store.get_meta("budget_used"))
 
     # ----------------------------------------------------------------- seeding

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -34,6 +36,7 @@ def create_app(
     page_size_max: int = 100,
     default_page_size: int = 100,
     require_app_details: bool = True,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """Build a PracticeHub API emulator serving one demo practice (read-only API).
 
@@ -48,6 +51,7 @@ def create_app(
             public source). Over it -> 429 with ``Retry-After`` (seconds).
         page_size_max / default_page_size: notes §3: default and maximum 100.
         require_app_details: refuse API requests without a valid ``x-app-details`` (400).
+        clock: monotonic seconds for the rate-limit window; tests inject a manual clock instead of sleeping.
 
     Returns:
         A Starlette app; ``app.state.sandbox`` is its ``PracticeHubContext``, closed by the lifespan
@@ -59,7 +63,7 @@ def create_app(
     settings = PracticeHubSettings(
         api_key=api_key, account=account, patients=patients, seed=seed, rate_per_second=float(rate_per_second),
         page_size_max=page_size_max, default_page_size=min(default_page_size, page_size_max),
-        require_app_details=require_app_details,
+        require_app_details=require_app_details, clock=clock,
     )
     ctx = PracticeHubContext(state_path, settings)
     routes, operations = routes_and_operations()

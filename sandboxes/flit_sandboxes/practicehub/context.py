@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,10 +39,11 @@ class PracticeHubSettings:
     page_size_max: int = 100
     default_page_size: int = 100
     require_app_details: bool = True
+    clock: Callable[[], float] = time.monotonic
 
 
-def make_limiter(rate_per_second: float) -> RateLimiter:
-    """The account limiter for ``rate_per_second`` (module docstring).
+def make_limiter(rate_per_second: float, clock: Callable[[], float] = time.monotonic) -> RateLimiter:
+    """The account limiter for ``rate_per_second`` (module docstring), its windows on ``clock`` (seconds).
 
     Raises:
         ValueError: ``rate_per_second <= 0``.
@@ -48,8 +51,10 @@ def make_limiter(rate_per_second: float) -> RateLimiter:
     if rate_per_second <= 0:
         raise ValueError("rate_per_second must be positive")
     if rate_per_second <= 1:
-        return RateLimiter(burst_limit=1, window_seconds=1.0 / rate_per_second, daily_budget=UNLIMITED_DAILY)
-    return RateLimiter(burst_limit=round(rate_per_second), window_seconds=1.0, daily_budget=UNLIMITED_DAILY)
+        return RateLimiter(burst_limit=1, window_seconds=1.0 / rate_per_second, daily_budget=UNLIMITED_DAILY,
+                           clock=clock)
+    return RateLimiter(burst_limit=round(rate_per_second), window_seconds=1.0, daily_budget=UNLIMITED_DAILY,
+                       clock=clock)
 
 
 class PageLog:
@@ -92,7 +97,7 @@ class PracticeHubContext(SandboxState):
             raise ValueError("api_key and account must be non-empty strings")
         if not 1 <= settings.default_page_size <= settings.page_size_max:
             raise ValueError("default_page_size must be within 1..page_size_max")
-        super().__init__(make_limiter(settings.rate_per_second))
+        super().__init__(make_limiter(settings.rate_per_second, settings.clock))
         self.settings = settings
         self.store = PracticeHubStore(state_path)
         self.pages = PageLog()
