@@ -622,9 +622,9 @@ def test_flags_oversized_and_unsupported_files_without_patient_values(env):
     (env.tmp / "files" / "scan.bmp").write_bytes(b"BM" + b"0" * 100)
     row = {"source_id": "d", "file_path": "xray.pdf", "file_name": "Jane Doe consent.pdf"}
     assert dest.flag("uploads", t, row) is None
-    dest.file_size_limit = 5
+    dest.files.size_limit = 5
     assert dest.flag("uploads", t, row) == "file over size limit (18 > 5 bytes): manual re-upload"
-    dest.file_size_limit = 10_000
+    dest.files.size_limit = 10_000
     assert dest.flag("uploads", t, {**row, "file_path": "scan.bmp", "file_name": "Jane Doe.bmp"}) == (
         "file type .bmp is not accepted by HighLevel uploads: manual re-upload")
     assert dest.flag("links", env.spec.targets["links"], {"source_id": "d", "url": pd.NA}) == (

@@ -291,15 +291,6 @@ class HighLevelDestination(MatchByCandidates):
         self._refused_kinds: set[str] = set()
         self._identifiers_sent: dict[str, set[str]] = {f: set() for f in SHARED_FIELDS}
 
-    @property
-    def file_size_limit(self) -> int:
-        """The largest document uploaded, in bytes (``files.size_limit``)."""
-        return int(self.files.size_limit)
-
-    @file_size_limit.setter
-    def file_size_limit(self, value: int) -> None:
-        self.files.size_limit = int(value)
-
     # ================================================================== schema
 
     def ensure_schema(self, spec: MigrationSpec | None = None) -> dict[str, Any]:

@@ -228,15 +228,6 @@ class SalesforceDestination(MatchByCandidates):
         self._fallback: str | None = None
         self._fallback_checked = False
 
-    @property
-    def file_size_limit(self) -> int:
-        """The largest document uploaded, in bytes (``files.size_limit``)."""
-        return int(self.files.size_limit)
-
-    @file_size_limit.setter
-    def file_size_limit(self, value: int) -> None:
-        self.files.size_limit = int(value)
-
     @classmethod
     def connect(cls, spec: MigrationSpec, *, instance_url: str, client_id: str, client_secret: str,
                 files_root: Path | None = None) -> SalesforceDestination:
