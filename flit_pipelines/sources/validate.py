@@ -2,10 +2,12 @@
 
 Each chunk arrives as text columns, or (database sources) as typed Arrow-backed columns where the
 database's type maps onto the spec's (``sources.arrow_typed``: converted vectorised, no text).
-``coerce_chunk`` converts them to the spec's types; a non-empty
-value that does not parse becomes a "not a <type>" failure (an int outside +-2**53, where a float
-stops being exact, included). ``pandera_schema`` derives a Pandera ``DataFrameSchema`` from the spec
-(dtypes, nullability, a unique primary key within the chunk); ``sources.rules`` evaluates the value
+``coerce_chunk`` converts them to the spec's types (text through ``sources.text_typed``: Arrow
+casts for plain shapes, the per-value parser for the rest); a non-empty value that does not parse
+becomes a "not a <type>" failure (an int outside +-2**53, where a float stops being exact, included).
+``pandera_schema`` derives a Pandera ``DataFrameSchema`` from the spec (dtypes, nullability, a unique
+primary key within the chunk); ``contract_failures`` finds the rows it rejects, vectorised (Pandera
+formats the failing values of each column into messages, too slow per chunk); ``sources.rules`` evaluates the value
 rules (declared in the spec, plus defaults: NUL bytes, control characters, text length, non-finite
 numbers), each quarantining or warning. ``split_chunk`` runs them all and returns the good rows, a
 quarantine frame (one row per failing source row with the failing columns and rules as its reason)
@@ -24,11 +26,11 @@ import pandas as pd
 import pandera.pandas as pandera
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandera.errors import SchemaErrors
 
 from flit_pipelines.sources.arrow_typed import coerce_arrow
 from flit_pipelines.sources.canonical_text import arrow_text
 from flit_pipelines.sources.rules import evaluate
+from flit_pipelines.sources.text_typed import coerce_text
 from flit_pipelines.spec.model import SourceObject
 
 # Quarantine rows also carry the row's typed values (unparsable cells null) in columns named
@@ -37,9 +39,6 @@ from flit_pipelines.spec.model import SourceObject
 # the ledger stores source_id, row_number and reason only.
 QUARANTINE_VALUE_PREFIX = "value:"
 
-_TRUE = {"true", "t", "1", "yes", "y"}
-_FALSE = {"false", "f", "0", "no", "n"}
-_EXACT_INT = float(2 ** 53)  # beyond this a parsed float no longer holds the integer exactly
 
 PANDAS_DTYPES = {
     "string": "string",
@@ -70,29 +69,10 @@ def _coerce(raw: pd.Series, ctype: str) -> pd.Series:
         value = coerce_arrow(typed, ctype)
         if value is not None:
             return value.set_axis(raw.index)
-        raw = pd.Series(pd.arrays.ArrowExtensionArray(arrow_text(typed, ctype)), index=raw.index)
-    raw = raw.astype("string")  # Python strings (from Arrow-backed text too): the parsers' input
-    if ctype == "string":
-        return raw
-    if ctype in ("float", "money"):
-        return pd.to_numeric(raw, errors="coerce").astype("float64")
-    if ctype == "int":
-        num = pd.to_numeric(raw, errors="coerce").astype("float64")
-        whole = num.where(np.isfinite(num) & (num == np.floor(num)) & (num.abs() <= _EXACT_INT))
-        return whole.astype("Int64")
-    if ctype in ("date", "datetime"):
-        out = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
-        retry = raw.notna() & out.isna()
-        if retry.any():  # surrounding whitespace: strip only the values that did not parse
-            out[retry] = pd.to_datetime(raw[retry].str.strip(), errors="coerce", utc=True, format="ISO8601")
-        return out
-    if ctype == "bool":
-        low = raw.str.strip().str.lower()
-        out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-        out[low.isin(_TRUE)] = True
-        out[low.isin(_FALSE)] = False
-        return out
-    raise ValueError(f"unknown column type {ctype!r}")
+        return coerce_text(arrow_text(typed, ctype), ctype, raw.index)
+    if not (isinstance(raw.dtype, pd.ArrowDtype) or isinstance(raw.dtype, pd.StringDtype)):
+        raw = raw.astype("string")  # Python objects (numbers from a JSON source too): their text
+    return coerce_text(pa.array(raw, type=pa.string(), from_pandas=True), ctype, raw.index)
 
 
 def coerce_chunk(obj: SourceObject, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -126,6 +106,33 @@ def pandera_schema(obj: SourceObject, name: str) -> pandera.DataFrameSchema:
     unique = [obj.primary_key] if obj.primary_key else None
     return pandera.DataFrameSchema(columns, name=name, strict=True, ordered=False, unique=unique,
                                    report_duplicates="exclude_first")
+
+
+def contract_failures(obj: SourceObject, typed: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """The row failures ``pandera_schema`` reports for a typed chunk, computed vectorised:
+    ``(column, label, bool mask per row)`` in Pandera's order (by column, then check name).
+
+    ``not_nullable``: a null in a column that is not ``nullable``; ``duplicate primary key``: a
+    non-null primary key equal to an earlier row's in the chunk (the first is kept, as Pandera's
+    ``report_duplicates="exclude_first"``; nulls are never duplicates, Pandera drops them from the
+    failure cases). Pandera's dtype and column-presence checks never name a row, so they quarantine
+    nothing; ``coerce_chunk`` builds exactly the schema's dtypes and columns.
+    (Pandera itself formats every failing column's values into a message, which cost more than the
+    rest of the extract's checks together; ``test_validate_contract`` compares both.)
+    """
+    out = []
+    for cname, col in obj.columns.items():
+        if not col.nullable:
+            nulls = typed[cname].isna().to_numpy(bool)
+            if nulls.any():
+                out.append((cname, "not_nullable", "not_nullable", nulls))
+    pk = obj.primary_key
+    if pk is not None:
+        key = typed[pk]
+        dup = (key.duplicated(keep="first") & key.notna()).to_numpy(bool)
+        if dup.any():
+            out.append((pk, "multiple_fields_uniqueness", "duplicate primary key", dup))
+    return [(c, label, mask) for c, _, label, mask in sorted(out, key=lambda f: (f[0], f[1]))]
 
 
 class SeenKeys:
@@ -226,20 +233,9 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
         else:
             warn.append((failure.label, failure.mask))
 
-    try:
-        pandera_schema(obj, name).validate(typed, lazy=True)
-    except SchemaErrors as exc:
-        fc = exc.failure_cases
-        fc = fc[fc["index"].notna()]
-        for (column, check), grp in fc.groupby(["column", "check"], dropna=False):
-            idx = pd.to_numeric(grp["index"], errors="coerce").dropna().astype(int).unique()
-            mask = np.zeros(n, dtype=bool)
-            mask[idx[idx < n]] = True
-            # a value that failed to parse is already explained; don't call it "not nullable" too
-            if column in parse_failed:
-                mask &= ~parse_failed[column].to_numpy(bool)
-            label = "duplicate primary key" if "uniqueness" in str(check) else str(check)
-            add(mask, f"{column}: {label}")
+    for column, label, mask in contract_failures(obj, typed):
+        # a value that failed to parse is already explained; don't call it "not nullable" too
+        add(mask & ~parse_failed[column].to_numpy(bool), f"{column}: {label}")
 
     if rejects is not None:  # the reader could not read these rows: their one reason
         rej = rejects.reset_index(drop=True)
