@@ -138,14 +138,14 @@ def phase_extract(args: dict) -> dict:
         chunks = 0
         arrow_held = 0  # bytes in Arrow's pool when a chunk arrives: the CSV reader's read-ahead
 
-        def write(df: pd.DataFrame) -> None:
+        def write_table(table: pa.Table) -> None:
             nonlocal chunks, arrow_held
             chunks += 1
             arrow_held = max(arrow_held, pa.total_allocated_bytes())
-            writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False))
+            writer.write_table(table)
 
         try:
-            stats = run_extract(source, obj, name, write=write, quarantine=quarantined.append)
+            stats = run_extract(source, obj, name, write_table=write_table, quarantine=quarantined.append)
             if stats.rows_kept == 0:
                 writer.write_table(pa.Table.from_pandas(empty_frame(obj), schema=schema, preserve_index=False))
         finally:

@@ -99,6 +99,7 @@ def _column_rules(name: str, col: ColumnSpec, value: pd.Series, text: pd.Series 
             outside = pc.and_(pc.invert(pc.is_in(arr, pa.array(col.isin, pa.string()))), pc.is_valid(arr))
             yield f"{name}: isin({list(col.isin)!r})", col.action("isin"), _mask(outside)
         if col.pattern is not None:  # Python re semantics (matched at the start), as Pandera's str_matches
+            value = value.astype("string")  # Python's re, not Arrow's RE2, even for Arrow-backed text
             yield f"{name}: str_matches({col.pattern!r})", col.action("pattern"), (value.notna() & ~value.str.match(col.pattern)
                                                              .fillna(False).astype(bool)).to_numpy(bool)
     if col.type in ("float", "money"):  # "NaN" did not parse ("not a money"); inf and Infinity did

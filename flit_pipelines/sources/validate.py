@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 
 import numpy as np
@@ -63,7 +64,23 @@ def _typed_arrow(raw: pd.Series) -> pa.Array | None:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-def _coerce(raw: pd.Series, ctype: str) -> pd.Series:
+def _arrow_text_column(raw: pd.Series) -> bool:
+    dtype = raw.dtype
+    return isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
+
+
+def python_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its Arrow-backed text columns (``pd.ArrowDtype(pa.string())``) as pandas'
+    ``string`` dtype (Python storage): what ``coerce_chunk`` and ``ChunkResult.good`` hand out."""
+    arrow = [c for c in frame.columns if _arrow_text_column(frame[c])]
+    if not arrow:
+        return frame
+    return frame.assign(**{c: frame[c].astype("string") for c in arrow})
+
+
+def _coerce(raw: pd.Series, ctype: str, arrow_strings: bool = False) -> pd.Series:
+    if ctype == "string" and arrow_strings and _arrow_text_column(raw):
+        return raw  # kept as Arrow text: no Python string per value
     typed = _typed_arrow(raw)
     if typed is not None:  # a database's typed column: converted vectorised, or via its canonical text
         value = coerce_arrow(typed, ctype)
@@ -75,9 +92,13 @@ def _coerce(raw: pd.Series, ctype: str) -> pd.Series:
     return coerce_text(pa.array(raw, type=pa.string(), from_pandas=True), ctype, raw.index)
 
 
-def coerce_chunk(obj: SourceObject, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def coerce_chunk(obj: SourceObject, text: pd.DataFrame, *,
+                 arrow_strings: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert text columns (``string`` or Arrow-backed ``pd.ArrowDtype`` strings) or typed Arrow-backed
     columns (``pd.ArrowDtype`` numbers, dates, timestamps, booleans) to spec types.
+
+    ``arrow_strings``: ``string`` columns that arrive Arrow-backed stay so (``pd.ArrowDtype(pa.string())``,
+    zero-copy) instead of becoming pandas ``string`` (``python_strings`` converts them later).
 
     Returns:
         (typed frame, bool frame of parse failures with the same index and columns).
@@ -86,7 +107,7 @@ def coerce_chunk(obj: SourceObject, text: pd.DataFrame) -> tuple[pd.DataFrame, p
     failed = {}
     for name, col in obj.columns.items():
         raw = text[name]
-        value = _coerce(raw, col.type)
+        value = _coerce(raw, col.type, arrow_strings)
         typed[name] = value
         if col.type == "string":
             failed[name] = pd.Series(False, index=raw.index)
@@ -174,10 +195,19 @@ class SeenKeys:
 @dataclass
 class ChunkResult:
     """Good rows (typed), quarantine rows (row_number, source_id, reason, line) and warning counts
-    (rule label -> kept rows failing a ``warn`` rule) of one chunk."""
-    good: pd.DataFrame
+    (rule label -> kept rows failing a ``warn`` rule) of one chunk.
+
+    ``kept``: the good rows with text columns still Arrow-backed (what an Arrow writer takes without
+    a Python string per value); ``good``: the same rows with text as pandas ``string`` (made on first use).
+    """
+    kept: pd.DataFrame
     quarantine: pd.DataFrame  # columns: row_number, source_id, reason, line, value:<column>...
     warnings: Counter = field(default_factory=Counter)
+
+    @cached_property
+    def good(self) -> pd.DataFrame:
+        """The good rows, text columns as pandas ``string``."""
+        return python_strings(self.kept)
 
 
 def _trim_keys(obj: SourceObject, text: pd.DataFrame, warn: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
@@ -213,7 +243,7 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
     """
     warn: list[tuple[str, np.ndarray]] = []  # counted among the rows kept, once every reason is known
     text = _trim_keys(obj, text.reset_index(drop=True), warn)
-    typed, parse_failed = coerce_chunk(obj, text)
+    typed, parse_failed = coerce_chunk(obj, text, arrow_strings=True)
     n = len(typed)
     reasons: dict[int, list[str]] = {}
 
@@ -245,15 +275,16 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
     bad_mask = np.zeros(n, dtype=bool)
     bad_mask[bad_idx] = True
     row_numbers = np.asarray(rows, dtype=np.int64) if rows is not None else np.arange(n, dtype=np.int64) + first_row
-    source_ids = typed[pk].astype("string").fillna("") if pk is not None else pd.Series([""] * n, dtype="string")
+    source_ids = (typed[pk].iloc[bad_idx].astype("string").fillna("") if pk is not None
+                  else pd.Series([""] * len(bad_idx), dtype="string"))
     quarantine = pd.DataFrame({
         "row_number": row_numbers[bad_idx],
-        "source_id": source_ids.iloc[bad_idx].to_numpy() if len(bad_idx) else np.array([], dtype=object),
+        "source_id": source_ids.to_numpy() if len(bad_idx) else np.array([], dtype=object),
         "reason": ["; ".join(dict.fromkeys(reasons[i])) for i in bad_idx.tolist()],
         "line": (np.asarray(lines, dtype=np.int64)[bad_idx] if lines is not None
                  else np.full(len(bad_idx), pd.NA, dtype=object)),
     })
-    values = typed.iloc[bad_idx].reset_index(drop=True).add_prefix(QUARANTINE_VALUE_PREFIX)
+    values = python_strings(typed.iloc[bad_idx].reset_index(drop=True)).add_prefix(QUARANTINE_VALUE_PREFIX)
     quarantine = pd.concat([quarantine, values], axis=1)
     good = typed.loc[~bad_mask].reset_index(drop=True)
     if pk is not None and seen_keys is not None:
@@ -262,4 +293,4 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
     for label, mask in warn:
         if kept := int((mask & ~bad_mask).sum()):
             warnings[label] += kept
-    return ChunkResult(good=good, quarantine=quarantine, warnings=warnings)
+    return ChunkResult(kept=good, quarantine=quarantine, warnings=warnings)
