@@ -18,7 +18,12 @@ import pandas as pd
 import pyarrow as pa
 
 from flit_pipelines.sources.base import LINE_COLUMN, REJECT_COLUMN, ROW_COLUMN, Source
-from flit_pipelines.sources.validate import PANDAS_DTYPES, SeenKeys, python_strings, split_chunk
+from flit_pipelines.sources.validate import (
+    PANDAS_DTYPES,
+    SeenKeys,
+    python_strings,
+    split_chunk,
+)
 from flit_pipelines.spec.model import SourceObject
 
 _RESERVED = (ROW_COLUMN, LINE_COLUMN, REJECT_COLUMN)

@@ -33,19 +33,20 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["coerce_text", "parse_text", "TRUE_WORDS", "FALSE_WORDS"]
+__all__ = ["FALSE_WORDS", "TRUE_WORDS", "coerce_text", "parse_text"]
 
 TRUE_WORDS = frozenset({"true", "t", "1", "yes", "y"})
 FALSE_WORDS = frozenset({"false", "f", "0", "no", "n"})
 _EXACT_INT = float(2 ** 53)  # beyond this a parsed float no longer holds the integer exactly
-_MAX_DIGITS = 15
 
 _INT = r"^(0|-?[1-9][0-9]{0,14})$"
-_FLOAT = r"^(0|-?[1-9][0-9]*|-?[0-9]+\.[0-9]+)$"
+# with at most 16 bytes, a value with a point has at most 15 digits (sign and point one byte each)
+_FLOAT = r"^(0|-?[1-9][0-9]{0,14}|-?[0-9]+\.[0-9]+)$"
+_FLOAT_BYTES = 16
 _YEAR = r"(1679|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])"  # 1679..2261
 _DAY = _YEAR + r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-_DATE = "^" + _DAY + "$"
-_ZULU = "^" + _DAY + r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?Z$"
+_DATE_BYTES = 10  # YYYY-MM-DD; longer plain values carry the time and the Z
+_DATE_OR_ZULU = "^" + _DAY + r"(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?Z)?$"
 _NS_UTC = pa.timestamp("ns", tz="UTC")
 _NEIGHBOUR_DEPENDENT = r"-\s*0+\s*$|[0-9]{16}"  # see the module docstring
 
@@ -85,29 +86,27 @@ def parse_text(raw: pd.Series, ctype: str) -> pd.Series:
     raise ValueError(f"unknown column type {ctype!r}")
 
 
-def _plain(arr: pa.Array, pattern: str, digits: bool = False) -> np.ndarray:
-    ok = pc.match_substring_regex(arr, pattern)
-    if digits:  # at most 15 digits in all (the sign and the point are one byte each)
-        extra = pc.add(pc.cast(pc.starts_with(arr, "-"), pa.int32()),
-                       pc.cast(pc.match_substring(arr, "."), pa.int32()))
-        ok = pc.and_(ok, pc.less_equal(pc.subtract(pc.binary_length(arr), extra), _MAX_DIGITS))
-    return np.asarray(pc.fill_null(ok, False).to_numpy(zero_copy_only=False), dtype=bool)
+def _mask(arr: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _fast(arr: pa.Array, ctype: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """(bool per value: parsed here, numpy values of those, in the result's storage) or (none, None)."""
+    """(bool per value: parsed here, numpy values of those, in the result's storage) or (none, None).
+    One regular-expression pass per column (RE2, in Arrow)."""
     if ctype == "int":
-        plain = _plain(arr, _INT)
+        plain = _mask(pc.match_substring_regex(arr, _INT))
         vals = pc.cast(arr.filter(pa.array(plain)), pa.int64()) if plain.any() else None
         return plain, None if vals is None else vals.to_numpy()
     if ctype in ("float", "money"):
-        plain = _plain(arr, _FLOAT, digits=True)
+        plain = _mask(pc.and_(pc.match_substring_regex(arr, _FLOAT),
+                              pc.less_equal(pc.binary_length(arr), _FLOAT_BYTES)))
         vals = pc.cast(arr.filter(pa.array(plain)), pa.float64()) if plain.any() else None
         return plain, None if vals is None else vals.to_numpy()
-    date, zulu = _plain(arr, _DATE), _plain(arr, _ZULU)
-    plain = date | zulu
+    plain = _mask(pc.match_substring_regex(arr, _DATE_OR_ZULU))
     if not plain.any():
         return plain, None
+    long = _mask(pc.greater(pc.binary_length(arr), _DATE_BYTES))
+    date, zulu = plain & ~long, plain & long
     out = np.zeros(len(arr), dtype="datetime64[ns]")
     try:
         if date.any():

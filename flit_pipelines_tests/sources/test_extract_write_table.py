@@ -28,7 +28,7 @@ def test_every_sample_object_writes_the_same_table(spec):
     for name, obj in spec.objects.items():
         s1, s2, old, new, q1, q2 = _both(obj, name, FIXTURE_EXPORT)
         assert new.schema.equals(old.schema) and new.equals(old), name
-        assert s1 == s2
+        assert s1 == s2 and len(q1) == len(q2)
 
 
 def test_tricky_text_writes_the_same_table_and_quarantine(spec, tmp_path):

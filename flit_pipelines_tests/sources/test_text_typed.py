@@ -11,9 +11,15 @@ import random
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from flit_pipelines.sources.text_typed import _fast, coerce_text, parse_text
+from flit_pipelines.sources.text_typed import (
+    _NEIGHBOUR_DEPENDENT,
+    _fast,
+    coerce_text,
+    parse_text,
+)
 
 TRICKY_NUMBERS = [
     None, "", " ", "0", "-0", "+0", "00", "007", "-007", "0.0", "-0.0", "00.50", "1", "-1", "+1", " 12", "12 ",
@@ -107,3 +113,21 @@ def test_index_is_kept_and_chunked_input_is_read():
     out = coerce_text(arr, "int", pd.RangeIndex(10, 14))
     assert out.index.tolist() == [10, 11, 12, 13]
     assert out.tolist()[:2] == [1, 2] and out.isna().tolist() == [False, False, True, True]
+
+
+def test_random_short_numbers_mixed_with_left_overs_match():
+    # at most 15 digits: no neighbour-dependent value, so plain values and left-overs are parsed apart
+    rng = random.Random(5)
+    values = []
+    for _ in range(3000):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 15)))
+        cut = rng.randint(0, len(digits))
+        text = digits[:cut] + "." + digits[cut:] if rng.random() < 0.6 else digits
+        sign = rng.choice(["", "-", " ", "+"])
+        if not (sign == "-" and not text.strip("0")):  # "-0" would send the whole column to the old path
+            values.append(sign + text + rng.choice(["", "", " ", "e2"]))
+    assert not pc.any(pc.match_substring_regex(pa.array(values), _NEIGHBOUR_DEPENDENT)).as_py()
+    for ctype in ("int", "float", "money"):
+        plain, _ = _fast(pa.array(values, pa.string()), ctype)
+        assert 0 < plain.sum() < len(values)
+        _same(*_both(values, ctype))
