@@ -248,7 +248,52 @@ def phase_payload(args: dict) -> dict:
     return doc
 
 
-PHASES = {"generate": phase_generate, "extract": phase_extract, "payload": phase_payload}
+def phase_reference(args: dict) -> dict:
+    """The reference of issue 12 for the CSV extract: bare pyarrow CSV -> Parquet of the same files and
+    columns, typed by Arrow's own parser (string, int64, float64, date32 for dates, timestamp[ns, UTC]
+    for datetimes), streamed in the spec's block size; no validation, quarantine or header matching."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from flit_pipelines.sources.csv_export import CsvExportSource
+    from flit_pipelines.spec import load_spec
+
+    arrow_types = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "money": pa.float64(),
+                   "date": pa.date32(), "datetime": pa.timestamp("ns", tz="UTC"), "bool": pa.bool_()}
+    spec = load_spec(SPEC_PATH)
+    work = Path(args["work_dir"]) / "reference"
+    work.mkdir(parents=True, exist_ok=True)
+    source = CsvExportSource(args["export_dir"], chunk_bytes=CHUNK_BYTES)
+    objects = {}
+    t_phase, c_phase = time.perf_counter(), time.process_time()
+    for name, obj in spec.objects.items():
+        path = source.path_of(obj)
+        if not path.exists():
+            continue
+        t0 = time.perf_counter()
+        header = path.open(encoding="utf-8").readline().rstrip("\r\n").split(",")
+        cols = {c.source or n: arrow_types[c.type] for n, c in obj.columns.items() if (c.source or n) in header}
+        for multiline in (False, True):  # quoted line breaks (notes) need the slower chunker: only then
+            reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES),
+                                    parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
+                                    convert_options=pacsv.ConvertOptions(include_columns=list(cols), column_types=cols))
+            rows = 0
+            try:
+                with pq.ParquetWriter(str(work / f"{name}.parquet"), reader.schema) as writer:
+                    for batch in reader:
+                        rows += batch.num_rows
+                        writer.write_batch(batch)
+                break
+            except pa.ArrowInvalid:
+                if multiline:
+                    raise
+        objects[name] = {"rows": rows, "seconds": round(time.perf_counter() - t0, 3), "newlines_in_values": multiline}
+    return {"seconds": round(time.perf_counter() - t_phase, 3), "cpu_seconds": round(time.process_time() - c_phase, 3),
+            "loadavg_end": os.getloadavg(), "objects": objects, "peak_rss_kib": peak_rss_kib()}
+
+
+PHASES = {"generate": phase_generate, "extract": phase_extract, "payload": phase_payload, "reference": phase_reference}
 
 
 def run_phase(name: str, args: dict) -> dict:
