@@ -65,11 +65,13 @@ def _text_faults(arr: pa.Array, limit: int) -> tuple[np.ndarray | None, np.ndarr
     offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + n + 1].astype(np.int64)
     lo, hi = int(offsets[0]), int(offsets[-1])
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[lo:hi] if hi > lo else np.zeros(0, np.uint8)
-    low = data < 32
-    fault = (low & (data != 9) & (data != 10) & (data != 13)) | (data == 127)
+    # two passes over the bytes; tab, LF and CR (common in notes) are dropped from the few hits only
+    at = np.flatnonzero((data < 32) | (data == 127))
+    if len(at):
+        hit = data[at]
+        at = at[(hit != 9) & (hit != 10) & (hit != 13)]
     nul = ctrl = longer = None
-    if fault.any():
-        at = np.flatnonzero(fault)
+    if len(at):
         rows = np.searchsorted(offsets, at + lo, side="right") - 1
         is_nul = data[at] == 0
         if is_nul.any():

@@ -1,4 +1,5 @@
-"""The Arrow UTF-8 check of ``detect_encoding`` agrees with Python's strict decoder, block cuts included."""
+"""Vectorised text checks agree with per-value Python: the UTF-8 check of ``detect_encoding`` (block cuts
+included) with the strict decoder, ``rules._text_faults`` with a character-by-character scan."""
 
 from __future__ import annotations
 
@@ -40,3 +41,19 @@ def test_a_valid_file_is_utf8_without_python_decoding(tmp_path):
     assert csv_format.detect_encoding(path).encoding == "utf-8"
     path.write_bytes(b"Id,NAME\n1,Zo\xeb\n")  # cp1252: the counting path decides
     assert csv_format.detect_encoding(path).how == "charset-normalizer"
+
+
+def test_text_faults_match_a_per_value_check():
+    import pyarrow as pa
+
+    from flit_pipelines.sources.rules import _text_faults
+
+    rng = random.Random(3)
+    alphabet = ["a", "é", "\t", "\n", "\r", "\x00", "\x01", "\x1f", "\x7f", " ", "日", "\x0b"]
+    values = [None, ""] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6))) for _ in range(2000)]
+    nul, ctrl, longer = _text_faults(pa.array(values, pa.string()), 4)
+    want_nul = [v is not None and "\x00" in v for v in values]
+    want_ctrl = [v is not None and any((ord(c) < 32 and c not in "\t\n\r\x00") or c == "\x7f" for c in v)
+                 for v in values]
+    want_longer = [v is not None and len(v) > 4 for v in values]
+    assert nul.tolist() == want_nul and ctrl.tolist() == want_ctrl and longer.tolist() == want_longer
