@@ -171,7 +171,8 @@ class SeenKeys:
         return len(self._keys)
 
     @staticmethod
-    def _native(keys: pd.Series) -> list:
+    def native(keys: pd.Series) -> list:
+        """The non-null keys as the set holds them (``int`` or ``str``), in row order."""
         keys = keys.dropna()
         if pd.api.types.is_integer_dtype(keys.dtype):
             return keys.astype("int64").tolist()
@@ -179,19 +180,20 @@ class SeenKeys:
             return pa.array(keys.array).to_numpy(zero_copy_only=False).tolist()
         return keys.astype("string").astype(object).tolist()
 
-    def repeats(self, keys: pd.Series) -> np.ndarray:
-        """Bool per row of ``keys``: the key was added by an earlier chunk."""
+    def repeats(self, keys: pd.Series, native: list | None = None) -> np.ndarray:
+        """Bool per row of ``keys``: the key was added by an earlier chunk (``native``: ``native(keys)``
+        when the caller has it already)."""
         if not self._keys:
             return np.zeros(len(keys), dtype=bool)
-        hits = self._keys.intersection(self._native(keys))
+        hits = self._keys.intersection(self.native(keys) if native is None else native)
         if not hits:
             return np.zeros(len(keys), dtype=bool)
         native = keys.astype("Int64") if pd.api.types.is_integer_dtype(keys.dtype) else keys.astype("string")
         return native.isin(list(hits)).fillna(False).to_numpy(bool)
 
-    def add(self, keys: pd.Series) -> None:
-        """Remember the (non-null) keys of rows this chunk kept."""
-        self._keys.update(self._native(keys))
+    def add(self, keys: pd.Series, native: list | None = None) -> None:
+        """Remember the (non-null) keys of rows this chunk kept (``native``: ``native(keys)`` if known)."""
+        self._keys.update(self.native(keys) if native is None else native)
 
 
 @dataclass
@@ -226,6 +228,29 @@ def _trim_keys(obj: SourceObject, text: pd.DataFrame, warn: list[tuple[str, np.n
     return text
 
 
+_EMPTY_QUARANTINE: dict[tuple, pd.DataFrame] = {}
+
+
+def _quarantine_frame(obj: SourceObject, typed: pd.DataFrame, bad_idx: np.ndarray, row_numbers: np.ndarray,
+                      reasons: list[str], lines: np.ndarray | None) -> pd.DataFrame:
+    """The quarantine rows of a chunk: ``row_number``, ``source_id``, ``reason``, ``line`` and the
+    rows' typed values (``value:<column>``, text as pandas ``string``)."""
+    pk = obj.primary_key
+    source_ids = (typed[pk].iloc[bad_idx].astype("string").fillna("") if pk is not None
+                  else pd.Series([""] * len(bad_idx), dtype="string"))
+    quarantine = pd.DataFrame({
+        "row_number": row_numbers,
+        "source_id": source_ids.to_numpy() if len(bad_idx) else np.array([], dtype=object),
+        "reason": reasons,
+        "line": lines if lines is not None else np.full(len(bad_idx), pd.NA, dtype=object),
+    })
+    if len(bad_idx):
+        values = python_strings(typed.iloc[bad_idx].reset_index(drop=True))
+    else:  # no row to take (pandas' take and astype cost ~1 ms per column)
+        values = pd.DataFrame({c: pd.Series([], dtype=PANDAS_DTYPES[col.type]) for c, col in obj.columns.items()})
+    return pd.concat([quarantine, values.add_prefix(QUARANTINE_VALUE_PREFIX)], axis=1)
+
+
 def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: int,
                 seen_keys: SeenKeys | None = None, now: datetime | None = None,
                 rows: np.ndarray | None = None, lines: np.ndarray | None = None,
@@ -257,8 +282,10 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
         if parse_failed[cname].any():
             add(parse_failed[cname], f"{cname}: not a {col.type}")
     pk = obj.primary_key
+    pk_native = None  # the chunk's keys as Python values: checked now, added below when every row is kept
     if pk is not None and seen_keys is not None:
-        add(seen_keys.repeats(typed[pk]), f"{pk}: duplicate primary key (seen in an earlier chunk)")
+        pk_native = seen_keys.native(typed[pk])
+        add(seen_keys.repeats(typed[pk], pk_native), f"{pk}: duplicate primary key (seen in an earlier chunk)")
     for failure in evaluate(obj, typed, now=now or datetime.now(UTC), text=text):
         if failure.action == "quarantine":
             add(failure.mask, failure.label)
@@ -276,24 +303,20 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
     bad_idx = np.asarray(sorted(reasons), dtype=np.int64)
     bad_mask = np.zeros(n, dtype=bool)
     bad_mask[bad_idx] = True
-    row_numbers = np.asarray(rows, dtype=np.int64) if rows is not None else np.arange(n, dtype=np.int64) + first_row
-    source_ids = (typed[pk].iloc[bad_idx].astype("string").fillna("") if pk is not None
-                  else pd.Series([""] * len(bad_idx), dtype="string"))
-    quarantine = pd.DataFrame({
-        "row_number": row_numbers[bad_idx],
-        "source_id": source_ids.to_numpy() if len(bad_idx) else np.array([], dtype=object),
-        "reason": ["; ".join(dict.fromkeys(reasons[i])) for i in bad_idx.tolist()],
-        "line": (np.asarray(lines, dtype=np.int64)[bad_idx] if lines is not None
-                 else np.full(len(bad_idx), pd.NA, dtype=object)),
-    })
     if len(bad_idx):
-        values = python_strings(typed.iloc[bad_idx].reset_index(drop=True))
-    else:  # the usual chunk: no row to take (pandas' take and astype cost ~1 ms per column)
-        values = pd.DataFrame({c: pd.Series([], dtype=PANDAS_DTYPES[col.type]) for c, col in obj.columns.items()})
-    quarantine = pd.concat([quarantine, values.add_prefix(QUARANTINE_VALUE_PREFIX)], axis=1)
+        row_numbers = np.asarray(rows, dtype=np.int64) if rows is not None else np.arange(n, dtype=np.int64) + first_row
+        quarantine = _quarantine_frame(obj, typed, bad_idx, row_numbers[bad_idx],
+                                       ["; ".join(dict.fromkeys(reasons[i])) for i in bad_idx.tolist()],
+                                       None if lines is None else np.asarray(lines, dtype=np.int64)[bad_idx])
+    else:  # the usual chunk: the same empty frame, built once per shape (~4 ms of pandas each time)
+        key = (tuple((c, col.type) for c, col in obj.columns.items()), pk, lines is None)
+        if key not in _EMPTY_QUARANTINE:
+            _EMPTY_QUARANTINE[key] = _quarantine_frame(obj, typed, bad_idx, bad_idx, [],
+                                                       None if lines is None else bad_idx)
+        quarantine = _EMPTY_QUARANTINE[key].copy()
     good = typed.loc[~bad_mask].reset_index(drop=True) if len(bad_idx) else typed
     if pk is not None and seen_keys is not None:
-        seen_keys.add(good[pk])
+        seen_keys.add(good[pk], None if len(bad_idx) else pk_native)
     warnings: Counter = Counter()
     for label, mask in warn:
         if kept := int((mask & ~bad_mask).sum()):
