@@ -12,8 +12,9 @@ What it does (no Dagster run, no repo data/ directory; everything lives under /t
    (``rows.json`` is written last and marks a complete build).
 2. ``extract``: for every source object of ``mapping_specs/clinic_to_pipedrive.yaml``, exactly what the
    extract asset does: ``CsvExportSource(chunk_bytes=spec.source.chunk_bytes)`` -> ``run_extract`` (typing, Pandera,
-   quarantine) -> ``pyarrow.parquet.ParquetWriter`` chunk by chunk, then the quarantine rows into a
-   SQLite ledger.
+   quarantine) -> ``pyarrow.parquet.ParquetWriter`` chunk by chunk (``write_table``: Arrow tables), then the
+   quarantine rows into a SQLite ledger. ``reference``: the issue-12 reference, bare pyarrow CSV -> Parquet
+   of the same files and columns typed by Arrow (no validation), in its own process.
 3. ``payload``: for every target, as the payload asset does: read its ``needed_objects`` back from
    Parquet, ``build_payload``, write the payload Parquet (what the IO manager does with the output).
 
@@ -344,6 +345,7 @@ def measure(params: dict, *, profile_targets: list[str], deep_mem: bool, keep_wo
         common = {"export_dir": gen["export_dir"], "work_dir": work}
         loadavg_start = os.getloadavg()
         extract = run_phase("extract", common)
+        reference = run_phase("reference", common)  # issue 12: bare pyarrow CSV -> Parquet, same files
         payload = run_phase("payload", {**common, "profile_targets": profile_targets, "deep_mem": deep_mem})
         profiles = {p.name: p.read_text() for p in sorted(Path(work).glob("profile_*.txt"))}
     source_rows = sum(o["rows_read"] for o in extract["objects"].values())
@@ -358,6 +360,10 @@ def measure(params: dict, *, profile_targets: list[str], deep_mem: bool, keep_wo
         "export_rows_total": sum(rows.values()),
         "source_rows_extracted": source_rows,
         "extract": extract,
+        "reference_csv_to_parquet": reference,
+        "extract_vs_reference_speed": round(reference["seconds"] / extract["seconds"], 3),
+        "local_us_per_row": round((extract["seconds"] + payload["seconds"]) / max(source_rows, 1) * 1e6, 2),
+        "local_cpu_us_per_row": round((extract["cpu_seconds"] + payload["cpu_seconds"]) / max(source_rows, 1) * 1e6, 2),
         "payload": payload,
         "loadavg_start": loadavg_start,
         "total_seconds": round(total, 3),
@@ -394,6 +400,11 @@ def print_table(res: dict) -> None:
     print(f"load average at start {tuple(round(x, 2) for x in res['loadavg_start'])}, end of extract "
           f"{tuple(round(x, 2) for x in ex['loadavg_end'])}, end of payload {tuple(round(x, 2) for x in pl['loadavg_end'])}"
           " (2 cores: above ~1 means other processes competed for the CPU)")
+    ref = res["reference_csv_to_parquet"]
+    print(f"reference (pyarrow CSV -> Parquet, same columns typed): {ref['seconds']:.2f} s, {ref['cpu_seconds']:.2f} s CPU;"
+          f" extract speed = {res['extract_vs_reference_speed']:.2f}x the reference (issue 12 target >= 0.5)")
+    print(f"local work per source row (extract + payload): {res['local_us_per_row']:.1f} us wall, "
+          f"{res['local_cpu_us_per_row']:.1f} us CPU (issue 12 target <= 10)")
     print(f"rows/s (source rows / total seconds): {res['rows_per_second']:,.0f}"
           f"   [export generation: {res['generate_seconds']:.1f} s{' (reused)' if res['export_reused'] else ''}]")
 
