@@ -14,7 +14,8 @@ reasons read as they did (``"GENDER: isin(['M', 'F'])"``, ``"BASE_ENCOUNTER_COST
 greater_than_or_equal_to(0.0)"``); the others are ``"FIRST: max_length 255"``, ``"BIRTHDATE:
 not_in_future"``, ``"AMOUNT: finite"``, ``"CITY: nul_bytes"`` and row checks' ``"STOP >= START"``.
 
-Pandera (``validate.pandera_schema``) keeps the schema contract: dtypes, nullability, unique keys.
+Pandera (``validate.pandera_schema``) keeps the schema contract: dtypes, nullability, unique keys
+(its row failures found vectorised by ``validate.contract_failures``).
 The rules live here because Pandera's only non-failing mode (``raise_warning``) puts the failure
 cases, i.e. values, into a Python warning.
 """
