@@ -4,9 +4,11 @@ lists keys to find deletions, and the destination sees exactly the changed recor
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 
+import pandas as pd
 import pytest
 import requests
 
@@ -59,8 +61,11 @@ def test_changed_and_deleted_rows_reach_highlevel(tmp_path, monkeypatch, db, hig
     _env(tmp_path, monkeypatch, M, highlevel, DENTRIX_DB_URL=f"sqlite:///{db}")
     assert run_wave(M, "full", quiet=True) is True
     ledger = FlitResource().ledger()
-    first = tick(M)  # the window's first look: reference tables without timestamps get fingerprinted
-    assert first.success is True
+    # the window's first look compares with the fingerprints and key sets the full wave took before its
+    # extracts (reference tables without timestamps, the key-scanned views): nothing changed, no delta wave
+    first = tick(M)
+    assert first.skip_reason.startswith("no source changes") and first.success is None
+    since = pd.Timestamp(json.loads(first.cursor)["since"])
     assert tick(M).skip_reason.startswith("no source changes")
     before = _ops(highlevel)
 
@@ -73,7 +78,7 @@ def test_changed_and_deleted_rows_reach_highlevel(tmp_path, monkeypatch, db, hig
         con.execute("DELETE FROM v_appt WHERE appointment_id = ?", (int(kept),))
     result = tick(M)
     assert result.success is True and set(result.changed_objects) == {"patients", "appointments"}
-    assert result.partition == first.partition + "-002"  # same since (cursor unmoved), its own partition
+    assert result.partition == "delta-" + (since - pd.Timedelta(minutes=5)).strftime("%Y%m%dT%H%M%S")  # overlap
     sent = _diff(before, _ops(highlevel))
     assert sent == {"PUT /contacts/{contactId}": 3, "DELETE /calendars/events/{eventId}": 1}, sent
     audit = ledger.audit_frame(M, run_id=result.run_id)

@@ -649,6 +649,10 @@ def test_unable_to_lock_row_rows_fail_then_retry_succeeds(url: str, sf: Salesfor
 
 
 def test_bulk_query_job_reads_back_csv(url: str, sf: Salesforce) -> None:
+    # its own rows (an upsert by external ID: the same three the relationship test writes), so the test
+    # holds whichever worker runs it and in whatever order
+    sf.bulk2.Contact.upsert(records=[{"LastName": f"Bulk{n}", "Source_System_ID__c": f"BK-{n}"} for n in range(3)],
+                            external_id_field="Source_System_ID__c", wait=0.01)
     pages = list(sf.bulk2.Contact.query("SELECT Source_System_ID__c, LastName, Owner.Username FROM Contact WHERE "
                                         "Source_System_ID__c LIKE 'BK-%' ORDER BY Source_System_ID__c",
                                         max_records=2, wait=0.01))
