@@ -4,6 +4,7 @@ loaded when the source no longer matches the approved spec."""
 
 import dagster as dg
 
+from flit_pipelines.assets.tenancy import wave_of
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.spec.model import MigrationSpec
@@ -24,7 +25,7 @@ def source_profile_asset(spec: MigrationSpec, parts, group: str):
         from flit_pipelines.proposal.drift import check_source
 
         flit.check_reachable(spec, "source")  # an unreachable API fails here, naming its URL and the check
-        res = check_source(spec, flit.source(spec), flit.reports_dir(spec.migration, context.partition_key))
+        res = check_source(spec, flit.source(spec), flit.reports_dir(spec.migration, wave_of(context)))
         message = res.message(spec)
         if not res.passed:
             context.log.error(message)
