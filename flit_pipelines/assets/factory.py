@@ -70,7 +70,7 @@ from flit_pipelines.sources.extract import (arrow_schema, empty_frame, extract_i
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.load import approval_command, approval_fix
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.tenants import tenant_names
+from flit_pipelines.tenants import split_key, tenant_names, tenant_run_tags
 from flit_pipelines.transform import needed_objects
 from flit_pipelines.transform.payload import build_payload_checked
 from flit_pipelines.waves import sample_scope
@@ -216,8 +216,13 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
 
     # In-process by default: loads are serialised by the destination pool anyway, and a process per
     # step costs seconds of imports each. The launchpad can switch to `multiprocess` (or another executor).
+    # Tags per partition: every run of a tenant's wave carries flit/tenant and its account tags, which the
+    # run queue limits to one run per account (dagster.yaml), whoever launches it (launchpad, sensor, backfill).
+    config = dg.PartitionedConfig(partitions_def=parts,
+                                  run_config_for_partition_key_fn=lambda _key: {"execution": {"config": {"in_process": {}}}},
+                                  tags_for_partition_key_fn=lambda key: tenant_run_tags(spec, split_key(key)[0]))
     job = dg.define_asset_job(f"{m}_migration", selection=dg.AssetSelection.groups(group), partitions_def=parts,
-                              config={"execution": {"config": {"in_process": {}}}},
+                              config=config,
                               description=f"{spec.title}: extract, payload, load, checks and report for one wave.")
 
     @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,

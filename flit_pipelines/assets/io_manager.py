@@ -59,6 +59,12 @@ class ParquetStore(dg.ConfigurableResource):
         """Serve the tenant of the run being executed."""
         self._tenant = run_tenant(context.dagster_run)
 
+    def for_tenant(self, tenant: str) -> "ParquetStore":
+        """A copy of this store serving ``tenant`` (the CLI's delta ticks and reports)."""
+        other = self.model_copy()
+        other._tenant = tenant
+        return other
+
     def root(self) -> UPath:
         """Base directory of this store's tenant as a UPath (local path or fsspec URL)."""
         return parquet_root(self.base_dir, self._tenant)

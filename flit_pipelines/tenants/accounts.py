@@ -19,9 +19,10 @@ from urllib.parse import urlsplit
 from flit_pipelines.errors import FlitError
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.spec.settings import ConnectionSettings
+from flit_pipelines.tenants.load import get_tenant
 
 __all__ = ["DESTINATION_ACCOUNT_TAG", "RATE_LIMITED_SOURCES", "SOURCE_ACCOUNT_TAG", "TENANT_TAG",
-           "account_tags", "destination_account", "source_account"]
+           "account_tags", "destination_account", "source_account", "tenant_run_tags"]
 
 TENANT_TAG = "flit/tenant"
 DESTINATION_ACCOUNT_TAG = "flit/destination_account"
@@ -83,3 +84,13 @@ def account_tags(spec: MigrationSpec, tenant: str, destination: ConnectionSettin
     if src:
         tags[SOURCE_ACCOUNT_TAG] = src
     return tags
+
+
+def tenant_run_tags(spec: MigrationSpec, tenant: str, overrides: dict | None = None) -> dict[str, str]:
+    """``account_tags`` of a run of ``tenant`` with its tenants-file values (and the run's launchpad
+    ``overrides``: ``{"source": {...}, "destination": {...}}``) over the spec's variables. Raises
+    TenantError for a tenant the file does not declare."""
+    t = get_tenant(spec, tenant)
+    sides = {side: ConnectionSettings.of(spec, side, (overrides or {}).get(side), tenant=t.values(side),
+                                         tenant_label=t.label) for side in ("source", "destination")}
+    return account_tags(spec, tenant, sides["destination"], sides["source"])
