@@ -55,7 +55,8 @@ def pasted_secret_reason(value: str) -> str | None:
     for pattern, what in _SECRET_SHAPES:
         if pattern.search(value):
             return f"it looks like {what}"
-    if len(value) >= 32 and _TOKEN_CHARS.match(value) and _entropy(value) >= 3.5:
+    looks_like_path = value.startswith(("/", "./", "../", "~")) or "://" in value or re.match(r"^[A-Za-z]:[\\/]", value)
+    if not looks_like_path and len(value) >= 32 and _TOKEN_CHARS.match(value) and _entropy(value) >= 3.5:
         return "it looks like a generated token (32+ random-looking characters)"
     return None
 

@@ -145,3 +145,12 @@ def test_destination_accounts_come_from_the_account_address_never_the_token(spec
     assert tags == {"flit/tenant": "riverside", "flit/destination_account": a}
     assert tenant_run_tags(spec, "hill-top_2")["flit/destination_account"] == account(
         "https://hilltop.pipedrive.com", "x")
+
+
+def test_paths_and_urls_are_not_taken_for_pasted_secrets():
+    from flit_pipelines.tenants.model import pasted_secret_reason
+
+    for fine in ("/work/wt/tenants/flit_pipelines_tests/fixtures/clinic_extras", "http://127.0.0.1:45313",
+                 "https://riverside.pipedrive.com", "C:\\exports\\riverside2026\\december", "ve9EPM428h8vShlRW1KT"):
+        assert pasted_secret_reason(fine) is None, fine
+    assert pasted_secret_reason("dGhpcyBpcyBhIHNlY3JldCB0b2tlbiB2YWx1ZQ4Kz") is not None
