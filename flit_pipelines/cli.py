@@ -8,6 +8,8 @@
                                                   landing; --html (re)writes the wave's HTML report
     flit rollback <migration> [--scope all|wave|run] [--wave W] [--run-id R] [--execute]
                                                   plan (and with --execute carry out) a rollback; dry run by default
+    flit campaign status [<migration>] [--json] [--demo]
+                                                  per migration and tenant: waves, records moved, checks, delta
     flit check <migration>                        can the source and destination be reached; settings complete?
     flit inventory <migration>                    source record counts and estimated extraction time
     flit propose <new> --destination D (--csv DIR | --db URL [--schema S] | --fhir URL) [--like EXISTING]
@@ -459,6 +461,19 @@ def cmd_delta(args) -> int:
     return 0 if result.success else 1
 
 
+def cmd_campaign(args) -> int:
+    """``flit campaign status``: per migration and tenant, wave states, records moved, checks, delta window."""
+    from flit_pipelines.assets.io_manager import default_data_dir
+    from flit_pipelines.reports.campaign import campaign_rows, format_campaign
+    from flit_pipelines.spec import load_all_specs
+
+    specs = load_all_specs()
+    rows = campaign_rows([specs[m] for m in sorted(specs) if not args.migration or m == args.migration],
+                         default_data_dir())
+    print(json.dumps(rows, indent=2) if args.json else format_campaign(rows))
+    return 1 if any(r["checks_failed"] or "FAILED" in r["waves"].values() for r in rows) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``flit`` entry point; returns the process exit code (0 ok, 1 a failed run, 2 bad usage)."""
     p = argparse.ArgumentParser(prog="flit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -501,6 +516,14 @@ def main(argv: list[str] | None = None) -> int:
     dl.add_argument("--demo", action="store_true", help=DEMO_HELP)
     dl.add_argument("--tenant", default="default", help=TENANT_HELP)
     dl.set_defaults(fn=cmd_delta)
+
+    cp = sub.add_parser("campaign", help="every migration's tenants at a glance")
+    cps = cp.add_subparsers(dest="action", required=True)
+    cst = cps.add_parser("status", help="per migration and tenant: waves, records moved, checks, delta window")
+    cst.add_argument("migration", nargs="?", default=None, help="only this migration")
+    cst.add_argument("--json", action="store_true")
+    cst.add_argument("--demo", action="store_true", help=DEMO_HELP)
+    cst.set_defaults(fn=cmd_campaign)
 
     chk = sub.add_parser("check", help="can the migration's source and destination be reached; are settings complete")
     chk.add_argument("migration")

@@ -154,3 +154,31 @@ def test_paths_and_urls_are_not_taken_for_pasted_secrets():
                  "https://riverside.pipedrive.com", "C:\\exports\\riverside2026\\december", "ve9EPM428h8vShlRW1KT"):
         assert pasted_secret_reason(fine) is None, fine
     assert pasted_secret_reason("dGhpcyBpcyBhIHNlY3JldCB0b2tlbiB2YWx1ZQ4Kz") is not None
+
+
+def test_campaign_status_lists_each_tenant_with_waves_records_checks_and_delta_window(specs, spec, tmp_path,
+                                                                                       monkeypatch):
+    import json
+    import os
+
+    from flit_pipelines.reports.campaign import campaign_rows, format_campaign
+
+    write(specs, GOOD)
+    monkeypatch.setenv("FLIT_SPEC_DIR", str(specs))
+    data = tmp_path / "data"
+    full = data / "tenants" / "riverside" / "reports" / M / "full"
+    full.mkdir(parents=True)
+    (full / "migration_report.json").write_text(json.dumps({"all_checks_passed": False, "targets": {
+        "persons": {"created": 4, "updated": 1, "checks": {"counts_reconcile": True, "no_duplicate_source_ids": True}},
+        "visits": {"created": 8, "updated": 0, "checks": {"counts_reconcile": False}}}}))
+    os.utime(full / "migration_report.json", (1_000_000, 1_000_000))
+    rows = {r["tenant"]: r for r in campaign_rows([spec], data, now=1_000_000 + 3600)}
+    assert list(rows) == ["default", "riverside", "hill-top_2"]
+    r = rows["riverside"]
+    assert (r["waves"], r["records_moved"], r["checks_passed"], r["checks_failed"]) == ({"full": "FAILED"}, 13, 2, 1)
+    assert r["delta_window"].startswith("open until 1970-01-")
+    assert rows["default"]["waves"] == {} and rows["default"]["delta_window"] == "not open (no full wave)"
+    later = campaign_rows([spec], data, now=1_000_000 + spec.delta.window_hours * 3600 + 1)
+    assert later[1]["delta_window"].startswith("closed ")
+    text = format_campaign(list(rows.values()))
+    assert "riverside" in text and "full FAILED" in text and "2/1" in text
