@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from flit_pipelines.assets.campaign import campaign_asset
 from flit_pipelines.assets.factory import build_migration, migration_resources
 from flit_pipelines.spec import load_all_specs
 
@@ -14,5 +15,6 @@ def defs() -> dg.Definitions:
     specs = load_all_specs()
     return dg.Definitions.merge(
         *(build_migration(spec) for spec in specs.values()),
-        dg.Definitions(resources=migration_resources(specs.values())),
+        dg.Definitions(assets=[campaign_asset(spec) for spec in specs.values()],  # per tenant, every wave
+                       resources=migration_resources(specs.values())),
     )

@@ -18,6 +18,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from flit_pipelines.assets.campaign import campaign_asset
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.cli import main, report, run_rollback
 from flit_pipelines.destinations.pipedrive.client import PipedriveClient
@@ -69,7 +70,8 @@ def _flit(*args: str) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
-def test_two_tenants_run_at_once_each_account_gets_its_own_records_rerun_and_rollback_stay_apart(two_tenants):
+def test_two_tenants_run_at_once_each_account_gets_its_own_records_rerun_and_rollback_stay_apart(two_tenants,
+                                                                                                  capsys):
     with dg.DagsterInstance.get():  # the instance's SQLite stores exist before two processes open them
         pass
     procs = {t: _flit("run", M, "--tenant", t, "--wave", "full", "--log-level", "WARNING") for t in ("north", "south")}
@@ -102,6 +104,17 @@ def test_two_tenants_run_at_once_each_account_gets_its_own_records_rerun_and_rol
             assert not [e for e in instance.all_logs(runs[t].run_id)
                         if e.message and "blocked by limit for pool" in e.message]
         assert runs["north"].tags[DESTINATION_ACCOUNT_TAG] != runs["south"].tags[DESTINATION_ACCOUNT_TAG]
+
+    # the campaign view: per tenant, in the CLI and as the [m, campaign] asset
+    assert main(["campaign", "status", M]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"clinic_to_pipedrive\s+north\s+full passed", out) and "south" in out
+    result = dg.materialize([campaign_asset(spec)], resources={"flit": FlitResource()})
+    per_tenant = result.asset_materializations_for_node(result.all_node_events[0].node_name)[0] \
+        .metadata["per_tenant"].value
+    assert per_tenant["north"]["waves"] == {"full": "passed"} and per_tenant["north"]["checks_failed"] == 0
+    assert per_tenant["south"]["records_moved"] > 0 and per_tenant["north"]["records_moved"] > 0
+    assert per_tenant["default"]["waves"] == {}
 
     # a re-run of one tenant writes nothing anywhere
     before = {t: writes(sandbox_stats(two_tenants[t][0])) for t in ("north", "south")}
