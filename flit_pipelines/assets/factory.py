@@ -70,7 +70,7 @@ from flit_pipelines.sources.extract import (arrow_schema, empty_frame, extract_i
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.load import approval_command, approval_fix
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.tenants import split_key, tenant_names, tenant_run_tags
+from flit_pipelines.tenants import partition_key, split_key, tenant_names, tenant_run_tags
 from flit_pipelines.transform import needed_objects
 from flit_pipelines.transform.payload import build_payload_checked
 from flit_pipelines.waves import sample_scope
@@ -226,13 +226,14 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
                               description=f"{spec.title}: extract, payload, load, checks and report for one wave.")
 
     @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,
-               minimum_interval_seconds=60, description="Keeps the sample and full wave partitions present.")
+               minimum_interval_seconds=60,
+               description="Keeps the sample and full wave partitions of every tenant present (tenant.wave).")
     @value_free_errors(f"{m}/wave_partitions")
     def wave_partitions(context: dg.SensorEvaluationContext):
         have = set(context.instance.get_dynamic_partitions(parts.name))
-        missing = [w for w in WAVES if w not in have]
+        missing = [k for t in tenant_names(spec) for k in (partition_key(t, w) for w in WAVES) if k not in have]
         if not missing:
-            return dg.SkipReason("sample and full waves exist")
+            return dg.SkipReason("sample and full waves exist for every tenant")
         return dg.SensorResult(dynamic_partitions_requests=[parts.build_add_request(missing)])
 
     return dg.Definitions(assets=assets, jobs=[job, build_rollback_job(spec)], sensors=[wave_partitions, build_delta_sensor(spec, parts, job)])

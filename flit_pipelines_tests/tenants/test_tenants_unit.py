@@ -182,3 +182,11 @@ def test_campaign_status_lists_each_tenant_with_waves_records_checks_and_delta_w
     assert later[1]["delta_window"].startswith("closed ")
     text = format_campaign(list(rows.values()))
     assert "riverside" in text and "full FAILED" in text and "2/1" in text
+
+
+def test_a_tenants_file_named_after_no_migration_is_reported(specs):
+    from flit_pipelines.tenants.load import unknown_tenant_files
+
+    (specs / "tenants" / "clinic_to_pipdrive.yaml").write_text("migration: clinic_to_pipdrive\ntenants: {}\n")
+    (msg,) = unknown_tenant_files(["clinic_to_pipedrive"], specs)
+    assert msg.startswith(f"{specs / 'tenants' / 'clinic_to_pipdrive.yaml'}: no migration 'clinic_to_pipdrive'")
