@@ -365,18 +365,17 @@ def cmd_check(args) -> int:
     """``flit check <migration>``: can this migration's source and destination be reached, and are their
     settings complete? Probes every URL setting (one TCP connection, no request), then opens the reader
     and the client (Salesforce signs in). Prints one line per finding; exit 1 on any problem."""
+    from flit_pipelines.assets.resources import FlitResource
     from flit_pipelines.data_dirs import command_prefix
-    from flit_pipelines.destinations.registry import open_destination
     from flit_pipelines.errors import FlitError
-    from flit_pipelines.sources.registry import open_source
     from flit_pipelines.spec.load import load_spec, spec_dir
-    from flit_pipelines.spec.settings import ConnectionSettings
 
     spec = load_spec(spec_dir() / f"{args.migration}.yaml")
+    flit = FlitResource().for_tenant(args.tenant)  # the tenant's settings over the spec's variables
     ok = True
-    for side, open_side in (("source", open_source), ("destination", open_destination)):
+    for side, open_side in (("source", flit.source), ("destination", flit.destination)):
         try:
-            for line in ConnectionSettings.of(spec, side).check_reachable(command_prefix()):
+            for line in flit.settings(spec, side).check_reachable(command_prefix()):
                 print(f"{side}: {line}")
             open_side(spec)
             print(f"{side}: settings complete")
@@ -527,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
 
     chk = sub.add_parser("check", help="can the migration's source and destination be reached; are settings complete")
     chk.add_argument("migration")
+    chk.add_argument("--tenant", default="default", help=TENANT_HELP)
     chk.set_defaults(fn=cmd_check)
 
     inv = sub.add_parser("inventory", help="source record counts and estimated extraction time")

@@ -24,6 +24,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flit_pipelines.errors import FlitError
+
 __all__ = ["Tenant", "TenantError", "pasted_secret_reason", "secret_name_problem"]
 
 # what a file holds instead of a variable NAME: upper case, digits and '_' (the convention this project's
@@ -40,8 +42,9 @@ _SECRET_SHAPES = (
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9+/=_-]+$")
 
 
-class TenantError(ValueError):
-    """A tenants file is malformed: the message names the file, the line and the field; never a value."""
+class TenantError(FlitError, ValueError):
+    """A tenants file is malformed, or names no such tenant: the message names the file, the line and the
+    field, never a value (so, as a FlitError, a step's guard shows it as it is)."""
 
 
 def _entropy(value: str) -> float:

@@ -134,6 +134,10 @@ def test_two_tenants_run_at_once_each_account_gets_its_own_records_rerun_and_rol
 
 def test_flit_run_for_an_account_a_live_run_holds_is_refused(two_tenants, capsys):
     spec = load_spec(two_tenants["specs"] / f"{M}.yaml")
+    assert main(["check", M, "--tenant", "south"]) == 0  # the tenant's export and account, reachable
+    assert f"PIPEDRIVE_API_BASE: {two_tenants['south'][0]} reachable" in capsys.readouterr().out
+    assert main(["check", M, "--tenant", "nowhere"]) == 1
+    assert "has no tenant 'nowhere'" in capsys.readouterr().out
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     holder_id = str(uuid.uuid4())
     try:
