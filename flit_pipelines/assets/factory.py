@@ -15,7 +15,6 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from flit_pipelines.assets.tenancy import destination_op_tags, wave_of
 from flit_pipelines.assets.connections import flit_resource
 from flit_pipelines.assets.checks import count_check, duplicate_check, loaded_records, money_check
 from flit_pipelines.assets.dedup import with_dedup
@@ -33,6 +32,7 @@ from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.assets.run_events import step_events
 from flit_pipelines.assets.source_profile import source_profile_asset
 from flit_pipelines.assets.step_progress import step_progress
+from flit_pipelines.assets.tenancy import destination_op_tags, wave_of
 from flit_pipelines.delta.deletions import (
     delete_records,
     deletion_rows,
@@ -214,8 +214,9 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     assets.append(report)
     assets = with_dedup(spec, assets, parts, group, destination_pool(spec))  # [m, dedup, t]: before t's children
 
-    # In-process by default: loads are serialised by the destination pool anyway, and a process per
-    # step costs seconds of imports each. The launchpad can switch to `multiprocess` (or another executor).
+    # In-process by default: a run's destination steps then never overlap (one limiter per account, with or
+    # without the pool), and a process per step costs seconds of imports each. The launchpad can switch to
+    # `multiprocess`; with tenants, give it tag_concurrency_limits [{key: flit/destination_step, limit: 1}].
     # Tags per partition: every run of a tenant's wave carries flit/tenant and its account tags, which the
     # run queue limits to one run per account (dagster.yaml), whoever launches it (launchpad, sensor, backfill).
     config = dg.PartitionedConfig(partitions_def=parts,
