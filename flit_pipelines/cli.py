@@ -1,11 +1,15 @@
 """``flit``: run migrations through Dagster, print reports, approve specs, review PHI, roll back.
 
-    flit run <migration> --wave sample|full      execute one wave; exit 1 if a step or blocking check fails
+    flit run <migration> --wave sample|full [--tenant NAME] [--wait]
+                                                  execute one wave; exit 1 if a step or blocking check fails,
+                                                  or (without --wait) when a run holds the tenant's account
     flit report <migration> [--wave W] [--json] [--html] [--demo]
                                                   per-target counts, why any record is missing, checks, seed
                                                   landing; --html (re)writes the wave's HTML report
     flit rollback <migration> [--scope all|wave|run] [--wave W] [--run-id R] [--execute]
                                                   plan (and with --execute carry out) a rollback; dry run by default
+    flit campaign status [<migration>] [--json] [--demo]
+                                                  per migration and tenant: waves, records moved, checks, delta
     flit check <migration>                        can the source and destination be reached; settings complete?
     flit inventory <migration>                    source record counts and estimated extraction time
     flit propose <new> --destination D (--csv DIR | --db URL [--schema S] | --fhir URL) [--like EXISTING]
@@ -15,6 +19,8 @@
     flit phi list <migration> [--wave W]         records held for PHI review (IDs, targets, pattern names)
     flit phi approve <migration> <target> (--all | --source-id ID ...) --by NAME   release held records
 
+``--tenant NAME`` (run, report, rollback, delta) picks a practice declared in
+``<spec dir>/tenants/<migration>.yaml`` (docs/many-practices.md); without it, the default tenant.
 ``--demo`` (report, phi, rollback, delta) reads the demo's data (``data/demo``). A command that finds no
 data exits 1 with what to run first and creates nothing.
 
@@ -37,6 +43,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # callable taking the argparse sub-parsers object (the dev/demo set-up installs flit_sandboxes this way).
 CLI_PLUGINS = "flit_pipelines.cli"
 DEMO_HELP = "read the demo's data (data/demo and its approved spec copies) instead of FLIT_DATA_DIR"
+TENANT_HELP = "the practice (tenant) declared in <spec dir>/tenants/<migration>.yaml; default: the default tenant"
 
 
 def default_dagster_home() -> Path:
@@ -57,11 +64,14 @@ def _ensure_dagster_home() -> Path:
 
 
 def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str = "INFO",
-             resources: dict | None = None) -> bool:
+             resources: dict | None = None, tenant: str = "default", if_busy: str = "wait") -> bool:
     """Execute the migration job for one wave partition on the instance in ``DAGSTER_HOME``.
 
     ``resources``: run config of the resources, as the launchpad takes it (e.g. ``{"flit": {"config":
     {"clinic_to_pipedrive": {"source": {"directory": "/exports"}}}}}``; secrets only as variable names).
+    ``tenant``: whose wave (partition ``<tenant>.<wave>``, bare ``<wave>`` for the default tenant); the run
+    carries ``flit/tenant`` and its account tags. A live run holding the same account makes it wait
+    (``if_busy="wait"``) or raises ``runs.accounts.AccountBusyError`` (``"refuse"``) before anything starts.
 
     Returns True when every step and every blocking check succeeded.
 
@@ -77,22 +87,29 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
 
     from flit_pipelines.definitions import defs
     from flit_pipelines.runs import RECOVERED_TAG, RunWatch, process_tags, recover_dead_runs
+    from flit_pipelines.runs.accounts import wait_for_accounts
+    from flit_pipelines.spec import load_all_specs
+    from flit_pipelines.tenants import partition_key, tenant_run_tags
 
     d = defs()
     job = d.resolve_job_def(f"{migration}_migration")
+    key = partition_key(tenant, wave)
+    overrides = ((resources or {}).get("flit", {}).get("config", {}) or {}).get(migration)
+    account = tenant_run_tags(load_all_specs()[migration], tenant, overrides)  # TenantError: unknown tenant
     with dg.DagsterInstance.get() as instance:
         name = f"{migration}_waves"
-        if not instance.has_dynamic_partition(name, wave):
-            instance.add_dynamic_partitions(name, [wave])
+        if not instance.has_dynamic_partition(name, key):
+            instance.add_dynamic_partitions(name, [key])
         recovered = recover_dead_runs(instance)  # a crashed run must not hold the destination pool
+        wait_for_accounts(instance, account, wait=if_busy == "wait")  # one run per account (runs/accounts.py)
         run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}, **({"resources": resources}
                                                                                      if resources else {})}
         run_id = str(uuid.uuid4())
-        tags = {**process_tags(), **({RECOVERED_TAG: ",".join(r.run_id for r in recovered)}
-                                     if recovered else {})}
+        tags = {**process_tags(), **account, **({RECOVERED_TAG: ",".join(r.run_id for r in recovered)}
+                                                if recovered else {})}
         pools = [p for p in {getattr(n.definition, "pool", None) for n in job.graph.nodes} if p]
         with RunWatch(instance, run_id, pools):
-            result = job.execute_in_process(instance=instance, partition_key=wave, raise_on_error=False,
+            result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
                                             run_config=run_config, run_id=run_id, tags=tags)
         failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
         failed_checks = [e.check_name for e in failed]
@@ -127,26 +144,26 @@ def _step_error(event) -> str:
     return f"{qualified.rsplit('.', 1)[-1]}: {text}" if text and " " not in qualified else first
 
 
-def report(migration: str, wave: str) -> dict:
-    """The migration report (dict, see ``reports.migration.build_report``) of one wave."""
+def report(migration: str, wave: str, tenant: str = "default") -> dict:
+    """The migration report (dict, see ``reports.migration.build_report``) of one wave of ``tenant``."""
     from flit_pipelines.assets.resources import FlitResource
     from flit_pipelines.reports.migration import build_report
     from flit_pipelines.spec import load_all_specs
 
     spec = load_all_specs()[migration]
-    return build_report(spec, wave, FlitResource())
+    return build_report(spec, wave, FlitResource().for_tenant(tenant))
 
 
-def summary_reports(migration: str, wave: str) -> list[dict]:
+def summary_reports(migration: str, wave: str, tenant: str = "default") -> list[dict]:
     """The reports the terminal summary of ``wave`` shows, oldest first: the sample wave's too when
     ``wave`` is full and the sample wave ran (its creates are the full wave's "unchanged")."""
     from flit_pipelines.data_dirs import waves_with_data
 
-    earlier = ["sample"] if wave == "full" and "sample" in waves_with_data(migration) else []
-    return [report(migration, w) for w in [*earlier, wave]]
+    earlier = ["sample"] if wave == "full" and "sample" in waves_with_data(migration, tenant=tenant) else []
+    return [report(migration, w, tenant) for w in [*earlier, wave]]
 
 
-def write_report_html(migration: str, wave: str, rep: dict | None = None) -> Path:
+def write_report_html(migration: str, wave: str, rep: dict | None = None, tenant: str = "default") -> Path:
     """(Re)write ``<data>/reports/<migration>/<wave>/migration_report.html`` from the wave's report and
     the step timeline of its latest run on the ``DAGSTER_HOME`` instance; returns the path."""
     _ensure_dagster_home()
@@ -156,17 +173,20 @@ def write_report_html(migration: str, wave: str, rep: dict | None = None) -> Pat
     from flit_pipelines.assets.run_events import wave_timeline
     from flit_pipelines.reports.html_report import write_html_report
 
-    rep = rep if rep is not None else report(migration, wave)
+    from flit_pipelines.tenants import partition_key
+
+    rep = rep if rep is not None else report(migration, wave, tenant)
     with dg.DagsterInstance.get() as instance:
-        timeline = wave_timeline(instance, migration, wave)
-    return write_html_report(rep, FlitResource().reports_dir(migration, wave), timeline)
+        timeline = wave_timeline(instance, migration, partition_key(tenant, wave))
+    return write_html_report(rep, FlitResource().for_tenant(tenant).reports_dir(migration, wave), timeline)
 
 
-def _html_path(migration: str, wave: str) -> Path | None:
+def _html_path(migration: str, wave: str, tenant: str = "default") -> Path | None:
     from flit_pipelines.assets.io_manager import default_data_dir
     from flit_pipelines.reports.html_report import HTML_NAME
+    from flit_pipelines.tenants import tenant_data_dir
 
-    path = Path(default_data_dir()) / "reports" / migration / wave / HTML_NAME
+    path = tenant_data_dir(default_data_dir(), tenant) / "reports" / migration / wave / HTML_NAME
     return path if path.exists() else None
 
 
@@ -176,11 +196,19 @@ def _check_data(args, wave: str | None = None) -> int:
     from flit_pipelines.data_dirs import missing_data
     from flit_pipelines.spec import load_all_specs
 
+    from flit_pipelines.tenants import TenantError, get_tenant
+
     known = load_all_specs()
     if args.migration not in known:
         print(f"flit: no migration {args.migration!r}; known: {', '.join(sorted(known))}", file=sys.stderr)
         return 2
-    sentence = missing_data(args.migration, wave, demo=getattr(args, "demo", False))
+    tenant = getattr(args, "tenant", "default")
+    try:
+        get_tenant(known[args.migration], tenant)
+    except TenantError as exc:
+        print(f"flit: {exc}", file=sys.stderr)
+        return 2
+    sentence = missing_data(args.migration, wave, demo=getattr(args, "demo", False), tenant=tenant)
     if sentence:
         print(sentence, file=sys.stderr)
         return 1
@@ -188,8 +216,11 @@ def _check_data(args, wave: str | None = None) -> int:
 
 
 def run_rollback(migration: str, *, scope: str = "all", wave: str | None = None, run_id: str | None = None,
-                 execute: bool = False, log_level: str = "WARNING") -> dict:
-    """Execute the ``<migration>_rollback`` job on the instance in ``DAGSTER_HOME``.
+                 execute: bool = False, log_level: str = "WARNING", tenant: str = "default",
+                 if_busy: str = "wait") -> dict:
+    """Execute the ``<migration>_rollback`` job on the instance in ``DAGSTER_HOME``, for ``tenant`` (its
+    ledger and destination account only; the run carries the tenant's account tags and, like ``run_wave``,
+    waits for or refuses (``if_busy``) a live run holding the account).
 
     Dry run unless ``execute``. Returns the rollback summary (see ``rollback.execute.rollback_migration``),
     or ``{"failed": True, "error": <text>}`` when the run failed (bad scope, destination stopped it).
@@ -198,13 +229,21 @@ def run_rollback(migration: str, *, scope: str = "all", wave: str | None = None,
     import dagster as dg
 
     from flit_pipelines.definitions import defs
+    from flit_pipelines.runs import process_tags
+    from flit_pipelines.runs.accounts import wait_for_accounts
+    from flit_pipelines.spec import load_all_specs
+    from flit_pipelines.tenants import tenant_run_tags
 
     job = defs().resolve_job_def(f"{migration}_rollback")
     config = {"ops": {"rollback": {"config": {"scope": scope, "wave": wave, "run_id": run_id,
-                                               "dry_run": not execute}}},
+                                               "dry_run": not execute, "tenant": tenant}}},
               "loggers": {"console": {"config": {"log_level": log_level}}}}
+    tags = tenant_run_tags(load_all_specs()[migration], tenant)
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False)
+        if execute:  # a dry run only reads the ledger
+            wait_for_accounts(instance, tags, wait=if_busy == "wait")
+        result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False,
+                                        tags={**process_tags(), **tags})
     if not result.success:
         failure = next((e.event_specific_data.error for e in result.all_events
                         if e.event_type_value == "STEP_FAILURE" and e.event_specific_data), None)
@@ -245,12 +284,19 @@ def _print_report(rep: dict | list[dict], html: Path | None = None) -> None:
 
 
 def cmd_run(args) -> int:
+    from flit_pipelines.errors import FlitError
     from flit_pipelines.progress_terminal import terminal_progress
 
-    with terminal_progress(args.log_level):  # a live line per step (plain lines when not a terminal)
-        ok = run_wave(args.migration, args.wave, log_level=args.log_level)
     try:
-        _print_report(summary_reports(args.migration, args.wave), _html_path(args.migration, args.wave))
+        with terminal_progress(args.log_level):  # a live line per step (plain lines when not a terminal)
+            ok = run_wave(args.migration, args.wave, log_level=args.log_level, tenant=args.tenant,
+                          if_busy="wait" if args.wait else "refuse")
+    except FlitError as exc:  # the account is busy, or the tenant is unknown: nothing started
+        print(f"flit run: {exc}", file=sys.stderr)
+        return 1
+    try:
+        _print_report(summary_reports(args.migration, args.wave, args.tenant),
+                      _html_path(args.migration, args.wave, args.tenant))
     except Exception as exc:  # the report is a courtesy here; the exit code is the run's
         print(f"(report unavailable: {type(exc).__name__})")
     return 0 if ok else 1
@@ -261,10 +307,11 @@ def cmd_report(args) -> int:
     if code:
         return code
     if args.json:
-        print(json.dumps(report(args.migration, args.wave), indent=2, default=str))
+        print(json.dumps(report(args.migration, args.wave, args.tenant), indent=2, default=str))
         return 0
-    reps = summary_reports(args.migration, args.wave)
-    html = write_report_html(args.migration, args.wave, reps[-1]) if args.html else _html_path(args.migration, args.wave)
+    reps = summary_reports(args.migration, args.wave, args.tenant)
+    html = (write_report_html(args.migration, args.wave, reps[-1], args.tenant) if args.html
+            else _html_path(args.migration, args.wave, args.tenant))
     _print_report(reps, html)
     return 0
 
@@ -277,8 +324,15 @@ def cmd_rollback(args) -> int:
     code = _check_data(args, args.wave if args.scope == "wave" else None)
     if code:
         return code
-    summary = run_rollback(args.migration, scope=args.scope, wave=args.wave, run_id=args.run_id,
-                           execute=args.execute, log_level=args.log_level)
+    from flit_pipelines.errors import FlitError
+
+    try:
+        summary = run_rollback(args.migration, scope=args.scope, wave=args.wave, run_id=args.run_id,
+                               execute=args.execute, log_level=args.log_level, tenant=args.tenant,
+                               if_busy="wait" if args.wait else "refuse")
+    except FlitError as exc:
+        print(f"flit rollback: {exc}", file=sys.stderr)
+        return 1
     _print_rollback(summary)
     return 1 if summary.get("failed") or summary["totals"].get("failed") else 0
 
@@ -311,18 +365,17 @@ def cmd_check(args) -> int:
     """``flit check <migration>``: can this migration's source and destination be reached, and are their
     settings complete? Probes every URL setting (one TCP connection, no request), then opens the reader
     and the client (Salesforce signs in). Prints one line per finding; exit 1 on any problem."""
+    from flit_pipelines.assets.resources import FlitResource
     from flit_pipelines.data_dirs import command_prefix
-    from flit_pipelines.destinations.registry import open_destination
     from flit_pipelines.errors import FlitError
-    from flit_pipelines.sources.registry import open_source
     from flit_pipelines.spec.load import load_spec, spec_dir
-    from flit_pipelines.spec.settings import ConnectionSettings
 
     spec = load_spec(spec_dir() / f"{args.migration}.yaml")
+    flit = FlitResource().for_tenant(args.tenant)  # the tenant's settings over the spec's variables
     ok = True
-    for side, open_side in (("source", open_source), ("destination", open_destination)):
+    for side, open_side in (("source", flit.source), ("destination", flit.destination)):
         try:
-            for line in ConnectionSettings.of(spec, side).check_reachable(command_prefix()):
+            for line in flit.settings(spec, side).check_reachable(command_prefix()):
                 print(f"{side}: {line}")
             open_side(spec)
             print(f"{side}: settings complete")
@@ -394,7 +447,7 @@ def cmd_delta(args) -> int:
     code = _check_data(args, "full")  # the delta window opens after the full wave
     if code:
         return code
-    result = tick(args.migration, execute=not args.dry_run, log_level=args.log_level)
+    result = tick(args.migration, execute=not args.dry_run, log_level=args.log_level, tenant=args.tenant)
     if result.skip_reason:
         print(f"skipped: {result.skip_reason}")
         return 0
@@ -407,6 +460,19 @@ def cmd_delta(args) -> int:
     return 0 if result.success else 1
 
 
+def cmd_campaign(args) -> int:
+    """``flit campaign status``: per migration and tenant, wave states, records moved, checks, delta window."""
+    from flit_pipelines.assets.io_manager import default_data_dir
+    from flit_pipelines.reports.campaign import campaign_rows, format_campaign
+    from flit_pipelines.spec import load_all_specs
+
+    specs = load_all_specs()
+    rows = campaign_rows([specs[m] for m in sorted(specs) if not args.migration or m == args.migration],
+                         default_data_dir())
+    print(json.dumps(rows, indent=2) if args.json else format_campaign(rows))
+    return 1 if any(r["checks_failed"] or "FAILED" in r["waves"].values() for r in rows) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """``flit`` entry point; returns the process exit code (0 ok, 1 a failed run, 2 bad usage)."""
     p = argparse.ArgumentParser(prog="flit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -416,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("migration")
     r.add_argument("--wave", required=True, help="sample | full | delta-<start>")
     r.add_argument("--log-level", default="INFO", help="Dagster console log level (DEBUG shows every event)")
+    r.add_argument("--tenant", default="default", help=TENANT_HELP)
+    r.add_argument("--wait", action="store_true",
+                   help="when another run holds the tenant's account, wait for it (default: refuse, exit 1)")
     r.set_defaults(fn=cmd_run)
 
     rp = sub.add_parser("report", help="print the migration report of a wave")
@@ -424,6 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--html", action="store_true", help="(re)write the wave's HTML report and print its path")
     rp.add_argument("--demo", action="store_true", help=DEMO_HELP)
+    rp.add_argument("--tenant", default="default", help=TENANT_HELP)
     rp.set_defaults(fn=cmd_report)
 
     rb = sub.add_parser("rollback", help="plan (and with --execute carry out) a migration's rollback")
@@ -434,6 +504,8 @@ def main(argv: list[str] | None = None) -> int:
     rb.add_argument("--execute", action="store_true", help="carry the plan out (default: dry run, plan only)")
     rb.add_argument("--log-level", default="WARNING", help="Dagster console log level")
     rb.add_argument("--demo", action="store_true", help=DEMO_HELP)
+    rb.add_argument("--tenant", default="default", help=TENANT_HELP)
+    rb.add_argument("--wait", action="store_true", help="with --execute: wait for a run holding the account")
     rb.set_defaults(fn=cmd_rollback)
 
     dl = sub.add_parser("delta", help="one delta-pickup tick: look at the source, run a delta wave if it changed")
@@ -441,10 +513,20 @@ def main(argv: list[str] | None = None) -> int:
     dl.add_argument("--dry-run", action="store_true", help="look only: report what changed, run nothing")
     dl.add_argument("--log-level", default="WARNING", help="Dagster console log level")
     dl.add_argument("--demo", action="store_true", help=DEMO_HELP)
+    dl.add_argument("--tenant", default="default", help=TENANT_HELP)
     dl.set_defaults(fn=cmd_delta)
+
+    cp = sub.add_parser("campaign", help="every migration's tenants at a glance")
+    cps = cp.add_subparsers(dest="action", required=True)
+    cst = cps.add_parser("status", help="per migration and tenant: waves, records moved, checks, delta window")
+    cst.add_argument("migration", nargs="?", default=None, help="only this migration")
+    cst.add_argument("--json", action="store_true")
+    cst.add_argument("--demo", action="store_true", help=DEMO_HELP)
+    cst.set_defaults(fn=cmd_campaign)
 
     chk = sub.add_parser("check", help="can the migration's source and destination be reached; are settings complete")
     chk.add_argument("migration")
+    chk.add_argument("--tenant", default="default", help=TENANT_HELP)
     chk.set_defaults(fn=cmd_check)
 
     inv = sub.add_parser("inventory", help="source record counts and estimated extraction time")

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from flit_pipelines.assets.io_manager import PROJECT_ROOT, default_data_dir
+from flit_pipelines.tenants import DEFAULT_TENANT, tenant_data_dir
 
 DEMO_DATA_DIR = PROJECT_ROOT / "data" / "demo"
 
@@ -40,10 +41,11 @@ def use_demo_data() -> Path | None:
     return DEMO_DATA_DIR
 
 
-def waves_with_data(migration: str, data_dir: Path | None = None) -> list[str]:
-    """Waves of a migration that have run in ``data_dir`` (default: the current data directory): the
-    names of ``<data>/reports/<migration>/<wave>/`` folders, sorted (sample, full, delta-... order)."""
-    base = Path(data_dir or default_data_dir()) / "reports" / migration
+def waves_with_data(migration: str, data_dir: Path | None = None, tenant: str = DEFAULT_TENANT) -> list[str]:
+    """Waves of a migration that have run in ``data_dir`` (default: the current data directory) for
+    ``tenant``: the names of ``<tenant data>/reports/<migration>/<wave>/`` folders, sorted (sample, full,
+    delta-... order)."""
+    base = tenant_data_dir(data_dir or default_data_dir(), tenant) / "reports" / migration
     if not base.is_dir():
         return []
     order = {"sample": 0, "full": 1}
@@ -51,22 +53,28 @@ def waves_with_data(migration: str, data_dir: Path | None = None) -> list[str]:
                   key=lambda w: (order.get(w, 2), w))
 
 
-def ledger_present(data_dir: Path | None = None) -> bool:
+def ledger_present(data_dir: Path | None = None, tenant: str = DEFAULT_TENANT) -> bool:
     """True when the ledger exists: ``$FLIT_LEDGER_URL`` is set (a server database the set-up created),
-    or the default SQLite file ``<data>/ledger.db`` exists."""
-    return bool(os.environ.get("FLIT_LEDGER_URL")) or (Path(data_dir or default_data_dir()) / "ledger.db").exists()
+    or the tenant's SQLite file ``<tenant data>/ledger.db`` exists."""
+    return bool(os.environ.get("FLIT_LEDGER_URL")) or (
+        tenant_data_dir(data_dir or default_data_dir(), tenant) / "ledger.db").exists()
 
 
-def missing_data(migration: str, wave: str | None = None, *, demo: bool = False) -> str | None:
+def missing_data(migration: str, wave: str | None = None, *, demo: bool = False,
+                 tenant: str = DEFAULT_TENANT) -> str | None:
     """None when the migration (and ``wave``, if given) has data; otherwise the sentence to print: which
     data directory was looked at, what to run first, and (when the demo's data has it) the ``--demo``
     form of the command."""
-    data_dir = Path(default_data_dir())
-    have = waves_with_data(migration)
-    if have and ledger_present() and (wave is None or wave in have):
+    data_dir = tenant_data_dir(default_data_dir(), tenant)
+    have = waves_with_data(migration, tenant=tenant)
+    if have and ledger_present(tenant=tenant) and (wave is None or wave in have):
         return None
     flit = command_prefix()
     what = f"{migration} wave {wave}" if wave else migration
+    if tenant != DEFAULT_TENANT:
+        return (f"No data for {what} of tenant {tenant} in {data_dir}"
+                + (f" (waves with data: {', '.join(have)})." if have else ".")
+                + f" Run `{flit} run {migration} --tenant {tenant} --wave {wave or 'sample'}` first.")
     if demo:
         return f"The demo has no data for {what} in {data_dir}: run `{demo_command()}` first."
     sentence = f"No data for {what} in {data_dir}"

@@ -8,6 +8,7 @@ reads the crosswalk after the merges. The pass itself is ``destinations.pipedriv
 
 import dagster as dg
 
+from flit_pipelines.assets.tenancy import destination_op_tags, wave_of
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.ledger import Ledger
@@ -57,12 +58,12 @@ def merges_check(spec: MigrationSpec, target: str, ledger: Ledger, dest) -> dg.A
                     f"crosswalk not on survivor {mispointed}")
 
 
-def _dedup_asset(spec: MigrationSpec, target: str, parts, group: str, pool: str):
+def _dedup_asset(spec: MigrationSpec, target: str, parts, group: str, pool: str | None):
     m = spec.migration
     key = dg.AssetKey([m, "dedup", target])
 
     @dg.asset(key=key, group_name=group, partitions_def=parts, deps=[dg.AssetKey([m, "load", target])],
-              kinds={spec.destination.kind}, pool=pool,
+              kinds={spec.destination.kind}, pool=pool, op_tags=destination_op_tags(spec.migration),
               check_specs=[dg.AssetCheckSpec("merges_reconcile", asset=key, blocking=True,
                                              description="survivors live, merged persons gone, crosswalk on survivors")],
               description=f"Merge {target} records sharing a normalised e-mail into the most complete one; "
@@ -71,7 +72,7 @@ def _dedup_asset(spec: MigrationSpec, target: str, parts, group: str, pool: str)
     def dedup(context: dg.AssetExecutionContext, flit: FlitResource):
         from flit_pipelines.destinations.pipedrive.dedup import run_dedup
 
-        wave = context.partition_key
+        wave = wave_of(context)
         ledger = flit.ledger()
         dest = flit.destination(spec)
         dest.prepare(target, spec.targets[target])
@@ -89,7 +90,7 @@ def _dedup_asset(spec: MigrationSpec, target: str, parts, group: str, pool: str)
     return dedup
 
 
-def with_dedup(spec: MigrationSpec, assets: list, parts, group: str, pool: str) -> list:
+def with_dedup(spec: MigrationSpec, assets: list, parts, group: str, pool: str | None) -> list:
     """``assets`` plus one dedup asset per opted-in target; every other asset that depended on that
     target's load now depends on its dedup asset instead (``AssetsDefinition.with_attributes``)."""
     targets = dedup_targets(spec)

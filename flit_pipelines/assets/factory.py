@@ -32,6 +32,7 @@ from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.assets.run_events import step_events
 from flit_pipelines.assets.source_profile import source_profile_asset
 from flit_pipelines.assets.step_progress import step_progress
+from flit_pipelines.assets.tenancy import destination_op_tags, wave_of
 from flit_pipelines.delta.deletions import (
     delete_records,
     deletion_rows,
@@ -69,6 +70,7 @@ from flit_pipelines.sources.extract import (arrow_schema, empty_frame, extract_i
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.load import approval_command, approval_fix
 from flit_pipelines.spec.model import MigrationSpec
+from flit_pipelines.tenants import partition_key, split_key, tenant_names, tenant_run_tags
 from flit_pipelines.transform import needed_objects
 from flit_pipelines.transform.payload import build_payload_checked
 from flit_pipelines.waves import sample_scope
@@ -82,10 +84,18 @@ def waves_partitions(spec: MigrationSpec) -> dg.DynamicPartitionsDefinition:
     return dg.DynamicPartitionsDefinition(name=f"{spec.migration}_waves")
 
 
-def destination_pool(spec: MigrationSpec) -> str:
-    """Steps that call the destination share one pool (limit 1 in dagster.yaml): under the
-    multiprocess executor two load steps would otherwise each bring their own rate limiter."""
-    return f"{spec.migration}_destination"
+def destination_pool(spec: MigrationSpec) -> str | None:
+    """The pool of the steps that call the destination, or None.
+
+    A migration with one practice (no tenants file beyond the default tenant) has one destination account:
+    its destination steps share the pool ``<migration>_destination`` (limit 1 in dagster.yaml), so even
+    under the multiprocess executor, and across runs, one rate limiter serves the account. A migration
+    with tenants has an account per tenant, and a pool (static per asset) would serialise different
+    accounts: there the run queue's ``flit/destination_account`` limit and ``flit run``'s account check
+    keep one run per account, and inside a run the steps are serialised by the in-process executor (or
+    by the multiprocess executor's ``tag_concurrency_limits`` on ``flit/destination_step``;
+    docs/many-practices.md)."""
+    return None if len(tenant_names(spec)) > 1 else f"{spec.migration}_destination"
 
 
 def _key(spec: MigrationSpec, *parts: str) -> dg.AssetKey:
@@ -111,7 +121,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     @value_free_errors(f"{m}/field_map")
     def field_map(context: dg.AssetExecutionContext, flit: FlitResource):
         status = approval_status(spec)
-        path = flit.reports_dir(m, context.partition_key) / "field_map.md"
+        path = flit.reports_dir(m, wave_of(context)) / "field_map.md"
         path.write_text(field_map_markdown(spec), encoding="utf-8")
         yield dg.MaterializeResult(
             metadata={"field_map": dg.MetadataValue.path(str(path)), "approved_by": spec.approval.approved_by or "",
@@ -144,13 +154,13 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     # -- destination schema ----------------------------------------------------------------------
     @dg.asset(key=_key(spec, "destination_schema"), group_name=group, partitions_def=parts,
               deps=[_key(spec, "field_map"), _key(spec, "source_profile")], kinds={spec.destination.kind},
-              pool=destination_pool(spec),
+              pool=destination_pool(spec), op_tags=destination_op_tags(spec.migration),
               description="Custom fields (by name -> account key), pipelines and stages, created idempotently.")
     @value_free_errors(f"{m}/destination_schema")
     def destination_schema(context: dg.AssetExecutionContext, flit: FlitResource) -> dg.MaterializeResult:
         flit.check_reachable(spec, "destination")  # first step to call the CRM: an unreachable one is named here
         design = flit.destination(spec).ensure_schema(spec)
-        path = flit.reports_dir(m, context.partition_key) / "custom_field_design.json"
+        path = flit.reports_dir(m, wave_of(context)) / "custom_field_design.json"
         write_json(path, design)
         # the same design for people: types, folders, value maps, the workflow triggers each field can drive
         path.with_suffix(".md").write_text(custom_field_design_markdown(spec, design), encoding="utf-8")
@@ -177,7 +187,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     def report(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.MaterializeResult:
         from flit_pipelines.reports.migration import build_report
 
-        wave = context.partition_key
+        wave = wave_of(context)
         out = flit.reports_dir(m, wave)
         rep = build_report(spec, wave, flit)
         path = out / "migration_report.json"
@@ -204,20 +214,27 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     assets.append(report)
     assets = with_dedup(spec, assets, parts, group, destination_pool(spec))  # [m, dedup, t]: before t's children
 
-    # In-process by default: loads are serialised by the destination pool anyway, and a process per
-    # step costs seconds of imports each. The launchpad can switch to `multiprocess` (or another executor).
+    # In-process by default: a run's destination steps then never overlap (one limiter per account, with or
+    # without the pool), and a process per step costs seconds of imports each. The launchpad can switch to
+    # `multiprocess`; with tenants, give it tag_concurrency_limits [{key: flit/destination_step, limit: 1}].
+    # Tags per partition: every run of a tenant's wave carries flit/tenant and its account tags, which the
+    # run queue limits to one run per account (dagster.yaml), whoever launches it (launchpad, sensor, backfill).
+    config = dg.PartitionedConfig(partitions_def=parts,
+                                  run_config_for_partition_key_fn=lambda _key: {"execution": {"config": {"in_process": {}}}},
+                                  tags_for_partition_key_fn=lambda key: tenant_run_tags(spec, split_key(key)[0]))
     job = dg.define_asset_job(f"{m}_migration", selection=dg.AssetSelection.groups(group), partitions_def=parts,
-                              config={"execution": {"config": {"in_process": {}}}},
+                              config=config,
                               description=f"{spec.title}: extract, payload, load, checks and report for one wave.")
 
     @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,
-               minimum_interval_seconds=60, description="Keeps the sample and full wave partitions present.")
+               minimum_interval_seconds=60,
+               description="Keeps the sample and full wave partitions of every tenant present (tenant.wave).")
     @value_free_errors(f"{m}/wave_partitions")
     def wave_partitions(context: dg.SensorEvaluationContext):
         have = set(context.instance.get_dynamic_partitions(parts.name))
-        missing = [w for w in WAVES if w not in have]
+        missing = [k for t in tenant_names(spec) for k in (partition_key(t, w) for w in WAVES) if k not in have]
         if not missing:
-            return dg.SkipReason("sample and full waves exist")
+            return dg.SkipReason("sample and full waves exist for every tenant")
         return dg.SensorResult(dynamic_partitions_requests=[parts.build_add_request(missing)])
 
     return dg.Definitions(assets=assets, jobs=[job, build_rollback_job(spec)], sensors=[wave_partitions, build_delta_sensor(spec, parts, job)])
@@ -232,7 +249,7 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
               description=f"{obj.file or obj.table or obj.endpoint}: typed, Pandera-validated extract; failing rows quarantined.")
     @value_free_errors(f"{spec.migration}/extract/{obj_name}")
     def extract(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.Output:
-        wave = context.partition_key
+        wave = wave_of(context)
         ledger = flit.ledger()
         keep_ids, limit = None, None
         if wave == "sample":  # stratified roots + parents; children of those roots (flit_pipelines.waves)
@@ -321,8 +338,8 @@ def _payload_asset(spec: MigrationSpec, target: str, parts, group: str):
         frames = {name.removeprefix("extract_"): df for name, df in extracts.items()}
         # derived values missing quarantined input rows, non-finite numbers: per record, for the load
         df, issues = build_payload_checked(spec, target, frames,
-                                           load_quarantined(parquet, spec, objects, context.partition_key))
-        save_issues(parquet, spec, target, context.partition_key, issues)
+                                           load_quarantined(parquet, spec, objects, wave_of(context)))
+        save_issues(parquet, spec, target, wave_of(context), issues)
         null_rates = {c: round(float(df[c].isna().mean()), 4) for c in df.columns} if len(df) else {}
         return dg.Output(df, metadata={"dagster/row_count": len(df), "columns": len(df.columns),
                                        "null_rates": dg.MetadataValue.json(null_rates),
@@ -352,11 +369,11 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
 
     @dg.asset(key=key, group_name=group, partitions_def=parts, check_specs=checks, deps=deps,
               ins={"payload": dg.AssetIn(key=_key(spec, "payload", target), input_manager_key=IO_MANAGER_KEY)},
-              kinds={spec.destination.kind}, pool=destination_pool(spec),
+              kinds={spec.destination.kind}, pool=destination_pool(spec), op_tags=destination_op_tags(spec.migration),
               description=f"Upsert target {target} ({t.entity}) by source ID; parents first; ledger per record.")
     @value_free_errors(f"{spec.migration}/load/{target}")
     def load(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore, payload: pd.DataFrame):
-        wave = context.partition_key
+        wave = wave_of(context)
         ledger = flit.ledger()
         dest = flit.destination(spec, context.run.run_id)
         gone, to_load = pd.DataFrame(columns=["source_id", "dest_id"]), payload

@@ -1,7 +1,8 @@
 """Parquet storage of extracts and payloads under ``FLIT_DATA_DIR`` through a UPath IO manager.
 
 Paths are ``<data dir>/parquet/<asset key path>/<wave>.parquet`` (UPath, so S3/GCS URLs work
-unchanged). Extract assets stream their chunks straight into that file with ``ParquetStore.writer``
+unchanged); another tenant's (``flit_pipelines.tenants``) are under ``<data dir>/tenants/<tenant>/parquet``
+(or ``<base_dir>/tenants/<tenant>`` when ``base_dir`` is set), named by the wave alone. Extract assets stream their chunks straight into that file with ``ParquetStore.writer``
 and return a ``ParquetRef``; the IO manager then has nothing left to write, and loads it like any
 other Parquet output for the payload assets downstream.
 """
@@ -14,11 +15,14 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+from pydantic import PrivateAttr
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
+from flit_pipelines.assets.tenancy import run_tenant
 from flit_pipelines.errors import value_free_errors
+from flit_pipelines.tenants import DEFAULT_TENANT, split_key, tenant_data_dir
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,14 +40,34 @@ class ParquetRef:
     rows: int
 
 
+def parquet_root(base_dir: str, tenant: str) -> UPath:
+    """The Parquet root of ``tenant``: ``base_dir`` (default ``$FLIT_DATA_DIR/parquet``) for the default
+    tenant; another's is ``<base_dir>/tenants/<tenant>`` or ``$FLIT_DATA_DIR/tenants/<tenant>/parquet``."""
+    if base_dir:
+        return UPath(base_dir) if tenant == DEFAULT_TENANT else UPath(base_dir).joinpath("tenants", tenant)
+    return UPath(str(tenant_data_dir(default_data_dir(), tenant))).joinpath("parquet")
+
+
 class ParquetStore(dg.ConfigurableResource):
-    """Where Parquet outputs live. ``base_dir`` defaults to ``$FLIT_DATA_DIR/parquet``."""
+    """Where Parquet outputs live. ``base_dir`` defaults to ``$FLIT_DATA_DIR/parquet``; the store serves
+    the tenant of the run it is set up for (``parquet_root``)."""
 
     base_dir: str = ""
+    _tenant: str = PrivateAttr(default=DEFAULT_TENANT)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Serve the tenant of the run being executed."""
+        self._tenant = run_tenant(context.dagster_run)
+
+    def for_tenant(self, tenant: str) -> "ParquetStore":
+        """A copy of this store serving ``tenant`` (the CLI's delta ticks and reports)."""
+        other = self.model_copy()
+        other._tenant = tenant
+        return other
 
     def root(self) -> UPath:
-        """Base directory as a UPath (local path or fsspec URL)."""
-        return UPath(self.base_dir or os.path.join(default_data_dir(), "parquet"))
+        """Base directory of this store's tenant as a UPath (local path or fsspec URL)."""
+        return parquet_root(self.base_dir, self._tenant)
 
     def path_for(self, asset_key: dg.AssetKey, partition: str | None) -> UPath:
         """``<root>/<asset key path>/<partition>.parquet``."""
@@ -66,9 +90,13 @@ class ParquetStore(dg.ConfigurableResource):
 
 
 class ParquetIOManager(dg.UPathIOManager):
-    """Stores pandas DataFrames as Parquet; accepts ``ParquetRef`` for outputs written by a stream."""
+    """Stores pandas DataFrames as Parquet; accepts ``ParquetRef`` for outputs written by a stream.
+    A partition's file is named by its wave: the base path already is the run's tenant's."""
 
     extension = ".parquet"
+
+    def get_path_for_partition(self, context, path: UPath, partition: str) -> UPath:
+        return path / split_key(partition)[1]
 
     @value_free_errors("parquet IO manager (write)")
     def dump_to_path(self, context: dg.OutputContext, obj, path: UPath) -> None:
@@ -92,4 +120,4 @@ class ParquetIOManagerFactory(dg.ConfigurableIOManagerFactory):
     base_dir: str = ""
 
     def create_io_manager(self, context) -> ParquetIOManager:
-        return ParquetIOManager(base_path=ParquetStore(base_dir=self.base_dir).root())
+        return ParquetIOManager(base_path=parquet_root(self.base_dir, run_tenant(context.dagster_run)))

@@ -5,6 +5,7 @@ loaded when the source no longer matches the approved spec."""
 import dagster as dg
 
 from flit_pipelines.assets.io_manager import ParquetStore
+from flit_pipelines.assets.tenancy import wave_of
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.delta.probe import baseline_file, baseline_fingerprints, save_baseline
 from flit_pipelines.errors import value_free_errors
@@ -27,11 +28,11 @@ def source_profile_asset(spec: MigrationSpec, parts, group: str):
 
         flit.check_reachable(spec, "source")  # an unreachable API fails here, naming its URL and the check
         source = flit.source(spec)
-        res = check_source(spec, source, flit.reports_dir(spec.migration, context.partition_key))
+        res = check_source(spec, source, flit.reports_dir(spec.migration, wave_of(context)))
         message = res.message(spec)
         if not res.passed:
             context.log.error(message)
-        elif context.partition_key == "full":  # what the delta window's first tick compares with
+        elif wave_of(context) == "full":  # what the delta window's first tick compares with
             save_baseline(baseline_file(parquet.root(), spec.migration), baseline_fingerprints(source, spec))
         yield dg.MaterializeResult(
             metadata={"objects_checked": res.objects_checked, "problems": dg.MetadataValue.json(res.problems),

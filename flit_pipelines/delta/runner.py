@@ -13,7 +13,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from flit_pipelines.assets.io_manager import default_data_dir
+from flit_pipelines.assets.io_manager import ParquetStore, default_data_dir
+from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.delta.sensor import evaluate
+from flit_pipelines.spec import load_all_specs
+from flit_pipelines.tenants import DEFAULT_TENANT, tenant_data_dir
 
 
 @dataclass
@@ -29,14 +33,16 @@ class TickResult:
     cursor: str | None = None
 
 
-def cursor_path(migration: str) -> Path:
-    """``<FLIT_DATA_DIR>/delta/<migration>/cursor.json``."""
-    return Path(default_data_dir()) / "delta" / migration / "cursor.json"
+def cursor_path(migration: str, tenant: str = DEFAULT_TENANT) -> Path:
+    """``<tenant data>/delta/<migration>/cursor.json`` (``FLIT_DATA_DIR`` for the default tenant)."""
+    return tenant_data_dir(default_data_dir(), tenant) / "delta" / migration / "cursor.json"
 
 
-def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING") -> TickResult:
+def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING",
+         tenant: str = DEFAULT_TENANT) -> TickResult:
     """Evaluate the migration's delta sensor once and run what it requests (``execute``; without it
-    the tick only looks, and a tick that found changes leaves the cursor where it was).
+    the tick only looks, and a tick that found changes leaves the cursor where it was). ``tenant``: whose
+    source, cursor and waves (another tenant's tick reads its own source through its tenants file).
 
     Raises KeyError for an unknown migration; reader errors propagate (the daemon would record them
     as a failed tick).
@@ -47,13 +53,20 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING") ->
     _ensure_dagster_home()
     d = defs()
     sensor = d.resolve_sensor_def(f"{migration}_delta_pickup")  # get_sensor_def warns since 1.11
-    path = cursor_path(migration)
+    path = cursor_path(migration, tenant)
     cursor = json.loads(path.read_text())["cursor"] if path.exists() else None
     with dg.DagsterInstance.get() as instance:
         # instance_ref: run requests for a partition the same tick adds resolve as under the daemon
         context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
                                           definitions=d)
-        data = sensor.evaluate_tick(context)
+        if tenant == DEFAULT_TENANT:
+            data = sensor.evaluate_tick(context)
+        else:  # the daemon's sensor serves the default tenant; a tenant's tick evaluates the same body
+            spec = load_all_specs()[migration]
+            flit = FlitResource().for_tenant(tenant)
+            result = evaluate(context, spec, dg.DynamicPartitionsDefinition(name=f"{migration}_waves"),
+                              ParquetStore().for_tenant(tenant), source=flit.source(spec), tenant=tenant)
+            data = _as_tick_data(result, context)
         if data.cursor is not None and (execute or not data.run_requests):  # a look-only tick keeps the cursor
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"cursor": data.cursor}))
@@ -72,3 +85,21 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING") ->
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
             result.success, result.run_id = bool(run.success), run.run_id
         return result
+
+
+@dataclass
+class _TickData:
+    """What ``SensorDefinition.evaluate_tick`` returns, for an ``evaluate`` called directly."""
+
+    run_requests: list
+    dynamic_partitions_requests: list
+    cursor: str | None
+    skip_message: str | None
+
+
+def _as_tick_data(result, context) -> _TickData:
+    if isinstance(result, dg.SkipReason):
+        return _TickData([], [], context.cursor, result.skip_message)
+    skip = result.skip_reason.skip_message if result.skip_reason else None
+    return _TickData(list(result.run_requests or []), list(result.dynamic_partitions_requests or []), result.cursor,
+                     skip)

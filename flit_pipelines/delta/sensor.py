@@ -25,6 +25,7 @@ from flit_pipelines.delta.window import DeltaCursor, naive_newest, next_partitio
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.sources.registry import open_source
 from flit_pipelines.spec.model import MigrationSpec
+from flit_pipelines.tenants import DEFAULT_TENANT, partition_key, tenant_run_tags
 from flit_pipelines.transform import needed_objects
 
 
@@ -33,10 +34,12 @@ def now() -> float:
     return time.time()
 
 
-def full_wave_completed_at(instance: dg.DagsterInstance, spec: MigrationSpec) -> float | None:
-    """Epoch seconds of the latest materialisation of the full wave's report, or None."""
+def full_wave_completed_at(instance: dg.DagsterInstance, spec: MigrationSpec,
+                           tenant: str = DEFAULT_TENANT) -> float | None:
+    """Epoch seconds of the latest materialisation of ``tenant``'s full wave report, or None."""
     result = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey([spec.migration, "report"]), asset_partitions=["full"]),
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey([spec.migration, "report"]),
+                              asset_partitions=[partition_key(tenant, "full")]),
         limit=1)
     return result.records[0].timestamp if result.records else None
 
@@ -72,9 +75,11 @@ def _run_key(partition: str, probe: Probe) -> str:
 
 
 def evaluate(context: dg.SensorEvaluationContext, spec: MigrationSpec, parts: dg.DynamicPartitionsDefinition,
-             parquet, source=None):
-    """One sensor evaluation (the body of ``build_delta_sensor``'s sensor); ``source`` for tests."""
-    full_at = full_wave_completed_at(context.instance, spec)
+             parquet, source=None, tenant: str = DEFAULT_TENANT):
+    """One sensor evaluation (the body of ``build_delta_sensor``'s sensor); ``source`` for tests and for a
+    tenant (its reader; ``parquet`` its store): the partition it requests is ``<tenant>.delta-<since>``
+    and the run carries the tenant's account tags."""
+    full_at = full_wave_completed_at(context.instance, spec, tenant)
     if full_at is None:
         return dg.SkipReason("delta window not open: the full wave has not completed (no full report yet)")
     closes = window_end(full_at, spec.delta.window_hours)
@@ -93,14 +98,17 @@ def evaluate(context: dg.SensorEvaluationContext, spec: MigrationSpec, parts: dg
         return dg.SensorResult(skip_reason=dg.SkipReason(
             f"no source changes since {cursor.since or 'the full wave'}"), cursor=cursor.dump())
     since = probe.since or datetime.fromtimestamp(now(), UTC).replace(tzinfo=None)
-    partition = next_partition(since, lambda name: context.instance.has_dynamic_partition(parts.name, name))
+    wave = next_partition(since, lambda name: context.instance.has_dynamic_partition(
+        parts.name, partition_key(tenant, name)))
+    partition = partition_key(tenant, wave)
     cursor.ticks_with_changes += 1
     changed = set(probe.changed)
     return dg.SensorResult(
         run_requests=[dg.RunRequest(
             run_key=_run_key(partition, probe), partition_key=partition,
             asset_selection=affected_assets(spec, changed),
-            tags={"flit/wave": partition, "flit/changed_objects": ",".join(sorted(changed))})],
+            tags={"flit/wave": wave, "flit/changed_objects": ",".join(sorted(changed)),
+                  **tenant_run_tags(spec, tenant)})],
         dynamic_partitions_requests=[parts.build_add_request([partition])],
         cursor=cursor.dump())
 

@@ -8,6 +8,8 @@ timeout per attempt).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flit_pipelines.destinations.base import Destination
 from flit_pipelines.http.patience import PATIENCE_SETTING, Patience, for_wave
 from flit_pipelines.sources.registry import files_root
@@ -25,10 +27,12 @@ def wave_patience(spec: MigrationSpec, run_id: str | None, who: str) -> Patience
 
 def open_destination(spec: MigrationSpec, *, run_id: str | None = None,
                      settings: ConnectionSettings | None = None,
-                     source_settings: ConnectionSettings | None = None) -> Destination:
+                     source_settings: ConnectionSettings | None = None,
+                     data_dir: Path | None = None) -> Destination:
     """The spec's destination with a fresh client; ``run_id`` scopes the rate-limit patience to the wave run;
     ``settings`` / ``source_settings``: the run's destination and source settings (launchpad overrides;
-    default: the environment variables the spec names; the source's give the document files' root).
+    default: the environment variables the spec names; the source's give the document files' root);
+    ``data_dir``: the tenant's data directory (where an API source's attachments are staged).
 
     Raises ConfigurationError naming a missing variable, what it holds and its launchpad field (never a value).
     """
@@ -47,7 +51,7 @@ def open_destination(spec: MigrationSpec, *, run_id: str | None = None,
             pool_size=int(settings.get("max_workers", 8)), timeout=timeout,
             patience=wave_patience(spec, run_id, "Pipedrive"),
         )
-        return PipedriveDestination(client, spec, files_root=files_root(spec, source_settings))
+        return PipedriveDestination(client, spec, files_root=files_root(spec, source_settings, data_dir))
     if d.kind == "highlevel":
         from flit_pipelines.destinations.highlevel.client import HighLevelClient
         from flit_pipelines.destinations.highlevel.destination import HighLevelDestination
@@ -58,11 +62,11 @@ def open_destination(spec: MigrationSpec, *, run_id: str | None = None,
             pool_size=int(settings.get("max_workers", 8)), timeout=timeout,
             patience=wave_patience(spec, run_id, "HighLevel"),
         )
-        return HighLevelDestination(client, spec, files_root=files_root(spec, source_settings))
+        return HighLevelDestination(client, spec, files_root=files_root(spec, source_settings, data_dir))
     if d.kind == "salesforce":
         from flit_pipelines.destinations.salesforce.destination import SalesforceDestination
 
         return SalesforceDestination.connect(
             spec, instance_url=require(d.api_base_env), client_id=require(d.client_id_env or ""),
-            client_secret=require(d.client_secret_env or ""), files_root=files_root(spec, source_settings))
+            client_secret=require(d.client_secret_env or ""), files_root=files_root(spec, source_settings, data_dir))
     raise ValueError(f"unknown destination kind {d.kind!r}")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, and_, create_engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateSchema
 
 from flit_pipelines.ledger.tables import audit_event, crosswalk, metadata, prior_state, quarantine
 from flit_pipelines.ledger.tables import dedup_merge, phi_approval
@@ -60,14 +61,26 @@ class Ledger:
 
     Args:
         url: SQLAlchemy URL, e.g. ``sqlite:////abs/path/ledger.db`` or ``postgresql+psycopg2://...``.
+        schema: PostgreSQL only: the schema holding this ledger's tables (created if missing), so tenants
+            of one server keep separate ledgers (``tenants.paths.ledger_schema``). None: the default schema.
+            Raises ValueError for a schema on a database without schemas (SQLite).
     """
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, schema: str | None = None):
         self.url = url
+        self.schema = schema
         # SQLite: SQLAlchemy's default pool keeps connections open (a connection per transaction cost
         # ~3 ms CPU per record: open, WAL pragma, close)
-        kwargs = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        kwargs: dict = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        if schema is not None:
+            if not url.startswith("postgresql"):
+                raise ValueError("a ledger schema needs a PostgreSQL ledger URL")
+            # every statement (DDL too) names the tenant's schema instead of the default one
+            kwargs["execution_options"] = {"schema_translate_map": {None: schema}}
         self.engine: Engine = create_engine(url, **kwargs)
+        if schema is not None:
+            with self.engine.begin() as conn:
+                conn.execute(CreateSchema(schema, if_not_exists=True))
         if url.startswith("sqlite"):
             from sqlalchemy import event
 

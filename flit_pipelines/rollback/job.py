@@ -4,7 +4,10 @@ Run config (launchpad or ``flit rollback``)::
 
     ops:
       rollback:
-        config: {scope: all | wave | run, wave: full, run_id: <run ID>, dry_run: true}
+        config: {scope: all | wave | run, wave: full, run_id: <run ID>, dry_run: true, tenant: riverside}
+
+``tenant`` (default: the run's ``flit/tenant`` tag, else the default tenant) picks whose ledger and
+destination account the rollback reads and changes; ``flit rollback --tenant`` sets both.
 
 ``dry_run`` defaults to true, so launching the job without editing its config only writes the plan
 (``<data>/reports/<migration>/rollback/rollback_plan.csv``); ``dry_run: false`` executes it and writes
@@ -16,10 +19,12 @@ from typing import Optional
 import dagster as dg
 
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.assets.tenancy import destination_op_tags
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.rollback.execute import ROLLBACK_WAVE, rollback_migration
 from flit_pipelines.rollback.plan import SCOPES
 from flit_pipelines.spec.model import MigrationSpec
+from flit_pipelines.tenants import TENANT_TAG
 
 
 class RollbackConfig(dg.Config):
@@ -29,13 +34,15 @@ class RollbackConfig(dg.Config):
     wave: Optional[str] = None  # noqa: UP045 (Dagster's config typing wants Optional)
     run_id: Optional[str] = None  # noqa: UP045
     dry_run: bool = True
+    tenant: Optional[str] = None  # noqa: UP045
 
 
 def build_rollback_job(spec: MigrationSpec) -> dg.JobDefinition:
     """The ``<migration>_rollback`` job (one op, ``rollback``) of one spec.
 
-    The op shares the migration's destination pool, so a rollback never runs beside a load of the
-    same account (one rate limiter per account). It fails (dagster.Failure) on a bad scope, and when
+    The op shares the migration's destination pool when it has one (a single-practice migration), so a
+    rollback never runs beside a load of the same account; with tenants, the run's
+    ``flit/destination_account`` tag does (run queue, ``flit rollback``'s account check). It fails (dagster.Failure) on a bad scope, and when
     the destination stops the rollback (budget spent, credentials revoked); what was done is in the
     ledger and the report, and launching the job again continues.
     """
@@ -44,7 +51,7 @@ def build_rollback_job(spec: MigrationSpec) -> dg.JobDefinition:
     m = spec.migration
 
     @dg.op(name=f"{m}_rollback_op",  # op names are unique per code location
-           pool=destination_pool(spec), tags={"kind": spec.destination.kind},
+           pool=destination_pool(spec), tags={"kind": spec.destination.kind, **destination_op_tags(m)},
            description=f"Roll back {spec.title}: delete what it created (reverse FK order), restore what "
                        "existed before it from the prior-state table; dry run by default.")
     @value_free_errors(f"{m}/rollback")
@@ -55,6 +62,11 @@ def build_rollback_job(spec: MigrationSpec) -> dg.JobDefinition:
             raise dg.Failure(f"scope must be one of {', '.join(SCOPES)}")
         if (config.scope == "wave" and not config.wave) or (config.scope == "run" and not config.run_id):
             raise dg.Failure(f"scope {config.scope} needs {'wave' if config.scope == 'wave' else 'run_id'}")
+        if config.tenant and config.tenant != flit.tenant:
+            if context.run.tags.get(TENANT_TAG) not in (None, config.tenant):
+                raise dg.Failure(f"config tenant {config.tenant} but the run is tagged {TENANT_TAG}="
+                                 f"{context.run.tags[TENANT_TAG]}")
+            flit = flit.for_tenant(config.tenant)
         out = flit.reports_dir(m, ROLLBACK_WAVE)
         try:
             summary = rollback_migration(

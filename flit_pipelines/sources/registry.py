@@ -35,10 +35,11 @@ def require_env(name: str) -> str:
 
 
 def open_source(spec: MigrationSpec, *, run_id: str | None = None,
-                settings: ConnectionSettings | None = None) -> Source:
+                settings: ConnectionSettings | None = None, data_dir: Path | None = None) -> Source:
     """The spec's source reader; ``run_id`` scopes an API reader's rate-limit patience to the wave run
     (``source.rate_limit_patience_seconds``, ``http.patience``); ``settings``: the run's source settings
-    (launchpad overrides; default: the environment variables the spec names).
+    (launchpad overrides; default: the environment variables the spec names); ``data_dir``: the tenant's
+    data directory, where API readers keep cursors and spools (default ``FLIT_DATA_DIR``).
 
     * ``csv_export``: ``CsvExportSource`` on the directory in ``directory_env``;
     * ``database``: the first of ``odbc_env`` (pyodbc), ``url_env`` (SQLAlchemy), ``export_dir_env``
@@ -77,14 +78,14 @@ def open_source(spec: MigrationSpec, *, run_id: str | None = None,
         return PracticeHubSource(
             api_base=st.require(cfg.api_base_env), api_key=st.require(cfg.api_key_env),
             app_details=cfg.app_details, page_size=cfg.page_size, requests_per_second=cfg.requests_per_second,
-            state_dir=_data_dir() / "cursors" / spec.migration, patience=_patience(spec, run_id, "the PracticeHub API"))
+            state_dir=(data_dir or _data_dir()) / "cursors" / spec.migration, patience=_patience(spec, run_id, "the PracticeHub API"))
     if isinstance(cfg, FhirConfig):
-        return open_fhir(spec, cfg, run_id, st)
+        return open_fhir(spec, cfg, run_id, st, data_dir)
     raise ConfigurationError(f"unknown source kind {getattr(cfg, 'kind', None)!r}")
 
 
 def open_fhir(spec: MigrationSpec, cfg: FhirConfig, run_id: str | None,
-              settings: ConnectionSettings | None = None) -> Source:
+              settings: ConnectionSettings | None = None, data_dir: Path | None = None) -> Source:
     """``FhirSource`` on ``base_url_env``: a bearer token (``token_env``) when set, else SMART Backend
     Services when ``client_id_env`` and ``private_key_path_env`` are set (token URL from
     ``token_url_env`` or discovered), else no authorisation; exports under ``<data>/cursors/<migration>``.
@@ -110,7 +111,7 @@ def open_fhir(spec: MigrationSpec, cfg: FhirConfig, run_id: str | None,
         raise ConfigurationError(f"{spec.migration} source: SMART Backend Services needs both "
                                  f"{cfg.client_id_env} and {cfg.private_key_path_env}; only one is set. "
                                  f"{st.missing(cfg.private_key_path_env if client_id else cfg.client_id_env)}")
-    return FhirSource(client, state_dir=_data_dir() / "cursors" / spec.migration, objects=spec.objects,
+    return FhirSource(client, state_dir=(data_dir or _data_dir()) / "cursors" / spec.migration, objects=spec.objects,
                       mode=cfg.mode, group_id=st.get(cfg.group_id_env), run_id=run_id,
                       page_size=cfg.page_size, max_age_hours=cfg.export_reuse_hours,
                       max_wait_seconds=cfg.export_max_wait_seconds)
@@ -128,9 +129,10 @@ def _data_dir() -> Path:
     return Path(default_data_dir())
 
 
-def files_root(spec: MigrationSpec, settings: ConnectionSettings | None = None) -> Path | None:
+def files_root(spec: MigrationSpec, settings: ConnectionSettings | None = None,
+               data_dir: Path | None = None) -> Path | None:
     """Where the source's document files are: the CSV export directory, ``documents_dir_env``, or for
-    an API source (attachments downloaded during extract) ``<FLIT_DATA_DIR>/files/<migration>``."""
+    an API source (attachments downloaded during extract) ``<data_dir or FLIT_DATA_DIR>/files/<migration>``."""
     cfg = spec.source
     st = settings or ConnectionSettings.of(spec, "source")
     if isinstance(cfg, CsvExportConfig):
@@ -139,5 +141,5 @@ def files_root(spec: MigrationSpec, settings: ConnectionSettings | None = None) 
     if value:
         return resolve_directory(value)
     if isinstance(cfg, AscendApiConfig | PracticeHubConfig | FhirConfig):  # attachments downloaded during extract
-        return _data_dir() / "files" / spec.migration
+        return (data_dir or _data_dir()) / "files" / spec.migration
     return None

@@ -10,6 +10,11 @@ Dagster run may override a setting from the launchpad (``resources.flit.config.<
 * a secret (``secret: true`` in ``environment``, or a token/key/secret role) only by the NAME of
   another environment variable, field ``<role>_env``: run config never holds a secret value.
 
+A tenant (``flit_pipelines/tenants``: one practice's settings in ``<spec dir>/tenants/<migration>.yaml``)
+gives the same fields. Precedence: the launchpad override, then the tenant's value, then the variable
+the spec names. A secret field whose launchpad value is the spec's own variable (its default) is not an
+override, so the tenant's variable name wins over it.
+
 Values are never logged or put into an error message; messages name variables and fields only.
 """
 
@@ -88,6 +93,9 @@ class ConnectionSettings:
 
     ``overrides`` maps launchpad fields to what the run config gave (None or "" = not given).
     ``environ`` defaults to ``os.environ`` (read when a setting is asked for, never earlier).
+    ``tenant`` maps launchpad fields to a tenant's values (plain) or variable names (secrets), below the
+    overrides and above the spec's variables; ``tenant_label`` names it in messages (``tenant riverside
+    (<file>)``).
     """
 
     migration: str
@@ -95,12 +103,34 @@ class ConnectionSettings:
     settings: tuple[Setting, ...]
     overrides: Mapping[str, str | None] = field(default_factory=dict)
     environ: Mapping[str, str] | None = None
+    tenant: Mapping[str, str] = field(default_factory=dict)
+    tenant_label: str = ""
 
     @classmethod
     def of(cls, spec: MigrationSpec, side: str, overrides: Mapping[str, str | None] | None = None,
-           environ: Mapping[str, str] | None = None) -> "ConnectionSettings":
-        """The settings of ``spec``'s ``side``, with the run's launchpad ``overrides`` if any."""
-        return cls(spec.migration, side, tuple(settings_of(spec, side)), dict(overrides or {}), environ)
+           environ: Mapping[str, str] | None = None, tenant: Mapping[str, str] | None = None,
+           tenant_label: str = "") -> "ConnectionSettings":
+        """The settings of ``spec``'s ``side``, with the run's launchpad ``overrides`` and the ``tenant``'s
+        values if any."""
+        return cls(spec.migration, side, tuple(settings_of(spec, side)), dict(overrides or {}), environ,
+                   dict(tenant or {}), tenant_label)
+
+    def _given(self, s: Setting | None) -> str | None:
+        """What the launchpad, else the tenant, gives for ``s`` (a value, or a variable name for a secret)."""
+        return self._origin(s)[0]
+
+    def _origin(self, s: Setting | None) -> tuple[str | None, str]:
+        """``(given, "launchpad" | "tenant" | "")``: what is given for ``s`` and where it comes from."""
+        if s is None:
+            return None, ""
+        given = self.overrides.get(s.field)
+        if s.secret and given == s.env:  # the launchpad's default for a secret field: not an override
+            given = None
+        if given:
+            return given, "launchpad"
+        if self.tenant.get(s.field):
+            return self.tenant[s.field], "tenant"
+        return None, ""
 
     def _env(self) -> Mapping[str, str]:
         return os.environ if self.environ is None else self.environ
@@ -114,7 +144,7 @@ class ConnectionSettings:
         if not env:
             return None
         s = self._setting(env)
-        given = self.overrides.get(s.field) if s else None
+        given = self._given(s)
         if s is not None and given:
             return (self._env().get(given) or None) if s.secret else given
         return self._env().get(env) or None
@@ -135,7 +165,10 @@ class ConnectionSettings:
         path = launchpad_path(self.migration, self.side, s.field)
         what = f" What it is: {s.meaning}." if s.meaning else ""
         head = f"{self.migration} {self.side}:"
-        given = self.overrides.get(s.field)
+        given, origin = self._origin(s)
+        if s.secret and given and given != env and origin == "tenant":
+            return (f"{head} environment variable {given}, named in {s.field} of {self.tenant_label}, is not set."
+                    f"{what} Set {given} {_START}.")
         if s.secret and given and given != env:
             if not _ENV_NAME.match(given):  # a pasted secret: never echo it
                 return (f"{head} the launchpad field {path} must hold the NAME of an environment variable, not "

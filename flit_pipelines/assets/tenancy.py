@@ -1,0 +1,50 @@
+"""The tenant and wave of the run being executed (the Dagster side of ``flit_pipelines.tenants``).
+
+A migration run's wave partition key is ``<tenant>.<wave>`` (``full`` alone for the default tenant,
+``tenants.keys``); a run without a partition (a rollback) names its tenant in the ``flit/tenant`` tag.
+When both are present they must agree.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from flit_pipelines.errors import FlitError
+from flit_pipelines.tenants import DEFAULT_TENANT, TENANT_TAG, split_key
+
+__all__ = ["DESTINATION_STEP_TAG", "PARTITION_TAG", "TenantMismatchError", "destination_op_tags", "run_tenant",
+           "wave_of"]
+
+PARTITION_TAG = "dagster/partition"
+DESTINATION_STEP_TAG = "flit/destination_step"
+
+
+class TenantMismatchError(FlitError, ValueError):
+    """A run's ``flit/tenant`` tag names another tenant than its partition key."""
+
+
+def run_tenant(run: dg.DagsterRun | None) -> str:
+    """The tenant a run serves: from its partition key, else its ``flit/tenant`` tag, else the default
+    tenant (outside a run). Raises TenantMismatchError when the two disagree, ValueError for a key no
+    tenant could have."""
+    tags = run.tags if run is not None else {}
+    tagged = tags.get(TENANT_TAG)
+    key = tags.get(PARTITION_TAG)
+    if key is None:
+        return tagged or DEFAULT_TENANT
+    tenant = split_key(key)[0]
+    if tagged and tagged != tenant:
+        raise TenantMismatchError(f"run tag {TENANT_TAG}={tagged} but its partition {key} is tenant {tenant}")
+    return tenant
+
+
+def wave_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str:
+    """The wave (``sample``, ``full``, ``delta-...``) of the partition being materialised, without its tenant."""
+    return split_key(context.partition_key)[1]
+
+
+def destination_op_tags(migration: str) -> dict[str, str]:
+    """Op tags of every step that calls the destination: ``flit/destination_step=<migration>``, the key a
+    multiprocess executor's ``tag_concurrency_limits`` limits to 1, so one run's steps never share the
+    account's rate limit between two processes (docs/many-practices.md)."""
+    return {DESTINATION_STEP_TAG: migration}
