@@ -168,7 +168,7 @@ def rate_profile(events: list[tuple]) -> dict:
     zero = [e for e in events if e[4] == "0"]
     out["remaining_0_responses"] = len(zero)
     out["remaining_0_reset_values"] = dict(Counter(e[5] for e in zero))
-    gaps = [b - a for a, b in zip(all_ts, all_ts[1:]) if b - a > 0.5]
+    gaps = [b - a for a, b in zip(all_ts, all_ts[1:], strict=False) if b - a > 0.5]
     out["gaps_over_0_5s"] = {"count": len(gaps), "total_seconds": round(sum(gaps), 3),
                              "mean_seconds": round(sum(gaps) / len(gaps), 3) if gaps else None}
     return out

@@ -220,7 +220,8 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
             return dg.SkipReason("sample and full waves exist")
         return dg.SensorResult(dynamic_partitions_requests=[parts.build_add_request(missing)])
 
-    return dg.Definitions(assets=assets, jobs=[job, build_rollback_job(spec)], sensors=[wave_partitions, build_delta_sensor(spec, parts, job)])
+    return dg.Definitions(assets=assets, jobs=[job, build_rollback_job(spec)],
+                          sensors=[wave_partitions, build_delta_sensor(spec, parts, job)])
 
 
 def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: list[dg.AssetKey]):

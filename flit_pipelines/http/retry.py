@@ -156,4 +156,5 @@ def send_once(send: Callable[[], T], find: Callable[[], T | None], *, policy: Re
             stats.add("retries")
 
     return Retrying(retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(policy.max_retries + 1),
-                    wait=lambda state: policy.backoff(state.attempt_number), sleep=clock.sleep, before_sleep=before_sleep, reraise=True)(attempt)
+                    wait=lambda state: policy.backoff(state.attempt_number), sleep=clock.sleep,
+                    before_sleep=before_sleep, reraise=True)(attempt)

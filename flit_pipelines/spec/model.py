@@ -447,7 +447,8 @@ class DatabaseConfig(_Strict):
     The first variable that is set wins: ``odbc_env`` (an ODBC connection string or ``DSN=...``, read
     straight into Arrow with arrow-odbc), ``url_env`` (a SQLAlchemy URL; PostgreSQL read with ADBC;
     ``sqlite:///file.db`` attaches the file as ``admin``), ``export_dir_env`` (a structured file
-    export: ``<table>.csv`` per object, same columns). ``documents_dir_env`` is where document files live (the Document Center share), if reachable.
+    export: ``<table>.csv`` per object, same columns). ``documents_dir_env`` is where document files
+    live (the Document Center share), if reachable.
     """
     kind: Literal["database"]
     odbc_env: str

@@ -388,7 +388,7 @@ class SchemaDeployer:
             made = False
             if oid is None:
                 oid = self._create("CustomObject", name, want.metadata(),
-                                   lambda: self._existing_objects().get(name.lower()))
+                                   lambda: self._existing_objects().get(name.lower()))  # noqa: B023 (called at once)
                 made = True
                 created["custom_objects"] += 1
             self.object_ids[name] = oid

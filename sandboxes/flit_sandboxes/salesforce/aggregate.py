@@ -157,7 +157,7 @@ class Grouping:
         texts = [self.runner.paths[p].final.type in TEXT_TYPES for p in query.group_by]
         groups: dict[tuple[Any, ...], list[Record]] = {} if query.group_by else {(): []}
         for record in rows:
-            key = tuple(_normal(self._value(record, p), t) for p, t in zip(query.group_by, texts))
+            key = tuple(_normal(self._value(record, p), t) for p, t in zip(query.group_by, texts, strict=True))
             groups.setdefault(key, []).append(record)
         evaluated = []
         for key, members in groups.items():

@@ -325,14 +325,14 @@ class IngestJobs(JobRegistry):
                 outcomes[position] = SaveResult(None, False, [problem.error])
         ext = sobject.field(job["externalIdFieldName"]) if job.get("externalIdFieldName") else None
         for position, result in zip(positions, self.org.save(job["operation"], sobject, rows, ext_field=ext,
-                                                             isolate=True)):
+                                                             isolate=True), strict=True):
             outcomes[position] = result
         self._write_results(job, header, parsed, outcomes, delimiter)
 
     def _write_results(self, job: dict[str, Any], header: list[str], parsed: list[csvio.CsvRow],
                        outcomes: list[SaveResult | None], delimiter: str) -> None:
         good, bad = [], []
-        for parsed_row, result in zip(parsed, outcomes):
+        for parsed_row, result in zip(parsed, outcomes, strict=True):
             assert result is not None
             if result.success:
                 good.append([result.id or "", "true" if result.created else "false", *parsed_row.cells])
@@ -393,7 +393,7 @@ class IngestJobs(JobRegistry):
 
     def _row(self, job: dict[str, Any], header: list[str], columns: list[Column], cells: list[str]) -> Row:
         row = Row()
-        for index, (column, cell) in enumerate(zip(columns, cells)):
+        for index, (column, cell) in enumerate(zip(columns, cells, strict=False)):
             target = column.key if column.ref is not None else column.field
             assert target is not None
             try:
