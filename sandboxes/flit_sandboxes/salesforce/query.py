@@ -314,7 +314,7 @@ class Runner:
             return lambda r: not parts[0](r)
         path = self.paths[node.path]
         if node.op in ("IN", "NOTIN", "INCLUDES", "EXCLUDES"):
-            wanted = [_literal(self.query, path, v, node.column) for v in node.value]  # type: ignore[union-attr]
+            wanted = [_literal(self.query, path, v, node.column) for v in node.value]
             if node.op in ("INCLUDES", "EXCLUDES"):
                 sets = [{x.lower() for x in str(w).split(";")} for w in wanted if w is not None]
 
@@ -329,9 +329,9 @@ class Runner:
             if path.final.type not in TEXT_TYPES:
                 raise malformed(self.query.text, node.column, f"invalid operator on field '{path.final.name}'",
                                 "INVALID_QUERY_FILTER_OPERATOR")
-            regex = _like(node.value.value)  # type: ignore[union-attr]
+            regex = _like(node.value.value)
             return lambda r: (v := self._left(r, path)) is not None and bool(regex.fullmatch(str(v)))
-        right = _literal(self.query, path, node.value, node.column)  # type: ignore[arg-type]
+        right = _literal(self.query, path, node.value, node.column)
         return lambda r: _compare(self._left(r, path), node.op, right)
 
     def _left(self, record: Record, path: _Path) -> Any:
