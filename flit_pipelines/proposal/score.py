@@ -23,7 +23,8 @@ from there: more likely right than wrong) come with the fitted file; below ``REV
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 
 from flit_pipelines.catalog import FieldDef
 from flit_pipelines.proposal.combiner import CombinerError, bands, probability
@@ -40,9 +41,9 @@ class Candidate:
 
     field: str
     confidence: float
-    evidence: list[str] = field(default_factory=list)
+    evidence: list[str] = dataclasses.field(default_factory=list)
     value_map: dict[str, str] | None = None
-    unmapped: list[str] = field(default_factory=list)
+    unmapped: list[str] = dataclasses.field(default_factory=list)
 
 
 def score_column(col: ColumnProfile, fields: dict[str, FieldDef], *, position: int = 0,

@@ -202,7 +202,7 @@ def apply_format(name: str, columns: list[pd.Series], args: dict) -> pd.Series:
     if name == "duration_hhmm":
         if len(columns) != 2:
             raise FormatterError("formatter duration_hhmm takes two columns: start, stop")
-        return duration_hhmm(*columns, max_hours=args.get("max_hours"))
+        return duration_hhmm(columns[0], columns[1], max_hours=args.get("max_hours"))
     if name == "contact_list":
         labels = fmt_args.get("labels")
         if labels is not None and len(labels) != len(columns):  # zip would drop the unlabelled columns

@@ -327,7 +327,7 @@ def build_body(row: dict[str, Any], *, entity: str, target: str, refs: dict[str,
             raise BodyError("opportunity field status: not open, won, lost or abandoned")
         if "stage" in values:
             stage = str(values["stage"])
-            if stage not in (stages or {}):
+            if stages is None or stage not in stages:
                 raise BodyError("opportunity field stage: not a stage of the pipeline")
             body["pipelineStageId"] = stages[stage]
         if "monetaryValue" in values:
