@@ -344,7 +344,8 @@ class PracticeHubSource:
             if url not in totals:
                 try:
                     body = self._get_json(url, path)
-                    totals[url] = (True, _total(body) if _total(body) is not None else len(_records(body, path)))
+                    stated = _total(body)
+                    totals[url] = (True, stated if stated is not None else len(_records(body, path)))
                 except PracticeHubApiError as error:
                     if error.status != 404:
                         raise
