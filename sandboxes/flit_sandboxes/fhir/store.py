@@ -102,7 +102,9 @@ class FhirStore(SqliteStore):
         files = sorted(p for p in Path(directory).iterdir() if _FILE.match(p.name))
         with self.transaction() as conn:
             for path in files:
-                rtype = _FILE.match(path.name).group(1)
+                match = _FILE.match(path.name)
+                assert match is not None  # ``files`` holds matching names only
+                rtype = match.group(1)
                 opener = gzip.open if path.name.endswith(".gz") else open
                 rows, refs = [], []
                 with opener(path, "rt", encoding="utf-8") as fh:
