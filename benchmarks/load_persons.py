@@ -185,7 +185,7 @@ def extract_and_payloads(spec, flit, work: Path) -> tuple[dict, dict]:
     import pyarrow.parquet as pq
 
     from flit_pipelines.sources.extract import arrow_schema, empty_frame, run_extract
-    from flit_pipelines.transform import build_payload, needed_objects
+    from flit_pipelines.transform.payload import build_payload, needed_objects
 
     source = flit.source(spec)
     ledger = flit.ledger()

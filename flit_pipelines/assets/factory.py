@@ -69,7 +69,7 @@ from flit_pipelines.sources.extract import (arrow_schema, empty_frame, extract_i
 from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.load import approval_command, approval_fix
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.transform import needed_objects
+from flit_pipelines.transform.payload import needed_objects
 from flit_pipelines.transform.payload import build_payload_checked
 from flit_pipelines.waves import sample_scope
 

@@ -25,7 +25,7 @@ from flit_pipelines.delta.window import DeltaCursor, naive_newest, next_partitio
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.sources.registry import open_source
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.transform import needed_objects
+from flit_pipelines.transform.payload import needed_objects
 
 
 def now() -> float:

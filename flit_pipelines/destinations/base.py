@@ -38,7 +38,7 @@ from flit_pipelines.http.errors import PatienceExhausted, TransientError
 from flit_pipelines.http.retry import LookupFailed, send_once
 from flit_pipelines.ledger import Ledger, RecordOutcome
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.transform import FK_PREFIX
+from flit_pipelines.transform.payload import FK_PREFIX
 from flit_pipelines.transform.phi import hold_reasons
 
 PROGRESS_WAKE_SECONDS = 1.0  # how often a load waiting on its requests reports progress (on_progress)

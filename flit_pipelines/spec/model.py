@@ -55,6 +55,7 @@ from flit_pipelines.spec.targets import (
     Target,
     ValueSource,
 )
+from flit_pipelines.transform.expressions import SOURCE_SUM_RE, ExpressionError, check_expression
 
 __all__ = [
     "DESTINATION_ENTITIES", "AggFunc", "Approval", "AscendApiConfig", "ColumnSpec", "ColumnType", "CsvExportConfig",
@@ -221,8 +222,6 @@ class MigrationSpec(StrictModel):
         """Every expression (``expr``/``where`` of fields, derives, targets, sample strata and parents,
         the ``where`` of ``source_sums``) passes ``transform.expressions.check_expression``, so an
         expression reaching beyond the allowed operations fails ``load_spec`` naming where it is."""
-        from flit_pipelines.transform.expressions import SOURCE_SUM_RE, ExpressionError, check_expression
-
         found: list[tuple[str, str | None]] = []
         for tname, t in self.targets.items():
             found.append((f"target {tname}: where", t.where))

@@ -25,7 +25,7 @@ import pandas as pd
 
 from flit_pipelines.destinations import values as shared
 from flit_pipelines.destinations.values import BodyError, source_key
-from flit_pipelines.transform import CF_PREFIX, FK_PREFIX
+from flit_pipelines.transform.payload import CF_PREFIX, FK_PREFIX
 
 __all__ = [
     "BodyError", "FieldRef", "FOOTER_RE", "SHARED_TAG", "CONTACT_PROPERTIES", "add_footer", "build_body",
