@@ -12,8 +12,9 @@ What it does (no Dagster run, no repo data/ directory; everything lives under /t
    (``rows.json`` is written last and marks a complete build).
 2. ``extract``: for every source object of ``mapping_specs/clinic_to_pipedrive.yaml``, exactly what the
    extract asset does: ``CsvExportSource(chunk_bytes=spec.source.chunk_bytes)`` -> ``run_extract`` (typing, Pandera,
-   quarantine) -> ``pyarrow.parquet.ParquetWriter`` chunk by chunk, then the quarantine rows into a
-   SQLite ledger.
+   quarantine) -> ``pyarrow.parquet.ParquetWriter`` chunk by chunk (``write_table``: Arrow tables), then the
+   quarantine rows into a SQLite ledger. ``reference``: the issue-12 reference, bare pyarrow CSV -> Parquet
+   of the same files and columns typed by Arrow (no validation), in its own process.
 3. ``payload``: for every target, as the payload asset does: read its ``needed_objects`` back from
    Parquet, ``build_payload``, write the payload Parquet (what the IO manager does with the output).
 
@@ -138,14 +139,14 @@ def phase_extract(args: dict) -> dict:
         chunks = 0
         arrow_held = 0  # bytes in Arrow's pool when a chunk arrives: the CSV reader's read-ahead
 
-        def write(df: pd.DataFrame) -> None:
+        def write_table(table: pa.Table) -> None:
             nonlocal chunks, arrow_held
             chunks += 1
             arrow_held = max(arrow_held, pa.total_allocated_bytes())
-            writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False))
+            writer.write_table(table)
 
         try:
-            stats = run_extract(source, obj, name, write=write, quarantine=quarantined.append)
+            stats = run_extract(source, obj, name, write_table=write_table, quarantine=quarantined.append)
             if stats.rows_kept == 0:
                 writer.write_table(pa.Table.from_pandas(empty_frame(obj), schema=schema, preserve_index=False))
         finally:
@@ -248,7 +249,52 @@ def phase_payload(args: dict) -> dict:
     return doc
 
 
-PHASES = {"generate": phase_generate, "extract": phase_extract, "payload": phase_payload}
+def phase_reference(args: dict) -> dict:
+    """The reference of issue 12 for the CSV extract: bare pyarrow CSV -> Parquet of the same files and
+    columns, typed by Arrow's own parser (string, int64, float64, date32 for dates, timestamp[ns, UTC]
+    for datetimes), streamed in the spec's block size; no validation, quarantine or header matching."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from flit_pipelines.sources.csv_export import CsvExportSource
+    from flit_pipelines.spec import load_spec
+
+    arrow_types = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "money": pa.float64(),
+                   "date": pa.date32(), "datetime": pa.timestamp("ns", tz="UTC"), "bool": pa.bool_()}
+    spec = load_spec(SPEC_PATH)
+    work = Path(args["work_dir"]) / "reference"
+    work.mkdir(parents=True, exist_ok=True)
+    source = CsvExportSource(args["export_dir"], chunk_bytes=CHUNK_BYTES)
+    objects = {}
+    t_phase, c_phase = time.perf_counter(), time.process_time()
+    for name, obj in spec.objects.items():
+        path = source.path_of(obj)
+        if not path.exists():
+            continue
+        t0 = time.perf_counter()
+        header = path.open(encoding="utf-8").readline().rstrip("\r\n").split(",")
+        cols = {c.source or n: arrow_types[c.type] for n, c in obj.columns.items() if (c.source or n) in header}
+        for multiline in (False, True):  # quoted line breaks (notes) need the slower chunker: only then
+            reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=CHUNK_BYTES),
+                                    parse_options=pacsv.ParseOptions(newlines_in_values=multiline),
+                                    convert_options=pacsv.ConvertOptions(include_columns=list(cols), column_types=cols))
+            rows = 0
+            try:
+                with pq.ParquetWriter(str(work / f"{name}.parquet"), reader.schema) as writer:
+                    for batch in reader:
+                        rows += batch.num_rows
+                        writer.write_batch(batch)
+                break
+            except pa.ArrowInvalid:
+                if multiline:
+                    raise
+        objects[name] = {"rows": rows, "seconds": round(time.perf_counter() - t0, 3), "newlines_in_values": multiline}
+    return {"seconds": round(time.perf_counter() - t_phase, 3), "cpu_seconds": round(time.process_time() - c_phase, 3),
+            "loadavg_end": os.getloadavg(), "objects": objects, "peak_rss_kib": peak_rss_kib()}
+
+
+PHASES = {"generate": phase_generate, "extract": phase_extract, "payload": phase_payload, "reference": phase_reference}
 
 
 def run_phase(name: str, args: dict) -> dict:
@@ -299,6 +345,7 @@ def measure(params: dict, *, profile_targets: list[str], deep_mem: bool, keep_wo
         common = {"export_dir": gen["export_dir"], "work_dir": work}
         loadavg_start = os.getloadavg()
         extract = run_phase("extract", common)
+        reference = run_phase("reference", common)  # issue 12: bare pyarrow CSV -> Parquet, same files
         payload = run_phase("payload", {**common, "profile_targets": profile_targets, "deep_mem": deep_mem})
         profiles = {p.name: p.read_text() for p in sorted(Path(work).glob("profile_*.txt"))}
     source_rows = sum(o["rows_read"] for o in extract["objects"].values())
@@ -313,6 +360,10 @@ def measure(params: dict, *, profile_targets: list[str], deep_mem: bool, keep_wo
         "export_rows_total": sum(rows.values()),
         "source_rows_extracted": source_rows,
         "extract": extract,
+        "reference_csv_to_parquet": reference,
+        "extract_vs_reference_speed": round(reference["seconds"] / extract["seconds"], 3),
+        "local_us_per_row": round((extract["seconds"] + payload["seconds"]) / max(source_rows, 1) * 1e6, 2),
+        "local_cpu_us_per_row": round((extract["cpu_seconds"] + payload["cpu_seconds"]) / max(source_rows, 1) * 1e6, 2),
         "payload": payload,
         "loadavg_start": loadavg_start,
         "total_seconds": round(total, 3),
@@ -349,6 +400,11 @@ def print_table(res: dict) -> None:
     print(f"load average at start {tuple(round(x, 2) for x in res['loadavg_start'])}, end of extract "
           f"{tuple(round(x, 2) for x in ex['loadavg_end'])}, end of payload {tuple(round(x, 2) for x in pl['loadavg_end'])}"
           " (2 cores: above ~1 means other processes competed for the CPU)")
+    ref = res["reference_csv_to_parquet"]
+    print(f"reference (pyarrow CSV -> Parquet, same columns typed): {ref['seconds']:.2f} s, {ref['cpu_seconds']:.2f} s CPU;"
+          f" extract speed = {res['extract_vs_reference_speed']:.2f}x the reference (issue 12 target >= 0.5)")
+    print(f"local work per source row (extract + payload): {res['local_us_per_row']:.1f} us wall, "
+          f"{res['local_cpu_us_per_row']:.1f} us CPU (issue 12 target <= 10)")
     print(f"rows/s (source rows / total seconds): {res['rows_per_second']:,.0f}"
           f"   [export generation: {res['generate_seconds']:.1f} s{' (reused)' if res['export_reused'] else ''}]")
 

@@ -258,12 +258,12 @@ def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: 
             tmp, writer = parquet.writer(key, wave, schema)
             progress = step_progress(context, f"extract {obj_name}", unit="rows")
 
-            def write(df: pd.DataFrame) -> None:
-                writer.write_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False))
-                progress.advance(len(df))
+            def write_table(table: pa.Table) -> None:
+                writer.write_table(table)
+                progress.advance(table.num_rows)
 
             try:
-                stats = run_extract(source, obj, obj_name, write=write, quarantine=quarantined.append,
+                stats = run_extract(source, obj, obj_name, write_table=write_table, quarantine=quarantined.append,
                                     keep_ids=keep_ids, limit=limit)
                 progress.finish()
                 if stats.rows_kept == 0:

@@ -4,7 +4,9 @@ loaded when the source no longer matches the approved spec."""
 
 import dagster as dg
 
+from flit_pipelines.assets.io_manager import ParquetStore
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.delta.probe import baseline_file, baseline_fingerprints, save_baseline
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.spec.model import MigrationSpec
 
@@ -20,14 +22,17 @@ def source_profile_asset(spec: MigrationSpec, parts, group: str):
                                              description="every object and required column is there and typed "
                                                          "columns still parse as declared")])
     @value_free_errors(f"{spec.migration}/source_profile")
-    def source_profile(context: dg.AssetExecutionContext, flit: FlitResource):
+    def source_profile(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore):
         from flit_pipelines.proposal.drift import check_source
 
         flit.check_reachable(spec, "source")  # an unreachable API fails here, naming its URL and the check
-        res = check_source(spec, flit.source(spec), flit.reports_dir(spec.migration, context.partition_key))
+        source = flit.source(spec)
+        res = check_source(spec, source, flit.reports_dir(spec.migration, context.partition_key))
         message = res.message(spec)
         if not res.passed:
             context.log.error(message)
+        elif context.partition_key == "full":  # what the delta window's first tick compares with
+            save_baseline(baseline_file(parquet.root(), spec.migration), baseline_fingerprints(source, spec))
         yield dg.MaterializeResult(
             metadata={"objects_checked": res.objects_checked, "problems": dg.MetadataValue.json(res.problems),
                       "extra_headers": dg.MetadataValue.json(res.extra),

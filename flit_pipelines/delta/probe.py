@@ -5,21 +5,24 @@ Objects with ``modified_at`` are read since the cursor minus the overlap, keys a
 when its timestamp is after the cursor; where keys are scanned (``snapshot.scans_keys``: databases and
 files by default) the key set is hashed too, so a deletion counts as a change, and so do the
 deletions a reader reports itself (``snapshot.reported_deletions``). Objects without ``modified_at`` are
-fingerprinted whole (``snapshot.fingerprint``) and count as changed when the fingerprint moved (the
-first tick of a window has none, so it always looks once). An object whose file or required column is
-gone (drift) counts as changed, so the delta run starts and its source-profile check stops it with
+fingerprinted whole (``snapshot.fingerprint``) and count as changed when the fingerprint moved. The
+first tick of a window compares with the fingerprints taken when the full wave started
+(``baseline_fingerprints``) where the source is local; an API source's first tick looks once. An
+object whose file or required column is gone (drift) counts as changed, so the delta run starts and its source-profile check stops it with
 the reason and the command to re-propose, instead of the tick failing here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pandas as pd
 
-from flit_pipelines.delta.snapshot import fingerprint, key_object, reported_deletions, scan_keys, scans_keys
+from flit_pipelines.delta.snapshot import (KEY_SCAN_SOURCES, fingerprint, key_object, reported_deletions, scan_keys,
+                                          scans_keys)
 from flit_pipelines.delta.window import DeltaCursor, naive_newest
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.csv_export import MissingColumnError, MissingFileError
@@ -36,6 +39,50 @@ class Probe:
     newest: datetime | None = None
     since: datetime | None = None
     fingerprints: dict[str, str] = field(default_factory=dict)
+
+
+def key_set_hash(source: Source, obj) -> str:
+    """SHA-256 over the object's primary keys in the source now (sorted text): moves when a key leaves."""
+    keys = scan_keys(source, obj).sort_values()
+    return hashlib.sha256(pd.util.hash_pandas_object(pd.Series(keys), index=False).to_numpy().tobytes()).hexdigest()
+
+
+def baseline_fingerprints(source: Source, spec: MigrationSpec) -> dict[str, str]:
+    """The fingerprints a tick compares with (``Probe.fingerprints``: whole objects without ``modified_at``
+    and the key sets of key-scanned ones), taken when the full wave starts, so the window's first tick
+    finds no change where there was none instead of running a delta wave over every such object. Taken
+    before the extracts read: a change in between shows as a change (a delta wave too many, never one too
+    few). Only for sources whose reads are local (``snapshot.KEY_SCAN_SOURCES``: a database, an export
+    directory); {} for the APIs, where it would page whole collections (their first tick looks once)."""
+    if spec.source.kind not in KEY_SCAN_SOURCES:
+        return {}
+    out: dict[str, str] = {}
+    for name, obj in spec.objects.items():
+        try:
+            if obj.modified_at is None:
+                out[name] = fingerprint(source, obj)
+            elif scans_keys(spec, obj):
+                out[f"{name}#keys"] = key_set_hash(source, obj)
+        except (MissingColumnError, MissingFileError) as exc:  # as ``probe_source`` records a drifted object
+            out[name] = f"drifted: {type(exc).__name__}"
+    return out
+
+
+def baseline_file(parquet_root, migration: str):
+    """Where the full wave keeps ``baseline_fingerprints``: ``<parquet root>/<migration>/delta_baseline/full.json``
+    (beside the full wave's extracts, which the window's first cursor is read from as well)."""
+    return parquet_root / migration / "delta_baseline" / "full.json"
+
+
+def save_baseline(path, fingerprints: dict[str, str]) -> None:
+    """Write ``fingerprints`` as JSON to ``path`` (a UPath or Path); content hashes only, no values."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"fingerprints": fingerprints}, sort_keys=True))
+
+
+def read_baseline(path) -> dict[str, str]:
+    """The fingerprints ``save_baseline`` wrote, {} when there is none (an API source, an older full wave)."""
+    return dict(json.loads(path.read_text())["fingerprints"]) if path.exists() else {}
 
 
 def probe_source(source: Source, spec: MigrationSpec, cursor: DeltaCursor) -> Probe:
@@ -63,10 +110,9 @@ def _probe_object(source: Source, spec: MigrationSpec, name: str, obj, cursor: D
             probe.changed[name] = -1
         return
     if scans_keys(spec, obj):  # a deletion leaves no timestamp behind: it shows in the key set
-        keys = scan_keys(source, obj).sort_values()
-        fp = hashlib.sha256(pd.util.hash_pandas_object(pd.Series(keys), index=False).to_numpy().tobytes())
-        probe.fingerprints[f"{name}#keys"] = fp.hexdigest()
-        if cursor.fingerprints.get(f"{name}#keys") != fp.hexdigest():
+        keys = key_set_hash(source, obj)
+        probe.fingerprints[f"{name}#keys"] = keys
+        if cursor.fingerprints.get(f"{name}#keys") != keys:
             probe.changed[name] = -1
     stamps = [b.column(obj.modified_at).to_pandas() for b in source.read(key_object(obj), since=since)]
     reported = reported_deletions(source, key_object(obj), since)  # e.g. a FHIR export's deleted files

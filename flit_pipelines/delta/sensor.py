@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
-from flit_pipelines.delta.probe import Probe, probe_source
+from flit_pipelines.delta.probe import Probe, baseline_file, probe_source, read_baseline
 from flit_pipelines.delta.window import DeltaCursor, naive_newest, next_partition, window_end
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.sources.registry import open_source
@@ -84,7 +84,8 @@ def evaluate(context: dg.SensorEvaluationContext, spec: MigrationSpec, parts: dg
     cursor = DeltaCursor.parse(context.cursor)
     if cursor.full_at != full_at:  # a (new) full wave: the window starts from its extracts
         newest = full_wave_newest(spec, parquet)
-        cursor = DeltaCursor(full_at=full_at, since=newest.isoformat() if newest else None)
+        cursor = DeltaCursor(full_at=full_at, since=newest.isoformat() if newest else None,
+                             fingerprints=read_baseline(baseline_file(parquet.root(), spec.migration)))
     probe = probe_source(source or open_source(spec), spec, cursor)
     cursor.since = probe.newest.isoformat() if probe.newest else cursor.since
     cursor.fingerprints = probe.fingerprints

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 import pandas as pd
 from sqlalchemy import Engine, and_, create_engine, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.pool import NullPool
 
 from flit_pipelines.ledger.tables import audit_event, crosswalk, metadata, prior_state, quarantine
 from flit_pipelines.ledger.tables import dedup_merge, phi_approval
@@ -29,6 +28,16 @@ def _audit_rows(outcomes: list, *, migration: str, target: str, run_id: str | No
              "error": o.error, "at": at} for o in outcomes]
 
 
+@dataclass
+class _Pending:
+    """One ``record_many`` call's rows, waiting for a group commit (``done`` once committed or failed)."""
+
+    crosswalk: list[dict]
+    audit: list[dict]
+    done: bool = False
+    error: BaseException | None = None
+
+
 @dataclass(frozen=True)
 class RecordOutcome:
     """One destination response, as the ledger records it."""
@@ -44,13 +53,20 @@ class RecordOutcome:
 class Ledger:
     """SQLAlchemy-backed ledger. Thread-safe: writes are serialised by a lock, each in its own transaction.
 
+    ``record`` / ``record_many`` return only once the outcome is committed (a crash after a write never
+    loses its crosswalk row), but the load's concurrent writers share commits: outcomes that arrive while
+    a transaction is committing go into the next one together (group commit), so a load's rate is not
+    capped at one record per commit (~20 ms with SQLite's fsync on a busy disk).
+
     Args:
         url: SQLAlchemy URL, e.g. ``sqlite:////abs/path/ledger.db`` or ``postgresql+psycopg2://...``.
     """
 
     def __init__(self, url: str):
         self.url = url
-        kwargs = {"poolclass": NullPool} if url.startswith("sqlite") else {"pool_pre_ping": True}
+        # SQLite: SQLAlchemy's default pool keeps connections open (a connection per transaction cost
+        # ~3 ms CPU per record: open, WAL pragma, close)
+        kwargs = {} if url.startswith("sqlite") else {"pool_pre_ping": True}
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             from sqlalchemy import event
@@ -63,6 +79,8 @@ class Ledger:
                 cur.close()
 
         self._lock = threading.Lock()
+        self._waiting: list[_Pending] = []  # outcomes waiting for the next group commit
+        self._waiting_lock = threading.Lock()
         metadata.create_all(self.engine)
 
     # -- crosswalk -----------------------------------------------------------------------------
@@ -102,10 +120,34 @@ class Ledger:
             for o in outcomes if o.dest_id is not None and o.operation in ("create", "update", "match", "fallback")
         ]
         audit = _audit_rows(outcomes, migration=migration, target=target, run_id=run_id, wave=wave, at=now)
-        with self._lock, self.engine.begin() as conn:
-            if xw:
-                conn.execute(self._upsert_crosswalk(), xw)
-            conn.execute(audit_event.insert(), audit)
+        self._commit_grouped(_Pending(xw, audit))
+
+    def _commit_grouped(self, mine: _Pending) -> None:
+        """Commit ``mine`` together with whatever other threads queued meanwhile; return once it is committed.
+
+        The thread that gets the write lock commits every queued entry in one transaction; a thread whose
+        entry a previous holder already committed returns at once. Raises what the transaction raised (for
+        every entry it held)."""
+        with self._waiting_lock:
+            self._waiting.append(mine)
+        with self._lock:
+            if not mine.done:
+                with self._waiting_lock:
+                    batch, self._waiting = self._waiting, []
+                try:
+                    with self.engine.begin() as conn:
+                        if xw := [row for p in batch for row in p.crosswalk]:
+                            conn.execute(self._upsert_crosswalk(), xw)
+                        conn.execute(audit_event.insert(), [row for p in batch for row in p.audit])
+                except BaseException as exc:
+                    for p in batch:
+                        p.error = exc
+                    raise
+                finally:
+                    for p in batch:
+                        p.done = True
+        if mine.error is not None:
+            raise mine.error
 
     def forget(self, migration: str, target: str, source_ids: Iterable[str]) -> None:
         """Drop crosswalk rows (after a rollback deleted the destination records)."""

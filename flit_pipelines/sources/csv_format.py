@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from flit_pipelines.errors import SourceFormatError
 from flit_pipelines.sources.csv_records import scan_records
@@ -77,6 +78,9 @@ def detect_encoding(path: Path, declared: str | None = None) -> EncodingGuess:
             if head.startswith(bom):
                 return EncodingGuess(name, "bom", bom_bytes=len(bom) if name == "utf-8" else 0)
         fh.seek(0)
+        if _valid_utf8(fh):  # the usual file: checked by Arrow, no Python text made
+            return EncodingGuess("utf-8", "utf-8")
+        fh.seek(0)
         invalid, multibyte, samples = 0, False, []
         tail = b""
         while True:
@@ -101,6 +105,33 @@ def detect_encoding(path: Path, declared: str | None = None) -> EncodingGuess:
         return EncodingGuess("utf-8", "utf-8 (mixed: undecodable rows quarantined)", invalid_sequences=invalid)
     sample = "\n".join(samples).encode("utf-8", "surrogateescape")
     return EncodingGuess(_code_page(sample), "charset-normalizer", invalid_sequences=invalid)
+
+
+def _valid_utf8(fh) -> bool:
+    """True when the rest of the open binary file is valid UTF-8, checked block by block by Arrow's
+    validator (SIMD, no Python string); False at the first invalid block (the caller then counts)."""
+    tail = b""
+    while True:
+        block = fh.read(_DETECT_BLOCK)
+        data = tail + block
+        cut = len(data)
+        if block:  # a character cut by the block's end waits for the next block
+            for back in range(1, min(4, len(data)) + 1):
+                byte = data[-back]
+                if byte >= 0xC0:  # a lead byte: its sequence needs 2, 3 or 4 bytes
+                    if back < (2 if byte < 0xE0 else 3 if byte < 0xF0 else 4):
+                        cut = len(data) - back
+                    break
+                if byte < 0x80:
+                    break
+        offsets = pa.py_buffer(np.array([0, cut], dtype=np.int32))
+        try:
+            pa.Array.from_buffers(pa.binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(pa.string())
+        except pa.ArrowInvalid:
+            return False
+        if not block:
+            return True
+        tail = data[cut:]
 
 
 def _code_page(sample: bytes) -> str:

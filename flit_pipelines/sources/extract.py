@@ -18,7 +18,12 @@ import pandas as pd
 import pyarrow as pa
 
 from flit_pipelines.sources.base import LINE_COLUMN, REJECT_COLUMN, ROW_COLUMN, Source
-from flit_pipelines.sources.validate import PANDAS_DTYPES, SeenKeys, split_chunk
+from flit_pipelines.sources.validate import (
+    PANDAS_DTYPES,
+    SeenKeys,
+    python_strings,
+    split_chunk,
+)
 from flit_pipelines.spec.model import SourceObject
 
 _RESERVED = (ROW_COLUMN, LINE_COLUMN, REJECT_COLUMN)
@@ -66,14 +71,17 @@ def arrow_schema(obj: SourceObject) -> pa.Schema:
 
 
 def run_extract(source: Source, obj: SourceObject, name: str, *,
-                write: Callable[[pd.DataFrame], None],
+                write: Callable[[pd.DataFrame], None] | None = None,
                 quarantine: Callable[[pd.DataFrame], None],
+                write_table: Callable[[pa.Table], None] | None = None,
                 keep_ids: pd.Index | None = None, limit: int | None = None,
                 since: datetime | None = None, now: datetime | None = None) -> ExtractStats:
     """Stream ``obj`` through validation.
 
     Args:
-        write: receives each chunk of good rows (typed frame).
+        write: receives each chunk of good rows (typed frame; text as pandas ``string``).
+        write_table: instead of ``write``, receives each chunk of good rows as an Arrow table with
+            ``arrow_schema(obj)`` (what a Parquet writer takes; text never becomes Python strings).
         quarantine: receives each chunk's quarantine rows (source_id, row_number, reason, line: the
             physical line in the file, or null for sources without lines).
         keep_ids: for a sample wave, keep only rows whose ``wave_key`` is in this index.
@@ -82,9 +90,13 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
             ``Source.read``); objects without ``modified_at`` are read whole.
         now: the clock of ``not_in_future`` rules (default: the time the extract starts, UTC).
     Raises:
+        ValueError: neither or both of ``write`` and ``write_table`` given.
         MissingFileError, MissingColumnError, SourceFormatError: from the reader, before any row is
             written (SourceFormatError for "most rows malformed" after the file was read).
     """
+    if (write is None) == (write_table is None):
+        raise ValueError("run_extract needs exactly one of write and write_table")
+    schema = arrow_schema(obj) if write_table is not None else None
     report = source.header(obj)
     stats = ExtractStats(extra_columns=report.extra, missing_optional_columns=report.missing_optional,
                          file_present=report.present, null_counts={c: 0 for c in obj.columns},
@@ -115,7 +127,7 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
         warnings.update(result.warnings)
         if rejects is not None:
             stats.rows_unreadable += int(rejects.notna().sum())
-        good = result.good
+        good = result.kept  # text still Arrow-backed
         if len(result.quarantine):
             stats.quarantined += len(result.quarantine)
             quarantine(result.quarantine)
@@ -131,7 +143,10 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
             stats.rows_kept += len(good)
             for c, n in good.isna().sum().items():
                 stats.null_counts[c] += int(n)
-            write(good.reset_index(drop=True))
+            if write_table is not None:
+                write_table(pa.Table.from_pandas(good, schema=schema, preserve_index=False))
+            else:
+                write(python_strings(good.reset_index(drop=True)))
     stats.warnings = dict(sorted(warnings.items()))
     notes_of = getattr(source, "read_notes", None)
     notes = notes_of(obj) if notes_of is not None else None

@@ -14,7 +14,8 @@ reasons read as they did (``"GENDER: isin(['M', 'F'])"``, ``"BASE_ENCOUNTER_COST
 greater_than_or_equal_to(0.0)"``); the others are ``"FIRST: max_length 255"``, ``"BIRTHDATE:
 not_in_future"``, ``"AMOUNT: finite"``, ``"CITY: nul_bytes"`` and row checks' ``"STOP >= START"``.
 
-Pandera (``validate.pandera_schema``) keeps the schema contract: dtypes, nullability, unique keys.
+Pandera (``validate.pandera_schema``) keeps the schema contract: dtypes, nullability, unique keys
+(its row failures found vectorised by ``validate.contract_failures``).
 The rules live here because Pandera's only non-failing mode (``raise_warning``) puts the failure
 cases, i.e. values, into a Python warning.
 """
@@ -65,11 +66,13 @@ def _text_faults(arr: pa.Array, limit: int) -> tuple[np.ndarray | None, np.ndarr
     offsets = np.frombuffer(arr.buffers()[1], dtype=width)[arr.offset:arr.offset + n + 1].astype(np.int64)
     lo, hi = int(offsets[0]), int(offsets[-1])
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[lo:hi] if hi > lo else np.zeros(0, np.uint8)
-    low = data < 32
-    fault = (low & (data != 9) & (data != 10) & (data != 13)) | (data == 127)
+    # two passes over the bytes; tab, LF and CR (common in notes) are dropped from the few hits only
+    at = np.flatnonzero((data < 32) | (data == 127))
+    if len(at):
+        hit = data[at]
+        at = at[(hit != 9) & (hit != 10) & (hit != 13)]
     nul = ctrl = longer = None
-    if fault.any():
-        at = np.flatnonzero(fault)
+    if len(at):
         rows = np.searchsorted(offsets, at + lo, side="right") - 1
         is_nul = data[at] == 0
         if is_nul.any():
@@ -99,6 +102,7 @@ def _column_rules(name: str, col: ColumnSpec, value: pd.Series, text: pd.Series 
             outside = pc.and_(pc.invert(pc.is_in(arr, pa.array(col.isin, pa.string()))), pc.is_valid(arr))
             yield f"{name}: isin({list(col.isin)!r})", col.action("isin"), _mask(outside)
         if col.pattern is not None:  # Python re semantics (matched at the start), as Pandera's str_matches
+            value = value.astype("string")  # Python's re, not Arrow's RE2, even for Arrow-backed text
             yield f"{name}: str_matches({col.pattern!r})", col.action("pattern"), (value.notna() & ~value.str.match(col.pattern)
                                                              .fillna(False).astype(bool)).to_numpy(bool)
     if col.type in ("float", "money"):  # "NaN" did not parse ("not a money"); inf and Infinity did

@@ -2,10 +2,12 @@
 
 Each chunk arrives as text columns, or (database sources) as typed Arrow-backed columns where the
 database's type maps onto the spec's (``sources.arrow_typed``: converted vectorised, no text).
-``coerce_chunk`` converts them to the spec's types; a non-empty
-value that does not parse becomes a "not a <type>" failure (an int outside +-2**53, where a float
-stops being exact, included). ``pandera_schema`` derives a Pandera ``DataFrameSchema`` from the spec
-(dtypes, nullability, a unique primary key within the chunk); ``sources.rules`` evaluates the value
+``coerce_chunk`` converts them to the spec's types (text through ``sources.text_typed``: Arrow
+casts for plain shapes, the per-value parser for the rest); a non-empty value that does not parse
+becomes a "not a <type>" failure (an int outside +-2**53, where a float stops being exact, included).
+``pandera_schema`` derives a Pandera ``DataFrameSchema`` from the spec (dtypes, nullability, a unique
+primary key within the chunk); ``contract_failures`` finds the rows it rejects, vectorised (Pandera
+formats the failing values of each column into messages, too slow per chunk); ``sources.rules`` evaluates the value
 rules (declared in the spec, plus defaults: NUL bytes, control characters, text length, non-finite
 numbers), each quarantining or warning. ``split_chunk`` runs them all and returns the good rows, a
 quarantine frame (one row per failing source row with the failing columns and rules as its reason)
@@ -18,17 +20,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pandera
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandera.errors import SchemaErrors
 
 from flit_pipelines.sources.arrow_typed import coerce_arrow
 from flit_pipelines.sources.canonical_text import arrow_text
 from flit_pipelines.sources.rules import evaluate
+from flit_pipelines.sources.text_typed import coerce_text
 from flit_pipelines.spec.model import SourceObject
 
 # Quarantine rows also carry the row's typed values (unparsable cells null) in columns named
@@ -37,9 +40,6 @@ from flit_pipelines.spec.model import SourceObject
 # the ledger stores source_id, row_number and reason only.
 QUARANTINE_VALUE_PREFIX = "value:"
 
-_TRUE = {"true", "t", "1", "yes", "y"}
-_FALSE = {"false", "f", "0", "no", "n"}
-_EXACT_INT = float(2 ** 53)  # beyond this a parsed float no longer holds the integer exactly
 
 PANDAS_DTYPES = {
     "string": "string",
@@ -64,40 +64,41 @@ def _typed_arrow(raw: pd.Series) -> pa.Array | None:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-def _coerce(raw: pd.Series, ctype: str) -> pd.Series:
+def _arrow_text_column(raw: pd.Series) -> bool:
+    dtype = raw.dtype
+    return isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
+
+
+def python_strings(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its Arrow-backed text columns (``pd.ArrowDtype(pa.string())``) as pandas'
+    ``string`` dtype (Python storage): what ``coerce_chunk`` and ``ChunkResult.good`` hand out."""
+    arrow = [c for c in frame.columns if _arrow_text_column(frame[c])]
+    if not arrow:
+        return frame
+    return frame.assign(**{c: frame[c].astype("string") for c in arrow})
+
+
+def _coerce(raw: pd.Series, ctype: str, arrow_strings: bool = False) -> pd.Series:
+    if ctype == "string" and arrow_strings and _arrow_text_column(raw):
+        return raw  # kept as Arrow text: no Python string per value
     typed = _typed_arrow(raw)
     if typed is not None:  # a database's typed column: converted vectorised, or via its canonical text
         value = coerce_arrow(typed, ctype)
         if value is not None:
             return value.set_axis(raw.index)
-        raw = pd.Series(pd.arrays.ArrowExtensionArray(arrow_text(typed, ctype)), index=raw.index)
-    raw = raw.astype("string")  # Python strings (from Arrow-backed text too): the parsers' input
-    if ctype == "string":
-        return raw
-    if ctype in ("float", "money"):
-        return pd.to_numeric(raw, errors="coerce").astype("float64")
-    if ctype == "int":
-        num = pd.to_numeric(raw, errors="coerce").astype("float64")
-        whole = num.where(np.isfinite(num) & (num == np.floor(num)) & (num.abs() <= _EXACT_INT))
-        return whole.astype("Int64")
-    if ctype in ("date", "datetime"):
-        out = pd.to_datetime(raw, errors="coerce", utc=True, format="ISO8601")
-        retry = raw.notna() & out.isna()
-        if retry.any():  # surrounding whitespace: strip only the values that did not parse
-            out[retry] = pd.to_datetime(raw[retry].str.strip(), errors="coerce", utc=True, format="ISO8601")
-        return out
-    if ctype == "bool":
-        low = raw.str.strip().str.lower()
-        out = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-        out[low.isin(_TRUE)] = True
-        out[low.isin(_FALSE)] = False
-        return out
-    raise ValueError(f"unknown column type {ctype!r}")
+        return coerce_text(arrow_text(typed, ctype), ctype, raw.index)
+    if not isinstance(raw.dtype, (pd.ArrowDtype, pd.StringDtype)):
+        raw = raw.astype("string")  # Python objects (numbers from a JSON source too): their text
+    return coerce_text(pa.array(raw, type=pa.string(), from_pandas=True), ctype, raw.index)
 
 
-def coerce_chunk(obj: SourceObject, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def coerce_chunk(obj: SourceObject, text: pd.DataFrame, *,
+                 arrow_strings: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert text columns (``string`` or Arrow-backed ``pd.ArrowDtype`` strings) or typed Arrow-backed
     columns (``pd.ArrowDtype`` numbers, dates, timestamps, booleans) to spec types.
+
+    ``arrow_strings``: ``string`` columns that arrive Arrow-backed stay so (``pd.ArrowDtype(pa.string())``,
+    zero-copy) instead of becoming pandas ``string`` (``python_strings`` converts them later).
 
     Returns:
         (typed frame, bool frame of parse failures with the same index and columns).
@@ -106,7 +107,7 @@ def coerce_chunk(obj: SourceObject, text: pd.DataFrame) -> tuple[pd.DataFrame, p
     failed = {}
     for name, col in obj.columns.items():
         raw = text[name]
-        value = _coerce(raw, col.type)
+        value = _coerce(raw, col.type, arrow_strings)
         typed[name] = value
         if col.type == "string":
             failed[name] = pd.Series(False, index=raw.index)
@@ -128,6 +129,33 @@ def pandera_schema(obj: SourceObject, name: str) -> pandera.DataFrameSchema:
                                    report_duplicates="exclude_first")
 
 
+def contract_failures(obj: SourceObject, typed: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+    """The row failures ``pandera_schema`` reports for a typed chunk, computed vectorised:
+    ``(column, label, bool mask per row)`` in Pandera's order (by column, then check name).
+
+    ``not_nullable``: a null in a column that is not ``nullable``; ``duplicate primary key``: a
+    non-null primary key equal to an earlier row's in the chunk (the first is kept, as Pandera's
+    ``report_duplicates="exclude_first"``; nulls are never duplicates, Pandera drops them from the
+    failure cases). Pandera's dtype and column-presence checks never name a row, so they quarantine
+    nothing; ``coerce_chunk`` builds exactly the schema's dtypes and columns.
+    (Pandera itself formats every failing column's values into a message, which cost more than the
+    rest of the extract's checks together; ``test_validate_contract`` compares both.)
+    """
+    out = []
+    for cname, col in obj.columns.items():
+        if not col.nullable:
+            nulls = typed[cname].isna().to_numpy(bool)
+            if nulls.any():
+                out.append((cname, "not_nullable", "not_nullable", nulls))
+    pk = obj.primary_key
+    if pk is not None:
+        key = typed[pk]
+        dup = (key.duplicated(keep="first") & key.notna()).to_numpy(bool)
+        if dup.any():
+            out.append((pk, "multiple_fields_uniqueness", "duplicate primary key", dup))
+    return [(c, label, mask) for c, _, label, mask in sorted(out, key=lambda f: (f[0], f[1]))]
+
+
 class SeenKeys:
     """Primary keys kept so far by one extract, to quarantine a key repeated in a later chunk.
 
@@ -143,34 +171,47 @@ class SeenKeys:
         return len(self._keys)
 
     @staticmethod
-    def _native(keys: pd.Series) -> list:
+    def native(keys: pd.Series) -> list:
+        """The non-null keys as the set holds them (``int`` or ``str``), in row order."""
         keys = keys.dropna()
         if pd.api.types.is_integer_dtype(keys.dtype):
             return keys.astype("int64").tolist()
+        if _arrow_text_column(keys):  # Arrow text: Python strings made by Arrow, not per value by pandas
+            return pa.array(keys.array).to_numpy(zero_copy_only=False).tolist()
         return keys.astype("string").astype(object).tolist()
 
-    def repeats(self, keys: pd.Series) -> np.ndarray:
-        """Bool per row of ``keys``: the key was added by an earlier chunk."""
+    def repeats(self, keys: pd.Series, native: list | None = None) -> np.ndarray:
+        """Bool per row of ``keys``: the key was added by an earlier chunk (``native``: ``native(keys)``
+        when the caller has it already)."""
         if not self._keys:
             return np.zeros(len(keys), dtype=bool)
-        hits = self._keys.intersection(self._native(keys))
+        hits = self._keys.intersection(self.native(keys) if native is None else native)
         if not hits:
             return np.zeros(len(keys), dtype=bool)
         native = keys.astype("Int64") if pd.api.types.is_integer_dtype(keys.dtype) else keys.astype("string")
         return native.isin(list(hits)).fillna(False).to_numpy(bool)
 
-    def add(self, keys: pd.Series) -> None:
-        """Remember the (non-null) keys of rows this chunk kept."""
-        self._keys.update(self._native(keys))
+    def add(self, keys: pd.Series, native: list | None = None) -> None:
+        """Remember the (non-null) keys of rows this chunk kept (``native``: ``native(keys)`` if known)."""
+        self._keys.update(self.native(keys) if native is None else native)
 
 
 @dataclass
 class ChunkResult:
     """Good rows (typed), quarantine rows (row_number, source_id, reason, line) and warning counts
-    (rule label -> kept rows failing a ``warn`` rule) of one chunk."""
-    good: pd.DataFrame
+    (rule label -> kept rows failing a ``warn`` rule) of one chunk.
+
+    ``kept``: the good rows with text columns still Arrow-backed (what an Arrow writer takes without
+    a Python string per value); ``good``: the same rows with text as pandas ``string`` (made on first use).
+    """
+    kept: pd.DataFrame
     quarantine: pd.DataFrame  # columns: row_number, source_id, reason, line, value:<column>...
     warnings: Counter = field(default_factory=Counter)
+
+    @cached_property
+    def good(self) -> pd.DataFrame:
+        """The good rows, text columns as pandas ``string``."""
+        return python_strings(self.kept)
 
 
 def _trim_keys(obj: SourceObject, text: pd.DataFrame, warn: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
@@ -185,6 +226,29 @@ def _trim_keys(obj: SourceObject, text: pd.DataFrame, warn: list[tuple[str, np.n
             warn.append((f"{key}: whitespace_trimmed", changed))
             text = text.assign(**{key: pd.Series(pd.arrays.ArrowExtensionArray(trimmed), index=text.index)})
     return text
+
+
+_EMPTY_QUARANTINE: dict[tuple, pd.DataFrame] = {}
+
+
+def _quarantine_frame(obj: SourceObject, typed: pd.DataFrame, bad_idx: np.ndarray, row_numbers: np.ndarray,
+                      reasons: list[str], lines: np.ndarray | None) -> pd.DataFrame:
+    """The quarantine rows of a chunk: ``row_number``, ``source_id``, ``reason``, ``line`` and the
+    rows' typed values (``value:<column>``, text as pandas ``string``)."""
+    pk = obj.primary_key
+    source_ids = (typed[pk].iloc[bad_idx].astype("string").fillna("") if pk is not None
+                  else pd.Series([""] * len(bad_idx), dtype="string"))
+    quarantine = pd.DataFrame({
+        "row_number": row_numbers,
+        "source_id": source_ids.to_numpy() if len(bad_idx) else np.array([], dtype=object),
+        "reason": reasons,
+        "line": lines if lines is not None else np.full(len(bad_idx), pd.NA, dtype=object),
+    })
+    if len(bad_idx):
+        values = python_strings(typed.iloc[bad_idx].reset_index(drop=True))
+    else:  # no row to take (pandas' take and astype cost ~1 ms per column)
+        values = pd.DataFrame({c: pd.Series([], dtype=PANDAS_DTYPES[col.type]) for c, col in obj.columns.items()})
+    return pd.concat([quarantine, values.add_prefix(QUARANTINE_VALUE_PREFIX)], axis=1)
 
 
 def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: int,
@@ -206,7 +270,7 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
     """
     warn: list[tuple[str, np.ndarray]] = []  # counted among the rows kept, once every reason is known
     text = _trim_keys(obj, text.reset_index(drop=True), warn)
-    typed, parse_failed = coerce_chunk(obj, text)
+    typed, parse_failed = coerce_chunk(obj, text, arrow_strings=True)
     n = len(typed)
     reasons: dict[int, list[str]] = {}
 
@@ -218,28 +282,19 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
         if parse_failed[cname].any():
             add(parse_failed[cname], f"{cname}: not a {col.type}")
     pk = obj.primary_key
+    pk_native = None  # the chunk's keys as Python values: checked now, added below when every row is kept
     if pk is not None and seen_keys is not None:
-        add(seen_keys.repeats(typed[pk]), f"{pk}: duplicate primary key (seen in an earlier chunk)")
+        pk_native = seen_keys.native(typed[pk])
+        add(seen_keys.repeats(typed[pk], pk_native), f"{pk}: duplicate primary key (seen in an earlier chunk)")
     for failure in evaluate(obj, typed, now=now or datetime.now(UTC), text=text):
         if failure.action == "quarantine":
             add(failure.mask, failure.label)
         else:
             warn.append((failure.label, failure.mask))
 
-    try:
-        pandera_schema(obj, name).validate(typed, lazy=True)
-    except SchemaErrors as exc:
-        fc = exc.failure_cases
-        fc = fc[fc["index"].notna()]
-        for (column, check), grp in fc.groupby(["column", "check"], dropna=False):
-            idx = pd.to_numeric(grp["index"], errors="coerce").dropna().astype(int).unique()
-            mask = np.zeros(n, dtype=bool)
-            mask[idx[idx < n]] = True
-            # a value that failed to parse is already explained; don't call it "not nullable" too
-            if column in parse_failed:
-                mask &= ~parse_failed[column].to_numpy(bool)
-            label = "duplicate primary key" if "uniqueness" in str(check) else str(check)
-            add(mask, f"{column}: {label}")
+    for column, label, mask in contract_failures(obj, typed):
+        # a value that failed to parse is already explained; don't call it "not nullable" too
+        add(mask & ~parse_failed[column].to_numpy(bool), f"{column}: {label}")
 
     if rejects is not None:  # the reader could not read these rows: their one reason
         rej = rejects.reset_index(drop=True)
@@ -248,22 +303,22 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
     bad_idx = np.asarray(sorted(reasons), dtype=np.int64)
     bad_mask = np.zeros(n, dtype=bool)
     bad_mask[bad_idx] = True
-    row_numbers = np.asarray(rows, dtype=np.int64) if rows is not None else np.arange(n, dtype=np.int64) + first_row
-    source_ids = typed[pk].astype("string").fillna("") if pk is not None else pd.Series([""] * n, dtype="string")
-    quarantine = pd.DataFrame({
-        "row_number": row_numbers[bad_idx],
-        "source_id": source_ids.iloc[bad_idx].to_numpy() if len(bad_idx) else np.array([], dtype=object),
-        "reason": ["; ".join(dict.fromkeys(reasons[i])) for i in bad_idx.tolist()],
-        "line": (np.asarray(lines, dtype=np.int64)[bad_idx] if lines is not None
-                 else np.full(len(bad_idx), pd.NA, dtype=object)),
-    })
-    values = typed.iloc[bad_idx].reset_index(drop=True).add_prefix(QUARANTINE_VALUE_PREFIX)
-    quarantine = pd.concat([quarantine, values], axis=1)
-    good = typed.loc[~bad_mask].reset_index(drop=True)
+    if len(bad_idx):
+        row_numbers = np.asarray(rows, dtype=np.int64) if rows is not None else np.arange(n, dtype=np.int64) + first_row
+        quarantine = _quarantine_frame(obj, typed, bad_idx, row_numbers[bad_idx],
+                                       ["; ".join(dict.fromkeys(reasons[i])) for i in bad_idx.tolist()],
+                                       None if lines is None else np.asarray(lines, dtype=np.int64)[bad_idx])
+    else:  # the usual chunk: the same empty frame, built once per shape (~4 ms of pandas each time)
+        key = (tuple((c, col.type) for c, col in obj.columns.items()), pk, lines is None)
+        if key not in _EMPTY_QUARANTINE:
+            _EMPTY_QUARANTINE[key] = _quarantine_frame(obj, typed, bad_idx, bad_idx, [],
+                                                       None if lines is None else bad_idx)
+        quarantine = _EMPTY_QUARANTINE[key].copy()
+    good = typed.loc[~bad_mask].reset_index(drop=True) if len(bad_idx) else typed
     if pk is not None and seen_keys is not None:
-        seen_keys.add(good[pk])
+        seen_keys.add(good[pk], None if len(bad_idx) else pk_native)
     warnings: Counter = Counter()
     for label, mask in warn:
         if kept := int((mask & ~bad_mask).sum()):
             warnings[label] += kept
-    return ChunkResult(good=good, quarantine=quarantine, warnings=warnings)
+    return ChunkResult(kept=good, quarantine=quarantine, warnings=warnings)

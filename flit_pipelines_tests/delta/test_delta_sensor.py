@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from flit_pipelines.delta import sensor as delta_sensor
+from flit_pipelines.delta.probe import baseline_file, baseline_fingerprints, save_baseline
 from flit_pipelines.delta.window import DeltaCursor
 from flit_sandboxes.dentrix_practice import build_practice
 from flit_pipelines.spec.load import SPEC_DIR
@@ -129,3 +130,28 @@ def test_ticks_that_do_not_move_the_cursor_get_their_own_partition():
     used |= {second} | {f"delta-20240426T235500-{n:03d}" for n in range(3, 11)}
     eleventh = next_partition(datetime(2024, 4, 26, 23, 55), used.__contains__)
     assert eleventh == "delta-20240426T235500-011" and sorted(used | {eleventh})[-1] == eleventh
+
+
+def save_full_wave_baseline(env) -> None:
+    """What the full wave's source-profile step writes before its extracts read the source."""
+    from flit_pipelines.assets.io_manager import ParquetStore
+    from flit_pipelines.sources.registry import open_source
+    from flit_pipelines.spec.load import load_all_specs
+
+    spec = load_all_specs()[M]
+    save_baseline(baseline_file(ParquetStore().root(), M), baseline_fingerprints(open_source(spec), spec))
+
+
+def test_the_first_tick_compares_with_the_full_waves_baseline(env):
+    save_full_wave_baseline(env)
+    baseline = json.loads(baseline_file(env["data"] / "parquet", M).read_text())["fingerprints"]
+    assert "patients#keys" in baseline and "appointments#keys" in baseline
+    assert all(len(v) == 64 for v in baseline.values())  # content hashes, no values
+    complete_full_wave(env)
+    first = evaluate(env, None)  # nothing changed since the full wave started: no delta wave
+    assert not first.run_requests and first.skip_message.startswith("no source changes")
+
+    with sqlite3.connect(env["db"]) as con:  # a deletion leaves no timestamp: only the key set shows it
+        con.execute("DELETE FROM v_appt WHERE appointment_id = (SELECT MIN(appointment_id) FROM v_appt)")
+    (req,) = evaluate(env, None).run_requests  # the same first look, after the deletion
+    assert req.tags["flit/changed_objects"] == "appointments"

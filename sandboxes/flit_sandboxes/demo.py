@@ -79,8 +79,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
-    """Block until 127.0.0.1:``port`` accepts. Raises TimeoutError, or RuntimeError if ``proc`` exited."""
+def wait_for_port(port: int, timeout: float = 180.0, proc: subprocess.Popen | None = None) -> None:
+    """Block until 127.0.0.1:``port`` accepts. Raises TimeoutError, or RuntimeError if ``proc`` exited.
+
+    The timeout is generous: a sandbox that is still starting (it loads its vendor's OpenAPI documents)
+    on a machine busy with other work is slow, not broken; one that crashed is seen at once (``proc``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
