@@ -183,7 +183,7 @@ def phase_payload(args: dict) -> dict:
     import pandas as pd
 
     from flit_pipelines.spec import load_spec
-    from flit_pipelines.transform import build_payload, needed_objects
+    from flit_pipelines.transform.payload import build_payload, needed_objects
 
     spec = load_spec(SPEC_PATH)
     work = Path(args["work_dir"])

@@ -98,7 +98,7 @@ def serve(data: Path, state: Path) -> tuple[subprocess.Popen, str, float]:
                 break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError("the FHIR sandbox exited")
+                raise RuntimeError("the FHIR sandbox exited") from None
             time.sleep(0.2)
     return proc, f"http://127.0.0.1:{port}/fhir", time.perf_counter() - started
 

@@ -168,7 +168,7 @@ def rate_profile(events: list[tuple]) -> dict:
     zero = [e for e in events if e[4] == "0"]
     out["remaining_0_responses"] = len(zero)
     out["remaining_0_reset_values"] = dict(Counter(e[5] for e in zero))
-    gaps = [b - a for a, b in zip(all_ts, all_ts[1:]) if b - a > 0.5]
+    gaps = [b - a for a, b in zip(all_ts, all_ts[1:], strict=False) if b - a > 0.5]
     out["gaps_over_0_5s"] = {"count": len(gaps), "total_seconds": round(sum(gaps), 3),
                              "mean_seconds": round(sum(gaps) / len(gaps), 3) if gaps else None}
     return out
@@ -185,7 +185,7 @@ def extract_and_payloads(spec, flit, work: Path) -> tuple[dict, dict]:
     import pyarrow.parquet as pq
 
     from flit_pipelines.sources.extract import arrow_schema, empty_frame, run_extract
-    from flit_pipelines.transform import build_payload, needed_objects
+    from flit_pipelines.transform.payload import build_payload, needed_objects
 
     source = flit.source(spec)
     ledger = flit.ledger()

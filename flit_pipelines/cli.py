@@ -395,7 +395,7 @@ def cmd_inventory(args) -> int:
     source = open_source(spec)
     if not hasattr(source, "inventory"):
         raise SystemExit(f"{args.migration}: the {spec.source.kind} source has no inventory")
-    from flit_pipelines.sources.practicehub_api import format_inventory
+    from flit_pipelines.sources.practicehub_inventory import format_inventory
 
     rows = source.inventory(spec.objects)
     print(json.dumps(rows, indent=2, default=str) if args.json else format_inventory(rows))

@@ -217,8 +217,8 @@ class StepProgress:
         if now - self._last_emit >= self.interval:
             return True
         # a fraction boundary, but not more than one line a second (a fast step stays short)
-        return bool(self.total) and self._done / self.total >= self._next_fraction \
-            and now - self._last_emit >= self.min_gap
+        total = self.total
+        return bool(total) and self._done / total >= self._next_fraction and now - self._last_emit >= self.min_gap
 
     def _report(self, now: float) -> None:
         snap = self._snapshot(now)

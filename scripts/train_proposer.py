@@ -41,7 +41,7 @@ from flit_pipelines.proposal.features import FEATURES, pair_features  # noqa: E4
 from flit_pipelines.proposal.names import ABBREVIATIONS, normalise, tokens  # noqa: E402
 from flit_pipelines.proposal.profile import ColumnProfile  # noqa: E402
 from flit_pipelines.proposal.recognise import RECOGNISERS  # noqa: E402
-from flit_pipelines.proposal.score import field_kind  # noqa: E402
+from flit_pipelines.proposal.evidence import field_kind  # noqa: E402
 
 PRECISION_TARGET = 0.98
 _INVERSE = {v: k for k, v in ABBREVIATIONS.items() if " " not in k and len(k) <= 5 and k != v}

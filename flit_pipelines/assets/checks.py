@@ -28,7 +28,7 @@ from flit_pipelines.reconcile.accounting import (
     source_side,
 )
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.transform import CF_PREFIX
+from flit_pipelines.transform.payload import CF_PREFIX
 from flit_pipelines.transform.expressions import SOURCE_SUM_RE
 from flit_pipelines.transform.expressions import evaluate as evaluate_expression
 

@@ -71,7 +71,7 @@ from flit_pipelines.spec import approval_status, load_order, parents_of
 from flit_pipelines.spec.load import approval_command, approval_fix
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.tenants import partition_key, split_key, tenant_names, tenant_run_tags
-from flit_pipelines.transform import needed_objects
+from flit_pipelines.transform.payload import needed_objects
 from flit_pipelines.transform.payload import build_payload_checked
 from flit_pipelines.waves import sample_scope
 
@@ -237,7 +237,8 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
             return dg.SkipReason("sample and full waves exist for every tenant")
         return dg.SensorResult(dynamic_partitions_requests=[parts.build_add_request(missing)])
 
-    return dg.Definitions(assets=assets, jobs=[job, build_rollback_job(spec)], sensors=[wave_partitions, build_delta_sensor(spec, parts, job)])
+    return dg.Definitions(assets=assets, jobs=[job, build_rollback_job(spec)],
+                          sensors=[wave_partitions, build_delta_sensor(spec, parts, job)])
 
 
 def _extract_asset(spec: MigrationSpec, obj_name: str, parts, group: str, deps: list[dg.AssetKey]):

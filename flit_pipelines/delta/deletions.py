@@ -23,7 +23,7 @@ import pandas as pd
 
 from flit_pipelines.ledger import Ledger, RecordOutcome
 from flit_pipelines.spec.model import MigrationSpec
-from flit_pipelines.transform import CF_PREFIX
+from flit_pipelines.transform.payload import CF_PREFIX
 
 UNDECLARED = "deleted in the source; no on_source_delete in the spec: left unchanged in the destination"
 

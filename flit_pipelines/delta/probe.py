@@ -8,8 +8,9 @@ deletions a reader reports itself (``snapshot.reported_deletions``). Objects wit
 fingerprinted whole (``snapshot.fingerprint``) and count as changed when the fingerprint moved. The
 first tick of a window compares with the fingerprints taken when the full wave started
 (``baseline_fingerprints``) where the source is local; an API source's first tick looks once. An
-object whose file or required column is gone (drift) counts as changed, so the delta run starts and its source-profile check stops it with
-the reason and the command to re-propose, instead of the tick failing here.
+object whose file or required column is gone (drift) counts as changed, so the delta run starts and its
+source-profile check stops it with the reason and the command to re-propose, instead of the tick failing
+here.
 """
 
 from __future__ import annotations

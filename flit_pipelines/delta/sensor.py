@@ -26,7 +26,7 @@ from flit_pipelines.errors import value_free_errors
 from flit_pipelines.sources.registry import open_source
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.tenants import DEFAULT_TENANT, partition_key, tenant_run_tags
-from flit_pipelines.transform import needed_objects
+from flit_pipelines.transform.payload import needed_objects
 
 
 def now() -> float:

@@ -17,115 +17,33 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
+# the contract's names are re-exported: callers import them from base
+from flit_pipelines.destinations.contract import (
+    BatchItem,
+    DailyLimitError,
+    Destination,
+    FatalLoadError,
+    LoadSummary,
+    SendResult,
+)
+from flit_pipelines.destinations.pre_existing import PreExisting
 from flit_pipelines.errors import FlitError
 from flit_pipelines.http.errors import PatienceExhausted, TransientError
 from flit_pipelines.http.retry import LookupFailed, send_once
 from flit_pipelines.ledger import Ledger, RecordOutcome
-from flit_pipelines.spec.model import MigrationSpec, Target
-from flit_pipelines.transform import FK_PREFIX
+from flit_pipelines.spec.model import MigrationSpec
+from flit_pipelines.transform.payload import FK_PREFIX
+from flit_pipelines.transform.phi import hold_reasons
 
 PROGRESS_WAKE_SECONDS = 1.0  # how often a load waiting on its requests reports progress (on_progress)
 
 log = logging.getLogger(__name__)
-
-
-class FatalLoadError(FlitError, RuntimeError):
-    """Stop the whole load (e.g. the daily API budget is spent); progress so far is in the ledger.
-    Its message is built only from this project's value-free errors (``FlitError``), so it reaches
-    the Dagster event log as written."""
-
-
-class DailyLimitError(FlitError, RuntimeError):
-    """A destination's daily API allowance would be exceeded (raised by destinations; fatal to a load)."""
-
-
-@dataclass
-class LoadSummary:
-    """Counts of one target's load (one wave run). ``failed`` rows carry reasons in the ledger."""
-
-    target: str
-    payload_rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    matched: int = 0
-    fallback: int = 0
-    failed: int = 0
-    flagged: int = 0
-    held: int = 0  # held for PHI review (or a merged duplicate changed since its merge): not sent
-    adopted: int = 0
-    matched_existing: int = 0  # pre-existing records (options.match_existing) updated instead of created
-    ambiguous_matches: int = 0  # match values several pre-existing records carry: created, not matched
-    records_sent: int = 0  # records written (create/update); HTTP requests are in the client stats
-    errors: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain dict for JSON reports and asset metadata."""
-        return {k: v for k, v in self.__dict__.items()}
-
-
-@dataclass(frozen=True)
-class SendResult:
-    """One destination write: the destination ID, or an error text (status, path template, vendor message)."""
-    dest_id: str | None
-    error: str | None = None
-
-
-class Destination(Protocol):
-    """A CRM destination (ARCHITECTURE.md "Interfaces"). IDs are strings in the ledger."""
-
-    # Create custom fields/pipelines idempotently; returns the custom-field design document.
-    def ensure_schema(self, spec: MigrationSpec) -> dict[str, Any]: ...
-    # Resolve what a target's bodies need (field keys, pipeline IDs) without writing.
-    def prepare(self, target_name: str, target: Target) -> None: ...
-    # One request body from a payload row; raises ValueError naming the field (never the value).
-    def build_body(self, target_name: str, target: Target, row: dict[str, Any],
-                   resolved_fks: dict[str, Any]) -> dict[str, Any]: ...
-    # Source ID -> destination ID of records already carrying our source key.
-    def find_existing(self, target_name: str, target: Target) -> dict[str, str]: ...
-    def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult: ...
-    def update(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
-               row: dict[str, Any]) -> SendResult: ...
-    # Live records for the IDs: columns dest_id, source_key, and the target's money columns.
-    def read_back(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame: ...
-    # Source key -> number of live destination records carrying it.
-    def source_key_counts(self, target_name: str, target: Target) -> dict[str, int]: ...
-    # Columns dest_id, deleted, error.
-    def delete(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> pd.DataFrame: ...
-    def fallback_owner_id(self) -> str | None: ...
-    # Optional: destinations that write in bulk (Salesforce Bulk API 2.0) define
-    # send_batch(target_name, target, items: list[BatchItem]) -> list[SendResult] (same order as items);
-    # load_target then hands each chunk's writes over in one call instead of one request per record.
-    # A reason not to send this row (e.g. file over the size limit), or None.
-    def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None: ...
-    # Live values of every field the target writes, per ID still live (gone IDs absent), shaped like
-    # normalise_body(build_body(...)) so the two compare key by key; WRITE_ONLY_FIELDS are left out.
-    def read_fields(self, target_name: str, target: Target, dest_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
-    # A build_body output brought into read_fields' shape (vendor defaults filled, write-only fields dropped).
-    def normalise_body(self, target_name: str, target: Target, body: dict[str, Any]) -> dict[str, Any]: ...
-    # Write a read_fields result back, clearing what the migration filled; error "gone" if the record is deleted.
-    def restore(self, target_name: str, target: Target, dest_id: str, prior: dict[str, Any]) -> SendResult: ...
-    # Normalised options.match_existing value -> ID of the one live record without our source key carrying it.
-    def find_matches(self, target_name: str, target: Target, values: Sequence[str]) -> dict[str, str]: ...
-    # Normalised value -> IDs, for values that several such records carry (find_matches leaves them out).
-    def ambiguous_matches(self, target_name: str, target: Target, values: Sequence[str]) -> dict[str, list[str]]: ...
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    """One write of a batch: ``op`` create|update, the payload row, the request body, and the known
-    destination ID for updates (None for creates)."""
-    op: str
-    row: dict[str, Any]
-    body: dict[str, Any]
-    dest_id: str | None
 
 
 def guarded_write(fn: Callable[[], SendResult], *, api_error: type[Exception], transport_error: type[Exception],
@@ -243,7 +161,6 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
     xw = ledger.crosswalk_frame(m, target_name).set_index("source_id")
     quarantine: list[dict[str, Any]] = []
     existing: dict[str, str] | None = None  # fetched once, only if some record has no crosswalk row
-    from flit_pipelines.destinations.pre_existing import PreExisting  # imports this module
 
     pre = PreExisting(spec, target_name, destination, ledger, xw, summary)  # matched records, prior state
 
@@ -401,7 +318,6 @@ def _hold_reasons(spec: MigrationSpec, target_name: str, payload: pd.DataFrame, 
       it is held for a person instead (``flit_pipelines.destinations.pipedrive.dedup``). Unchanged merged
       records skip as usual.
     """
-    from flit_pipelines.transform.phi import hold_reasons
 
     t = spec.targets[target_name]
     m = spec.migration

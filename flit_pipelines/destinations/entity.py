@@ -59,7 +59,7 @@ class EntityHandler(ABC):
         """Source ID -> destination ID of the records already carrying this target's source key."""
 
     # -- optional, with neutral defaults ------------------------------------------------------------
-    def prepare(self, target_name: str, target: Target) -> None:
+    def prepare(self, target_name: str, target: Target) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Resolve what bodies need (field keys, pipeline IDs) without writing. Default: nothing."""
 
     def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from flit_pipelines.destinations.base import Destination, FatalLoadError, LoadSummary
+from flit_pipelines.destinations.contract import Destination, FatalLoadError, LoadSummary
 from flit_pipelines.destinations.matching import normalise_match
 from flit_pipelines.ledger import Ledger
 from flit_pipelines.spec.model import MigrationSpec

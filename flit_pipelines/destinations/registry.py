@@ -41,6 +41,8 @@ def open_destination(spec: MigrationSpec, *, run_id: str | None = None,
     require = st.require
     settings = d.settings
     timeout = float(settings.get("request_timeout_seconds", 30.0))
+    # each CRM's package is imported when a spec names it (not a cycle: a run loads one vendor's stack,
+    # e.g. simple_salesforce only for Salesforce)
     if d.kind == "pipedrive":
         from flit_pipelines.destinations.pipedrive.client import PipedriveClient
         from flit_pipelines.destinations.pipedrive.destination import PipedriveDestination

@@ -28,6 +28,7 @@ import math
 import threading
 from collections import deque
 from collections.abc import Callable, Hashable
+from typing import cast
 
 from pyrate_limiter import InMemoryBucket, Rate, RateItem
 
@@ -123,7 +124,7 @@ class RateLimiter:
                         self._sent.append(now)
                         self._trim(now)
                         return
-                    wait = max(1, self._bucket.waiting(item)) / 1000
+                    wait = max(1, cast(int, self._bucket.waiting(item))) / 1000  # in-memory: synchronous
             self.clock.sleep(wait)
 
     def _trim(self, now: float) -> None:

@@ -22,18 +22,23 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_exception_type, stop_after_attempt
 
 from flit_pipelines.http.clock import SYSTEM_CLOCK, Clock
 from flit_pipelines.http.errors import RateLimitedError, TransientError
-from flit_pipelines.http.stats import Counters
 
 __all__ = ["LookupFailed", "RetryPolicy", "TRANSIENT_STATUSES", "call_with_retries", "is_transient_status",
            "send_once"]
 
 T = TypeVar("T")
+
+
+class RetryCounter(Protocol):
+    """Where retries are counted: ``http.stats.Counters`` or a client's own stats with ``add``."""
+
+    def add(self, name: str, delta: int = 1) -> None: ...
 log = logging.getLogger(__name__)
 
 TRANSIENT_STATUSES = frozenset({408, 409})  # plus every 5xx
@@ -67,7 +72,7 @@ class RetryPolicy:
 
 
 def call_with_retries(attempt: Callable[[], T], *, policy: RetryPolicy, repeatable: bool, clock: Clock = SYSTEM_CLOCK,
-                      stats: Counters | None = None, label: str = "", logger: logging.Logger | None = None) -> T:
+                      stats: RetryCounter | None = None, label: str = "", logger: logging.Logger | None = None) -> T:
     """``attempt()`` under the policy; returns its result.
 
     ``attempt`` sends one request and raises a :class:`RateLimitedError` (after the limiter's
@@ -119,7 +124,7 @@ class LookupFailed(RuntimeError):
 
 
 def send_once(send: Callable[[], T], find: Callable[[], T | None], *, policy: RetryPolicy,
-              clock: Clock = SYSTEM_CLOCK, stats: Counters | None = None) -> tuple[T, bool]:
+              clock: Clock = SYSTEM_CLOCK, stats: RetryCounter | None = None) -> tuple[T, bool]:
     """A non-idempotent request (a create) whose effect must happen exactly once.
 
     ``send()`` performs it and raises a :class:`TransientError` when its outcome is unknown (the
@@ -156,4 +161,5 @@ def send_once(send: Callable[[], T], find: Callable[[], T | None], *, policy: Re
             stats.add("retries")
 
     return Retrying(retry=retry_if_exception_type(TransientError), stop=stop_after_attempt(policy.max_retries + 1),
-                    wait=lambda state: policy.backoff(state.attempt_number), sleep=clock.sleep, before_sleep=before_sleep, reraise=True)(attempt)
+                    wait=lambda state: policy.backoff(state.attempt_number), sleep=clock.sleep,
+                    before_sleep=before_sleep, reraise=True)(attempt)

@@ -22,17 +22,22 @@ what the source changed is proposed:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 import yaml
 
 from flit_pipelines.catalog import Catalog
 from flit_pipelines.proposal.assign import assign
-from flit_pipelines.proposal.build import ScratchBuilder, identifier_kind
+from flit_pipelines.proposal.build import EntityKey, ScratchBuilder, _fields_with_parts, identifier, identifier_kind
+from flit_pipelines.proposal.errors import ProposalError
+from flit_pipelines.proposal.evidence import name_similarity
 from flit_pipelines.proposal.mappings import spec_mappings
 from flit_pipelines.proposal.model import ColumnDecision, Proposal, TargetPlan
 from flit_pipelines.proposal.names import normalise
 from flit_pipelines.proposal.profile import ColumnProfile, ObjectProfile, SourceProfile
-from flit_pipelines.proposal.score import HIGH, REVIEW, Candidate, name_similarity
+from flit_pipelines.proposal.score import HIGH, REVIEW, Candidate, score_column
+from flit_pipelines.proposal.sources import read_csv_directory, read_database, read_spec_source
+from flit_pipelines.sources.csv_export import resolve_directory
 from flit_pipelines.spec.load import load_spec
 from flit_pipelines.spec.model import MigrationSpec
 
@@ -81,11 +86,6 @@ def _match_objects(spec: MigrationSpec, profile: SourceProfile) -> dict[str, str
 def previous_profile(spec: MigrationSpec) -> SourceProfile | None:
     """A profile of the source ``spec`` reads today (its own directory or database, from the environment
     variables it names, or its bundled default), to tell renamed from new columns; None if unreadable."""
-    import os
-
-    from flit_pipelines.proposal.sources import read_csv_directory, read_database
-    from flit_pipelines.sources.csv_export import resolve_directory
-
     cfg = spec.source
     try:
         if cfg.kind == "csv_export":
@@ -358,9 +358,6 @@ class Adapter:
             b.objects[oname] = {"location": prof.location, "columns": dict(raw_obj["columns"])}
             b.canon[oname] = {}
             ent = self.catalog.entity(t.entity, t.options.get("sobject"))
-            from flit_pipelines.proposal.build import EntityKey, _fields_with_parts
-            from flit_pipelines.proposal.score import score_column
-
             fields = {k: f for k, f in _fields_with_parts(ent).items() if k.split("#")[0] not in t.fields}
             key = EntityKey(t.entity, t.options.get("sobject"))
             cands = score_column(col, fields, memory=self.memory.get((key.label, normalise(h))), entity_label=ent.label)
@@ -406,16 +403,12 @@ class Adapter:
 
 def identifier_name(header: str, taken: set[str]) -> str:
     """The canonical name of a new header (``identifier``), unique among ``taken``."""
-    from flit_pipelines.proposal.build import identifier
-
     return identifier(header, set(taken))
 
 
 def propose_like(migration: str, destination: str, like: str, *, csv=None, db=None, schema=None,
                  spec_dir: Path, catalog: Catalog, memory: dict) -> tuple[Proposal, SourceProfile]:
     """Adapt ``like`` (a spec in ``spec_dir``) to the source given (or its own source)."""
-    from flit_pipelines.proposal.propose import ProposalError
-    from flit_pipelines.proposal.sources import read_csv_directory, read_database, read_spec_source
 
     path = Path(spec_dir) / f"{like}.yaml"
     if not path.exists():

@@ -29,7 +29,8 @@ from flit_pipelines.proposal.entities import (  # noqa: F401 - adapt and the ben
 from flit_pipelines.proposal.model import ColumnDecision, Proposal, TargetPlan
 from flit_pipelines.proposal.names import normalise
 from flit_pipelines.proposal.profile import ColumnProfile, ObjectProfile, SourceProfile
-from flit_pipelines.proposal.score import PROPOSE, REVIEW, Candidate, field_kind, score_column
+from flit_pipelines.proposal.evidence import field_kind
+from flit_pipelines.proposal.score import PROPOSE, REVIEW, Candidate, score_column
 
 FIELD_THRESHOLD = PROPOSE
 class ScratchBuilder:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from flit_pipelines.catalog import Catalog, EntityDef, FieldDef
 from flit_pipelines.proposal.names import normalise, tokens
 from flit_pipelines.proposal.profile import ColumnProfile, ObjectProfile, SourceProfile
-from flit_pipelines.proposal.score import score_column, word_overlap
+from flit_pipelines.proposal.evidence import word_overlap
+from flit_pipelines.proposal.score import score_column
 
 ENTITY_THRESHOLD = 0.5
 

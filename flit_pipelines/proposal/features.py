@@ -2,7 +2,7 @@
 
 ``pair_features(col, fields)`` returns a matrix, one row per field of the entity, one column per name
 in ``FEATURES`` (all in 0..1 or -1..1), plus per field the best-matching name and the value evidence
-(``score.value_fit``). The same function builds the training pairs (``scripts/train_proposer.py``) and
+(``evidence.value_fit``). The same function builds the training pairs (``scripts/train_proposer.py``) and
 scores real columns, so training and use cannot drift apart.
 
 * names (``names.normalise``: case, separators, abbreviations, word segmentation): ``name`` the
@@ -10,7 +10,7 @@ scores real columns, so training and use cannot drift apart.
   normalised match; ``overlap`` shared words (Dice);
 * meaning (``proposal.meaning``, WordLlama static embeddings): ``emb_name`` cosine with the closest
   field name, ``emb_desc`` cosine with "label, description, entity";
-* values (``score.value_fit``): ``fit`` how well the values suit the field, ``typed`` whether the
+* values (``evidence.value_fit``): ``fit`` how well the values suit the field, ``typed`` whether the
   field's kind needs typed values (e-mail, phone, date, money, picklist...), ``typed_fit`` and
   ``typed_misfit`` their products, ``strong_into_text`` typed values offered to a free-text field,
   ``code_into_enum`` a coded column (few distinct values) offered to a picklist, ``fit_unique`` the only
@@ -31,6 +31,7 @@ import numpy as np
 
 from flit_pipelines.catalog import FieldDef
 from flit_pipelines.proposal import meaning
+from flit_pipelines.proposal.evidence import TYPE_NEEDS, field_kind, name_similarity, value_fit, word_overlap
 from flit_pipelines.proposal.names import normalise
 from flit_pipelines.proposal.profile import ColumnProfile
 
@@ -87,8 +88,7 @@ def field_index(fields: dict[str, FieldDef], entity_label: str = "") -> _FieldIn
 def pair_features(col: ColumnProfile, fields: dict[str, FieldDef], entity_label: str = "") -> tuple[
         np.ndarray, list[str], list[tuple[float, str, dict | None, list[str]]]]:
     """Features of ``col`` against every field (rows in ``fields`` order; columns ``FEATURES``), the
-    field name each matched best, and ``score.value_fit``'s result per field."""
-    from flit_pipelines.proposal.score import TYPE_NEEDS, field_kind, name_similarity, value_fit, word_overlap
+    field name each matched best, and ``evidence.value_fit``'s result per field."""
 
     idx = field_index(fields, entity_label)
     n = len(idx.keys)

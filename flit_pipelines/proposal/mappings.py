@@ -50,6 +50,21 @@ def _refs(src: ValueSource | object, names: set[str]) -> set[str]:
     return out
 
 
+def _resolve(src, base: set[str], derived: dict[str, tuple[set[str], str]]) -> tuple[set[str], str]:
+    """The base columns behind one field source and how they reach it ("direct" or "row")."""
+    cols: set[str] = set()
+    via = "direct"
+    for r in _refs(src, base | set(derived)):
+        if r in derived:
+            cols |= derived[r][0]
+            via = "row"
+        elif r in base:
+            cols.add(r)
+    if src.template is not None or src.expr is not None or (src.columns and len(src.columns) > 1):
+        via = "row"
+    return cols, via
+
+
 def _entity_label(t: Target) -> str:
     return (t.options or {}).get("sobject") or t.entity
 
@@ -71,22 +86,9 @@ def spec_mappings(spec: MigrationSpec) -> list[Mapping]:
                 cols |= derived[r][0] if r in derived else ({r} if r in base else set())
             derived[step.name] = (cols, "row")
 
-        def resolve(src) -> tuple[set[str], str]:
-            cols, via = set(), "direct"
-            refs = _refs(src, base | set(derived))
-            for r in refs:
-                if r in derived:
-                    cols |= derived[r][0]
-                    via = "row"
-                elif r in base:
-                    cols.add(r)
-            if src.template is not None or src.expr is not None or (src.columns and len(src.columns) > 1):
-                via = "row"
-            return cols, via
-
         for section, kind in ((t.fields, "standard"), (t.custom_fields, "custom")):
             for fname, src in section.items():
-                cols, via = resolve(src)
+                cols, via = _resolve(src, base, derived)
                 for c in sorted(cols):
                     out.append(Mapping(t.from_, c, obj.columns[c].source or c, tname, _entity_label(t), fname, kind, via,
                                        len(cols)))

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from flit_pipelines.catalog import load_catalog
+
 ABBREVIATIONS_SOURCE = "general dictionary of medical and office abbreviations"
 ABBREVIATIONS: dict[str, str] = {
     "dob": "date of birth", "bdate": "birth date", "birthdt": "birth date", "dod": "date of death",
@@ -66,8 +68,6 @@ def tokens(name: str) -> list[str]:
 @lru_cache(maxsize=1)
 def _vocabulary() -> frozenset[str]:
     """Words compound tokens are split into: every word of the catalogs and the abbreviations."""
-    from flit_pipelines.catalog import load_catalog
-
     words: set[str] = set()
     for phrase in ABBREVIATIONS.values():
         words.update(phrase.split())

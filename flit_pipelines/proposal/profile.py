@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from flit_pipelines.proposal.names import normalise
+from flit_pipelines.proposal.names import normalise, tokens
 from flit_pipelines.proposal.recognise import masked_shape, recognise
 
 MAX_CODES = 25
@@ -186,8 +186,6 @@ def _singular(word: str) -> str:
 def _foreign_keys(frames: dict[str, pd.DataFrame], objects: dict[str, ObjectProfile]) -> None:
     """Inclusion dependencies child.column ⊂ parent.primary_key. Integer keys also need a name hint
     (``patient_id`` -> ``patients``): small integers are included in every integer key."""
-    from flit_pipelines.proposal.names import tokens
-
     keys = {o: set(frames[o][p.primary_key].dropna().astype("string").str.strip())
             for o, p in objects.items() if p.primary_key}
     for child, prof in objects.items():

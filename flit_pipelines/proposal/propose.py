@@ -16,16 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from flit_pipelines.catalog import load_catalog
+from flit_pipelines.proposal.adapt import propose_like
 from flit_pipelines.proposal.build import propose_scratch
 from flit_pipelines.proposal.draft import render
+from flit_pipelines.proposal.errors import ProposalError
+from flit_pipelines.proposal.memory import load_memory
 from flit_pipelines.proposal.model import Proposal
 from flit_pipelines.proposal.profile import SourceProfile
 from flit_pipelines.proposal.report import write_reports
 from flit_pipelines.proposal.score import HIGH, REVIEW
-
-
-class ProposalError(ValueError):
-    """Bad arguments (unknown destination, no source, an existing spec in the way); names no secret."""
+from flit_pipelines.proposal.sources import read_csv_directory, read_database
+from flit_pipelines.spec.load import spec_dir as default_spec_dir
 
 
 @dataclass
@@ -108,8 +109,6 @@ def propose(migration: str, destination: str, *, csv: str | Path | None = None, 
         ProposalError: unknown destination, no or several sources, ``--fhir`` (arrives with issue 14),
             a spec file already there (without ``force``), an unknown ``like`` migration.
     """
-    from flit_pipelines.spec.load import spec_dir as default_spec_dir
-
     if destination not in DESTINATION_ENV:
         raise ProposalError(f"unknown destination {destination!r} (pipedrive, highlevel, salesforce)")
     if not re.fullmatch(r"[a-z0-9_]+", migration):
@@ -128,26 +127,18 @@ def propose(migration: str, destination: str, *, csv: str | Path | None = None, 
         raise ProposalError(f"{path} exists: choose another name, or --force to replace the draft")
     catalog = load_catalog(destination)
     if memory is None:
-        from flit_pipelines.proposal.memory import load_memory
-
         memory = load_memory(destination)
     if like:
-        from flit_pipelines.proposal.adapt import propose_like
-
         proposal, profile = propose_like(migration, destination, like, csv=csv, db=db, schema=schema,
                                          spec_dir=specs, catalog=catalog, memory=memory)
     else:
         if csv:
-            from flit_pipelines.proposal.sources import read_csv_directory
-
             profile = read_csv_directory(csv)
             env_var = _env_name(migration, "EXPORT_DIR")
             source = {"kind": "csv_export", "directory_env": env_var}
             env = {env_var: {"description": "Directory holding the CSV export (one file per object)."}}
             kind = "csv_export"
         else:
-            from flit_pipelines.proposal.sources import read_database
-
             profile = read_database(db, schema=schema)
             url_env, odbc_env = _env_name(migration, "DB_URL"), _env_name(migration, "ODBC")
             source = {"kind": "database", "odbc_env": odbc_env, "url_env": url_env}

@@ -4,9 +4,10 @@ Per target and folder/category, every custom field the destination needs: name, 
 own label, ``crm_field_types.yaml``, with the API name), pick-list options, value map (source value
 -> CRM value), where its value comes from in words ("the latest due date of the patient's recalls",
 ``reports.wording``; source codes labelled, ``reports.source_codes``), the source columns behind it,
-and which workflow triggers it can drive (inferred from type and name). The destination's own design document (what ``ensure_schema`` returned and the
-``destination_schema`` asset wrote as ``custom_field_design.json``) adds CRM keys, folders,
-pipelines, calendars, custom objects and, for Salesforce, the field-level-security checklist.
+and which workflow triggers it can drive (inferred from type and name). The destination's own design
+document (what ``ensure_schema`` returned and the ``destination_schema`` asset wrote as
+``custom_field_design.json``) adds CRM keys, folders, pipelines, calendars, custom objects and, for
+Salesforce, the field-level-security checklist.
 
 Only field names, types, options and mapping rules appear here; never record values.
 """

@@ -41,6 +41,7 @@ import pandas as pd
 
 from flit_pipelines.destinations.base import Destination, resolve_lookups
 from flit_pipelines.ledger import Ledger
+from flit_pipelines.reports.field_diff_html import field_diff_html
 from flit_pipelines.reports.staff_csv import write_staff_csv
 from flit_pipelines.spec import load_order
 from flit_pipelines.spec.model import DiffTolerance, MigrationSpec, Target
@@ -369,8 +370,6 @@ def write_reports(spec: MigrationSpec, target_name: str, frame: pd.DataFrame, su
                   reports_dir: Path) -> dict[str, Path]:
     """Write this target's part and rebuild the combined CSV, HTML and summary JSON (module
     docstring). Returns ``{"csv", "html", "summary", "part"}`` paths."""
-    from flit_pipelines.reports.field_diff_html import field_diff_html
-
     parts = reports_dir / PART_DIR
     parts.mkdir(parents=True, exist_ok=True)
     part = parts / f"{target_name}.csv"

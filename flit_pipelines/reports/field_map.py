@@ -29,8 +29,9 @@ def _origin(v: ValueSource) -> str:
 def field_map_markdown(spec: MigrationSpec) -> str:
     """The field map as Markdown: approval state, load order, per target every destination field and its source."""
     st = approval_status(spec)
-    lines = [f"# Field map: {spec.title}", "",
-             f"Approval: {'APPROVED by ' + str(spec.approval.approved_by) + ' at ' + str(spec.approval.approved_at) if st.approved else 'NOT APPROVED (' + '; '.join(st.reasons) + ')'}",
+    approval = (f"APPROVED by {spec.approval.approved_by} at {spec.approval.approved_at}" if st.approved
+                else f"NOT APPROVED ({'; '.join(st.reasons)})")
+    lines = [f"# Field map: {spec.title}", "", f"Approval: {approval}",
              f"Field-map SHA-256: `{st.expected_sha256}`", "", "Load order: " + " -> ".join(load_order(spec)), ""]
     for name in load_order(spec):
         t = spec.targets[name]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flit_pipelines.delta.window import is_delta
+from flit_pipelines.reports.phi_review import QUEUE_NAME, queue_counts, queue_frame
 from flit_pipelines.spec import load_order
 from flit_pipelines.spec.model import MigrationSpec
 
@@ -133,8 +134,6 @@ def _review_sections(spec: MigrationSpec, wave: str, ledger, base: Path,
     """The report's ``phi_review`` (held / approved counts, the queue CSV) and ``deduplication``
     (per dedup target: merged, failed, the reconciliation log, the merges_reconcile check) sections;
     each target entry also gets ``duplicates_merged``. Returns (sections, dedup checks passed)."""
-    from flit_pipelines.reports.phi_review import QUEUE_NAME, queue_counts, queue_frame
-
     out: dict[str, Any] = {}
     passed = True
     if any(t.phi_review is not None for t in spec.targets.values()):

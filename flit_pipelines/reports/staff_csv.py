@@ -17,7 +17,7 @@ Files given as paths are written atomically (a ``.tmp`` file renamed into place)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 import pandas as pd
 import pyarrow as pa
@@ -63,6 +63,10 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@overload
+def write_staff_csv(frame: pd.DataFrame, target: str | Path, **to_csv: Any) -> Path: ...
+@overload
+def write_staff_csv(frame: pd.DataFrame, target: IO[str], **to_csv: Any) -> None: ...
 def write_staff_csv(frame: pd.DataFrame, target: str | Path | IO[str], **to_csv: Any) -> Path | None:
     """Write ``frame`` as CSV for people: ``neutralise`` d, ``index=False`` unless given.
 

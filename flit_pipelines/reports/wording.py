@@ -247,9 +247,10 @@ class Describer:
         return condition_text(expr, self._labeler(self.target.from_))
 
     def _labeler(self, obj: str | None) -> Labeler | None:
-        if self.labels is None:
+        labels = self.labels
+        if labels is None:
             return None
-        return lambda col, code: self.labels(f"{obj}.{col}", code)
+        return lambda col, code: labels(f"{obj}.{col}", code)
 
     def value(self, vs: ValueSource) -> str:
         """A field's origin in words (its spec ``description`` when given)."""
@@ -299,7 +300,7 @@ def source_columns(spec: MigrationSpec, target: Target, vs: ValueSource) -> list
     derive steps (for admins who check the field map)."""
     steps = {s.name: s for s in target.derive}
     out: list[str] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()  # (object, name)
 
     def refs_of(text: str | None) -> list[str]:
         return [n for n in _IDENT.findall(re.sub(r"'[^']*'|\"[^\"]*\"", "", text or "")) if n not in _PY_WORDS]

@@ -15,9 +15,9 @@ From the extracted source frames (one typed frame per spec object) and the spec:
 Objects and columns are found by name and type in the spec, not by one spec's names; whatever is
 missing is reported as missing. Every status code carries its meaning (the practice's code table, the
 documented meaning, or the spec's value map: ``reports.source_codes``) or "unknown code N"; lengths,
-intervals and lead times are written in minutes, hours, days, weeks or months (``reports.wording``). Output holds counts, configuration values (types, status codes) and
-field names, never per-patient values; type values seen fewer than ``MIN_TYPE_COUNT`` times are
-folded into "(other)" so free-text reasons do not leak.
+intervals and lead times are written in minutes, hours, days, weeks or months (``reports.wording``).
+Output holds counts, configuration values (types, status codes) and field names, never per-patient
+values; type values seen fewer than ``MIN_TYPE_COUNT`` times are folded into "(other)" so free-text reasons do not leak.
 """
 
 from __future__ import annotations

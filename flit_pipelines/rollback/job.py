@@ -74,7 +74,7 @@ def build_rollback_job(spec: MigrationSpec) -> dg.JobDefinition:
                 run_id=config.run_id, rollback_run_id=context.run.run_id, dry_run=config.dry_run,
                 max_workers=int(spec.destination.settings.get("max_workers", 8)))
         except FatalLoadError as exc:
-            raise dg.Failure(str(exc), metadata={"report": dg.MetadataValue.path(str(out / "rollback_report.json"))})
+            raise dg.Failure(str(exc), metadata={"report": dg.MetadataValue.path(str(out / "rollback_report.json"))}) from exc
         totals = summary["totals"]
         context.log.info(f"rollback {m} ({config.scope}{', dry run' if config.dry_run else ''}): "
                          + ", ".join(f"{k} {v}" for k, v in totals.items()))

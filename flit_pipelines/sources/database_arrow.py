@@ -52,7 +52,7 @@ def _native_column(values: Sequence[Any]) -> pa.Array:
 def rows_batch(rows: Sequence[Sequence[Any]], width: int) -> pa.RecordBatch:
     """DB-API rows as one batch of ``width`` positional columns (``c0``...), each typed by
     ``pa.array`` (Decimal -> decimal128, datetime -> timestamp, ...)."""
-    cols = list(zip(*rows)) if rows else [()] * width
+    cols = list(zip(*rows, strict=True)) if rows else [()] * width
     return pa.RecordBatch.from_arrays([_native_column(c) for c in cols], names=[f"c{i}" for i in range(width)])
 
 

@@ -25,7 +25,8 @@ UNCONFIRMED (no public page), handled here as follows:
 * Attachment ``download_url``s: same host as ``api_base`` -> sent with the key; another host
   (e.g. a pre-signed storage URL) -> fetched without the PracticeHub headers.
 
-Resumable extraction (issue: "an extraction stopped midway resumes from its last page"):
+Resumable extraction (issue: "an extraction stopped midway resumes from its last page"; the cursor is
+``sources.practicehub_cursor``, the ``flit`` inventory ``sources.practicehub_inventory``):
 
 * Each object's cursor lives in ``state_dir/<object key>/``: ``meta.json`` (endpoint, fixed query,
   column paths, ``since``, page size, API base) and one Arrow IPC file per page
@@ -62,12 +63,10 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import shutil
 import weakref
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -85,17 +84,17 @@ from flit_pipelines.http.stats import ClientStats
 from flit_pipelines.sources import json_api
 from flit_pipelines.sources.csv_export import HeaderReport
 from flit_pipelines.sources.json_api import ColumnPlan, absent_endpoint
-from flit_pipelines.sources.json_api import drop_seen_keys, format_since, header_report, split_endpoint, text_batch
+from flit_pipelines.sources.practicehub_cursor import PageCursor
+from flit_pipelines.sources.json_api import drop_seen_keys, format_since, header_report, split_endpoint
 from flit_pipelines.spec.model import SourceObject
 
-__all__ = ["DEFAULT_REQUESTS_PER_SECOND", "PageCursor", "PracticeHubApiError", "PracticeHubAuthError",
-           "PracticeHubSource", "StoredPage", "account_api_base", "format_inventory", "inventory_for_spec"]
+__all__ = ["DEFAULT_REQUESTS_PER_SECOND", "PracticeHubApiError", "PracticeHubAuthError", "PracticeHubSource",
+           "account_api_base"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REQUESTS_PER_SECOND = 0.9  # under the issue's 1 request/s per account (UNCONFIRMED by the notes)
 MAX_PAGE_SIZE = 100  # notes §3
-STATE_FORMAT = 1
 
 
 class PracticeHubApiError(StatusError):
@@ -128,115 +127,6 @@ def _release(host: str, rate: float, session: requests.Session | None) -> None:
     _LIMITERS.release((host, rate))
     if session is not None:
         session.close()
-
-
-# ------------------------------------------------------------------------------ cursor on disk
-
-
-@dataclass(frozen=True)
-class StoredPage:
-    """One committed page: its rows (text columns), the URL it was read from and its ``links.next``."""
-
-    number: int
-    batch: pa.RecordBatch
-    url: str
-    next_url: str | None
-    total_entries: int | None
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-class PageCursor:
-    """The stored extraction state of one object (module docstring, "Resumable extraction").
-
-    Args:
-        directory: ``state_dir/<object key>``.
-        fingerprint: what must match for stored pages to be reused (JSON-serialisable).
-        names: the object's column names (the schema of every page file).
-    """
-
-    def __init__(self, directory: Path, fingerprint: dict[str, Any], names: list[str]):
-        self.directory = directory
-        self.fingerprint = {"format": STATE_FORMAT, **fingerprint}
-        self.names = names
-        self.schema = pa.schema([(n, pa.string()) for n in names])
-
-    def open(self) -> list[StoredPage]:
-        """The pages stored by an unfinished extraction with the same fingerprint (in order), or []
-        after discarding a mismatching or inconsistent state."""
-        meta_path = self.directory / "meta.json"
-        try:
-            stored = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            stored = None
-        pages: list[StoredPage] = []
-        if stored == self.fingerprint:
-            try:
-                pages = self._load_pages()
-            except (OSError, ValueError, pa.ArrowException):
-                log.warning("%s: stored cursor unreadable; starting over", self.directory.name)
-                pages = []
-            if pages:
-                return pages
-        elif stored is not None:
-            log.info("%s: stored cursor is for another window, page size or API base; starting over",
-                     self.directory.name)
-        self.clear()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _write_atomic(meta_path, json.dumps(self.fingerprint, sort_keys=True).encode())
-        return []
-
-    def _load_pages(self) -> list[StoredPage]:
-        files = sorted(self.directory.glob("page-*.arrow"))
-        pages = []
-        for expected, path in enumerate(files, start=1):
-            number = int(path.stem.split("-")[1])
-            if number != expected:
-                raise ValueError("gap in stored pages")
-            with pa.ipc.open_file(path) as reader:
-                table = reader.read_all()
-            meta = {k.decode(): v.decode() for k, v in (reader.schema.metadata or {}).items()}
-            if table.schema.names != self.names:
-                raise ValueError("stored columns differ")
-            batch = table.combine_chunks().to_batches()[0] if table.num_rows else \
-                pa.RecordBatch.from_pylist([], schema=self.schema)
-            total = meta.get("total_entries")
-            pages.append(StoredPage(number, batch.replace_schema_metadata(None), meta["url"],
-                                    meta.get("next") or None, int(total) if total else None))
-        return pages
-
-    def append(self, number: int, columns: dict[str, list[str | None]], url: str, next_url: str | None,
-               total_entries: int | None) -> pa.RecordBatch:
-        """Commit page ``number`` (atomically); returns its rows as a batch without metadata."""
-        metadata = {"url": url, "next": next_url or "", "total_entries": "" if total_entries is None else
-                    str(total_entries)}
-        batch = text_batch(columns, self.names, metadata)
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, batch.schema) as writer:
-            writer.write_batch(batch)
-        _write_atomic(self.directory / f"page-{number:08d}.arrow", sink.getvalue().to_pybytes())
-        return batch.replace_schema_metadata(None)
-
-    def clear(self) -> None:
-        """Forget the stored state (the collection was read to its end, or it is stale)."""
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------ the source
@@ -454,7 +344,8 @@ class PracticeHubSource:
             if url not in totals:
                 try:
                     body = self._get_json(url, path)
-                    totals[url] = (True, _total(body) if _total(body) is not None else len(_records(body, path)))
+                    stated = _total(body)
+                    totals[url] = (True, stated if stated is not None else len(_records(body, path)))
                 except PracticeHubApiError as error:
                     if error.status != 404:
                         raise
@@ -556,53 +447,3 @@ class PracticeHubSource:
 
     def __repr__(self) -> str:  # never the key or the app details
         return f"PracticeHubSource(api_base={self.api_base!r}, page_size={self.page_size})"
-
-
-# ------------------------------------------------------------------------------ CLI helpers
-
-
-def inventory_for_spec(spec: Any, since: datetime | None = None, *, rate: float | None = None
-                       ) -> list[dict[str, Any]]:
-    """``PracticeHubSource.inventory`` of every object of a migration spec (a ``MigrationSpec``)
-    whose source is ``practicehub_api``, opened from the spec's environment variables; print it with
-    ``format_inventory``.
-
-    Raises:
-        ValueError: the spec's source is not a PracticeHub API.
-        ConfigurationError: a required environment variable is missing (names it).
-        PracticeHubApiError / PracticeHubAuthError: as ``inventory``.
-    """
-    from flit_pipelines.sources.registry import open_source
-
-    source = open_source(spec)
-    if not isinstance(source, PracticeHubSource):
-        raise ValueError(f"{spec.migration}: the source is not a PracticeHub API")
-    try:
-        return source.inventory(spec.objects, since, rate=rate)
-    finally:
-        source.close()
-
-
-def format_inventory(rows: Iterable[Mapping[str, Any]]) -> str:
-    """A plain-text table of ``inventory`` rows with a total line (counts only: safe to print)."""
-    rows = list(rows)
-    head = f"{'object':<28} {'endpoint':<26} {'entries':>9} {'pages':>7} {'downloads':>9} {'est. time':>10}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        entries = f"{r['total_entries']:,}" if r["present"] else "absent"
-        lines.append(f"{r['object']:<28} {r['endpoint']:<26} {entries:>9} {r['pages']:>7,} {r['downloads']:>9,} "
-                     f"{_duration(r['estimated_seconds']):>10}")
-    seconds = sum(r["estimated_seconds"] for r in rows)
-    rate = rows[0]["requests_per_second"] if rows else DEFAULT_REQUESTS_PER_SECOND
-    lines.append("-" * len(head))
-    lines.append(f"{'total':<28} {'':<26} {sum(r['total_entries'] for r in rows):>9,} "
-                 f"{sum(r['pages'] for r in rows):>7,} {sum(r['downloads'] for r in rows):>9,} "
-                 f"{_duration(seconds):>10}  at {rate:g} request/s")
-    return "\n".join(lines)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"

@@ -55,6 +55,8 @@ def open_source(spec: MigrationSpec, *, run_id: str | None = None,
     if isinstance(cfg, CsvExportConfig):
         return CsvExportSource(resolve_directory(st.require(cfg.directory_env)), chunk_bytes=cfg.chunk_bytes,
                                encoding=cfg.encoding, delimiter=cfg.delimiter, max_record_bytes=cfg.max_record_bytes)
+    # each reader is imported when a spec names it (not a cycle: a run loads one source's stack, e.g.
+    # SQLAlchemy and the ODBC drivers, or the FHIR models)
     if isinstance(cfg, DatabaseConfig):
         from flit_pipelines.sources.database import DatabaseSource
 

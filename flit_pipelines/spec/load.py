@@ -11,11 +11,9 @@ from pathlib import Path
 
 import yaml
 
+from flit_pipelines.spec.catalog_check import check_spec
 from flit_pipelines.spec.model import MigrationSpec
-
-# libyaml's safe loader when PyYAML was built with it (about 10x faster than the pure-Python one: every
-# command loads and validates every spec), else the pure-Python safe loader; both build plain types.
-FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from flit_pipelines.spec.yaml_loader import FAST_LOADER
 
 SPEC_DIR = Path(__file__).resolve().parents[2] / "mapping_specs"
 
@@ -30,7 +28,7 @@ def load_spec(path: str | Path) -> MigrationSpec:
     Raises:
         SpecError: unreadable YAML, a schema violation, a dangling name, a lookup cycle, or a field,
             lookup or formatter the destination catalog / formatter registry does not have
-            (``catalog.validate``; the message gives ``<path>:<line>``).
+            (``spec.catalog_check``; the message gives ``<path>:<line>``).
     """
     path = Path(path)
     try:
@@ -41,8 +39,6 @@ def load_spec(path: str | Path) -> MigrationSpec:
         raise SpecError(f"{path.name}: {exc}") from exc
     load_order(spec)  # a cycle is a clear error at load time, not at run time
     # static check against the destination catalog and the formatters: at load, with path and line
-    from flit_pipelines.catalog.validate import check_spec
-
     findings = check_spec(spec, text)
     if findings:
         raise SpecError("; ".join(f"{path}:{f.line or '?'}: {f.message}" for f in findings))

@@ -123,7 +123,7 @@ def markdown_reference() -> str:
     defs = schema["$defs"]
     lines = _spec_lines()
     out = ["# Mapping-spec reference", "",
-           "Generated from the spec model (`flit_pipelines/spec/model.py`) by "
+           "Generated from the spec model (`flit_pipelines/spec/model.py` and the modules it imports) by "
            "`python -m flit_pipelines.spec.reference docs`; do not edit by hand. The JSON schema beside it "
            f"(`{SCHEMA_FILE}`) gives editors completion and checks: with the YAML language server, put "
            f"`# yaml-language-server: $schema=../docs/{SCHEMA_FILE}` on a spec's first line.", "",

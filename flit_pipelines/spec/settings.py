@@ -29,7 +29,8 @@ from flit_pipelines.errors import FlitError
 from flit_pipelines.http.reach import UnreachableError, display_url, probe
 from flit_pipelines.spec.model import MigrationSpec
 
-__all__ = ["SECRET_ROLES", "URL_ROLES", "ConfigurationError", "UnreachableError", "ConnectionSettings", "Setting", "launchpad_path", "settings_of"]
+__all__ = ["SECRET_ROLES", "URL_ROLES", "ConfigurationError", "UnreachableError", "ConnectionSettings", "Setting",
+           "launchpad_path", "settings_of"]
 
 # roles that carry credentials even where a spec forgot ``secret: true``
 SECRET_ROLES = frozenset({"api_token", "api_key", "client_secret", "token", "odbc", "url"})

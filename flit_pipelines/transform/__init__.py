@@ -1,6 +1,6 @@
-"""Vectorised field mapping: formatters, value maps, derived columns, payload frames."""
+"""Vectorised field mapping: formatters, value maps, derived columns, payload frames.
 
-from flit_pipelines.transform.payload import CF_PREFIX, FK_PREFIX, build_payload, needed_objects
-from flit_pipelines.transform.values import TransformError
-
-__all__ = ["CF_PREFIX", "FK_PREFIX", "build_payload", "needed_objects", "TransformError"]
+The package imports nothing itself: ``spec`` validates expressions and formatter names with
+``transform.expressions`` and ``transform.formatters`` while ``transform.payload`` reads the spec model,
+so callers import the module they use (``transform.payload``: ``build_payload``, ``CF_PREFIX``, ...).
+"""

@@ -83,7 +83,7 @@ def contact_list(*columns: pd.Series, labels: list[str] | None = None) -> pd.Ser
     labels = labels or ["home"] * len(columns)
     parts = []
     present = pd.Series(False, index=columns[0].index)
-    for col, label in zip(columns, labels, strict=False):
+    for col, label in zip(columns, labels, strict=True):
         val = col.astype("string").str.strip()
         has = val.notna() & (val != "")
         primary = has & ~present
@@ -202,8 +202,11 @@ def apply_format(name: str, columns: list[pd.Series], args: dict) -> pd.Series:
     if name == "duration_hhmm":
         if len(columns) != 2:
             raise FormatterError("formatter duration_hhmm takes two columns: start, stop")
-        return duration_hhmm(*columns, max_hours=args.get("max_hours"))
+        return duration_hhmm(columns[0], columns[1], max_hours=args.get("max_hours"))
     if name == "contact_list":
+        labels = fmt_args.get("labels")
+        if labels is not None and len(labels) != len(columns):  # zip would drop the unlabelled columns
+            raise FormatterError(f"formatter contact_list has {len(labels)} labels for {len(columns)} columns")
         return contact_list(*columns, **fmt_args)
     if name == "date_at":
         if len(columns) != 3:

@@ -93,7 +93,8 @@ def evaluate(frame: pd.DataFrame, src: ValueSource, settings: dict[str, Any] | N
             keys = _stringify_keys(s)
             mapped = keys.map(src.value_map)
             fallback = src.default if src.default is not None else s
-            s = mapped.where(mapped.notna() | keys.isna(), fallback) if src.default is not None else mapped.where(mapped.notna(), s)
+            s = (mapped.where(mapped.notna() | keys.isna(), fallback) if src.default is not None
+                 else mapped.where(mapped.notna(), s))
         elif src.default is not None:
             s = s.where(s.notna(), src.default)
         only_if = src.args.get("only_if")

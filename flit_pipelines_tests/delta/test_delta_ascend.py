@@ -39,6 +39,6 @@ def test_changed_patients_reach_highlevel_through_ascend(tmp_path, monkeypatch, 
         assert _diff(before, _ops(highlevel)) == {"PUT /contacts/{contactId}": 3}
         audit = FlitResource().ledger().audit_frame(M, run_id=result.run_id)
         writes = audit[audit["operation"].isin(["update", "create", "delete"])]
-        assert sorted(zip(writes["target"], writes["source_id"])) == [("patients", str(i)) for i in ids]
+        assert sorted(zip(writes["target"], writes["source_id"], strict=True)) == [("patients", str(i)) for i in ids]
         assert report(M, result.partition)["all_checks_passed"] is True
         assert tick(M).skip_reason.startswith("no source changes")

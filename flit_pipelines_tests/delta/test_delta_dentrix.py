@@ -83,7 +83,7 @@ def test_changed_and_deleted_rows_reach_highlevel(tmp_path, monkeypatch, db, hig
     assert sent == {"PUT /contacts/{contactId}": 3, "DELETE /calendars/events/{eventId}": 1}, sent
     audit = ledger.audit_frame(M, run_id=result.run_id)
     changed = audit[audit["operation"].isin(["update", "create", "delete"])]
-    assert sorted(zip(changed["target"], changed["operation"], changed["source_id"])) == sorted(
+    assert sorted(zip(changed["target"], changed["operation"], changed["source_id"], strict=True)) == sorted(
         [("patients", "update", str(i)) for i in ids] + [("appointments", "delete", kept)])
     assert kept not in set(ledger.crosswalk_frame(M, "appointments")["source_id"])
     rep = report(M, result.partition)

@@ -31,7 +31,7 @@ def test_changed_patients_and_a_cancelled_visit_reach_salesforce(env):  # noqa: 
     assert result.success is True and set(result.changed_objects) == {"patients", "appointments"}
     audit = FlitResource().ledger().audit_frame(M, run_id=result.run_id)
     writes = audit[audit["operation"].isin(["create", "update", "delete"])]
-    assert sorted(zip(writes["target"], writes["operation"], writes["source_id"])) == sorted([
+    assert sorted(zip(writes["target"], writes["operation"], writes["source_id"], strict=True)) == sorted([
         ("patients", "update", "1"), ("patients", "update", "2"),
         ("appointment_tasks", "create", str(visit)), ("appointment_events", "delete", str(visit))])
     phones = {r["Source_System_ID__c"]: r["MobilePhone"] for r in _soql(

@@ -61,7 +61,7 @@ def test_hostile_document_paths_are_flagged_and_never_uploaded(hl):
     summary = hl.load(dest, "uploads")
     assert (summary.created, summary.flagged, summary.failed) == (1, len(HOSTILE_REASONS), 0)
     q = hl.ledger.quarantine_frame(hl.spec.migration, "w1", "load", "uploads")
-    assert dict(zip(q["source_id"], q["reason"])) == {
+    assert dict(zip(q["source_id"], q["reason"], strict=True)) == {
         f"doc-{k}": f"{v}: manual re-upload" for k, v in HOSTILE_REASONS.items()}
     dest.prepare("uploads", hl.spec.targets["uploads"])
     assert [(name, data) for _, name, data in uploaded(hl, dest)] == [("good.pdf", b"%PDF-1.4 good document\n")]

@@ -67,7 +67,7 @@ def test_hostile_document_paths_are_flagged_and_never_uploaded(env):
     summary = env["load"](env["destination"](), "documents")
     assert (summary.created, summary.flagged, summary.failed) == (1, len(HOSTILE_REASONS), 0)
     q = env["ledger"].quarantine_frame(M, "full", "load", "documents")
-    assert dict(zip(q["source_id"], q["reason"])) == {f"doc-{k}": v for k, v in HOSTILE_REASONS.items()}
+    assert dict(zip(q["source_id"], q["reason"], strict=True)) == {f"doc-{k}": v for k, v in HOSTILE_REASONS.items()}
     files = live_files(env["client"])
     assert [f["name"] for f in files] == ["good.pdf"]
     assert env["client"].download_file(files[0]["id"]) == b"%PDF-1.4 good document\n"
@@ -94,7 +94,7 @@ def test_lost_crosswalk_rows_and_cut_off_renames_are_adopted_not_duplicated(env)
     assert (again.adopted, again.created) == (1, 0)
     assert sandbox_stats(env["url"])["requests_by_operation"].get("POST /api/v1/files", 0) == before  # no upload
     assert [f["id"] for f in live_files(client)] == [int(good["doc-good"])]
-    assert dict(zip(*[ledger.crosswalk_frame(M, "documents")[c] for c in ("source_id", "dest_id")])) == good
+    assert dict(zip(*[ledger.crosswalk_frame(M, "documents")[c] for c in ("source_id", "dest_id")], strict=True)) == good
 
     # an upload whose answer was lost before the rename: only the file name carries the key
     ledger.forget(M, "documents", ["doc-good"])

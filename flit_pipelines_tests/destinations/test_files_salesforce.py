@@ -46,7 +46,7 @@ def test_hostile_document_paths_are_flagged_and_never_uploaded(sf):
     summary = sf.load(sf.dest(), "documents")
     assert (summary.created, summary.flagged, summary.failed) == (1, len(HOSTILE_REASONS), 0)
     q = sf.ledger.quarantine_frame(sf.spec.migration, "w1", "load", "documents")
-    assert dict(zip(q["source_id"], q["reason"])) == {f"doc-{k}": v for k, v in HOSTILE_REASONS.items()}
+    assert dict(zip(q["source_id"], q["reason"], strict=True)) == {f"doc-{k}": v for k, v in HOSTILE_REASONS.items()}
     versions = sf.query("SELECT Id, Source_System_ID__c FROM ContentVersion")
     assert [v["Source_System_ID__c"] for v in versions] == ["doc-good"]
     data = sf.get(f"sobjects/ContentVersion/{versions[0]['Id']}/VersionData").content

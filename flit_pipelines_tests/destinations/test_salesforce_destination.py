@@ -364,7 +364,7 @@ def test_bulk_results_with_successes_and_failures_are_matched_by_external_id(env
     assert count_ops({"requests_by_operation": d}, "/jobs/ingest", "POST") == 1  # one job for the chunk
     assert count_ops({"requests_by_operation": d}, "/composite/sobjects") == 0
     audit = env.ledger.audit_frame(env.spec.migration, target="patients")
-    errors = dict(zip(audit["source_id"], audit["error"]))
+    errors = dict(zip(audit["source_id"], audit["error"], strict=True))
     assert errors["2"].startswith("INVALID_EMAIL_ADDRESS: ") and "bob-at-nowhere" not in errors["2"]
     assert errors["3"].startswith("FIELD_CUSTOM_VALIDATION_EXCEPTION: Phone must be E.164")
     assert "555-0100" not in errors["3"]
@@ -559,7 +559,7 @@ def test_files_json_and_multipart_linked_to_their_record(env):
     s = env.load(dest, "documents")
     assert (s.created, s.flagged, s.failed) == (2, 2, 0)
     quarantine = env.ledger.quarantine_frame(env.spec.migration, "w1", "load", "documents")
-    reasons = dict(zip(quarantine["source_id"], quarantine["reason"]))
+    reasons = dict(zip(quarantine["source_id"], quarantine["reason"], strict=True))
     assert reasons["F3"].startswith("file over size limit (150000 > 100000 bytes)")
     assert reasons["F4"] == "document file not found in the export"
     xw = env.xw("documents")
@@ -612,7 +612,7 @@ def test_body_errors_name_the_field_not_the_value(env):
     s = env.load(dest, "patients")
     assert (s.created, s.failed) == (2, 3)
     q = env.ledger.quarantine_frame(env.spec.migration, "w1", "load", "patients")
-    reasons = dict(zip(q["source_id"], q["reason"]))
+    reasons = dict(zip(q["source_id"], q["reason"], strict=True))
     assert reasons == {"1": "field Medical_Alerts__c: 1 value(s) are not pick-list values of the field",
                        "2": "Contact field LastName: empty (required)",
                        "3": "field Balance__c: not a number"}

@@ -37,8 +37,9 @@ def test_a_run_without_the_export_dir_says_what_to_set(migration_env, monkeypatc
     monkeypatch.delenv("CLINIC_EXPORT_DIR")
     assert main(["run", M, "--wave", "sample", "--log-level", "CRITICAL"]) == 1
     out = capsys.readouterr().out
-    assert ("ConfigurationError: clinic_to_pipedrive source: CLINIC_EXPORT_DIR is not set. What it is: Directory holding the clinic's "
-            "CSV export (one file per object). How to set it: the environment variable CLINIC_EXPORT_DIR before "
+    assert ("ConfigurationError: clinic_to_pipedrive source: CLINIC_EXPORT_DIR is not set. What it is: "
+            "Directory holding the clinic's CSV export (one file per object). How to set it: the environment "
+            "variable CLINIC_EXPORT_DIR before "
             "starting `dg dev` or the flit command, or, for one run, set the Dagster launchpad field "
             "resources.flit.config.clinic_to_pipedrive.source.directory.") in out
     with dg.DagsterInstance.get() as instance:  # the same text is the step's error in the UI's event log

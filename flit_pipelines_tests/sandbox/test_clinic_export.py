@@ -308,7 +308,7 @@ def test_relationships_form_families_with_guarantors(export):
     rel, pat = read(out, "relationships.csv"), read(out, "patients.csv")
     assert set(rel.RELATIONSHIP) <= set(C.RELATIONSHIPS) and set(rel.IS_GUARANTOR) <= {"true", "false"}
     # every row has its inverse
-    pairs = set(zip(rel.PATIENT, rel.RELATED_PATIENT))
+    pairs = set(zip(rel.PATIENT, rel.RELATED_PATIENT, strict=True))
     assert all((b, a) in pairs for a, b in pairs)
     age = age_at_ref(pat.set_index("Id").BIRTHDATE)
     guarantor = rel[rel.IS_GUARANTOR == "true"]

@@ -81,7 +81,7 @@ def test_typed_extract_equals_the_text_extract(kind, table, sources):
 
 def test_odbc_batches_keep_the_database_types(sources, pg_practice):
     batch = next(sources["odbc"].read_typed(OBJECTS["v_appt"]))
-    types = dict(zip(batch.schema.names, batch.schema.types))
+    types = dict(zip(batch.schema.names, batch.schema.types, strict=True))
     assert pa.types.is_integer(types["appointment_id"]) and pa.types.is_decimal(types["amount"])
     assert types["appointment_date"] == pa.date32() and pa.types.is_timestamp(types["modified_time_stamp"])
     assert types["patient_name"] == pa.string() and batch.num_rows == min(1000, pg_practice[1]["v_appt"])

@@ -32,8 +32,8 @@ from flit_pipelines.sources.practicehub_api import (
     PracticeHubAuthError,
     PracticeHubSource,
     account_api_base,
-    format_inventory,
 )
+from flit_pipelines.sources.practicehub_inventory import format_inventory
 from flit_pipelines.sources.validate import split_chunk
 from flit_pipelines.spec.model import ColumnSpec, SourceObject
 from flit_pipelines_tests.sources.helpers import load_spec_objects, practicehub_fixtures, text_frame
@@ -423,7 +423,7 @@ def test_logs_never_hold_the_key_app_details_or_patient_values(fresh: str, objec
 def test_registry_opens_the_reader_with_cursors_under_the_data_dir(sandbox: str, objects: dict[str, SourceObject],
                                                                    tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from flit_pipelines.sources.practicehub_api import inventory_for_spec
+    from flit_pipelines.sources.practicehub_inventory import inventory_for_spec
     from flit_pipelines.sources.registry import open_source
     from flit_pipelines.spec.model import MigrationSpec
 

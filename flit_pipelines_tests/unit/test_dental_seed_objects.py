@@ -21,7 +21,7 @@ from flit_pipelines.sources.database import DatabaseSource
 from flit_pipelines.sources.extract import empty_frame, run_extract
 from flit_pipelines.spec import load_spec
 from flit_pipelines.spec.load import SPEC_DIR
-from flit_pipelines.transform import build_payload
+from flit_pipelines.transform.payload import build_payload
 
 
 def _frames(spec, source) -> dict[str, pd.DataFrame]:

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from flit_pipelines.transform import build_payload
+from flit_pipelines.transform.payload import build_payload
 
 
 def _row(df: pd.DataFrame, source_id: str) -> pd.Series:

@@ -438,7 +438,7 @@ def _unique_emails(local: pa.Array, domain: str) -> pa.Array:
     values = local.to_pandas()
     rank = values.groupby(values).cumcount().to_numpy()
     suffix = np.where(rank > 0, (rank + 1).astype(str), "")
-    return pa.array([f"{v}{s}@{domain}" for v, s in zip(values, suffix)], pa.string())
+    return pa.array([f"{v}{s}@{domain}" for v, s in zip(values, suffix, strict=True)], pa.string())
 
 
 def _build_reference(n_patients: int, seed: int, pools: _Pools) -> _Reference:
@@ -1447,7 +1447,7 @@ def _payer_columns(seed: int, ref: _Reference, totals: _Totals) -> dict[str, pa.
     t = totals.payer
     n = len(C.PAYERS)
     rng = _rng(seed, _GLOBAL_CHUNK, "payers")
-    qols = [repr(float(q)) if c else "NaN" for q, c in zip(rng.uniform(0.7, 1.0, n), t["customers"])]
+    qols = [repr(float(q)) if c else "NaN" for q, c in zip(rng.uniform(0.7, 1.0, n), t["customers"], strict=True)]
     premium = np.where(np.arange(n) == C.PAYER_NONE, 0, 250_00)
     return {
         "Id": ref.payer_ids,

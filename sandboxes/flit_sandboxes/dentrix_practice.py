@@ -850,7 +850,7 @@ def _documents(seed: int, people: _People, tables: dict) -> None:
     lo = np.array([c[2] for c in C.DOC_CATEGORIES])[cat]
     hi = np.array([c[3] for c in C.DOC_CATEGORIES])[cat]
     doc_id = np.arange(1, k + 1)
-    fname = np.array([f"{p + 1:08X}{d:08X}." for p, d in zip(pat, doc_id)], dtype=object)
+    fname = np.array([f"{p + 1:08X}{d:08X}." for p, d in zip(pat, doc_id, strict=True)], dtype=object)
     fname = _cat(fname, pd.Series(ext).str.upper())
     folder = np.array([f"{(p + 1) % 256:02X}" for p in range(n)], dtype=object)[pat]
     d = REF_DAY - rng.integers(1, HISTORY_DAYS, k).astype("timedelta64[D]")
@@ -987,7 +987,7 @@ def _write_sqlite(path: Path, tables: dict[str, dict]) -> dict[str, int]:
             counts[table] = 0
             for names, cols in _batches(table, data):
                 sql = f"INSERT INTO admin.{table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-                conn.executemany(sql, zip(*cols))
+                conn.executemany(sql, zip(*cols, strict=True))
                 counts[table] += len(cols[0])
         conn.commit()
         conn.execute("DETACH DATABASE admin")
@@ -1015,7 +1015,7 @@ def _write_postgresql(url: str, tables: dict[str, dict]) -> dict[str, int]:
             counts[table] = 0
             for names, cols in _batches(table, data):
                 buf = io.StringIO()
-                csv.writer(buf, lineterminator="\n").writerows(zip(*cols))
+                csv.writer(buf, lineterminator="\n").writerows(zip(*cols, strict=True))
                 buf.seek(0)
                 cur.copy_expert(f"COPY admin.{table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", buf)
                 counts[table] += len(cols[0])
@@ -1197,7 +1197,7 @@ def write_documents(db: str | Path, documents_dir: str | Path) -> int:
         for batch in src.read(obj):
             cols = batch.to_pydict()
             for doc_id, path, name, ftype, cat in zip(cols["document_id"], cols["file_path"], cols["file_name"],
-                                                      cols["file_type"], cols["category"]):
+                                                      cols["file_type"], cols["category"], strict=True):
                 folder = path.rstrip("\\").rsplit("\\", 1)[-1]
                 target = root / folder / name
                 target.parent.mkdir(parents=True, exist_ok=True)

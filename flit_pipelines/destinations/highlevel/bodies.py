@@ -25,7 +25,7 @@ import pandas as pd
 
 from flit_pipelines.destinations import values as shared
 from flit_pipelines.destinations.values import BodyError, source_key
-from flit_pipelines.transform import CF_PREFIX, FK_PREFIX
+from flit_pipelines.transform.payload import CF_PREFIX, FK_PREFIX
 
 __all__ = [
     "BodyError", "FieldRef", "FOOTER_RE", "SHARED_TAG", "CONTACT_PROPERTIES", "add_footer", "build_body",
@@ -327,7 +327,7 @@ def build_body(row: dict[str, Any], *, entity: str, target: str, refs: dict[str,
             raise BodyError("opportunity field status: not open, won, lost or abandoned")
         if "stage" in values:
             stage = str(values["stage"])
-            if stage not in (stages or {}):
+            if stages is None or stage not in stages:
                 raise BodyError("opportunity field stage: not a stage of the pipeline")
             body["pipelineStageId"] = stages[stage]
         if "monetaryValue" in values:

@@ -481,9 +481,10 @@ class HighLevelDestination(MatchByCandidates):
                 if folder_id:
                     body["parentId"] = folder_id
                 body.update(want.extra)
-                existing = self._create_once(  # an unknown outcome: list again before sending again
-                    lambda: self.client.create_custom_field(body),
-                    lambda: {str(f.get("name")): f for f in self.client.list_custom_fields(model)}.get(want.name))
+                # an unknown outcome: list again before sending again (both lambdas run inside this call)
+                existing = self._create_once(
+                    lambda: self.client.create_custom_field(body),  # noqa: B023
+                    lambda: {str(f.get("name")): f for f in self.client.list_custom_fields(model)}.get(want.name))  # noqa: B023
                 created = True
                 if want.category and folder_id is None and self.folders_enabled:
                     self.folders[model]["manual"].setdefault(want.category, []).append(want.name)

@@ -17,7 +17,7 @@ from flit_pipelines.destinations import values as shared
 from flit_pipelines.destinations.pipedrive.client import FieldRef
 from flit_pipelines.destinations.values import BodyError, source_key
 from flit_pipelines.files import FILE_PATH
-from flit_pipelines.transform import CF_PREFIX, FK_PREFIX
+from flit_pipelines.transform.payload import CF_PREFIX, FK_PREFIX
 
 MARKER_RE = re.compile(r"Source record: ([A-Za-z0-9_]+:[^<\s]+)")
 VARCHAR_MAX = 255

@@ -280,7 +280,8 @@ class PipedriveClient(PipedriveTransport):
         """Id of the pipeline named exactly ``name``; created if absent (v2 ``getPipelines``/``addPipeline``)."""
 
         def find() -> int | None:
-            return next((p["id"] for p in self.iter_v2("/api/v2/pipelines") if p.get("name") == name and not p.get("is_deleted")), None)
+            return next((p["id"] for p in self.iter_v2("/api/v2/pipelines")
+                         if p.get("name") == name and not p.get("is_deleted")), None)
 
         with self._ensure_lock:
             return self._find_or_create(find, lambda: self.create("pipeline", {"name": name})["id"])
@@ -299,7 +300,8 @@ class PipedriveClient(PipedriveTransport):
         with self._ensure_lock:
             stage = self._find_or_create(find, lambda: self.create("stage", {"name": name, "pipeline_id": pipeline_id}))
         if order_nr is not None and stage.get("order_nr") not in (None, order_nr):
-            log.warning("stage %d has order_nr %s, wanted %d (not settable via API v2)", stage["id"], stage.get("order_nr"), order_nr)
+            log.warning("stage %d has order_nr %s, wanted %d (not settable via API v2)",
+                        stage["id"], stage.get("order_nr"), order_nr)
         return int(stage["id"])
 
     def _find_or_create(self, find: Callable[[], T | None], create: Callable[[], T]) -> T:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from flit_pipelines.destinations import values as shared
 from flit_pipelines.destinations.values import BodyError, present
-from flit_pipelines.transform import CF_PREFIX, FK_PREFIX
+from flit_pipelines.transform.payload import CF_PREFIX, FK_PREFIX
 
 __all__ = ["BodyError", "FieldInfo", "LookupInfo", "TargetInfo", "build_body", "csv_cell", "rest_record",
            "present", "NULL_CSV", "TEXT_TYPES"]

@@ -269,7 +269,7 @@ class BulkWriter:
             self.stats.jobs += 1
             self.stats.records_submitted += len(items)
             try:
-                c.bulk_call(sobject, lambda b: b.upload_job_data(job_id, csv_text), method="PUT",
+                c.bulk_call(sobject, lambda b: b.upload_job_data(job_id, csv_text), method="PUT",  # noqa: B023 (called at once)
                             path="/jobs/ingest/{job}/batches", idempotent=False)
             except SalesforceTransportError:
                 # the upload's outcome is unknown and a second PUT is refused (notes §1.1): abort this
@@ -353,7 +353,7 @@ class BulkWriter:
         wanted = {"successfulResults": not complete or processed - failed > 0,
                   "failedResults": not complete or failed > 0,
                   "unprocessedrecords": not complete or processed < len(items)}
-        for kind, read in wanted.items():
+        for read in wanted.values():
             if not read:
                 self.stats.result_reads_skipped += 1
         for row in (self._result_rows(info.sobject, job_id, "successfulResults")
@@ -403,7 +403,9 @@ class BulkWriter:
                 else:
                     answer = self._collection_call("PATCH", "composite/sobjects", payload, idempotent=True)
                 results = answer if isinstance(answer, list) else []
-                for item, res in zip(part, results):  # Collections answer in input order (notes §2.2)
+                # Collections answer in input order (notes §2.2); a record past a short answer gets no outcome
+                # here and NO_RESULT from the caller
+                for item, res in zip(part, results, strict=False):
                     if res.get("success"):
                         out[item.key] = WriteOutcome(dest_id=str(res.get("id") or item.record_id or "") or None,
                                                      created=bool(res.get("created", operation == "insert")))
@@ -428,7 +430,8 @@ class BulkWriter:
         def send() -> bool:
             payload = {"allOrNone": False, "records": [records[i] for i in pending]}
             answer = self._collection_call("POST", "composite/sobjects", payload, idempotent=False)
-            for i, res in zip(pending, answer if isinstance(answer, list) else []):
+            # a record past a short answer stays pending: ``find`` looks it up before sending it again
+            for i, res in zip(pending, answer if isinstance(answer, list) else [], strict=False):
                 results[i] = res
             return True
 

@@ -266,7 +266,7 @@ _SOQL_LITERAL = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 def _error_parts(exc: SalesforceError) -> tuple[str, str]:
     """(errorCode, message) of a simple-salesforce exception's parsed body (notes §2.6)."""
-    content = exc.content
+    content: Any = exc.content
     if isinstance(content, (bytes, bytearray)):
         content = content.decode("utf-8", "replace")
     if isinstance(content, list) and content and isinstance(content[0], dict):

@@ -100,8 +100,9 @@ Targets
       ``flit_pipelines.files`` (inside the files root, regular files, read with a size cap and a
       deadline); files missing, outside the export, not regular or over ``file_size_limit_bytes``
       are flagged. Each ContentVersion carries the external ID, so a file whose answer was lost or
-      whose load was killed is found by it (``IsLatest = true``) and never uploaded twice. An update patches the metadata fields only (a changed
-      file body is not re-versioned). Upload is per record (REST), never Bulk (notes §4).
+      whose load was killed is found by it (``IsLatest = true``) and never uploaded twice. An update
+      patches the metadata fields only (a changed file body is not re-versioned). Upload is per record
+      (REST), never Bulk (notes §4).
     ``entity: user`` — ``match: {by: email, column}``: active Users matched by lower-case e-mail
       (``SELECT Id, Email FROM User WHERE IsActive = true``); never created.
 
@@ -521,7 +522,7 @@ class SalesforceDestination(MatchByCandidates):
     def _write(self, info: TargetInfo, items: list[BatchItem], route: str) -> list[SendResult]:
         keys = [str(it.body[info.external_id]) for it in items]
         counts = Counter(keys)
-        write_items = [WriteItem(k, it.body, it.op == "update", it.dest_id) for k, it in zip(keys, items)
+        write_items = [WriteItem(k, it.body, it.op == "update", it.dest_id) for k, it in zip(keys, items, strict=True)
                        if counts[k] == 1]
         try:
             outcomes = self._write_items(info, write_items, route)
@@ -758,7 +759,7 @@ class SalesforceDestination(MatchByCandidates):
             except SalesforceApiError as exc:
                 rows.extend({"dest_id": d, "deleted": False, "error": str(exc)} for d in part)
                 continue
-            for d, res in zip(part, results):
+            for d, res in zip(part, results, strict=False):  # a short answer: the rest get "no result" below
                 if res.get("success"):
                     rows.append({"dest_id": d, "deleted": True, "error": None})
                     continue
@@ -768,6 +769,8 @@ class SalesforceDestination(MatchByCandidates):
                     rows.append({"dest_id": d, "deleted": True, "error": "gone"})
                 else:
                     rows.append({"dest_id": d, "deleted": False, "error": error_text(code, scrub(err.get("message")))})
+            rows.extend({"dest_id": d, "deleted": False, "error": error_text("NO_RESULT", "no result for this record")}
+                        for d in part[len(results):])  # not silently dropped from the rollback report
         return pd.DataFrame(rows, columns=columns)
 
     # ================================================================== field read-back, restore, matching

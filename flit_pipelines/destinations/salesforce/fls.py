@@ -18,7 +18,7 @@ from flit_pipelines.destinations.salesforce.soql_text import soql_list
 
 if TYPE_CHECKING:
     from flit_pipelines.destinations.salesforce.client import SalesforceClient
-    from flit_pipelines.destinations.salesforce.schema import FieldWant
+    from flit_pipelines.destinations.salesforce.wants import FieldWant
 
 log = logging.getLogger(__name__)
 

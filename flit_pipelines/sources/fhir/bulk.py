@@ -67,7 +67,7 @@ from flit_pipelines.sources.fhir.client import (
     FhirFinalError,
     issue_codes,
 )
-from flit_pipelines.sources.practicehub_api import _write_atomic as write_atomic
+from flit_pipelines.sources.state_files import write_atomic
 
 __all__ = ["BulkExport", "BulkExportErrors", "BulkExportExpired", "BulkExportFailed", "BulkExportTimeout",
            "ExportError"]

@@ -36,7 +36,8 @@ from flit_pipelines.http.stats import ClientStats
 from flit_pipelines.sources import json_api
 from flit_pipelines.sources.fhir.auth import FhirAuth
 
-__all__ = ["FHIR_JSON", "FHIR_NDJSON", "FhirApiError", "FhirAuthError", "FhirClient", "FhirFinalError", "FhirStats", "issue_codes"]
+__all__ = ["FHIR_JSON", "FHIR_NDJSON", "FhirApiError", "FhirAuthError", "FhirClient", "FhirFinalError", "FhirStats",
+           "issue_codes"]
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,9 @@ class PathError(ValueError):
 
 def _split(text: str, sep: str) -> list[str]:
     """``text`` split at ``sep`` outside brackets, parentheses and quotes."""
-    parts, depth, quote, current = [], 0, None, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, None
     for ch in text:
         if quote:
             quote = None if ch == quote else quote

@@ -239,7 +239,7 @@ class FhirSource:
             for page in search_pages(self.client, rtype, params, since=since_text(since), page_size=self.page_size,
                                      spool=includes):
                 fresh = [r for r in page if r.get("id") not in seen]  # offset paging may repeat a resource
-                seen.update(r.get("id") for r in fresh if isinstance(r.get("id"), str))
+                seen.update(r["id"] for r in fresh if isinstance(r.get("id"), str))
                 if since is not None:
                     self._note_inactive(rtype, since, fresh)
                 if fresh:

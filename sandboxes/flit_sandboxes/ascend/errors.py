@@ -68,5 +68,6 @@ class ApiError(Exception):
 
 def envelope_error(error: ApiError) -> Response:
     """``{"data": null, "warnings": [], "errors": [{"code", "message"}], "meta": {}}`` with the status."""
-    body = {"data": None, "warnings": [], "errors": [{"code": error.code, "message": error.message}], "meta": {}}
+    body: dict[str, Any] = {"data": None, "warnings": [], "errors": [{"code": error.code, "message": error.message}],
+                            "meta": {}}
     return json_response(body, status=error.status)

@@ -158,7 +158,7 @@ def address(row: Row, street1: str, street2: str | None, city: str, state: str, 
 
 def surfaces(row: Row) -> str | None:
     """Surface letters (``MOD``) from Dentrix's surface flags, or None."""
-    letters = "".join(letter for flag, letter in zip(C.SURFACE_FLAGS, C.SURFACE_LETTERS) if row[flag])
+    letters = "".join(letter for flag, letter in zip(C.SURFACE_FLAGS, C.SURFACE_LETTERS, strict=True) if row[flag])
     return letters or None
 
 

@@ -9,7 +9,8 @@
   a FHIR ``instant`` or date), ``_include=<Type>:<param>`` / ``_revinclude=<Type>:<param>`` for the
   reference parameters of ``store.REFERENCE_PARAMS`` (entries with ``search.mode: include``),
   ``_page_token`` (opaque, in ``next`` links). Resources in ``seq`` order; ``link`` ``self`` and
-  ``next`` (absolute, on the host the client used); ``total`` on the first page only. Other parameters are ignored (lenient handling).
+  ``next`` (absolute, on the host the client used); ``total`` on the first page only. Other
+  parameters are ignored (lenient handling).
   A type the store does not hold -> 404 OperationOutcome ``not-supported``; a bad value -> 400 ``invalid``.
 * ``GET /fhir/<Type>/<id>`` -> the resource; 404 ``not-found``; 410 for a deleted one. ``Binary``
   asked without ``application/fhir+json``/``application/json`` in ``Accept`` answers its raw bytes

@@ -3,9 +3,10 @@
 ``load_directory`` reads a Bulk-export-shaped directory once (``<Type>.<n>.ndjson`` or
 ``.ndjson.gz``, one resource per line, whatever types are present) into ``resources``; each resource
 gets ``meta.versionId`` 1 and ``meta.lastUpdated`` = the instant given (the context passes a day
-before the load), as a server stamps what it stores. Edits (``update``: a JSON merge patch, RFC 7386) bump both; ``delete`` keeps a tombstone
-(``deleted_at``) so exports with ``_since`` list it in ``deleted`` and reads answer 410. Reference
-search parameters used by ``_include``/``_revinclude`` are indexed in ``refs`` (``REFERENCE_PARAMS``).
+before the load), as a server stamps what it stores. Edits (``update``: a JSON merge patch, RFC 7386)
+bump both; ``delete`` keeps a tombstone (``deleted_at``) so exports with ``_since`` list it in
+``deleted`` and reads answer 410. Reference search parameters used by ``_include``/``_revinclude``
+are indexed in ``refs`` (``REFERENCE_PARAMS``).
 Filters compare ``lu`` (epoch seconds); the JSON text already holds ``meta.lastUpdated``, so a page or
 an export file is written without parsing a resource.
 """
@@ -101,7 +102,9 @@ class FhirStore(SqliteStore):
         files = sorted(p for p in Path(directory).iterdir() if _FILE.match(p.name))
         with self.transaction() as conn:
             for path in files:
-                rtype = _FILE.match(path.name).group(1)
+                match = _FILE.match(path.name)
+                assert match is not None  # ``files`` holds matching names only
+                rtype = match.group(1)
                 opener = gzip.open if path.name.endswith(".gz") else open
                 rows, refs = [], []
                 with opener(path, "rt", encoding="utf-8") as fh:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import builtins  # annotations inside a class with a method named ``list``
 import secrets
 import threading
 from collections.abc import Callable, Iterable
@@ -138,7 +139,7 @@ class FieldRegistry:
         with self._lock:
             return self._fields[entity].get(key)
 
-    def custom(self, entity: str) -> list[dict[str, Any]]:
+    def custom(self, entity: str) -> builtins.list[dict[str, Any]]:
         """Custom definitions of ``entity``."""
         return [definition for definition in self.list(entity) if definition["is_custom"]]
 
@@ -186,7 +187,7 @@ class FieldRegistry:
             self._save(entity, definition)
         return definition
 
-    def add_options(self, entity: str, key: str, options: Any) -> list[dict[str, Any]]:
+    def add_options(self, entity: str, key: str, options: Any) -> builtins.list[dict[str, Any]]:
         """Append options to an enum/set field; returns only the new ``{id, label}`` (v2 spec).
 
         Raises:

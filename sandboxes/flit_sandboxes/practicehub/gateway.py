@@ -84,7 +84,7 @@ def presented_key(scope: Scope) -> str | None:
 
 def valid_app_details(value: str | None) -> bool:
     """``<appname>=<contact email>``, e.g. ``mywonderfulapp=help@practicehub.io`` (notes §3)."""
-    return bool(value) and bool(_APP_DETAILS.match(value.strip()))
+    return value is not None and bool(_APP_DETAILS.match(value.strip()))
 
 
 def _in_api(path: str) -> bool:

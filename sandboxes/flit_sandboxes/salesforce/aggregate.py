@@ -23,11 +23,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flit_sandboxes.salesforce.schema import NUMBER_TYPES, TEXT_TYPES
+from flit_sandboxes.salesforce.query_paths import Record, _compare, _literal, _value
 from flit_sandboxes.salesforce.soql import Aggregate, Compare, FieldItem, Logic, malformed
 from flit_sandboxes.salesforce.values import to_json
 
 if TYPE_CHECKING:
-    from flit_sandboxes.salesforce.query import Record, Runner
+    from flit_sandboxes.salesforce.query import Runner
 
 _NO_AGGREGATE = ("textarea", "base64")
 
@@ -94,8 +95,6 @@ class Grouping:
 
     # ------------------------------------------------------------------ evaluation
     def _value(self, record: Record, path_text: str) -> Any:
-        from flit_sandboxes.salesforce.query import _value
-
         return _value(self.runner.source, record, self.runner.paths[path_text])
 
     def _compute(self, agg: Aggregate, members: list[Record]) -> Any:
@@ -116,8 +115,6 @@ class Grouping:
 
     def _compile(self, node: Any) -> Any:
         """HAVING as a predicate over ``(group values, aggregate values)``."""
-        from flit_sandboxes.salesforce.query import _compare, _literal
-
         query = self.runner.query
         if isinstance(node, Logic):
             parts = [self._compile(p) for p in node.parts]
@@ -157,7 +154,7 @@ class Grouping:
         texts = [self.runner.paths[p].final.type in TEXT_TYPES for p in query.group_by]
         groups: dict[tuple[Any, ...], list[Record]] = {} if query.group_by else {(): []}
         for record in rows:
-            key = tuple(_normal(self._value(record, p), t) for p, t in zip(query.group_by, texts))
+            key = tuple(_normal(self._value(record, p), t) for p, t in zip(query.group_by, texts, strict=True))
             groups.setdefault(key, []).append(record)
         evaluated = []
         for key, members in groups.items():

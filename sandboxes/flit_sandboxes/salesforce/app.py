@@ -60,7 +60,8 @@ def create_app(
         **settings: the other ``SalesforceSettings`` fields: ``bulk_batches_daily_limit`` (15,000),
             ``bulk_query_jobs_daily_limit`` (10,000), ``query_page_size`` (2,000), ``token_ttl_seconds`` (7,200),
             ``enforce_fls`` (True, notes §3.3), ``set_audit_fields`` (False, notes §5.4), ``min_api_version``
-            (31.0, the oldest version real orgs serve) / ``max_api_version`` (67.0), ``shuffle_bulk_results`` (True), ``bulk_max_upload_bytes``
+            (31.0, the oldest version real orgs serve) / ``max_api_version`` (67.0), ``shuffle_bulk_results``
+            (True), ``bulk_max_upload_bytes``
             (150 MB base64 = 112.5 MB raw), ``json_blob_max_base64_bytes`` (37.5 MB), ``json_body_max_bytes``
             (50 MB), ``multipart_blob_max_bytes`` (2 GB), ``org_name``, ``integration_username``,
             ``data_storage_mb``, ``file_storage_mb``.

@@ -24,6 +24,7 @@ Results of a job that has not finished are the header only (UNCONFIRMED).
 
 from __future__ import annotations
 
+import builtins  # annotations inside a class with a method named ``list``
 import logging
 import random
 import threading
@@ -272,7 +273,7 @@ class IngestJobs(JobRegistry):
         content = self.store.get_blob(f"job:{job['id']}:data")
         return content.decode("utf-8", errors="replace") if content is not None else None
 
-    def _header(self, job: dict[str, Any]) -> list[str]:
+    def _header(self, job: dict[str, Any]) -> builtins.list[str]:
         text = self._upload_text(job)
         if text is None:
             return []
@@ -325,14 +326,14 @@ class IngestJobs(JobRegistry):
                 outcomes[position] = SaveResult(None, False, [problem.error])
         ext = sobject.field(job["externalIdFieldName"]) if job.get("externalIdFieldName") else None
         for position, result in zip(positions, self.org.save(job["operation"], sobject, rows, ext_field=ext,
-                                                             isolate=True)):
+                                                             isolate=True), strict=True):
             outcomes[position] = result
         self._write_results(job, header, parsed, outcomes, delimiter)
 
-    def _write_results(self, job: dict[str, Any], header: list[str], parsed: list[csvio.CsvRow],
-                       outcomes: list[SaveResult | None], delimiter: str) -> None:
+    def _write_results(self, job: dict[str, Any], header: builtins.list[str], parsed: builtins.list[csvio.CsvRow],
+                       outcomes: builtins.list[SaveResult | None], delimiter: str) -> None:
         good, bad = [], []
-        for parsed_row, result in zip(parsed, outcomes):
+        for parsed_row, result in zip(parsed, outcomes, strict=True):
             assert result is not None
             if result.success:
                 good.append([result.id or "", "true" if result.created else "false", *parsed_row.cells])
@@ -350,7 +351,7 @@ class IngestJobs(JobRegistry):
         self.store.put_blob(f"job:{job['id']}:unprocessedrecords", csvio.write(header, [], delimiter, ending).encode())
         job.update(state="JobComplete", numberRecordsProcessed=len(parsed), numberRecordsFailed=len(bad))
 
-    def _columns(self, job: dict[str, Any], sobject: SObject, header: list[str]) -> list[Column]:
+    def _columns(self, job: dict[str, Any], sobject: SObject, header: builtins.list[str]) -> builtins.list[Column]:
         perms = self.org.perms
         seen: set[str] = set()
         columns = []
@@ -391,9 +392,10 @@ class IngestJobs(JobRegistry):
             raise csvio.CsvJobError(f"InvalidBatch : Field name not found : {name}")
         return Column(ref=ref, target=target, key=key)
 
-    def _row(self, job: dict[str, Any], header: list[str], columns: list[Column], cells: list[str]) -> Row:
+    def _row(self, job: dict[str, Any], header: builtins.list[str], columns: builtins.list[Column],
+             cells: builtins.list[str]) -> Row:
         row = Row()
-        for index, (column, cell) in enumerate(zip(columns, cells)):
+        for index, (column, cell) in enumerate(zip(columns, cells, strict=False)):
             target = column.key if column.ref is not None else column.field
             assert target is not None
             try:

@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from flit_sandboxes.salesforce import dml_hooks
-from flit_sandboxes.salesforce.errors import RowError
+from flit_sandboxes.salesforce.errors import RowError, RowFailure, fail
 from flit_sandboxes.salesforce.ids import IdSequence, normalize
 from flit_sandboxes.salesforce.perms import PERMISSION_OBJECTS, Permissions
 from flit_sandboxes.salesforce.rules import RowFaults, ValidationRules
@@ -61,20 +61,6 @@ def _written(row: Row, skip_id: bool = False) -> dict[str, Any]:
     names = {name: None for name in row.values if not (skip_id and name == "Id")}
     names.update({ref.field.name: None for ref in row.refs})
     return names
-
-
-class RowFailure(Exception):
-    """One record's failure (``error``), with the record Id when known."""
-
-    def __init__(self, error: RowError, record_id: str | None = None):
-        super().__init__(error.message)
-        self.error = error
-        self.record_id = record_id
-
-
-def fail(code: str, message: str, fields: list[str] | None = None) -> RowFailure:
-    """A ``RowFailure`` for ``code``/``message``/``fields``."""
-    return RowFailure(RowError(code, message, fields or []))
 
 
 @dataclass

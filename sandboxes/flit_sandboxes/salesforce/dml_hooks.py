@@ -31,6 +31,7 @@ import re
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from flit_sandboxes.salesforce.errors import fail
 from flit_sandboxes.salesforce.schema import SObject
 from flit_sandboxes.salesforce.store import Record, Txn
 from flit_sandboxes.salesforce.values import format_datetime, to_datetime
@@ -51,7 +52,6 @@ _DEPENDS = {"PermissionsEdit": ("PermissionsRead",), "PermissionsCreate": ("Perm
 
 
 def _fail(code: str, message: str, fields: list[str] | None = None) -> Exception:
-    from flit_sandboxes.salesforce.dml import fail
     return fail(code, message, fields)
 
 

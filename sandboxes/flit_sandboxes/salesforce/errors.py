@@ -107,3 +107,17 @@ def no_such_column(field_name: str, object_name: str) -> SfError:
 def error_response(status: int, code: str, message: str, fields: list[str] | None = None) -> Response:
     """A top-level error response."""
     return SfError(status, code, message, fields).response()
+
+
+class RowFailure(Exception):
+    """One record's failure (``error``), with the record Id when known."""
+
+    def __init__(self, error: RowError, record_id: str | None = None):
+        super().__init__(error.message)
+        self.error = error
+        self.record_id = record_id
+
+
+def fail(code: str, message: str, fields: list[str] | None = None) -> RowFailure:
+    """A ``RowFailure`` for ``code``/``message``/``fields``."""
+    return RowFailure(RowError(code, message, fields or []))

@@ -82,7 +82,7 @@ def to_row(schema: Schema, perms: Permissions, sobject: SObject, body: Any, *, b
 
 
 def _nested(schema: Schema, perms: Permissions, ref: Field, key: str, value: dict[str, Any]) -> Ref:
-    attributes = value.get("attributes") if isinstance(value.get("attributes"), dict) else {}
+    attributes = value["attributes"] if isinstance(value.get("attributes"), dict) else {}
     type_name = attributes.get("type")
     targets = schema.targets(ref)
     if type_name is None and len(targets) != 1:

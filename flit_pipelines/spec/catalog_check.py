@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import yaml
 
 from flit_pipelines.catalog.load import load_catalog
-from flit_pipelines.spec.load import FAST_LOADER
 from flit_pipelines.spec.model import MigrationSpec
+from flit_pipelines.spec.yaml_loader import FAST_LOADER
 from flit_pipelines.transform.formatters import MULTI_COLUMN, ONE_COLUMN
 
 
