@@ -2,9 +2,10 @@
 
 Paths are ``<data dir>/parquet/<asset key path>/<wave>.parquet`` (UPath, so S3/GCS URLs work
 unchanged); another tenant's (``flit_pipelines.tenants``) are under ``<data dir>/tenants/<tenant>/parquet``
-(or ``<base_dir>/tenants/<tenant>`` when ``base_dir`` is set), named by the wave alone. Extract assets stream their chunks straight into that file with ``ParquetStore.writer``
-and return a ``ParquetRef``; the IO manager then has nothing left to write, and loads it like any
-other Parquet output for the payload assets downstream.
+(or ``<base_dir>/tenants/<tenant>`` when ``base_dir`` is set), named by the wave alone. Extract assets
+stream their chunks straight into that file with ``ParquetStore.writer`` and return a ``ParquetRef``;
+the IO manager then has nothing left to write, and loads it like any other Parquet output for the
+payload assets downstream.
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING",
         # instance_ref: run requests for a partition the same tick adds resolve as under the daemon
         context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
                                           definitions=d)
+        data: dg.SensorExecutionData | _TickData
         if tenant == DEFAULT_TENANT:
             data = sensor.evaluate_tick(context)
         else:  # the daemon's sensor serves the default tenant; a tenant's tick evaluates the same body

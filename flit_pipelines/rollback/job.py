@@ -42,7 +42,8 @@ def build_rollback_job(spec: MigrationSpec) -> dg.JobDefinition:
 
     The op shares the migration's destination pool when it has one (a single-practice migration), so a
     rollback never runs beside a load of the same account; with tenants, the run's
-    ``flit/destination_account`` tag does (run queue, ``flit rollback``'s account check). It fails (dagster.Failure) on a bad scope, and when
+    ``flit/destination_account`` tag does (run queue, ``flit rollback``'s account check). It fails
+    (dagster.Failure) on a bad scope, and when
     the destination stops the rollback (budget spent, credentials revoked); what was done is in the
     ledger and the report, and launching the job again continues.
     """

@@ -62,7 +62,7 @@ def wait_for_accounts(instance: dg.DagsterInstance, tags: Mapping[str, str], *, 
     """Return when no live run holds the accounts in ``tags``. With ``wait`` False, raise AccountBusyError
     at once when one does; with ``wait``, log once per holder and look again every ``poll`` seconds
     (recovering runs whose process died) until they end, or raise AccountBusyError after ``timeout``."""
-    start, said = clock(), set()
+    start, said = clock(), set[str]()
     while True:
         recover_dead_runs(instance)
         holders = account_holders(instance, tags)

@@ -80,7 +80,8 @@ def open_source(spec: MigrationSpec, *, run_id: str | None = None,
         return PracticeHubSource(
             api_base=st.require(cfg.api_base_env), api_key=st.require(cfg.api_key_env),
             app_details=cfg.app_details, page_size=cfg.page_size, requests_per_second=cfg.requests_per_second,
-            state_dir=(data_dir or _data_dir()) / "cursors" / spec.migration, patience=_patience(spec, run_id, "the PracticeHub API"))
+            state_dir=(data_dir or _data_dir()) / "cursors" / spec.migration,
+            patience=_patience(spec, run_id, "the PracticeHub API"))
     if isinstance(cfg, FhirConfig):
         return open_fhir(spec, cfg, run_id, st, data_dir)
     raise ConfigurationError(f"unknown source kind {getattr(cfg, 'kind', None)!r}")

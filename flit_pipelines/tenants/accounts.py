@@ -17,6 +17,7 @@ import hashlib
 from urllib.parse import urlsplit
 
 from flit_pipelines.errors import FlitError
+from flit_pipelines.spec.endpoints import PracticeHubConfig
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.spec.settings import ConnectionSettings
 from flit_pipelines.tenants.load import get_tenant
@@ -62,7 +63,7 @@ def source_account(spec: MigrationSpec, settings: ConnectionSettings) -> str | N
     """``<kind>-<12 hex>`` of a rate-limited source account (its API base, normalised), or None for a
     source without a per-account limit (files, databases). Raises ConfigurationError when missing."""
     s = spec.source
-    if s.kind not in RATE_LIMITED_SOURCES:
+    if s.kind not in RATE_LIMITED_SOURCES or not isinstance(s, PracticeHubConfig):
         return None
     return f"{s.kind}-{_digest('base:' + _normal_url(settings.require(s.api_base_env)))}"
 
