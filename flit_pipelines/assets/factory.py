@@ -18,6 +18,7 @@ import pyarrow as pa
 from flit_pipelines.assets.connections import flit_resource
 from flit_pipelines.assets.checks import count_check, duplicate_check, loaded_records, money_check
 from flit_pipelines.assets.dedup import with_dedup
+from flit_pipelines.assets.executors import job_execution
 from flit_pipelines.assets.field_diff import field_diff_check_specs, field_diff_results
 from flit_pipelines.assets.io_manager import ParquetIOManagerFactory, ParquetRef, ParquetStore
 from flit_pipelines.assets.record_issues import (
@@ -205,9 +206,11 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     assets = with_dedup(spec, assets, parts, group, destination_pool(spec))  # [m, dedup, t]: before t's children
 
     # In-process by default: loads are serialised by the destination pool anyway, and a process per
-    # step costs seconds of imports each. The launchpad can switch to `multiprocess` (or another executor).
+    # step costs seconds of imports each. FLIT_EXECUTOR picks multiprocess or Celery (assets/executors.py);
+    # the launchpad can switch too.
+    execution = job_execution()
     job = dg.define_asset_job(f"{m}_migration", selection=dg.AssetSelection.groups(group), partitions_def=parts,
-                              config={"execution": {"config": {"in_process": {}}}},
+                              executor_def=execution.executor_def, config={"execution": execution.execution_config},
                               description=f"{spec.title}: extract, payload, load, checks and report for one wave.")
 
     @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,
