@@ -167,8 +167,12 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     assets.append(destination_schema)
 
     # -- loads, in FK order ------------------------------------------------------------------------
-    for target in load_order(spec):
-        assets.append(_load_asset(spec, target, parts, group))
+    # One destination step at a time within a run, under any executor: each load also waits for the load
+    # before it in load order (and so for its dedup pass). The pool serialises them too, but a migration
+    # without a pool (one per account instead) on the Celery executor has no other per-step limit.
+    order = load_order(spec)
+    for previous, target in zip([None, *order], order):
+        assets.append(_load_asset(spec, target, parts, group, after=previous))
 
     # -- report ------------------------------------------------------------------------------------
     @dg.asset(key=_key(spec, "report"), group_name=group, partitions_def=parts, kinds={"json"},
@@ -335,7 +339,7 @@ def _payload_asset(spec: MigrationSpec, target: str, parts, group: str):
     return payload
 
 
-def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
+def _load_asset(spec: MigrationSpec, target: str, parts, group: str, after: str | None = None):
     t = spec.targets[target]
     key = _key(spec, "load", target)
     checks = [
@@ -350,7 +354,7 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
     checks += field_diff_check_specs(spec, target, key)  # non-blocking; runs on the sample wave
     # field_map directly too: its blocking approval check gates delta runs, which skip the schema step
     deps = [_key(spec, "field_map"), _key(spec, "destination_schema")]
-    deps += [_key(spec, "load", p) for p in parents_of(spec, target)]
+    deps += [_key(spec, "load", p) for p in dict.fromkeys([*parents_of(spec, target), *([after] if after else [])])]
     deps += [_key(spec, "extract", t.from_)]
 
     @dg.asset(key=key, group_name=group, partitions_def=parts, check_specs=checks, deps=deps,

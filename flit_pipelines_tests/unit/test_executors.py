@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import pytest
 
+from flit_pipelines.assets.factory import build_migration, migration_resources
 from flit_pipelines.assets.executors import ExecutorChoiceError, job_execution
 
 
@@ -34,3 +36,30 @@ def test_celery_names_broker_and_backend_by_variable_only():
 def test_unknown_executor_is_refused_with_the_choices():
     with pytest.raises(ExecutorChoiceError, match="in_process, multiprocess, celery"):
         job_execution({"FLIT_EXECUTOR": "k8s"})
+
+
+
+def test_destination_steps_of_a_run_form_one_chain(spec):
+    """Every step that writes to the destination waits for the one before it: whatever the executor
+    (Celery has no per-step limit), one run never has two writers on its account at once."""
+    defs = dg.Definitions.merge(build_migration(spec), dg.Definitions(resources=migration_resources([spec])))
+    graph = defs.resolve_asset_graph()
+    writers = [k for k in graph.get_all_asset_keys() if k.path[1] in ("load", "dedup", "destination_schema")]
+
+    def ancestors(key: dg.AssetKey) -> set[dg.AssetKey]:
+        seen: set[dg.AssetKey] = set()
+        stack = [key]
+        while stack:
+            for parent in graph.get(stack.pop()).parent_keys:
+                if parent not in seen:
+                    seen.add(parent)
+                    stack.append(parent)
+        return seen
+
+    before = {k: ancestors(k) for k in writers}
+    assert dg.AssetKey([spec.migration, "destination_schema"]) in writers
+    assert len([k for k in writers if k.path[1] == "load"]) == len(spec.targets)
+    for a in writers:
+        for b in writers:
+            if a != b:
+                assert a in before[b] or b in before[a], f"{a.to_user_string()} and {b.to_user_string()} may overlap"
