@@ -14,12 +14,14 @@ import shutil
 import dagster as dg
 import psycopg2
 import pytest
+import requests
 
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.cli import PROJECT_ROOT, report, run_wave
 from flit_pipelines_tests.celery_workers import celery_workers, ensure_rabbitmq, rabbitmq_vhost
-from flit_pipelines_tests.conftest import sandbox_stats
+from flit_pipelines_tests.conftest import TOKEN, sandbox_stats
 from flit_pipelines_tests.postgres_db import fresh_database
+from flit_sandboxes.kernel.stats import overlapping_clients
 
 M = "clinic_to_pipedrive"
 # the fixture export's patients (flit_pipelines_tests/fixtures/clinic_extras/patients.csv)
@@ -91,3 +93,10 @@ def test_full_wave_on_two_celery_workers(migration_env, pg_url, rabbitmq_broker,
     assert stats["entities"]["note"]["active"] == 7  # 3 clinical + 4 relationship notes, none twice
     persons = FlitResource().ledger().crosswalk_frame(M, "persons")
     assert set(persons["source_id"]) == PATIENTS
+
+    # the account's request log: every request names its process, and no two processes overlapped
+    log = requests.get(f"{migration_env['sandbox']}/__sandbox/requests", headers={"x-api-token": TOKEN},
+                       timeout=30).json()["data"]
+    assert len(log) == stats["requests_total"]
+    assert all(row["client"].startswith("flit-pipelines/pipedrive-client (pid ") for row in log)
+    assert overlapping_clients(log) == []
