@@ -100,10 +100,13 @@ def _ping(broker: str, backend: str) -> set[str]:
 
 
 @contextmanager
-def celery_workers(n: int, env: Mapping[str, str], log_dir: Path, *, prefix: str = "flit") -> Iterator[list[Worker]]:
-    """Start ``n`` solo-pool workers (one step at a time each) with ``env`` (it must hold DAGSTER_HOME,
-    FLIT_EXECUTOR=celery, FLIT_CELERY_BROKER and FLIT_CELERY_BACKEND); yield them once all answer a ping.
-    Raises RuntimeError (with the tail of the logs) when they do not start in time."""
+def celery_workers(n: int, env: Mapping[str, str], log_dir: Path, *, prefix: str = "flit",
+                   concurrency: int | None = None) -> Iterator[list[Worker]]:
+    """Start ``n`` workers with ``env`` (it must hold DAGSTER_HOME, FLIT_EXECUTOR=celery,
+    FLIT_CELERY_BROKER and FLIT_CELERY_BACKEND); yield them once all answer a ping. Each runs one step
+    at a time in its own process (solo pool), or ``concurrency`` steps in as many child processes
+    (prefork pool). Raises RuntimeError (with the tail of the logs) when they do not start in time."""
+    pool = ["--pool=solo"] if concurrency is None else ["--pool=prefork", f"--concurrency={concurrency}"]
     log_dir.mkdir(parents=True, exist_ok=True)
     tag = uuid.uuid4().hex[:6]
     workers: list[Worker] = []
@@ -114,7 +117,7 @@ def celery_workers(n: int, env: Mapping[str, str], log_dir: Path, *, prefix: str
             name = f"{prefix}-{tag}-w{i + 1}"
             log = log_dir / f"{name}.log"
             cmd = [str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app", "-y", str(EXECUTOR_YAML),
-                   "-n", name, "-l", "INFO", "--", "--pool=solo", "--without-gossip", "--without-mingle"]
+                   "-n", name, "-l", "INFO", "--", *pool, "--without-gossip", "--without-mingle"]
             with log.open("wb") as out:
                 proc = subprocess.Popen(cmd, env=worker_env, stdout=out, stderr=subprocess.STDOUT,
                                         start_new_session=True, cwd=REPO)
