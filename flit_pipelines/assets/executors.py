@@ -9,8 +9,9 @@ value: the webserver, the daemon, ``flit run`` and every Celery worker):
 - ``celery``: ``dagster_celery.celery_executor``; steps go to Celery workers through the broker
   ``FLIT_CELERY_BROKER`` (e.g. ``pyamqp://guest@127.0.0.1:5672//`` for RabbitMQ or
   ``redis://127.0.0.1:6379/0``; unset: dagster-celery's default ``pyamqp://guest@localhost:5672//``)
-  with results through ``FLIT_CELERY_BACKEND`` (default ``rpc://``). The run config names both only as
-  environment variables, so a broker password never lands in Dagster's run storage. Needs the
+  with results through ``FLIT_CELERY_BACKEND`` (default ``rpc://``). The executor is configured with
+  both only as environment variables (``{env: ...}``), so a broker password never lands in Dagster's run
+  storage, and a run config without an ``execution`` block keeps them. Needs the
   optional dependency ``dagster-celery`` (``pip install 'flit_pipelines[celery]'``); workers need the
   same ``DAGSTER_HOME`` (PostgreSQL instance storage), the same environment and a data directory
   they all reach (a shared filesystem, or object storage through UPath).
@@ -49,7 +50,8 @@ class ExecutorChoiceError(FlitError):
 @dataclass(frozen=True)
 class JobExecution:
     """How a migration job executes: ``name`` (one of ``EXECUTORS``), ``executor_def`` (None:
-    Dagster's default in-process/multiprocess executor) and the job's default ``execution`` run config."""
+    Dagster's default in-process/multiprocess executor) and the job's default ``execution`` run config
+    (empty when the executor is configured in its definition)."""
 
     name: str
     executor_def: dg.ExecutorDefinition | None
@@ -73,13 +75,16 @@ def job_execution(env: Mapping[str, str] | None = None) -> JobExecution:
     if name == "multiprocess":
         return JobExecution(name, None, {"config": {"multiprocess": {}}})
     if name == "celery":
+        # configured into the executor, not the job's default run config: a run whose config has no
+        # `execution` block (a launched run with only resources) keeps the broker instead of falling
+        # back to dagster-celery's default broker, where no worker listens
         config = {key: {"env": var} for key, var in (("broker", CELERY_BROKER_ENV), ("backend", CELERY_BACKEND_ENV))
                   if env.get(var)}
-        return JobExecution(name, _celery_executor(), {"config": config})
+        return JobExecution(name, _celery_executor(config), {})
     raise ExecutorChoiceError(f"{EXECUTOR_ENV} names no executor Flit knows; use one of {', '.join(EXECUTORS)}.")
 
 
-def _celery_executor() -> dg.ExecutorDefinition:
+def _celery_executor(config: dict) -> dg.ExecutorDefinition:
     # an optional dependency: only a deployment that chooses Celery installs it
     try:
         module = importlib.import_module("dagster_celery")
@@ -87,7 +92,7 @@ def _celery_executor() -> dg.ExecutorDefinition:
         raise ExecutorChoiceError(
             f"{EXECUTOR_ENV}=celery needs the dagster-celery library: pip install 'flit_pipelines[celery]'."
         ) from exc
-    return module.celery_executor
+    return module.celery_executor.configured(config, name="celery") if config else module.celery_executor
 
 
 def reconstructable_job(job_name: str) -> ReconstructableJob:
@@ -107,7 +112,8 @@ def execute_out_of_process(job_name: str, instance: dg.DagsterInstance, *, wave:
     recon = reconstructable_job(job_name)
     job_def = recon.get_definition()
     # a run config replaces the job's default config as a whole: name the executor's config again
-    run_config = {"execution": job_execution().execution_config, **run_config}
+    execution = job_execution().execution_config
+    run_config = {**({"execution": execution} if execution else {}), **run_config}
     run = instance.create_run_for_job(job_def=job_def, run_id=run_id, run_config=run_config,
                                       tags={**tags, PARTITION_TAG: wave}, job_code_origin=recon.get_python_origin())
     return execute_run(recon, run, instance, raise_on_error=False)

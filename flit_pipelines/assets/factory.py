@@ -214,7 +214,8 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     # the launchpad can switch too.
     execution = job_execution()
     job = dg.define_asset_job(f"{m}_migration", selection=dg.AssetSelection.groups(group), partitions_def=parts,
-                              executor_def=execution.executor_def, config={"execution": execution.execution_config},
+                              executor_def=execution.executor_def,
+                              config={"execution": execution.execution_config} if execution.execution_config else None,
                               description=f"{spec.title}: extract, payload, load, checks and report for one wave.")
 
     @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,

@@ -21,16 +21,21 @@ def test_multiprocess():
     assert execution.execution_config == {"config": {"multiprocess": {}}}
 
 
-def test_celery_names_broker_and_backend_by_variable_only():
+def test_celery_names_broker_and_backend_by_variable_only(monkeypatch):
     broker = "pyamqp://guest:secret-password@10.0.0.5:5672/flit"
+    monkeypatch.setenv("FLIT_CELERY_BROKER", broker)
+    monkeypatch.setenv("FLIT_CELERY_BACKEND", "rpc://")
     execution = job_execution({"FLIT_EXECUTOR": "celery", "FLIT_CELERY_BROKER": broker,
                                "FLIT_CELERY_BACKEND": "rpc://"})
     assert execution.executor_def.name == "celery"
-    assert execution.execution_config == {"config": {"broker": {"env": "FLIT_CELERY_BROKER"},
-                                                     "backend": {"env": "FLIT_CELERY_BACKEND"}}}
-    assert "secret-password" not in repr(execution.execution_config)
+    assert execution.execution_config == {}  # configured in the executor: a run config cannot drop it
+    resolved = execution.executor_def.config_schema.resolve_config({})  # what a run without `execution` gets
+    assert resolved.success and resolved.value["config"]["broker"] == broker  # read from the variable at run time
+    assert resolved.value["config"]["backend"] == "rpc://"
+    # the definition holds the variable's name, not its value (what Dagster stores and shows)
+    assert "secret-password" not in repr(execution.executor_def.config_schema.as_field())
     # unset: dagster-celery's defaults (local RabbitMQ, rpc:// results)
-    assert job_execution({"FLIT_EXECUTOR": "celery"}).execution_config == {"config": {}}
+    assert job_execution({"FLIT_EXECUTOR": "celery"}).executor_def.name == "celery"
 
 
 def test_unknown_executor_is_refused_with_the_choices():
