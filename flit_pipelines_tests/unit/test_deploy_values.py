@@ -8,15 +8,18 @@ from flit_pipelines.cli import PROJECT_ROOT
 
 HELM = PROJECT_ROOT / "deploy" / "helm" / "values.yaml"
 INSTANCES = [PROJECT_ROOT / "dagster_home" / "dagster.yaml", PROJECT_ROOT / "dagster_home" / "postgres" / "dagster.yaml"]
-ONE_RUN_PER_ACCOUNT = {"key": "flit/destination_account", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+ONE_RUN_PER_ACCOUNT = [{"key": f"flit/{side}_account", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+                       for side in ("destination", "source")]
 
 
 def test_helm_values_queue_one_run_per_destination_account():
     values = yaml.safe_load(HELM.read_text())
     coordinator = values["dagsterDaemon"]["runCoordinator"]
     assert coordinator["enabled"] is True and coordinator["type"] == "QueuedRunCoordinator"
-    limits = coordinator["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
-    assert limits == [ONE_RUN_PER_ACCOUNT]
+    # the chart refuses limits in both places; Dagster 1.13 takes them only under concurrency.runs
+    assert "config" not in coordinator
+    assert values["concurrency"]["enabled"] is True
+    assert values["concurrency"]["runs"]["tagConcurrencyLimits"] == ONE_RUN_PER_ACCOUNT
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["postgresql"]["enabled"] is False and values["generatePostgresqlPasswordSecret"] is False
     [code] = values["dagster-user-deployments"]["deployments"]
@@ -26,12 +29,11 @@ def test_helm_values_queue_one_run_per_destination_account():
 
 
 def test_helm_values_match_the_local_instances():
-    values = yaml.safe_load(HELM.read_text())
-    helm_limits = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
+    """The chart renders camelCase values into dagster.yaml's snake_case keys: the same limits."""
+    concurrency = yaml.safe_load(HELM.read_text())["concurrency"]
     for path in INSTANCES:
-        instance = yaml.safe_load(path.read_text())
-        assert instance["concurrency"]["pools"]["default_limit"] == values["concurrency"]["pools"]["defaultLimit"], path
-        coordinator = instance.get("run_coordinator")
-        if coordinator is not None:  # the run queue of the local instance (tenants): the same limits
-            local = coordinator["config"]["tag_concurrency_limits"]
-            assert [lim for lim in local if lim["key"] == "flit/destination_account"] == helm_limits, path
+        local = yaml.safe_load(path.read_text())["concurrency"]
+        assert local["pools"]["default_limit"] == concurrency["pools"]["defaultLimit"], path
+        if "runs" in local:  # the run queue's per-account limits (tenants)
+            limits = [lim for lim in local["runs"]["tag_concurrency_limits"] if lim["key"].startswith("flit/")]
+            assert sorted(limits, key=str) == sorted(concurrency["runs"]["tagConcurrencyLimits"], key=str), path
