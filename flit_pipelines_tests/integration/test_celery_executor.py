@@ -1,4 +1,5 @@
-"""A migration wave on Dagster's Celery executor: two workers, RabbitMQ, PostgreSQL instance and ledger.
+"""A migration wave on Dagster's out-of-process executors: Celery (two workers, RabbitMQ, PostgreSQL instance and
+ledger) and multiprocess.
 
 The run is started by ``flit run``'s own function with ``FLIT_EXECUTOR=celery``; every step executes in
 one of the two ``dagster-celery`` workers this test starts (their own processes, the same DAGSTER_HOME
@@ -100,3 +101,18 @@ def test_full_wave_on_two_celery_workers(migration_env, pg_url, rabbitmq_broker,
     assert len(log) == stats["requests_total"]
     assert all(row["client"].startswith("flit-pipelines/pipedrive-client (pid ") for row in log)
     assert overlapping_clients(log) == []
+
+
+def test_full_wave_on_the_multiprocess_executor(migration_env, monkeypatch):
+    """FLIT_EXECUTOR=multiprocess: `flit run` executes the job out of process, a child process per step."""
+    monkeypatch.setenv("FLIT_EXECUTOR", "multiprocess")
+    assert run_wave(M, "full", quiet=True) is True
+    assert report(M, "full")["all_checks_passed"] is True
+    with dg.DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+        starts = [e for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)]
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    pids = [e.dagster_event.pid for e in starts]
+    assert len(starts) >= 20 and os.getpid() not in pids  # no step in this process ...
+    assert len(set(pids)) == len(starts)  # ... and a process of its own per step
+    assert sandbox_stats(migration_env["sandbox"])["entities"]["person"]["active"] == 4
