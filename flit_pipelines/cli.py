@@ -85,6 +85,7 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
 
     import dagster as dg
 
+    from flit_pipelines.assets.executors import execute_out_of_process, job_execution
     from flit_pipelines.definitions import defs
     from flit_pipelines.runs import RECOVERED_TAG, RunWatch, process_tags, recover_dead_runs
     from flit_pipelines.runs.accounts import wait_for_accounts
@@ -109,8 +110,12 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
                                                 if recovered else {})}
         pools = [p for p in {getattr(n.definition, "pool", None) for n in job.graph.nodes} if p]
         with RunWatch(instance, run_id, pools):
-            result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
-                                            run_config=run_config, run_id=run_id, tags=tags)
+            if job_execution().in_process:
+                result = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=False,
+                                                run_config=run_config, run_id=run_id, tags=tags)
+            else:  # FLIT_EXECUTOR=multiprocess|celery: the job's own executor, steps in other processes
+                result = execute_out_of_process(job.name, instance, wave=key, run_id=run_id,
+                                                run_config=run_config, tags=tags)
         failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
         failed_checks = [e.check_name for e in failed]
         step_failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]

@@ -18,6 +18,7 @@ import pyarrow as pa
 from flit_pipelines.assets.connections import flit_resource
 from flit_pipelines.assets.checks import count_check, duplicate_check, loaded_records, money_check
 from flit_pipelines.assets.dedup import with_dedup
+from flit_pipelines.assets.executors import job_execution
 from flit_pipelines.assets.field_diff import field_diff_check_specs, field_diff_results
 from flit_pipelines.assets.io_manager import ParquetIOManagerFactory, ParquetRef, ParquetStore
 from flit_pipelines.assets.record_issues import (
@@ -176,8 +177,12 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     assets.append(destination_schema)
 
     # -- loads, in FK order ------------------------------------------------------------------------
-    for target in load_order(spec):
-        assets.append(_load_asset(spec, target, parts, group))
+    # One destination step at a time within a run, under any executor: each load also waits for the load
+    # before it in load order (and so for its dedup pass). The pool serialises them too, but a migration
+    # without a pool (one per account instead) on the Celery executor has no other per-step limit.
+    order = load_order(spec)
+    for previous, target in zip([None, *order], order):
+        assets.append(_load_asset(spec, target, parts, group, after=previous))
 
     # -- report ------------------------------------------------------------------------------------
     @dg.asset(key=_key(spec, "report"), group_name=group, partitions_def=parts, kinds={"json"},
@@ -214,16 +219,18 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     assets.append(report)
     assets = with_dedup(spec, assets, parts, group, destination_pool(spec))  # [m, dedup, t]: before t's children
 
-    # In-process by default: a run's destination steps then never overlap (one limiter per account, with or
-    # without the pool), and a process per step costs seconds of imports each. The launchpad can switch to
-    # `multiprocess`; with tenants, give it tag_concurrency_limits [{key: flit/destination_step, limit: 1}].
+    # In-process by default: a run's destination steps then never overlap, and a process per step costs
+    # seconds of imports each. FLIT_EXECUTOR picks multiprocess or Celery (assets/executors.py; the
+    # destination steps form one chain, so one run never has two writers on its account under any executor);
+    # the launchpad can switch too.
     # Tags per partition: every run of a tenant's wave carries flit/tenant and its account tags, which the
     # run queue limits to one run per account (dagster.yaml), whoever launches it (launchpad, sensor, backfill).
-    config = dg.PartitionedConfig(partitions_def=parts,
-                                  run_config_for_partition_key_fn=lambda _key: {"execution": {"config": {"in_process": {}}}},
+    execution = job_execution()
+    run_config = {"execution": execution.execution_config} if execution.execution_config else {}
+    config = dg.PartitionedConfig(partitions_def=parts, run_config_for_partition_key_fn=lambda _key: run_config,
                                   tags_for_partition_key_fn=lambda key: tenant_run_tags(spec, split_key(key)[0]))
     job = dg.define_asset_job(f"{m}_migration", selection=dg.AssetSelection.groups(group), partitions_def=parts,
-                              config=config,
+                              executor_def=execution.executor_def, config=config,
                               description=f"{spec.title}: extract, payload, load, checks and report for one wave.")
 
     @dg.sensor(name=f"{m}_wave_partitions", default_status=dg.DefaultSensorStatus.RUNNING,
@@ -350,7 +357,7 @@ def _payload_asset(spec: MigrationSpec, target: str, parts, group: str):
     return payload
 
 
-def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
+def _load_asset(spec: MigrationSpec, target: str, parts, group: str, after: str | None = None):
     t = spec.targets[target]
     key = _key(spec, "load", target)
     checks = [
@@ -365,7 +372,7 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str):
     checks += field_diff_check_specs(spec, target, key)  # non-blocking; runs on the sample wave
     # field_map directly too: its blocking approval check gates delta runs, which skip the schema step
     deps = [_key(spec, "field_map"), _key(spec, "destination_schema")]
-    deps += [_key(spec, "load", p) for p in parents_of(spec, target)]
+    deps += [_key(spec, "load", p) for p in dict.fromkeys([*parents_of(spec, target), *([after] if after else [])])]
     deps += [_key(spec, "extract", t.from_)]
 
     @dg.asset(key=key, group_name=group, partitions_def=parts, check_specs=checks, deps=deps,

@@ -22,6 +22,7 @@ logs or embeds the token, request bodies, query values or response bodies.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -155,7 +156,9 @@ class PipedriveTransport:
         self._redactor = Redactor([api_token])
 
         self._session = http.make_session(
-            {"x-api-token": api_token, "Accept": "application/json", "User-Agent": "flit-pipelines/pipedrive-client"},
+            # the process in the User-Agent: an account's request log can tell two writers apart
+            {"x-api-token": api_token, "Accept": "application/json",
+             "User-Agent": f"flit-pipelines/pipedrive-client (pid {os.getpid()})"},
             pool_size,
         )
 

@@ -9,6 +9,8 @@ through: not rate limited, not counted in the statistics, never faulted. Every a
 - ``GET /__sandbox/stats``     ``RequestStats.snapshot()`` keys, then the vendor's own (records,
   limits, ...)
 - ``POST /__sandbox/reset-rate-limits`` forget burst windows and today's spending
+- ``GET /__sandbox/requests``  every API request served: start, end, method, route template, status,
+  client (User-Agent); ``RequestStats.request_log``
 
 The handlers use ``request.app.state.sandbox`` (a ``SandboxState``: ``faults``, ``stats``, ``limiter``).
 """
@@ -58,6 +60,11 @@ async def reset_rate_limits(request: Request) -> Response:
     return json_response({"success": True, "data": None})
 
 
+async def request_log(request: Request) -> Response:
+    """``GET /__sandbox/requests``."""
+    return json_response({"success": True, "data": request.app.state.sandbox.stats.request_log()})
+
+
 def admin_routes(stats_extra: StatsExtra, *extra: Route) -> list[Route]:
     """The admin routes, plus a vendor's ``extra`` ones.
 
@@ -78,6 +85,7 @@ def admin_routes(stats_extra: StatsExtra, *extra: Route) -> list[Route]:
         Route(f"{PREFIX}/faults", list_faults, methods=["GET"]),
         Route(f"{PREFIX}/faults", clear_faults, methods=["DELETE"]),
         Route(f"{PREFIX}/stats", stats, methods=["GET"]),
+        Route(f"{PREFIX}/requests", request_log, methods=["GET"]),
         Route(f"{PREFIX}/reset-rate-limits", reset_rate_limits, methods=["POST"]),
         *extra,
     ]

@@ -33,6 +33,7 @@ import abc
 import asyncio
 import logging
 import time
+from contextvars import ContextVar
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from re import Pattern
@@ -46,6 +47,10 @@ from flit_sandboxes.kernel.ratelimit import RateDecision
 from flit_sandboxes.kernel.responses import Headers, Reply, drop_connection
 
 ADMIN_PREFIX = "/__sandbox/"
+
+
+# the User-Agent of the request being served (each request runs in its own task, so its own context)
+_CLIENT: ContextVar[str] = ContextVar("sandbox_client", default="")
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class Gateway(abc.ABC):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        _CLIENT.set(next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"user-agent"), ""))
         scope = self.rewrite(scope)
         path: str = scope["path"]
         method: str = scope["method"]
@@ -253,7 +259,11 @@ class Gateway(abc.ABC):
         return True
 
     def _log(self, method: str, template: str, status: int | str | None, started: float) -> None:
-        self.logger.info("%s %s %s %.1fms", method, template, status, (time.perf_counter() - started) * 1000)
+        took = time.perf_counter() - started
+        self.logger.info("%s %s %s %.1fms", method, template, status, took * 1000)
+        if template != "<unauthorised>":
+            ended = time.time()
+            self.ctx.stats.record(ended - took, ended, method, template, status, _CLIENT.get())
 
 
 _ECHOED_HEADERS = (b"authorization", b"x-api-token", b"x-practicehub-key")
