@@ -181,7 +181,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
     # before it in load order (and so for its dedup pass). The pool serialises them too, but a migration
     # without a pool (one per account instead) on the Celery executor has no other per-step limit.
     order = load_order(spec)
-    for previous, target in zip([None, *order], order):
+    for previous, target in zip([None, *order[:-1]], order, strict=True):
         assets.append(_load_asset(spec, target, parts, group, after=previous))
 
     # -- report ------------------------------------------------------------------------------------

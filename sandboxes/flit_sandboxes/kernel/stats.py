@@ -77,7 +77,7 @@ def overlapping_clients(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any]
     """Pairs of requests (rows of ``RequestStats.request_log``) from different clients whose
     [started, ended] intervals overlap: two processes using one account at the same time. Empty when
     the account only ever had one client at a time."""
-    pairs = []
+    pairs: list[tuple[dict[str, Any], dict[str, Any]]] = []
     active: list[dict[str, Any]] = []  # requests still open at the current start, any client
     for row in sorted(rows, key=lambda r: r["started"]):
         active = [a for a in active if a["ended"] > row["started"]]
