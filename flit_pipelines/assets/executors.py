@@ -110,6 +110,10 @@ def execute_out_of_process(job_name: str, instance: dg.DagsterInstance, *, wave:
     The instance must be persistent (``DAGSTER_HOME``; for Celery workers on other machines, PostgreSQL).
     """
     recon = reconstructable_job(job_name)
+    # Dagster keeps the last reconstructed job of the process (lru_cache on ReconstructableJob): without
+    # this, a second run in one process would get the first run's executor and specs, not today's
+    ReconstructableJob.get_repository_definition.cache_clear()
+    ReconstructableJob.get_definition.cache_clear()
     job_def = recon.get_definition()
     # a run config replaces the job's default config as a whole: name the executor's config again
     execution = job_execution().execution_config
