@@ -148,3 +148,25 @@ def test_cursor_text_keeps_one_entry_per_tenant_and_reads_a_single_tenant_cursor
     assert json.loads(split_cursor(text)["north"]) == json.loads(legacy)
     with pytest.raises(ValueError):
         split_cursor("[1, 2]")
+
+
+def test_flit_delta_tick_of_one_tenant_reads_its_own_source_and_cursor_file(env, tmp_path, monkeypatch):
+    from flit_pipelines.delta.runner import cursor_path, tick
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:  # the tick runs on DAGSTER_HOME's instance, as `flit delta` does
+        env["instance"] = instance
+        for t in TENANTS:
+            complete_full_wave(env, t)
+    change(env["dbs"]["north"], "2026-11-21 09:30:00")
+    north = tick(M, tenant="north", execute=False)  # look only: what would run, the cursor stays
+    assert north.partition.startswith("north.delta-") and north.changed_objects == ["patients"]
+    assert not cursor_path(M, "north").exists()
+    south = tick(M, tenant="south", execute=False)
+    assert south.skip_reason.startswith("no source changes")
+    saved = json.loads(cursor_path(M, "south").read_text())["cursor"]
+    assert cursor_path(M, "south") == env["data"] / "tenants" / "south" / "delta" / M / "cursor.json"
+    assert json.loads(saved)["full_at"] is not None
+    assert tick(M, execute=False).skip_reason.startswith("delta window not open")  # the default tenant: no full wave
