@@ -106,7 +106,8 @@ def test_every_tenant_has_its_own_window_cursor_partition_and_tags(env, monkeypa
     assert req.partition_key.startswith("north.delta-") and req.run_key.startswith(req.partition_key + ":")
     assert req.tags[TENANT_TAG] == "north" and req.tags["flit/changed_objects"] == "patients"
     north_tags, south_tags = (tenant_run_tags(spec, t) for t in TENANTS)
-    assert req.tags[DESTINATION_ACCOUNT_TAG] == north_tags[DESTINATION_ACCOUNT_TAG] != south_tags[DESTINATION_ACCOUNT_TAG]
+    account = req.tags[DESTINATION_ACCOUNT_TAG]
+    assert account == north_tags[DESTINATION_ACCOUNT_TAG] != south_tags[DESTINATION_ACCOUNT_TAG]
     assert [list(r.partition_keys) for r in changed.dynamic_partitions_requests] == [[req.partition_key]]
     after = split_cursor(changed.cursor)
     assert json.loads(after["north"])["since"] == "2026-11-21T09:30:00"

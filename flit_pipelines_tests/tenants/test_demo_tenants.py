@@ -59,20 +59,21 @@ def test_demo_with_two_dentrix_tenants_loads_each_practice_into_its_own_highleve
     assert len(lines) == 2, out
     accounts = set()
     for i, line in enumerate(lines, start=1):
-        m = re.match(rf"{d} practice-{i}: (\d+) records created, all checks passed; account (highlevel-[0-9a-f]{{12}});",
-                     line)
+        m = re.match(rf"{d} practice-{i}: (\d+) records created, all checks passed; "
+                     rf"account (highlevel-[0-9a-f]{{12}});", line)
         assert m and int(m.group(1)) > 0, line
         accounts.add(m.group(2))
     assert len(accounts) == 2, out  # two HighLevel locations, one per practice
     demo = tmp_path / "demo"
     for i in (1, 2):  # each location holds exactly its own practice's patients (and nothing of the other's)
-        with sqlite3.connect(demo / "practices" / f"practice-{i}" / "practice.db") as con:
+        folder = demo_tenants.practice_folder(demo, d, f"practice-{i}")
+        with sqlite3.connect(folder / "practice.db") as con:
             patients = sorted(con.execute("SELECT first_name, last_name FROM v_patient").fetchall())
         assert len(patients) == 4 + 10 * i
-        with sqlite3.connect(demo / f"highlevel_practice-{i}.db") as con:
+        with sqlite3.connect(folder / "highlevel.db") as con:
             contacts = con.execute("SELECT json_extract(data, '$.firstName'), json_extract(data, '$.lastName'), "
                                    "json_extract(data, '$.locationId') FROM docs WHERE kind = 'contact' "
                                    "AND json_extract(data, '$.tags') LIKE '%Dental Patient%'").fetchall()
         assert sorted((f, last) for f, last, _ in contacts) == patients
-        assert {loc for *_, loc in contacts} == {f"loc_practice_{i}"}
+        assert {loc for *_, loc in contacts} == {f"loc_dentrix_practice_{i}"}
         assert (demo / "tenants" / f"practice-{i}" / "reports" / d / "full" / "migration_report.json").exists()

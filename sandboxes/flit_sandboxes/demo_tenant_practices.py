@@ -1,12 +1,14 @@
 """One demo practice (tenant) per call, for ``flit demo --tenants N``: its own source and destination account.
 
-``PRACTICES[migration](stack, data_dir, name, i, patients)`` builds the practice's source (a clinic export,
+``PRACTICES[migration](stack, folder, name, i, patients)`` builds the practice's source (a clinic export,
 a Dentrix-shaped database, a PracticeHub or Dentrix Ascend sandbox seeded with its own practice, a FHIR
 sandbox with its own SMART client), starts its destination sandbox (one Pipedrive company, HighLevel
 location or Salesforce org per practice) as child processes of ``stack``, and returns the tenant's
-settings (``PracticeSetup``). Practice ``i`` is built with seed ``100 + i`` and the size the caller asks
-for, so no two tenants hold the same records (the FHIR practices serve the bundled Bulk export: there is
-no FHIR builder; each still has its own server, client key and account).
+settings (``PracticeSetup``). Everything of one practice lives in its ``folder``
+(``<data>/practices/<migration>/<tenant>/``: the source, the sandboxes' state and logs). Practice ``i`` is
+built with seed ``100 + i`` and the size the caller asks for, so no two tenants hold the same records (the
+FHIR practices serve the bundled Bulk export: there is no FHIR builder; each still has its own server,
+client key and account).
 
 The sandboxes run at the single-practice demo's rates (``demo.py``): a HighLevel burst of 10x, PracticeHub
 at 20 requests/s (the spec copy reads at that rate, see ``demo_tenants``).
@@ -55,36 +57,36 @@ class PracticeSetup:
 Builder = Callable[[ExitStack, Path, str, int, int], PracticeSetup]
 
 
-def _clinic(stack: ExitStack, data_dir: Path, name: str, i: int, patients: int) -> PracticeSetup:
+def _clinic(stack: ExitStack, folder: Path, name: str, i: int, patients: int) -> PracticeSetup:
     """A synthetic clinic export -> a Pipedrive sandbox (one company)."""
-    export = data_dir / "practices" / name
+    export = folder / "export"
     build_clinic_export(export, patients=patients, seed=seed_of(i))
-    url = stack.enter_context(sandbox_process("pipedrive", data_dir / f"pipedrive_{name}.db", free_port(),
+    url = stack.enter_context(sandbox_process("pipedrive", folder / "pipedrive.db", free_port(),
                                               "--token", DEMO_TOKEN))
     return PracticeSetup(source={"directory": str(export)}, destination={"api_base": url},
                          secrets={("destination", "api_token_env"): DEMO_TOKEN},
                          what=f"clinic export of {patients} patients -> Pipedrive sandbox {url}")
 
 
-def _highlevel(stack: ExitStack, data_dir: Path, name: str, db: Path) -> tuple[str, str]:
-    """A HighLevel sandbox holding one location for practice ``name`` (users from its providers);
-    returns (API base, location ID)."""
-    folder = db.parent
+def _highlevel(stack: ExitStack, folder: Path, name: str, db: Path, source: str) -> tuple[str, str]:
+    """A HighLevel sandbox holding one location for practice ``name`` of the ``source`` migration (users from
+    its providers); returns (API base, location ID). The location ID names the migration too: the account
+    tag is the location's, and two migrations' demo practices are different accounts."""
     users, pipelines = folder / "highlevel_users.json", folder / "highlevel_pipelines.json"
     users.write_text(json.dumps(highlevel_users(db)))
     pipelines.write_text(json.dumps([LIFECYCLE_PIPELINE]))
-    location = f"loc_{name.replace('-', '_')}"
+    location = f"loc_{source}_{name.replace('-', '_')}"
     url = stack.enter_context(sandbox_process(
-        "highlevel", data_dir / f"highlevel_{name}.db", free_port(), "--token", DEMO_TOKEN, "--location-id",
+        "highlevel", folder / "highlevel.db", free_port(), "--token", DEMO_TOKEN, "--location-id",
         location, "--users-file", str(users), "--pipelines-file", str(pipelines), "--agency-token",
         DEMO_AGENCY_TOKEN, "--burst-limit", "1000"))
     return url, location
 
 
-def _dentrix(stack: ExitStack, data_dir: Path, name: str, i: int, patients: int) -> PracticeSetup:
+def _dentrix(stack: ExitStack, folder: Path, name: str, i: int, patients: int) -> PracticeSetup:
     """A Dentrix-shaped practice database (SQLite, read as schema ``admin``) -> a HighLevel location."""
-    db, _ = build_demo_practice(data_dir / "practices" / name, patients=patients, seed=seed_of(i))
-    url, location = _highlevel(stack, data_dir, name, db)
+    db, _ = build_demo_practice(folder, patients=patients, seed=seed_of(i))
+    url, location = _highlevel(stack, folder, name, db, "dentrix")
     return PracticeSetup(destination={"api_base": url, "location_id": location},
                          secrets={("source", "url_env"): f"sqlite:///{db}",
                                   ("destination", "api_token_env"): DEMO_TOKEN},
@@ -92,14 +94,14 @@ def _dentrix(stack: ExitStack, data_dir: Path, name: str, i: int, patients: int)
                          what=f"Dentrix database of {patients} patients -> HighLevel location {location} on {url}")
 
 
-def _ascend(stack: ExitStack, data_dir: Path, name: str, i: int, patients: int) -> PracticeSetup:
+def _ascend(stack: ExitStack, folder: Path, name: str, i: int, patients: int) -> PracticeSetup:
     """A Dentrix Ascend API sandbox serving the practice's own database -> a HighLevel location."""
-    db, _ = build_demo_practice(data_dir / "practices" / name, patients=patients, seed=seed_of(i))
+    db, _ = build_demo_practice(folder, patients=patients, seed=seed_of(i))
     client_id, secret, org = ASCEND_CLIENT
     api = stack.enter_context(sandbox_process(
-        "dentrix-ascend", data_dir / f"ascend_{name}.db", free_port(), "--practice", str(db), "--client-id",
+        "dentrix-ascend", folder / "ascend.db", free_port(), "--practice", str(db), "--client-id",
         client_id, "--client-secret", secret, "--organization-id", org))
-    url, location = _highlevel(stack, data_dir, name, db)
+    url, location = _highlevel(stack, folder, name, db, "ascend")
     return PracticeSetup(
         source={"api_base": f"{api}/ascend-gateway/api", "token_url": f"{api}/oauth/client_credential/accesstoken",
                 "organization_id": org},
@@ -110,18 +112,18 @@ def _ascend(stack: ExitStack, data_dir: Path, name: str, i: int, patients: int) 
         what=f"Ascend sandbox {api} ({patients} patients) -> HighLevel location {location} on {url}")
 
 
-def _practicehub(stack: ExitStack, data_dir: Path, name: str, i: int, patients: int) -> PracticeSetup:
+def _practicehub(stack: ExitStack, folder: Path, name: str, i: int, patients: int) -> PracticeSetup:
     """A PracticeHub sandbox seeded with the practice (its own API account) -> a Salesforce sandbox org."""
-    state = data_dir / f"practicehub_{name}.db"
+    state = folder / "practicehub.db"
     if not state.exists():  # --keep reuses the practice already seeded
         build_practicehub(state, patients=patients, seed=seed_of(i))
-    users = data_dir / f"salesforce_users_{name}.json"
+    users = folder / "salesforce_users.json"
     users.write_text(json.dumps(salesforce_users(state)))
     ph = stack.enter_context(sandbox_process(
         "practicehub", state, free_port(), "--token", DEMO_TOKEN, "--rate-per-second", str(PRACTICEHUB_DEMO_RATE + 5)))
     client_id, secret = SALESFORCE_CLIENT
     sf = stack.enter_context(sandbox_process(
-        "salesforce", data_dir / f"salesforce_{name}.db", free_port(), "--client-id", client_id,
+        "salesforce", folder / "salesforce.db", free_port(), "--client-id", client_id,
         "--client-secret", secret, "--users-file", str(users)))
     return PracticeSetup(source={"api_base": f"{ph}/api"}, destination={"api_base": sf},
                          secrets={("source", "api_key_env"): DEMO_TOKEN, ("destination", "client_id_env"): client_id,
@@ -129,25 +131,25 @@ def _practicehub(stack: ExitStack, data_dir: Path, name: str, i: int, patients: 
                          what=f"PracticeHub sandbox {ph} ({patients} patients) -> Salesforce sandbox {sf}")
 
 
-def _fhir(stack: ExitStack, data_dir: Path, name: str, i: int, patients: int) -> PracticeSetup:
+def _fhir(stack: ExitStack, folder: Path, name: str, i: int, patients: int) -> PracticeSetup:
     """A FHIR sandbox serving the bundled Bulk export to the practice's own SMART client (a fresh RS384
     key) -> a Pipedrive sandbox. ``patients`` is not used: there is no FHIR practice builder."""
     from flit_pipelines.sources.csv_export import resolve_directory
     from flit_sandboxes.fhir.keys import new_client_key, write_jwks
 
     sample = resolve_directory(FHIR_SAMPLE)
-    key, jwks = new_client_key(data_dir / "practices" / name / "fhir_client")
-    jwks_file = write_jwks(data_dir / "practices" / name / "fhir_client" / "jwks.json", jwks)
+    key, jwks = new_client_key(folder / "fhir_client")
+    jwks_file = write_jwks(folder / "fhir_client" / "jwks.json", jwks)
     practitioners = [json.loads(line) for line in (sample / "Practitioner.000.ndjson").read_text().splitlines()]
     emails = [t["value"] for p in practitioners for t in p.get("telecom", []) if t.get("system") == "email"]
-    users = data_dir / f"pipedrive_users_{name}.json"
+    users = folder / "pipedrive_users.json"
     users.write_text(json.dumps([{"id": 1, "name": "Sandbox Admin", "email": ADMIN_EMAIL, "active_flag": True}] + [
         {"id": n, "name": e.split("@")[0], "email": e, "active_flag": True} for n, e in enumerate(emails[:-1], 2)]))
     fhir = stack.enter_context(sandbox_process(
-        "fhir", data_dir / f"fhir_{name}.db", free_port(), "--data", str(sample), "--client-id", FHIR_CLIENT_ID,
+        "fhir", folder / "fhir.db", free_port(), "--data", str(sample), "--client-id", FHIR_CLIENT_ID,
         "--jwks", str(jwks_file), "--export-delay", "1"))
     pd = stack.enter_context(sandbox_process(
-        "pipedrive", data_dir / f"pipedrive_{name}.db", free_port(), "--token", DEMO_TOKEN, "--users-file", str(users),
+        "pipedrive", folder / "pipedrive.db", free_port(), "--token", DEMO_TOKEN, "--users-file", str(users),
         "--burst-limit", "200"))
     return PracticeSetup(source={"base_url": f"{fhir}/fhir", "client_id": FHIR_CLIENT_ID},
                          destination={"api_base": pd},

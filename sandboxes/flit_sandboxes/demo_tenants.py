@@ -4,7 +4,8 @@ source and account.
 For each migration asked for (every migration of ``mapping_specs/`` has a practice builder,
 ``demo_tenant_practices.PRACTICES``): N practices built with different seeds and sizes (practice ``i`` has
 ``base_patients + 10 * i`` patients), each with its own source and its own destination sandbox process
-(one Pipedrive company, HighLevel location or Salesforce org each), a tenants file naming them
+(one Pipedrive company, HighLevel location or Salesforce org each; all of a practice under
+``<data>/practices/<migration>/<tenant>/``), a tenants file naming them
 (``<specs>/tenants/<migration>.yaml``, each secret by the NAME of a variable of its own,
 ``secret_env``), and N ``flit run --tenant practice-<i> --wave full`` processes started together on one
 Dagster instance. Different accounts load in parallel; each tenant's data lands under
@@ -35,7 +36,8 @@ from flit_pipelines.tenants import DESTINATION_ACCOUNT_TAG, tenant_run_tags
 from flit_sandboxes.demo import _create_stores, prepare_demo_env, read_practicehub_at_demo_rate
 from flit_sandboxes.demo_tenant_practices import PRACTICES, PracticeSetup
 
-__all__ = ["DEFAULT_MIGRATION", "TENANT_MIGRATIONS", "run_tenants_demo", "secret_env", "tenant_name"]
+__all__ = ["DEFAULT_MIGRATION", "TENANT_MIGRATIONS", "practice_folder", "run_tenants_demo", "secret_env",
+           "tenant_name"]
 
 TENANT_MIGRATIONS = tuple(PRACTICES)
 DEFAULT_MIGRATION = "clinic_to_pipedrive"
@@ -45,6 +47,11 @@ BASE_PATIENTS = 20  # practice i has BASE_PATIENTS + 10 * i patients: different 
 def tenant_name(i: int) -> str:
     """``practice-<i>`` (1-based)."""
     return f"practice-{i}"
+
+
+def practice_folder(data_dir: Path, migration: str, tenant: str) -> Path:
+    """``<data>/practices/<migration>/<tenant>/``: the practice's source and its sandboxes' state and logs."""
+    return data_dir / "practices" / migration / tenant
 
 
 def secret_env(tenant: str, side: str, field: str) -> str:
@@ -85,7 +92,9 @@ def _run_migration(n: int, migration: str, data_dir: Path, specs: Path, base_pat
         practices: dict[str, PracticeSetup] = {}
         for i in range(1, n + 1):
             name = tenant_name(i)
-            practices[name] = setup = PRACTICES[migration](stack, data_dir, name, i, base_patients + 10 * i)
+            folder = practice_folder(data_dir, migration, name)
+            folder.mkdir(parents=True, exist_ok=True)
+            practices[name] = setup = PRACTICES[migration](stack, folder, name, i, base_patients + 10 * i)
             os.environ.update(setup.env)
             for (side, field), value in setup.secrets.items():
                 os.environ[secret_env(name, side, field)] = value
