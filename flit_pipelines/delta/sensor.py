@@ -77,14 +77,6 @@ def _run_key(partition: str, probe: Probe) -> str:
     return f"{partition}:{hashlib.sha256(seen.encode()).hexdigest()[:16]}"
 
 
-def evaluate(context: dg.SensorEvaluationContext, spec: MigrationSpec, parts: dg.DynamicPartitionsDefinition,
-             parquet, source=None, tenant: str = DEFAULT_TENANT):
-    """One evaluation for one tenant, its cursor being ``context.cursor`` (``flit delta``'s tick, tests);
-    see ``evaluate_tenant``."""
-    return evaluate_tenant(context.instance, context.cursor, spec, parts, parquet, tenant,
-                           open_reader=(lambda: source) if source is not None else None)
-
-
 def evaluate_tenant(instance: dg.DagsterInstance, cursor_text: str | None, spec: MigrationSpec,
                     parts: dg.DynamicPartitionsDefinition, parquet, tenant: str = DEFAULT_TENANT,
                     open_reader: Callable[[], Source] | None = None) -> dg.SkipReason | dg.SensorResult:
