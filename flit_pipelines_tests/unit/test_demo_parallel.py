@@ -43,3 +43,23 @@ def test_workers_run_at_once_and_their_output_stays_apart():
     assert any(ln.startswith("fails: finished in") and ln.endswith("FAILED") for ln in shown)
     assert any(ln.startswith("ok_one: finished in") and ln.endswith("all checks passed") for ln in shown)
     assert not any("summary table" in ln or MARK in ln for ln in shown)  # kept for the end, markers hidden
+
+
+def test_forked_workers_behave_like_fresh_interpreters():
+    """``preload``: workers forked from the forkserver run ``python -m`` modules with their own environment,
+    stdout and stderr on the parent's pipe, and their exit codes, as the subprocess path does."""
+    from flit_pipelines_tests.fake_demo_worker import SNAP as FAKE_SNAP
+
+    out = io.StringIO()
+    names = ["ok_one", "fails", "dies"]
+    env = {**os.environ, "FAKE_WORKER_SAYS": "hello"}
+    workers = run_workers(names, lambda m: [sys.executable, "-m", "flit_pipelines_tests.fake_demo_worker", m],
+                          env, out=out, preload=["flit_sandboxes.demo_parallel"])
+    assert [w.ok for w in workers] == [True, False, False]
+    for w in workers:
+        assert w.output[:3] == [f"summary table of {w.migration}", "environment says hello",
+                                f"last line of {w.migration}"]
+        assert w.snap == FAKE_SNAP
+        assert w.proc.pid != os.getpid()
+    assert workers[2].output[-1] == "(worker exited with code 3)"
+    assert "ok_one: sandbox up" in out.getvalue().splitlines()

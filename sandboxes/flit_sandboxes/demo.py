@@ -394,6 +394,10 @@ def run_one(migration: str, *, port: int = 0) -> bool:
     return ok
 
 
+# imported once by the workers' forkserver (~3.5 CPU s per worker otherwise; demo_forkserver)
+WORKER_PRELOAD = ("dagster", "pandas", "flit_pipelines.definitions", "flit_sandboxes.demo")
+
+
 def worker_command(port: int) -> Callable[[str], list[str]]:
     """``python -m flit_sandboxes.demo_worker <migration>`` (the clinic migration gets ``--port``)."""
     def command(migration: str) -> list[str]:
@@ -419,7 +423,7 @@ def run_demo(*, keep: bool = False, port: int = 0, only: tuple[str, ...] = MIGRA
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": str(shutil.get_terminal_size((120, 24)).columns)}
     print(f"running {len(runs)} migrations at once: {', '.join(runs)}; data in {data_dir}; Dagster instance "
           f"{os.environ['DAGSTER_HOME']}")
-    workers = run_workers(runs, worker_command(port), env)
+    workers = run_workers(runs, worker_command(port), env, preload=WORKER_PRELOAD)
     for w in workers:  # each migration's summary, in a fixed order
         print(f"\n=== {w.migration} ({w.seconds:.0f} s) ===")
         print("\n".join(w.output))

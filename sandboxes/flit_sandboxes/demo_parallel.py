@@ -30,6 +30,7 @@ from typing import TextIO
 from rich.console import Console
 
 from flit_pipelines.progress import ProgressSnapshot, format_duration
+from flit_sandboxes.demo_forkserver import ForkedWorker, forkserver_context
 from flit_pipelines.progress_terminal import live_progress, progress_fields
 
 __all__ = ["MARK", "MachineLines", "Worker", "report_result", "run_workers", "say"]
@@ -71,7 +72,7 @@ class Worker:
     """One migration's worker process and what it said."""
 
     migration: str
-    proc: subprocess.Popen
+    proc: subprocess.Popen | ForkedWorker
     started: float
     output: list[str] = field(default_factory=list)  # kept for the end, in order
     ok: bool | None = None  # from its result line; None: it never said
@@ -159,18 +160,25 @@ def _read(w: Worker, display: _Display) -> None:
 
 
 def run_workers(migrations: Sequence[str], command: Callable[[str], list[str]], env: dict[str, str], *,
-                out: TextIO | None = None) -> list[Worker]:
+                out: TextIO | None = None, preload: Sequence[str] = ()) -> list[Worker]:
     """Start ``command(migration)`` for every migration at once (environment ``env``), show their
     progress and status as they come, and wait for all; returns the workers in ``migrations`` order.
-    A worker that exits non-zero or never reports a result counts as failed."""
+    A worker that exits non-zero or never reports a result counts as failed. With ``preload`` (module
+    names), each ``python -m`` command is forked from a server that imported them once
+    (``demo_forkserver``) instead of starting a fresh interpreter."""
     out = out or sys.stdout
+    ctx = forkserver_context(preload) if preload else None
     display = _Display(out, migrations)
     workers: list[Worker] = []
     readers = []
     try:
         for m in migrations:
-            proc = subprocess.Popen(command(m), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, bufsize=1, encoding="utf-8", errors="replace")
+            proc: subprocess.Popen | ForkedWorker
+            if ctx is not None:
+                proc = ForkedWorker(ctx, command(m), env)
+            else:
+                proc = subprocess.Popen(command(m), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        text=True, bufsize=1, encoding="utf-8", errors="replace")
             w = Worker(m, proc, started=time.monotonic())
             workers.append(w)
             t = threading.Thread(target=_read, args=(w, display), name=f"demo-{m}", daemon=True)
