@@ -489,7 +489,7 @@ def test_custom_object_without_agency_token_stops_with_instructions(env, monkeyp
 # ------------------------------------------------------------------------------------ entities
 
 
-def test_every_entity_round_trips(env):
+def test_every_entity_round_trips(env, monkeypatch):
     env.sandbox()
     dest = env.destination()
     dest.ensure_schema()
@@ -552,6 +552,17 @@ def test_every_entity_round_trips(env):
         back = dest.read_back(target, env.spec.targets[target], list(xw.values()))
         assert sorted(back["dest_id"]) == sorted(xw.values()), target
         assert sorted(back["source_key"]) == sorted(f"{target}:{sid}" for sid in xw), target
+    # many appointment ids: the calendar's windows are listed (one request each), only unlisted ids by id
+    visit_ids = list(env.xw("visits").values())
+    years = sorted({int(env.api("GET", f"/calendars/events/appointments/{i}")["event"]["startTime"][:4])
+                    for i in visit_ids})
+    monkeypatch.setattr(dest, "_scan_windows", lambda: range(years[0], years[-1] + 1))
+    unknown = [f"gone{i}" for i in range(4 * len(dest._scan_windows()))]
+    before = dest.client.stats.requests
+    back = dest.read_back("visits", env.spec.targets["visits"], visit_ids + unknown)
+    assert sorted(back["dest_id"]) == sorted(visit_ids)
+    assert sorted(back["source_key"]) == sorted(f"visits:{sid}" for sid in env.xw("visits"))
+    assert dest.client.stats.requests - before == len(dest._scan_windows()) + len(unknown)
     money = dest.read_back("patients", env.spec.targets["patients"], list(contacts.values()))
     assert pd.to_numeric(money["Balance"]).sum() == pytest.approx(12.5 + 0 + 7.25)
     plans = dest.read_back("plans", env.spec.targets["plans"], list(env.xw("plans").values()))

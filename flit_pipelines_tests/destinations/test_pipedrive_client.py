@@ -121,6 +121,39 @@ def test_notes_v1_offset_paging_and_put(fast):
     assert client.get("note", notes[4]["id"]) is None
 
 
+def test_get_many_notes_reads_the_listing_then_the_rest_by_id(fast, monkeypatch):
+    """v1 notes have no ids= filter: 60 wanted notes cost the listing's pages within the budget (one
+    page per 10 wanted), the same items as get() per id, in the order asked; a deleted note and an
+    unknown id are left out, and ids the budget did not reach are read one by one."""
+    base, client = fast
+    person = client.create("person", {"name": "Noted"})
+    notes = [client.create("note", {"content": f"<p>note {i}</p>", "person_id": person["id"]})["id"]
+             for i in range(60)]
+    assert client.delete("note", notes[7]) is True
+    wanted = list(reversed(notes)) + [999_999]
+    ops_before = sandbox_stats(base)["requests_by_operation"]
+    got = client.get_many("note", wanted)
+    ops = sandbox_stats(base)["requests_by_operation"]
+    assert [n["id"] for n in got] == [i for i in reversed(notes) if i != notes[7]]
+    assert got[-1] == client.get("note", notes[0])  # listed items are the items get() returns
+    assert ops["GET /api/v1/notes"] - ops_before.get("GET /api/v1/notes", 0) == 1  # one page of 500
+    # the deleted note and the unknown id were not listed: each read by id (404)
+    assert ops["GET /api/v1/notes/{id}"] - ops_before.get("GET /api/v1/notes/{id}", 0) == 2
+
+    # a budget of 2 pages of 2 items (20 wanted): what those 4 listed items hold, the rest by id
+    import dataclasses
+    import itertools
+
+    from flit_pipelines.destinations.pipedrive import client as client_module
+
+    monkeypatch.setitem(client_module._ENTITIES, "note", dataclasses.replace(client_module._ENTITIES["note"], max_page=2))
+    first_four = {n["id"] for n in itertools.islice(client.iter_v1("/api/v1/notes", {}, page_size=2), 4)}
+    some = notes[:20]
+    before = client.stats.requests
+    assert [n["id"] for n in client.get_many("note", some)] == [i for i in some if i != notes[7]]
+    assert client.stats.requests - before == 2 + len(set(some) - first_four)
+
+
 def test_list_users(sandbox):
     users = [
         {"id": 7, "name": "Dr Tamm", "email": "tamm@clinic.test", "active_flag": True},

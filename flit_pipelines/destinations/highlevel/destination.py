@@ -1164,22 +1164,40 @@ class HighLevelDestination(MatchByCandidates):
             yield from self._keys_in_destination(target_name, target)
             return
         if entity == "appointment":
-            cal = self.calendars[str(target.options["calendar"])]
             seen: set[str] = set()
-            for year in range(self.scan_from_year, datetime.now(UTC).year + 4):
-                start = datetime(year, 1, 1, tzinfo=UTC)
-                end = datetime(year + 1, 1, 1, tzinfo=UTC)
-                for e in self.client.list_events(cal, int(start.timestamp() * 1000), int(end.timestamp() * 1000)):
-                    key = key_from_text(e.get("description")) or key_from_text(e.get("notes"))
-                    if key and key.startswith(prefix) and e["id"] not in seen:
-                        seen.add(e["id"])
-                        yield key, str(e["id"])
+            for e in self._calendar_events(target):
+                key = key_from_text(e.get("description")) or key_from_text(e.get("notes"))
+                if key and key.startswith(prefix) and e["id"] not in seen:
+                    seen.add(e["id"])
+                    yield key, str(e["id"])
             return
         # notes, tasks, files: under every contact any contact target of this migration created
         for contact_id in self._migrated_contact_ids():
             for key, dest in self._keys_under_contact(target, contact_id):
                 if key.startswith(prefix):
                     yield key, dest
+
+    def _scan_windows(self) -> range:
+        """The yearly windows a full scan of a calendar reads (``appointment_scan_from_year`` to 3 years ahead)."""
+        return range(self.scan_from_year, datetime.now(UTC).year + 4)
+
+    def _calendar_events(self, target: Target) -> Iterator[dict[str, Any]]:
+        """Every event of the target's calendar, window by window (an event spanning two windows twice)."""
+        cal = self.calendars[str(target.options["calendar"])]
+        for year in self._scan_windows():
+            start = datetime(year, 1, 1, tzinfo=UTC)
+            end = datetime(year + 1, 1, 1, tzinfo=UTC)
+            yield from self.client.list_events(cal, int(start.timestamp() * 1000), int(end.timestamp() * 1000))
+
+    def _listed_appointments(self, target: Target, want: set[str]) -> dict[str, dict[str, Any]]:
+        """The wanted appointments the calendar's listing shows (stops once all are seen)."""
+        found: dict[str, dict[str, Any]] = {}
+        for e in self._calendar_events(target):
+            if str(e.get("id")) in want:
+                found[str(e["id"])] = e
+                if len(found) == len(want):
+                    break
+        return found
 
     def _migrated_contact_ids(self) -> Iterator[str]:
         ref = self.fields["contact"].get(self.source_key_field)
@@ -1247,8 +1265,10 @@ class HighLevelDestination(MatchByCandidates):
                 if str(rec["id"]) in want:
                     yield str(rec["id"]), rec
         elif entity == "appointment":
+            # many ids: the calendar's yearly windows (one request each) show most of them; the rest by id
+            listed = self._listed_appointments(target, want) if len(want) >= 4 * len(self._scan_windows()) else {}
             for d in wanted:
-                event = c.get_appointment(d)
+                event = listed.get(d) or c.get_appointment(d)
                 if event is not None and event.get("deleted") is not True:
                     yield d, event
         else:
