@@ -1266,9 +1266,10 @@ class HighLevelDestination(MatchByCandidates):
                     yield str(rec["id"]), rec
         elif entity == "appointment":
             # many ids: the calendar's yearly windows (one request each) show most of them; the rest by id
-            listed = self._listed_appointments(target, want) if len(want) >= 4 * len(self._scan_windows()) else {}
+            on_calendar = (self._listed_appointments(target, want) if len(want) >= 4 * len(self._scan_windows())
+                           else {})
             for d in wanted:
-                event = listed.get(d) or c.get_appointment(d)
+                event = on_calendar.get(d) or c.get_appointment(d)
                 if event is not None and event.get("deleted") is not True:
                     yield d, event
         else:

@@ -155,11 +155,11 @@ class PipedriveClient(PipedriveTransport):
         ent = self._entity(entity)
         wanted = list(dict.fromkeys(int(i) for i in ids))
         if not ent.ids_filter:
-            found = self._listed(ent, set(wanted)) if len(wanted) >= LISTING_MIN_IDS else {}
+            by_id = self._listed(ent, set(wanted)) if len(wanted) >= LISTING_MIN_IDS else {}
             for i in wanted:
-                if i not in found and (item := self.get(entity, i)) is not None:
-                    found[i] = item
-            return [found[i] for i in wanted if i in found]
+                if i not in by_id and (item := self.get(entity, i)) is not None:
+                    by_id[i] = item
+            return [by_id[i] for i in wanted if i in by_id]
         found: dict[int, dict] = {}
         for offset in range(0, len(wanted), IDS_CHUNK):
             chunk = wanted[offset : offset + IDS_CHUNK]
