@@ -351,16 +351,24 @@ class _BlockParser:
             return "skip"
 
         wanted = [self.all_names[i] for i in self.read_cols]
-        table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(body)),
-            read_options=pacsv.ReadOptions(column_names=self.all_names, block_size=max(1 << 20, 2 * longest + 64)),
-            parse_options=pacsv.ParseOptions(delimiter=chr(self.delim), quote_char='"', double_quote=True,
-                                              escape_char=False, ignore_empty_lines=False,
-                                              newlines_in_values=bool((recs.inner_breaks[good] > 0).any()),
-                                              invalid_row_handler=skip),
-            convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.binary() for c in wanted},
-                                                 strings_can_be_null=True, null_values=[""],
-                                                 quoted_strings_can_be_null=True))
+
+        def parse(as_type: pa.DataType) -> pa.Table:
+            invalid[0] = 0
+            return pacsv.read_csv(
+                pa.BufferReader(pa.py_buffer(body)),
+                read_options=pacsv.ReadOptions(column_names=self.all_names, block_size=max(1 << 20, 2 * longest + 64)),
+                parse_options=pacsv.ParseOptions(delimiter=chr(self.delim), quote_char='"', double_quote=True,
+                                                  escape_char=False, ignore_empty_lines=False,
+                                                  newlines_in_values=bool((recs.inner_breaks[good] > 0).any()),
+                                                  invalid_row_handler=skip),
+                convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={c: as_type for c in wanted},
+                                                     strings_can_be_null=True, null_values=[""],
+                                                     quoted_strings_can_be_null=True))
+
+        try:  # text straight away: Arrow checks UTF-8 while it converts (one pass less than binary + cast)
+            table = parse(pa.string())
+        except pa.ArrowInvalid:  # some value is not UTF-8 (or the block does not parse): per column below
+            table = parse(pa.binary())
         if table.num_rows != n or invalid[0]:
             raise SourceFormatError(f"lines {int(lines[0])}-{int(lines[-1])}: the CSV parser read {table.num_rows} "
                                     f"rows where the record scan found {n}; the file's quoting is not readable")
@@ -372,7 +380,7 @@ class _BlockParser:
                 continue
             raw = table.column(self.all_names[ps[0]]).combine_chunks()
             try:
-                text = raw.cast(pa.string())  # validates UTF-8: the common case costs one pass
+                text = raw.cast(pa.string())  # binary: validates UTF-8; string (the usual block): no-op
             except pa.ArrowInvalid:
                 undecodable = invalid_utf8_rows(raw)
                 problems.append((undecodable, f"{name}: not valid {self.encoding} text"))

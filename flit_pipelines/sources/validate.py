@@ -104,16 +104,15 @@ def coerce_chunk(obj: SourceObject, text: pd.DataFrame, *,
         (typed frame, bool frame of parse failures with the same index and columns).
     """
     typed = {}
-    failed = {}
-    for name, col in obj.columns.items():
+    failed = np.zeros((len(text), len(obj.columns)), dtype=bool)  # one block, not a Series per column
+    for k, (name, col) in enumerate(obj.columns.items()):
         raw = text[name]
         value = _coerce(raw, col.type, arrow_strings)
         typed[name] = value
-        if col.type == "string":
-            failed[name] = pd.Series(False, index=raw.index)
-        else:
-            failed[name] = (raw.notna() & value.isna()).astype(bool)
-    return pd.DataFrame(typed, index=text.index), pd.DataFrame(failed, index=text.index)
+        if col.type != "string":
+            failed[:, k] = raw.notna().to_numpy(bool) & value.isna().to_numpy(bool)
+    return (pd.DataFrame(typed, index=text.index),
+            pd.DataFrame(failed, index=text.index, columns=list(obj.columns)))
 
 
 def pandera_schema(obj: SourceObject, name: str) -> pandera.DataFrameSchema:
