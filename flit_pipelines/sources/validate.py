@@ -128,7 +128,8 @@ def pandera_schema(obj: SourceObject, name: str) -> pandera.DataFrameSchema:
                                    report_duplicates="exclude_first")
 
 
-def contract_failures(obj: SourceObject, typed: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+def contract_failures(obj: SourceObject, typed: pd.DataFrame, *,
+                      keys_distinct: bool = False) -> list[tuple[str, str, np.ndarray]]:
     """The row failures ``pandera_schema`` reports for a typed chunk, computed vectorised:
     ``(column, label, bool mask per row)`` in Pandera's order (by column, then check name).
 
@@ -139,6 +140,7 @@ def contract_failures(obj: SourceObject, typed: pd.DataFrame) -> list[tuple[str,
     nothing; ``coerce_chunk`` builds exactly the schema's dtypes and columns.
     (Pandera itself formats every failing column's values into a message, which cost more than the
     rest of the extract's checks together; ``test_validate_contract`` compares both.)
+    ``keys_distinct``: the caller knows the non-null primary keys are all different (no duplicate search).
     """
     out = []
     for cname, col in obj.columns.items():
@@ -147,7 +149,7 @@ def contract_failures(obj: SourceObject, typed: pd.DataFrame) -> list[tuple[str,
             if nulls.any():
                 out.append((cname, "not_nullable", "not_nullable", nulls))
     pk = obj.primary_key
-    if pk is not None:
+    if pk is not None and not keys_distinct:
         key = typed[pk]
         dup = (key.duplicated(keep="first") & key.notna()).to_numpy(bool)
         if dup.any():
@@ -179,7 +181,7 @@ class SeenKeys:
             return pa.array(keys.array).to_numpy(zero_copy_only=False).tolist()
         return keys.astype("string").astype(object).tolist()
 
-    def repeats(self, keys: pd.Series, native: list | None = None) -> np.ndarray:
+    def repeats(self, keys: pd.Series, native: list | set | None = None) -> np.ndarray:
         """Bool per row of ``keys``: the key was added by an earlier chunk (``native``: ``native(keys)``
         when the caller has it already)."""
         if not self._keys:
@@ -190,7 +192,7 @@ class SeenKeys:
         native = keys.astype("Int64") if pd.api.types.is_integer_dtype(keys.dtype) else keys.astype("string")
         return native.isin(list(hits)).fillna(False).to_numpy(bool)
 
-    def add(self, keys: pd.Series, native: list | None = None) -> None:
+    def add(self, keys: pd.Series, native: list | set | None = None) -> None:
         """Remember the (non-null) keys of rows this chunk kept (``native``: ``native(keys)`` if known)."""
         self._keys.update(self.native(keys) if native is None else native)
 
@@ -282,8 +284,12 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
             add(parse_failed[cname], f"{cname}: not a {col.type}")
     pk = obj.primary_key
     pk_native = None  # the chunk's keys as Python values: checked now, added below when every row is kept
+    keys_distinct = False
     if pk is not None and seen_keys is not None:
-        pk_native = seen_keys.native(typed[pk])
+        listed = seen_keys.native(typed[pk])
+        pk_native = set(listed)  # hashed once: the repeat check, the add and the in-chunk duplicate check
+        # equal keys <=> equal native values for text and int keys (not for floats: 0.0 and -0.0)
+        keys_distinct = obj.columns[pk].type in ("string", "int") and len(pk_native) == len(listed)
         add(seen_keys.repeats(typed[pk], pk_native), f"{pk}: duplicate primary key (seen in an earlier chunk)")
     for failure in evaluate(obj, typed, now=now or datetime.now(UTC), text=text):
         if failure.action == "quarantine":
@@ -291,7 +297,7 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
         else:
             warn.append((failure.label, failure.mask))
 
-    for column, label, mask in contract_failures(obj, typed):
+    for column, label, mask in contract_failures(obj, typed, keys_distinct=keys_distinct):
         # a value that failed to parse is already explained; don't call it "not nullable" too
         add(mask & ~parse_failed[column].to_numpy(bool), f"{column}: {label}")
 
@@ -312,7 +318,7 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
         if key not in _EMPTY_QUARANTINE:
             _EMPTY_QUARANTINE[key] = _quarantine_frame(obj, typed, bad_idx, bad_idx, [],
                                                        None if lines is None else bad_idx)
-        quarantine = _EMPTY_QUARANTINE[key].copy()
+        quarantine = _EMPTY_QUARANTINE[key].copy(deep=False)  # no row to protect: a new frame is enough
     good = typed.loc[~bad_mask].reset_index(drop=True) if len(bad_idx) else typed
     if pk is not None and seen_keys is not None:
         seen_keys.add(good[pk], None if len(bad_idx) else pk_native)
