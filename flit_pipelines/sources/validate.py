@@ -174,11 +174,12 @@ class SeenKeys:
     @staticmethod
     def native(keys: pd.Series) -> list:
         """The non-null keys as the set holds them (``int`` or ``str``), in row order."""
+        if _arrow_text_column(keys):  # Arrow text: Python strings made by Arrow, not per value by pandas
+            arr = pa.array(keys.array)
+            return (arr.drop_null() if arr.null_count else arr).to_numpy(zero_copy_only=False).tolist()
         keys = keys.dropna()
         if pd.api.types.is_integer_dtype(keys.dtype):
             return keys.astype("int64").tolist()
-        if _arrow_text_column(keys):  # Arrow text: Python strings made by Arrow, not per value by pandas
-            return pa.array(keys.array).to_numpy(zero_copy_only=False).tolist()
         return keys.astype("string").astype(object).tolist()
 
     def repeats(self, keys: pd.Series, native: list | set | None = None) -> np.ndarray:
@@ -215,12 +216,33 @@ class ChunkResult:
         return python_strings(self.kept)
 
 
+def _may_have_edge_space(arr: pa.Array) -> bool:
+    """False when no value of the ``string`` array starts or ends with a byte that can begin or end
+    whitespace (ASCII controls and space, DEL, any non-ASCII byte): then trimming changes nothing.
+    Reads only each value's first and last byte (NumPy on the offsets)."""
+    n = len(arr)
+    if n == 0 or arr.null_count == n:
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    first, stop = offsets[:-1], offsets[1:]
+    filled = stop > first
+    if not filled.any():
+        return False
+    edges = np.concatenate((data[first[filled]], data[stop[filled] - 1]))
+    return bool(((edges <= 0x20) | (edges >= 0x7F)).any())
+
+
 def _trim_keys(obj: SourceObject, text: pd.DataFrame, warn: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
     # a key with surrounding whitespace is the same key: " a1" must not slip past the duplicate check
     for key in dict.fromkeys(k for k in (obj.primary_key, obj.wave_key) if k):
         if _typed_arrow(text[key]) is not None:
             continue  # a typed key (a database integer) has no whitespace
         raw = pa.array(text[key], type=pa.string(), from_pandas=True)  # zero-copy for Arrow-backed text
+        if isinstance(raw, pa.ChunkedArray):
+            raw = raw.combine_chunks()
+        if not _may_have_edge_space(raw):
+            continue
         trimmed = pc.utf8_trim_whitespace(raw)
         changed = np.asarray(pc.fill_null(pc.not_equal(raw, trimmed), False).to_numpy(zero_copy_only=False), bool)
         if changed.any():
