@@ -202,20 +202,24 @@ def _fast(arr: pa.Array, ctype: str) -> tuple[np.ndarray, np.ndarray | None]:
     """(bool per value: parsed here, numpy values of those, in the result's storage) or (none, None).
     The plain shapes (``_INT``, ``_FLOAT``, ``_DATE_OR_ZULU``) are checked byte-wise with NumPy, then one
     Arrow cast per column parses them."""
-    if ctype == "int":
+    if ctype in ("int", "float", "money"):
         plain = _plain_numbers(arr, ctype)
-        vals = pc.cast(arr.filter(pa.array(plain)), pa.int64()) if plain.any() else None
-        return plain, None if vals is None else vals.to_numpy()
-    if ctype in ("float", "money"):
-        plain = _plain_numbers(arr, ctype)
-        vals = pc.cast(arr.filter(pa.array(plain)), pa.float64()) if plain.any() else None
-        return plain, None if vals is None else vals.to_numpy()
+        if not plain.any():
+            return plain, None
+        to = pa.int64() if ctype == "int" else pa.float64()
+        # every value plain (no null either): cast the column whole, no filter copy
+        vals = pc.cast(arr if plain.all() else arr.filter(pa.array(plain)), to)
+        return plain, vals.to_numpy()
     plain, long = _plain_dates(arr)
     if not plain.any():
         return plain, None
     date, zulu = plain & ~long, plain & long
     out = np.zeros(len(arr), dtype="datetime64[ns]")
     try:
+        if zulu.all():  # the usual date-time column: cast it whole, no filter copy
+            return plain, pc.cast(pc.cast(arr, _NS_UTC), pa.timestamp("ns")).to_numpy()
+        if date.all():
+            return plain, pc.cast(arr, pa.timestamp("ns")).to_numpy()
         if date.any():
             out[date] = pc.cast(arr.filter(pa.array(date)), pa.timestamp("ns")).to_numpy()
         if zulu.any():
