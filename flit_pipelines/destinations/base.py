@@ -186,7 +186,7 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
         """A keyed create the destination answered as an update of a record already carrying the source
         key (a crash between its remote write and our ledger write): recorded as an adopted update, as
         ``find_existing`` would have made it."""
-        if op == "create" and res.existed and not res.error and res.dest_id is not None:
+        if op == "create" and getattr(res, "existed", False) and not res.error and res.dest_id is not None:
             summary.adopted += 1
             pre.adopt(sid, str(res.dest_id))
             return "update"
