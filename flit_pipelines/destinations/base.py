@@ -7,7 +7,11 @@
    skipped without a request, changed rows are updated, new rows are created;
 3. before creating, records without a crosswalk row are looked up in the destination by their
    source key, so a crash between a remote write and its ledger write never makes a duplicate; a
-   create whose answer is lost is looked up the same way before it is sent again (``create_once``);
+   create whose answer is lost is looked up the same way before it is sent again (``create_once``).
+   A destination whose creates are upserts by the source key (``creates_are_keyed``: Salesforce's
+   external-ID upsert) needs no lookup: such a record is updated, not duplicated, and answered as
+   ``SendResult.existed`` (recorded as adopted), unless ``match_existing`` or captured prior states
+   need the lookup first;
 4. requests go through a bounded thread pool sharing the destination's one rate limiter; each
    response is written to the ledger (crosswalk + audit event, one transaction) as it arrives.
 """
