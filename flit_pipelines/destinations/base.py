@@ -7,7 +7,11 @@
    skipped without a request, changed rows are updated, new rows are created;
 3. before creating, records without a crosswalk row are looked up in the destination by their
    source key, so a crash between a remote write and its ledger write never makes a duplicate; a
-   create whose answer is lost is looked up the same way before it is sent again (``create_once``);
+   create whose answer is lost is looked up the same way before it is sent again (``create_once``).
+   A destination whose creates are upserts by the source key (``creates_are_keyed``: Salesforce's
+   external-ID upsert) needs no lookup: such a record is updated, not duplicated, and answered as
+   ``SendResult.existed`` (recorded as adopted), unless ``match_existing`` or captured prior states
+   need the lookup first;
 4. requests go through a bounded thread pool sharing the destination's one rate limiter; each
    response is written to the ledger (crosswalk + audit event, one transaction) as it arrives.
 """
@@ -182,11 +186,22 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
             summary.failed += 1
             summary.errors[outcome.error or "error"] = summary.errors.get(outcome.error or "error", 0) + 1
 
+    def adopted_if_existed(op: str, sid: str, res: SendResult) -> str:
+        """A keyed create the destination answered as an update of a record already carrying the source
+        key (a crash between its remote write and our ledger write): recorded as an adopted update, as
+        ``find_existing`` would have made it."""
+        if op == "create" and getattr(res, "existed", False) and not res.error and res.dest_id is not None:
+            summary.adopted += 1
+            pre.adopt(sid, str(res.dest_id))
+            return "update"
+        return op
+
     def send(item: tuple[str, dict, dict, str, str | None]) -> RecordOutcome:
         op, row, body, digest, dest_id = item
         sid = str(row["source_id"])
         res = (destination.create(target_name, t, body, row) if op == "create"
                else destination.update(target_name, t, dest_id, body, row))
+        op = adopted_if_existed(op, sid, res)
         outcome = RecordOutcome(sid, op if not res.error else "fail", dest_id=res.dest_id,
                                 payload_hash=digest if not res.error else None, error=res.error,
                                 created_by_migration=pre.created_by_migration(sid))
@@ -208,12 +223,24 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
             raise FatalLoadError(f"load of {target_name}: {len(results)} results for {len(items)} records")
         outcomes = []
         for (op, row, _body, digest, _dest_id), res in zip(items, results, strict=True):
+            op = adopted_if_existed(op, str(row["source_id"]), res)
             outcomes.append(RecordOutcome(str(row["source_id"]), op if not res.error else "fail",
                                           dest_id=res.dest_id, payload_hash=digest if not res.error else None,
                                           error=res.error,
                                           created_by_migration=pre.created_by_migration(str(row["source_id"]))))
         ledger.record_many(migration=m, target=target_name, run_id=run_id, wave=wave, outcomes=outcomes)
         return outcomes
+
+    def skip_key_lookup() -> bool:
+        """True when ``find_existing``'s read (one SOQL query or listing per load) can be left out: the
+        destination upserts every create of the target by its source key (``creates_are_keyed``), so a
+        record written by a run whose ledger write was lost is updated, not duplicated, and comes back
+        as ``SendResult.existed``; and no pre-existing record is involved (no ``match_existing``, no
+        prior state captured), whose adoption would need the lookup first (``PreExisting.adopt``)."""
+        keyed = getattr(destination, "creates_are_keyed", None)
+        if keyed is None or not keyed(target_name, t) or pre.field or pre.not_ours:
+            return False
+        return not ledger.prior_state_ids(m, target_name)
 
     def send_chunks() -> None:
         nonlocal existing
@@ -257,7 +284,7 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
                         continue
                     # No crosswalk row: after a crash the record may exist remotely; adopt it, don't create.
                     if existing is None:
-                        existing = destination.find_existing(target_name, t)
+                        existing = {} if skip_key_lookup() else destination.find_existing(target_name, t)
                     if sid in existing:
                         summary.adopted += 1
                         pre.adopt(sid, existing[sid])

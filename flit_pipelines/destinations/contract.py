@@ -54,9 +54,15 @@ class LoadSummary:
 
 @dataclass(frozen=True)
 class SendResult:
-    """One destination write: the destination ID, or an error text (status, path template, vendor message)."""
+    """One destination write: the destination ID, or an error text (status, path template, vendor message).
+
+    ``existed``: a create that the destination carried out as an update of a record already carrying the
+    row's source key (an upsert by that key, e.g. Salesforce's external ID). ``load_target`` records it as
+    an adopted update, exactly as if ``find_existing`` had found the record first (see
+    ``Destination.creates_are_keyed``)."""
     dest_id: str | None
     error: str | None = None
+    existed: bool = False
 
 
 class Destination(Protocol):
@@ -84,6 +90,9 @@ class Destination(Protocol):
     # Optional: destinations that write in bulk (Salesforce Bulk API 2.0) define
     # send_batch(target_name, target, items: list[BatchItem]) -> list[SendResult] (same order as items);
     # load_target then hands each chunk's writes over in one call instead of one request per record.
+    # Optional: creates_are_keyed(target_name, target) -> bool: True when every create of the target is an
+    # upsert by the source key (a record already carrying it is updated, never duplicated, and answered
+    # with SendResult.existed). load_target then skips find_existing's read when nothing else needs it.
     # A reason not to send this row (e.g. file over the size limit), or None.
     def flag(self, target_name: str, target: Target, row: dict[str, Any]) -> str | None: ...
     # Live values of every field the target writes, per ID still live (gone IDs absent), shaped like

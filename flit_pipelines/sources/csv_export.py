@@ -33,7 +33,7 @@ import pyarrow.csv as pacsv
 from flit_pipelines.errors import FlitError, SourceFormatError
 from flit_pipelines.sources.csv_format import (EncodingGuess, HeaderRow, Utf8Blocks, detect_encoding,
                                                normalise_header, read_header)
-from flit_pipelines.sources.csv_records import MALFORMED, UNTERMINATED, Records, scan_records
+from flit_pipelines.sources.csv_records import MALFORMED, UNTERMINATED, Records, count_fields, scan_records
 from flit_pipelines.spec.model import SourceObject
 
 # reserved columns of a reader's batches (absent: rows are numbered in batch order, none rejected)
@@ -245,7 +245,7 @@ class CsvExportSource:
             while not blocks.eof:
                 data = carry + blocks.read(size)
                 buf = np.frombuffer(data, dtype=np.uint8)
-                recs = scan_records(buf, plan.delim, final=blocks.eof, max_record=self.max_record_bytes)
+                recs = scan_records(buf, plan.delim, final=blocks.eof, max_record=self.max_record_bytes, count=False)
                 if not len(recs):
                     if len(data) > self.max_record_bytes:
                         raise SourceFormatError(
@@ -261,7 +261,10 @@ class CsvExportSource:
                     upto = int(first[0]) + 1 if len(first) else len(recs)
                     keep[:upto] = False
                     header_seen = bool(len(first))
-                out = plan.split(buf, recs, keep, line_base, row_base)
+                try:
+                    out = plan.split(buf, recs, keep, line_base, row_base)
+                except _FieldsNeeded:  # Arrow met a row that does not fit the header: count every record's fields
+                    out = plan.split(buf, count_fields(buf, recs, plan.delim), keep, line_base, row_base)
                 notes.blank_lines += out.blank
                 notes.rows_rejected += out.rejected
                 if out.rejected and first_bad is None:
@@ -276,6 +279,10 @@ class CsvExportSource:
                 f"{path.name}: {notes.rows_rejected} of {rows} rows are malformed (first at line {first_bad}; "
                 f"the header has {report.fields} fields, delimiter {report.delimiter!r}); the file as a whole "
                 "does not match its header: check the export's layout and delimiter")
+
+
+class _FieldsNeeded(Exception):
+    """A block parsed with uncounted fields held a row Arrow could not fit to the header."""
 
 
 @dataclass
@@ -305,7 +312,10 @@ class _BlockParser:
         blank = int(recs.blank.sum())  # before the header too
         row = row_base + np.cumsum(data_rec)  # 1-based data-row number of each record
         line = line_base + recs.line + 1
-        fields = recs.fields.copy()
+        if recs.fields is None and (data_rec & recs.trailing_delimiter).any():
+            recs = count_fields(buf, recs, self.delim)  # "a,b,c," needs its count to be told from "a,b,"
+        assumed = recs.fields is None  # every record taken to fit the header: Arrow's parser checks it
+        fields = np.full(len(recs), self.fields, dtype=np.int64) if recs.fields is None else recs.fields.copy()
         strip = data_rec & recs.trailing_delimiter & (fields == self.fields + 1)  # "a,b,c," under "A,B,C"
         fields[strip] -= 1
         reason = np.full(len(recs), None, dtype=object)
@@ -318,7 +328,7 @@ class _BlockParser:
         good = data_rec & ~bad
         batches = []
         if good.any():
-            batches.append(self._parse(buf, recs, good, strip, row[good], line[good]))
+            batches.append(self._parse(buf, recs, good, strip, row[good], line[good], assumed))
         if bad.any():
             n = int(bad.sum())
             cols = [pa.nulls(n, pa.string()) for _ in self.names]
@@ -330,7 +340,9 @@ class _BlockParser:
         return _BlockOut(batches, blank, int(bad.sum()), int(row[-1]) if len(row) else row_base, first_bad)
 
     def _parse(self, buf: np.ndarray, recs: Records, good: np.ndarray, strip: np.ndarray, rows: np.ndarray,
-               lines: np.ndarray) -> pa.RecordBatch:
+               lines: np.ndarray, assumed: bool = False) -> pa.RecordBatch:
+        """Arrow's parse of the good records. ``assumed``: their field counts were not counted; a row
+        Arrow cannot fit to the header then raises ``_FieldsNeeded`` (the caller counts and splits again)."""
         drop = ~good
         lead = int(np.argmax(good))  # records before the first good one (the header, blank lines)
         if drop[lead:].any() or strip.any():  # cut blank/bad records and trailing delimiters out of the block
@@ -346,21 +358,36 @@ class _BlockParser:
         longest = int((recs.end - recs.start)[good].max())
         invalid = [0]
 
-        def skip(_row) -> str:  # never reached for scanned records; never keeps the row's text
+        def skip(_row) -> str:  # only for a row that does not fit the header; never keeps the row's text
             invalid[0] += 1
             return "skip"
 
         wanted = [self.all_names[i] for i in self.read_cols]
-        table = pacsv.read_csv(
-            pa.BufferReader(pa.py_buffer(body)),
-            read_options=pacsv.ReadOptions(column_names=self.all_names, block_size=max(1 << 20, 2 * longest + 64)),
-            parse_options=pacsv.ParseOptions(delimiter=chr(self.delim), quote_char='"', double_quote=True,
-                                              escape_char=False, ignore_empty_lines=False,
-                                              newlines_in_values=bool((recs.inner_breaks[good] > 0).any()),
-                                              invalid_row_handler=skip),
-            convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={c: pa.binary() for c in wanted},
-                                                 strings_can_be_null=True, null_values=[""],
-                                                 quoted_strings_can_be_null=True))
+
+        def parse(as_type: pa.DataType) -> pa.Table:
+            invalid[0] = 0
+            return pacsv.read_csv(
+                pa.BufferReader(pa.py_buffer(body)),
+                read_options=pacsv.ReadOptions(column_names=self.all_names, block_size=max(1 << 20, 2 * longest + 64)),
+                parse_options=pacsv.ParseOptions(delimiter=chr(self.delim), quote_char='"', double_quote=True,
+                                                  escape_char=False, ignore_empty_lines=False,
+                                                  newlines_in_values=bool((recs.inner_breaks[good] > 0).any()),
+                                                  invalid_row_handler=skip),
+                convert_options=pacsv.ConvertOptions(include_columns=wanted, column_types={c: as_type for c in wanted},
+                                                     strings_can_be_null=True, null_values=[""],
+                                                     quoted_strings_can_be_null=True))
+
+        try:  # text straight away: Arrow checks UTF-8 while it converts (one pass less than binary + cast)
+            table = parse(pa.string())
+        except pa.ArrowInvalid:  # some value is not UTF-8 (or the block does not parse): per column below
+            try:
+                table = parse(pa.binary())
+            except pa.ArrowInvalid:
+                if assumed:  # decide with counted fields, as every block was before
+                    raise _FieldsNeeded from None
+                raise
+        if (table.num_rows != n or invalid[0]) and assumed:
+            raise _FieldsNeeded
         if table.num_rows != n or invalid[0]:
             raise SourceFormatError(f"lines {int(lines[0])}-{int(lines[-1])}: the CSV parser read {table.num_rows} "
                                     f"rows where the record scan found {n}; the file's quoting is not readable")
@@ -372,7 +399,7 @@ class _BlockParser:
                 continue
             raw = table.column(self.all_names[ps[0]]).combine_chunks()
             try:
-                text = raw.cast(pa.string())  # validates UTF-8: the common case costs one pass
+                text = raw.cast(pa.string())  # binary: validates UTF-8; string (the usual block): no-op
             except pa.ArrowInvalid:
                 undecodable = invalid_utf8_rows(raw)
                 problems.append((undecodable, f"{name}: not valid {self.encoding} text"))

@@ -24,7 +24,7 @@ its quote positions (a Python loop over quotes, not bytes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,7 +48,7 @@ class Records:
     start: np.ndarray
     end: np.ndarray
     stop: np.ndarray
-    fields: np.ndarray
+    fields: np.ndarray | None  # None: not counted (``scan_records(count=False)``; see ``count_fields``)
     line: np.ndarray
     inner_breaks: np.ndarray
     blank: np.ndarray
@@ -56,6 +56,7 @@ class Records:
     trailing_delimiter: np.ndarray
     consumed: int
     lines: int
+    structural: np.ndarray | None = None  # positions of the quotes that open/close quoted values
 
     def __len__(self) -> int:
         return len(self.start)
@@ -164,20 +165,39 @@ def _blank(buf: np.ndarray, start: np.ndarray, end: np.ndarray, delimiter: int) 
     return blank
 
 
-def scan_records(buf: np.ndarray, delimiter: int, *, final: bool, max_record: int) -> Records:
+def count_fields(buf: np.ndarray, recs: Records, delimiter: int) -> Records:
+    """``recs`` with ``fields`` counted (delimiters outside quoted values + 1 per record): one index
+    pass over the block's delimiters, lookups per record and per quoted value (not per delimiter)."""
+    if recs.fields is not None:
+        return recs
+    d = np.flatnonzero(buf[:recs.consumed] == delimiter)
+    fields = np.searchsorted(d, recs.stop) - np.searchsorted(d, recs.start) + 1
+    structural = recs.structural
+    if structural is not None and len(structural) > 1:
+        opened, closed = structural[0:len(structural) - 1:2], structural[1::2]
+        quoted = np.searchsorted(d, closed) - np.searchsorted(d, opened)
+        fields -= np.bincount(np.searchsorted(recs.stop, opened, side="right"), weights=quoted,
+                              minlength=len(recs))[:len(recs)].astype(np.int64)
+    return replace(recs, fields=fields.astype(np.int64))
+
+
+def scan_records(buf: np.ndarray, delimiter: int, *, final: bool, max_record: int, count: bool = True) -> Records:
     """Split ``buf`` (uint8, starting at a record boundary) into records; see ``Records``.
 
     Args:
         delimiter: the delimiter byte (``ord(",")``).
         final: ``buf`` ends the file (its last record needs no line break; an open quote is unterminated).
         max_record: a quoted value open longer than this (bytes) is taken as unterminated.
+        count: count each record's fields now; False leaves ``fields`` None for ``count_fields`` to fill
+            when needed (the reader lets Arrow's parser check the usual block's field counts, and
+            counts only when it reports a row that does not fit: the count is most of the scan's cost).
     """
     n = len(buf)
     if n == 0:
         none = np.zeros(0, dtype=np.int64)
         return Records(start=none, end=none, stop=none, fields=none, line=none, inner_breaks=none,
                        blank=np.zeros(0, bool), quote=np.zeros(0, np.int8), trailing_delimiter=np.zeros(0, bool),
-                       consumed=0, lines=0)
+                       consumed=0, lines=0, structural=none)
     breaks = _line_breaks(buf, final)
     q = np.flatnonzero(buf == QUOTE)
     marks: list[tuple[int, int]] = []
@@ -199,15 +219,6 @@ def scan_records(buf: np.ndarray, delimiter: int, *, final: bool, max_record: in
     consumed = int(stop[-1]) if len(stop) else 0
     end = np.maximum(end, start)  # an empty CRLF line
     nrec = len(start)
-    # fields = delimiters in the record + 1, less those inside its quoted values (lookups per record
-    # and per quoted value, not per delimiter)
-    d = np.flatnonzero(buf[:consumed] == delimiter)
-    fields = np.searchsorted(d, stop) - np.searchsorted(d, start) + 1
-    if len(structural) > 1:
-        opened, closed = structural[0:len(structural) - 1:2], structural[1::2]
-        quoted = np.searchsorted(d, closed) - np.searchsorted(d, opened)
-        fields -= np.bincount(np.searchsorted(stop, opened, side="right"), weights=quoted,
-                              minlength=nrec)[:nrec].astype(np.int64)
     line = np.searchsorted(breaks, start)
     inner = np.searchsorted(breaks, end) - line
     blank = _blank(buf, start, end, delimiter)
@@ -220,6 +231,7 @@ def scan_records(buf: np.ndarray, delimiter: int, *, final: bool, max_record: in
         np.maximum.at(quote, rec[keep], code[keep])
     last = buf[np.maximum(end - 1, 0)]
     trailing = (end > start) & (last == delimiter)
-    return Records(start=start, end=end, stop=stop, fields=fields.astype(np.int64), line=line.astype(np.int64),
+    recs = Records(start=start, end=end, stop=stop, fields=None, line=line.astype(np.int64),
                    inner_breaks=inner.astype(np.int64), blank=blank, quote=quote, trailing_delimiter=trailing,
-                   consumed=consumed, lines=int(np.searchsorted(breaks, consumed)))
+                   consumed=consumed, lines=int(np.searchsorted(breaks, consumed)), structural=structural)
+    return count_fields(buf, recs, delimiter) if count else recs

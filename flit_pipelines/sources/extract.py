@@ -141,11 +141,15 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
             good = good.iloc[:room]
         if len(good):
             stats.rows_kept += len(good)
-            for c, n in good.isna().sum().items():
-                stats.null_counts[c] += int(n)
             if write_table is not None:
-                write_table(pa.Table.from_pandas(good, schema=schema, preserve_index=False))
+                # one thread: pyarrow would start a thread pool per chunk for a frame this size (CPU, not speed)
+                table = pa.Table.from_pandas(good, schema=schema, preserve_index=False, nthreads=1)
+                for c in good.columns:  # NaN, NaT and <NA> are all Arrow nulls: the counts isna() gives
+                    stats.null_counts[c] += table.column(c).null_count
+                write_table(table)
             else:
+                for c, n in good.isna().sum().items():
+                    stats.null_counts[c] += int(n)
                 write(python_strings(good.reset_index(drop=True)))
     stats.warnings = dict(sorted(warnings.items()))
     notes_of = getattr(source, "read_notes", None)

@@ -67,7 +67,9 @@ def _text_faults(arr: pa.Array, limit: int) -> tuple[np.ndarray | None, np.ndarr
     lo, hi = int(offsets[0]), int(offsets[-1])
     data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)[lo:hi] if hi > lo else np.zeros(0, np.uint8)
     # two passes over the bytes; tab, LF and CR (common in notes) are dropped from the few hits only
-    at = np.flatnonzero((data < 32) | (data == 127))
+    low = data < 32
+    low |= data == 127
+    at = np.flatnonzero(low) if low.any() else np.zeros(0, np.int64)  # most columns have none: no index pass
     if len(at):
         hit = data[at]
         at = at[(hit != 9) & (hit != 10) & (hit != 13)]

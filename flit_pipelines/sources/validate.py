@@ -104,16 +104,15 @@ def coerce_chunk(obj: SourceObject, text: pd.DataFrame, *,
         (typed frame, bool frame of parse failures with the same index and columns).
     """
     typed = {}
-    failed = {}
-    for name, col in obj.columns.items():
+    failed = np.zeros((len(text), len(obj.columns)), dtype=bool)  # one block, not a Series per column
+    for k, (name, col) in enumerate(obj.columns.items()):
         raw = text[name]
         value = _coerce(raw, col.type, arrow_strings)
         typed[name] = value
-        if col.type == "string":
-            failed[name] = pd.Series(False, index=raw.index)
-        else:
-            failed[name] = (raw.notna() & value.isna()).astype(bool)
-    return pd.DataFrame(typed, index=text.index), pd.DataFrame(failed, index=text.index)
+        if col.type != "string":
+            failed[:, k] = raw.notna().to_numpy(bool) & value.isna().to_numpy(bool)
+    return (pd.DataFrame(typed, index=text.index),
+            pd.DataFrame(failed, index=text.index, columns=list(obj.columns)))
 
 
 def pandera_schema(obj: SourceObject, name: str) -> pandera.DataFrameSchema:
@@ -129,7 +128,8 @@ def pandera_schema(obj: SourceObject, name: str) -> pandera.DataFrameSchema:
                                    report_duplicates="exclude_first")
 
 
-def contract_failures(obj: SourceObject, typed: pd.DataFrame) -> list[tuple[str, str, np.ndarray]]:
+def contract_failures(obj: SourceObject, typed: pd.DataFrame, *,
+                      keys_distinct: bool = False) -> list[tuple[str, str, np.ndarray]]:
     """The row failures ``pandera_schema`` reports for a typed chunk, computed vectorised:
     ``(column, label, bool mask per row)`` in Pandera's order (by column, then check name).
 
@@ -140,6 +140,7 @@ def contract_failures(obj: SourceObject, typed: pd.DataFrame) -> list[tuple[str,
     nothing; ``coerce_chunk`` builds exactly the schema's dtypes and columns.
     (Pandera itself formats every failing column's values into a message, which cost more than the
     rest of the extract's checks together; ``test_validate_contract`` compares both.)
+    ``keys_distinct``: the caller knows the non-null primary keys are all different (no duplicate search).
     """
     out = []
     for cname, col in obj.columns.items():
@@ -148,7 +149,7 @@ def contract_failures(obj: SourceObject, typed: pd.DataFrame) -> list[tuple[str,
             if nulls.any():
                 out.append((cname, "not_nullable", "not_nullable", nulls))
     pk = obj.primary_key
-    if pk is not None:
+    if pk is not None and not keys_distinct:
         key = typed[pk]
         dup = (key.duplicated(keep="first") & key.notna()).to_numpy(bool)
         if dup.any():
@@ -173,14 +174,15 @@ class SeenKeys:
     @staticmethod
     def native(keys: pd.Series) -> list:
         """The non-null keys as the set holds them (``int`` or ``str``), in row order."""
+        if _arrow_text_column(keys):  # Arrow text: Python strings made by Arrow, not per value by pandas
+            arr = pa.array(keys.array)
+            return (arr.drop_null() if arr.null_count else arr).to_numpy(zero_copy_only=False).tolist()
         keys = keys.dropna()
         if pd.api.types.is_integer_dtype(keys.dtype):
             return keys.astype("int64").tolist()
-        if _arrow_text_column(keys):  # Arrow text: Python strings made by Arrow, not per value by pandas
-            return pa.array(keys.array).to_numpy(zero_copy_only=False).tolist()
         return keys.astype("string").astype(object).tolist()
 
-    def repeats(self, keys: pd.Series, native: list | None = None) -> np.ndarray:
+    def repeats(self, keys: pd.Series, native: list | set | None = None) -> np.ndarray:
         """Bool per row of ``keys``: the key was added by an earlier chunk (``native``: ``native(keys)``
         when the caller has it already)."""
         if not self._keys:
@@ -191,7 +193,7 @@ class SeenKeys:
         native = keys.astype("Int64") if pd.api.types.is_integer_dtype(keys.dtype) else keys.astype("string")
         return native.isin(list(hits)).fillna(False).to_numpy(bool)
 
-    def add(self, keys: pd.Series, native: list | None = None) -> None:
+    def add(self, keys: pd.Series, native: list | set | None = None) -> None:
         """Remember the (non-null) keys of rows this chunk kept (``native``: ``native(keys)`` if known)."""
         self._keys.update(self.native(keys) if native is None else native)
 
@@ -214,12 +216,33 @@ class ChunkResult:
         return python_strings(self.kept)
 
 
+def _may_have_edge_space(arr: pa.Array) -> bool:
+    """False when no value of the ``string`` array starts or ends with a byte that can begin or end
+    whitespace (ASCII controls and space, DEL, any non-ASCII byte): then trimming changes nothing.
+    Reads only each value's first and last byte (NumPy on the offsets)."""
+    n = len(arr)
+    if n == 0 or arr.null_count == n:
+        return False
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    first, stop = offsets[:-1], offsets[1:]
+    filled = stop > first
+    if not filled.any():
+        return False
+    edges = np.concatenate((data[first[filled]], data[stop[filled] - 1]))
+    return bool(((edges <= 0x20) | (edges >= 0x7F)).any())
+
+
 def _trim_keys(obj: SourceObject, text: pd.DataFrame, warn: list[tuple[str, np.ndarray]]) -> pd.DataFrame:
     # a key with surrounding whitespace is the same key: " a1" must not slip past the duplicate check
     for key in dict.fromkeys(k for k in (obj.primary_key, obj.wave_key) if k):
         if _typed_arrow(text[key]) is not None:
             continue  # a typed key (a database integer) has no whitespace
         raw = pa.array(text[key], type=pa.string(), from_pandas=True)  # zero-copy for Arrow-backed text
+        if isinstance(raw, pa.ChunkedArray):
+            raw = raw.combine_chunks()
+        if not _may_have_edge_space(raw):
+            continue
         trimmed = pc.utf8_trim_whitespace(raw)
         changed = np.asarray(pc.fill_null(pc.not_equal(raw, trimmed), False).to_numpy(zero_copy_only=False), bool)
         if changed.any():
@@ -283,8 +306,12 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
             add(parse_failed[cname], f"{cname}: not a {col.type}")
     pk = obj.primary_key
     pk_native = None  # the chunk's keys as Python values: checked now, added below when every row is kept
+    keys_distinct = False
     if pk is not None and seen_keys is not None:
-        pk_native = seen_keys.native(typed[pk])
+        listed = seen_keys.native(typed[pk])
+        pk_native = set(listed)  # hashed once: the repeat check, the add and the in-chunk duplicate check
+        # equal keys <=> equal native values for text and int keys (not for floats: 0.0 and -0.0)
+        keys_distinct = obj.columns[pk].type in ("string", "int") and len(pk_native) == len(listed)
         add(seen_keys.repeats(typed[pk], pk_native), f"{pk}: duplicate primary key (seen in an earlier chunk)")
     for failure in evaluate(obj, typed, now=now or datetime.now(UTC), text=text):
         if failure.action == "quarantine":
@@ -292,7 +319,7 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
         else:
             warn.append((failure.label, failure.mask))
 
-    for column, label, mask in contract_failures(obj, typed):
+    for column, label, mask in contract_failures(obj, typed, keys_distinct=keys_distinct):
         # a value that failed to parse is already explained; don't call it "not nullable" too
         add(mask & ~parse_failed[column].to_numpy(bool), f"{column}: {label}")
 
@@ -313,7 +340,7 @@ def split_chunk(obj: SourceObject, name: str, text: pd.DataFrame, *, first_row: 
         if key not in _EMPTY_QUARANTINE:
             _EMPTY_QUARANTINE[key] = _quarantine_frame(obj, typed, bad_idx, bad_idx, [],
                                                        None if lines is None else bad_idx)
-        quarantine = _EMPTY_QUARANTINE[key].copy()
+        quarantine = _EMPTY_QUARANTINE[key].copy(deep=False)  # no row to protect: a new frame is enough
     good = typed.loc[~bad_mask].reset_index(drop=True) if len(bad_idx) else typed
     if pk is not None and seen_keys is not None:
         seen_keys.add(good[pk], None if len(bad_idx) else pk_native)

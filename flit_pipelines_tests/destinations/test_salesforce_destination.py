@@ -709,3 +709,42 @@ def test_bad_credentials_fail_without_revealing_the_secret(env):
         SalesforceDestination.connect(env.spec, instance_url=env.url, client_id=CLIENT_ID,
                                       client_secret="wrong-secret-value")
     assert "invalid_client" in str(info.value) and "wrong-secret-value" not in str(info.value)
+
+
+def test_a_first_bulk_upsert_costs_seven_requests_per_job_and_no_lookup(env):
+    """Issue 12 item 1, scaled from 10,000 to 2,000 Contacts (one Bulk job either way: jobs are sized by
+    upload bytes): a first load sends 1 describe + create, upload, close, 2 polls (the sandbox always
+    answers the first poll InProgress) and successfulResults = 7 requests, i.e. <= 8 per 10,000
+    records. No SOQL ``find_existing``: the upsert by external ID cannot duplicate, and a record that
+    existed comes back ``sf__Created`` false and is adopted (below)."""
+    env.sandbox()
+    n = 2_000
+    env.frames["patients"] = pd.DataFrame([{
+        "patient_id": f"N{i}", "first_name": f"F{i}", "last_name": f"L{i}", "email": f"p{i}@example.test",
+        "phone": None, "birth_date": "1990-01-01", "practitioner_id": "D1", "balance": str(i % 50),
+        "alerts": None, "status": "Active", "notes": None, "created_at": "2020-01-01 00:00:00"} for i in range(n)]
+    ).astype("string")
+    dest = env.destination()
+    dest.ensure_schema()
+    env.load(dest, "users")
+    routes0 = dict(dest.client.stats.snapshot()["by_route"])
+    before, req0 = env.stats(), dest.client.stats.requests
+    s = env.load(dest, "patients")
+    assert (s.created, s.adopted, s.failed) == (n, 0, 0)
+    sent = dest.client.stats.requests - req0
+    routes = {k: v - routes0.get(k, 0) for k, v in dest.client.stats.snapshot()["by_route"].items()
+              if v - routes0.get(k, 0)}
+    d = {"requests_by_operation": delta(env.stats(), before)}
+    assert count_ops(d, "/query") == 0, routes  # no find_existing SOQL
+    assert count_ops(d, "/describe") == 1, routes
+    assert count_ops(d, "/jobs/ingest", "POST") == 1 and dest.writer.stats.polls == 2
+    assert sent == sum(ops(d).values()) == 7, routes
+    assert dest.writer.stats.jobs == 1  # 10,000 such records would still be one job: the same 7 requests (<= 8)
+    assert len(env.query("SELECT Id FROM Contact WHERE Source_System_ID__c != null")) == n
+    # a lost ledger (crash after the job): the same upsert finds the records by external ID and adopts them
+    env.ledger.forget(env.spec.migration, "patients", [f"N{i}" for i in range(n)])
+    again = env.destination()
+    s2 = env.load(again, "patients", run="r2")
+    assert (s2.adopted, s2.updated, s2.created, s2.failed) == (n, n, 0, 0)
+    assert set(env.xw("patients")) == {f"N{i}" for i in range(n)}
+    assert len(env.query("SELECT Id FROM Contact WHERE Source_System_ID__c != null")) == n

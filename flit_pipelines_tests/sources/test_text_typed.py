@@ -15,8 +15,15 @@ import pyarrow.compute as pc
 import pytest
 
 from flit_pipelines.sources.text_typed import (
+    _DATE_BYTES,
+    _DATE_OR_ZULU,
+    _FLOAT,
+    _FLOAT_BYTES,
+    _INT,
     _NEIGHBOUR_DEPENDENT,
     _fast,
+    _plain_dates,
+    _plain_numbers,
     coerce_text,
     parse_text,
 )
@@ -131,3 +138,48 @@ def test_random_short_numbers_mixed_with_left_overs_match():
         plain, _ = _fast(pa.array(values, pa.string()), ctype)
         assert 0 < plain.sum() < len(values)
         _same(*_both(values, ctype))
+
+
+def _regex(arr: pa.Array, pattern: str, max_bytes: int | None = None) -> np.ndarray:
+    hit = pc.match_substring_regex(arr, pattern)
+    if max_bytes is not None:
+        hit = pc.and_(hit, pc.less_equal(pc.binary_length(arr), max_bytes))
+    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def test_byte_wise_shape_checks_are_the_documented_patterns():
+    """``_plain_numbers`` / ``_plain_dates`` (NumPy over the values' bytes) accept exactly what the RE2
+    patterns ``_INT``, ``_FLOAT`` (within ``_FLOAT_BYTES``) and ``_DATE_OR_ZULU`` match: tricky and
+    random values, nulls, sliced arrays (non-zero offsets) and columns of one length (the view path)."""
+    rng = random.Random(3)
+
+    def number() -> str:
+        return "".join(rng.choice("0123456789-.+ eE" if rng.random() < 0.3 else "0123456789")
+                       for _ in range(rng.randint(0, 19)))
+
+    def date() -> str:
+        text = f"{rng.randint(1500, 2400):04d}-{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}"
+        if rng.random() < 0.6:
+            text += f"T{rng.randint(0, 25):02d}:{rng.randint(0, 61):02d}:{rng.randint(0, 61):02d}"
+            if rng.random() < 0.4:
+                text += "." + "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 11)))
+            text += rng.choice(["Z", "Z", "Z", "z", "+", ""])
+        chars = list(text)
+        if rng.random() < 0.3:
+            chars[rng.randrange(len(chars))] = rng.choice("0123456789-.:TZ x")
+        return "".join(chars)
+
+    numbers = [number() for _ in range(4000)] + [v for v in TRICKY_NUMBERS] + ["-.", "-00.5", "1.2.3"]
+    dates = [date() for _ in range(4000)] + list(TRICKY_DATES) + ["2014-12-06T09:45:00.Z"]
+    uniform = [f"20{rng.randint(10, 29)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}T1{rng.randint(0, 9)}:3"
+               f"{rng.randint(0, 9)}:5{rng.randint(0, 9)}Z" for _ in range(500)]
+    for arr in (pa.array(numbers, pa.string()), pa.array(numbers, pa.string()).slice(5, 3000)):
+        assert (_plain_numbers(arr, "int") == _regex(arr, _INT)).all()
+        assert (_plain_numbers(arr, "float") == _regex(arr, _FLOAT, _FLOAT_BYTES)).all()
+    for values in (dates, uniform, uniform[:50] + ["2020-01-02"] * 50):
+        for arr in (pa.array(values, pa.string()), pa.array(values, pa.string()).slice(3, len(values) - 5)):
+            plain, long = _plain_dates(arr)
+            expected = _regex(arr, _DATE_OR_ZULU)
+            assert (plain == expected).all()
+            assert (long == (expected & _regex(arr, "^.{%d}" % (_DATE_BYTES + 1)))).all()
+    assert _plain_dates(pa.array(uniform, pa.string()))[0].all()

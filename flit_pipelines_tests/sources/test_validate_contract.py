@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from pandera.errors import SchemaErrors
 
-from flit_pipelines.sources.validate import contract_failures, pandera_schema
+from flit_pipelines.sources.validate import _may_have_edge_space, contract_failures, pandera_schema
 from flit_pipelines.spec.model import SourceObject
 
 
@@ -60,3 +64,19 @@ def test_a_clean_chunk_has_no_contract_failures():
                           "WHEN": pd.to_datetime(pd.Series(["2020-01-01", "2020-01-02"]), utc=True),
                           "AMOUNT": [np.nan, 1.0], "N": pd.Series([1, 2], dtype="Int64")})
     assert contract_failures(obj, typed) == [] == _pandera(obj, typed)
+
+
+def test_the_edge_byte_check_never_hides_a_key_that_trimming_changes():
+    """``_trim_keys`` skips Arrow's trim when ``_may_have_edge_space`` is False: on random keys (ASCII,
+    spaces, tabs, no-break and ideographic spaces, accents), sliced or not, trimming must then change
+    nothing, and a key with a leading or trailing space is always flagged."""
+    rng = random.Random(9)
+    alphabet = ["a", "Z", "7", "-", " ", "\t", "\u00a0", "\u3000", "é", "\x1f", "\x7f"]
+    for _ in range(200):
+        values = ["".join(rng.choice(alphabet) if rng.random() < 0.1 else rng.choice("abc123")
+                          for _ in range(rng.randint(0, 6))) if rng.random() > 0.05 else None for _ in range(30)]
+        for arr in (pa.array(values, pa.string()), pa.array(values, pa.string()).slice(3, 20)):
+            changed = pc.fill_null(pc.not_equal(arr, pc.utf8_trim_whitespace(arr)), False)
+            if pc.any(changed).as_py():
+                assert _may_have_edge_space(arr)
+    assert _may_have_edge_space(pa.array(["a1", " a2"])) and not _may_have_edge_space(pa.array(["a1", "a 2", None]))

@@ -533,7 +533,7 @@ class SalesforceDestination(MatchByCandidates):
         except SalesforceApiError as exc:
             raise FatalLoadError(str(exc)) from None
         results = []
-        for key in keys:
+        for key, it in zip(keys, items, strict=True):
             if counts[key] > 1:
                 results.append(SendResult(None, error=error_text(
                     "DUPLICATE_VALUE", "Duplicate external id specified (the source ID occurs more than once in "
@@ -544,8 +544,8 @@ class SalesforceDestination(MatchByCandidates):
                 results.append(SendResult(None, error=error_text("NO_RESULT", "no result for this record")))
             elif res.error:
                 results.append(SendResult(None, error=res.error))
-            else:
-                results.append(SendResult(res.dest_id))
+            else:  # an upsert that found the external ID already there (sf__Created false) on a create
+                results.append(SendResult(res.dest_id, existed=it.op == "create" and res.created is False))
         return results
 
     def _write_items(self, info: TargetInfo, items: list[WriteItem], route: str) -> dict[str, Any]:
@@ -670,6 +670,17 @@ class SalesforceDestination(MatchByCandidates):
                 continue
             out.append((value[len(info.prefix):], str(r["Id"])))
         return out
+
+    def creates_are_keyed(self, target_name: str, target: Target) -> bool:
+        """True when the target's creates are upserts by its external ID (``options.operation`` upsert,
+        not users or files): Bulk API 2.0 / Collections upsert updates a record already carrying the
+        value instead of creating a second one (notes §1.1, §2.2), and reports it (``sf__Created`` /
+        ``created`` false -> ``SendResult.existed``). ``load_target`` then skips ``find_existing``'s SOQL
+        query on a first load (issue 12 item 1)."""
+        if target.entity in ("user", "file"):
+            return False
+        self.prepare(target_name, target)
+        return self.infos[target_name].operation == "upsert"
 
     def find_existing(self, target_name: str, target: Target) -> dict[str, str]:
         """Source ID -> record Id of records already carrying the target's external IDs (one SOQL
