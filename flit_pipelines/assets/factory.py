@@ -33,7 +33,7 @@ from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.assets.run_events import step_events
 from flit_pipelines.assets.source_profile import source_profile_asset
 from flit_pipelines.assets.step_progress import step_progress
-from flit_pipelines.assets.tenancy import destination_op_tags, wave_of
+from flit_pipelines.assets.tenancy import destination_op_tags, destination_pool, wave_of
 from flit_pipelines.delta.deletions import (
     delete_records,
     deletion_rows,
@@ -55,7 +55,7 @@ from flit_pipelines.reports.audit_log import write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
 from flit_pipelines.reports.html_report import write_html_report
-from flit_pipelines.reports.migration import write_json
+from flit_pipelines.reports.migration import build_report, write_json
 from flit_pipelines.reports.phi_review import write_queue as write_phi_queue
 from flit_pipelines.reports.timeline import run_timeline
 from flit_pipelines.reports.user_mapping import write_user_mapping
@@ -83,20 +83,6 @@ WAVES = ("sample", "full")
 def waves_partitions(spec: MigrationSpec) -> dg.DynamicPartitionsDefinition:
     """The dynamic wave partitions of a migration (``<migration>_waves``: sample, full, delta-...)."""
     return dg.DynamicPartitionsDefinition(name=f"{spec.migration}_waves")
-
-
-def destination_pool(spec: MigrationSpec) -> str | None:
-    """The pool of the steps that call the destination, or None.
-
-    A migration with one practice (no tenants file beyond the default tenant) has one destination account:
-    its destination steps share the pool ``<migration>_destination`` (limit 1 in dagster.yaml), so even
-    under the multiprocess executor, and across runs, one rate limiter serves the account. A migration
-    with tenants has an account per tenant, and a pool (static per asset) would serialise different
-    accounts: there the run queue's ``flit/destination_account`` limit and ``flit run``'s account check
-    keep one run per account, and inside a run the steps are serialised by the in-process executor (or
-    by the multiprocess executor's ``tag_concurrency_limits`` on ``flit/destination_step``;
-    docs/many-practices.md)."""
-    return None if len(tenant_names(spec)) > 1 else f"{spec.migration}_destination"
 
 
 def _key(spec: MigrationSpec, *parts: str) -> dg.AssetKey:
@@ -190,8 +176,6 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
               description="Migration report: per target counts, quarantine reasons, checks, seed-object landing.")
     @value_free_errors(f"{m}/report")
     def report(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.MaterializeResult:
-        from flit_pipelines.reports.migration import build_report
-
         wave = wave_of(context)
         out = flit.reports_dir(m, wave)
         rep = build_report(spec, wave, flit)

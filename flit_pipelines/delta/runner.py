@@ -13,9 +13,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from flit_pipelines.assets.io_manager import ParquetStore, default_data_dir
+from flit_pipelines.assets.io_manager import ParquetStore
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.definitions import defs
 from flit_pipelines.delta.sensor import evaluate
+from flit_pipelines.runtime import default_data_dir, ensure_dagster_home
 from flit_pipelines.spec import load_all_specs
 from flit_pipelines.tenants import DEFAULT_TENANT, tenant_data_dir
 
@@ -47,10 +49,7 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING",
     Raises KeyError for an unknown migration; reader errors propagate (the daemon would record them
     as a failed tick).
     """
-    from flit_pipelines.cli import _ensure_dagster_home
-    from flit_pipelines.definitions import defs
-
-    _ensure_dagster_home()
+    ensure_dagster_home()
     d = defs()
     sensor = d.resolve_sensor_def(f"{migration}_delta_pickup")  # get_sensor_def warns since 1.11
     path = cursor_path(migration, tenant)

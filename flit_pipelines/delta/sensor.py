@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from flit_pipelines.assets.io_manager import ParquetStore
 from flit_pipelines.delta.probe import Probe, baseline_file, probe_source, read_baseline
 from flit_pipelines.delta.window import DeltaCursor, naive_newest, next_partition, window_end
 from flit_pipelines.errors import value_free_errors
@@ -75,7 +76,7 @@ def _run_key(partition: str, probe: Probe) -> str:
 
 
 def evaluate(context: dg.SensorEvaluationContext, spec: MigrationSpec, parts: dg.DynamicPartitionsDefinition,
-             parquet, source=None, tenant: str = DEFAULT_TENANT):
+             parquet: ParquetStore, source=None, tenant: str = DEFAULT_TENANT):
     """One sensor evaluation (the body of ``build_delta_sensor``'s sensor); ``source`` for tests and for a
     tenant (its reader; ``parquet`` its store): the partition it requests is ``<tenant>.delta-<since>``
     and the run carries the tenant's account tags."""
@@ -124,8 +125,6 @@ def build_delta_sensor(spec: MigrationSpec, parts: dg.DynamicPartitionsDefinitio
                            "partition and a run of the affected assets when the source changed.")
     @value_free_errors(f"{spec.migration}/delta_pickup")
     def delta_pickup(context: dg.SensorEvaluationContext):
-        from flit_pipelines.assets.io_manager import ParquetStore
-
         return evaluate(context, spec, parts, ParquetStore())
 
     return delta_pickup

@@ -26,6 +26,7 @@ from flit_pipelines.proposal.profile import SourceProfile
 from flit_pipelines.proposal.report import write_reports
 from flit_pipelines.proposal.score import HIGH, REVIEW
 from flit_pipelines.proposal.sources import read_csv_directory, read_database
+from flit_pipelines.runtime import default_data_dir
 from flit_pipelines.spec.load import spec_dir as default_spec_dir
 
 
@@ -91,8 +92,6 @@ def _locate(p: Proposal, kind: str) -> None:
 
 def data_dir() -> Path:
     """``FLIT_DATA_DIR`` or the project's ``data/``."""
-    from flit_pipelines.assets.io_manager import default_data_dir
-
     return Path(default_data_dir())
 
 

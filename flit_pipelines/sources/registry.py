@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from flit_pipelines.http.patience import PATIENCE_SETTING, Patience, for_wave
+from flit_pipelines.runtime import default_data_dir
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.csv_export import CsvExportSource, resolve_directory
 from flit_pipelines.spec.model import (
@@ -127,8 +128,6 @@ def _patience(spec: MigrationSpec, run_id: str | None, who: str) -> Patience:
 
 
 def _data_dir() -> Path:
-    from flit_pipelines.assets.io_manager import default_data_dir
-
     return Path(default_data_dir())
 
 
