@@ -108,7 +108,7 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
         failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
         failed_checks = [e.check_name for e in failed]
         step_failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-        failed_steps = [e.step_key for e in step_failures]
+        failed_steps = [e.step_key for e in step_failures if e.step_key]
     if not quiet:
         print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
         if failed_steps:
@@ -238,7 +238,7 @@ def run_rollback(migration: str, *, scope: str = "all", wave: str | None = None,
         result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False,
                                         tags={**process_tags(), **tags})
     if not result.success:
-        failure = next((e.event_specific_data.error for e in result.all_events
+        failure = next((e.step_failure_data.error for e in result.all_events
                         if e.event_type_value == "STEP_FAILURE" and e.event_specific_data), None)
         return {"failed": True, "run_id": result.run_id,
                 "error": failure.message.strip() if failure is not None else "the rollback run failed"}

@@ -10,6 +10,7 @@ assets, so parents are written before children.
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -154,7 +155,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
         fields = design.get("custom_fields") or {}
         # destinations shape their design documents differently: {entity: [...]} or one list
         n_fields = sum(len(v) for v in fields.values()) if isinstance(fields, dict) else len(fields)
-        meta = {"custom_fields": n_fields, "design": dg.MetadataValue.path(str(path))}
+        meta: dict[str, Any] = {"custom_fields": n_fields, "design": dg.MetadataValue.path(str(path))}
         for key in ("pipelines", "custom_objects"):
             if key in design:
                 meta[key] = len(design[key])
@@ -393,7 +394,7 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str, after: str 
                                                             wave=wave)
             context.log.warning(f"{target}: {len(gone)} records deleted in the source are left unchanged "
                                 "(no on_source_delete in the spec); see the audit log")
-        elif len(gone) and t.on_source_delete.action == "delete":
+        elif len(gone) and t.on_source_delete is not None and t.on_source_delete.action == "delete":
             deletions.update(delete_records(spec, target, gone, ledger, dest, run_id=context.run.run_id, wave=wave))
         context.log.info(f"{target}: created {summary.created}, updated {summary.updated}, "
                          f"unchanged {summary.unchanged}, failed {summary.failed}, flagged {summary.flagged}")
