@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, and_, create_engine, delete, func, select
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateSchema
 
@@ -82,8 +82,6 @@ class Ledger:
             with self.engine.begin() as conn:
                 conn.execute(CreateSchema(schema, if_not_exists=True))
         if url.startswith("sqlite"):
-            from sqlalchemy import event
-
             @event.listens_for(self.engine, "connect")
             def _pragmas(conn, _record):  # WAL: readers (checks, reports) don't block the loader
                 cur = conn.cursor()

@@ -21,6 +21,7 @@ import pandas as pd
 from flit_pipelines.errors import SourceFormatError
 from flit_pipelines.proposal.profile import SAMPLE_ROWS, SourceProfile, profile_frames
 from flit_pipelines.sources.csv_export import CsvExportSource
+from flit_pipelines.sources.registry import open_source
 from flit_pipelines.spec.model import ColumnSpec, MigrationSpec, SourceObject
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,6 @@ def read_spec_source(spec: MigrationSpec, *, rows: int = SAMPLE_ROWS) -> tuple[S
 
     Returns the profile of what could be sampled (CSV and database sources) and, per spec object,
     the headers the source offers (API sources: declared paths present plus new top-level fields)."""
-    from flit_pipelines.sources.registry import open_source
-
     source = open_source(spec)
     frames, locations, headers = {}, {}, {}
     for oname, obj in spec.objects.items():
