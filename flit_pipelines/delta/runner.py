@@ -81,7 +81,8 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING",
             job = d.resolve_job_def(f"{migration}_migration")
             run = job.execute_in_process(
                 instance=instance, partition_key=request.partition_key, raise_on_error=False,
-                asset_selection=list(request.asset_selection), tags=dict(request.tags),
+                asset_selection=None if request.asset_selection is None else list(request.asset_selection),
+                tags=dict(request.tags),
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
             result.success, result.run_id = bool(run.success), run.run_id
         return result

@@ -135,9 +135,10 @@ def propose(migration: str, destination: str, *, csv: str | Path | None = None, 
             profile = read_csv_directory(csv)
             env_var = _env_name(migration, "EXPORT_DIR")
             source = {"kind": "csv_export", "directory_env": env_var}
-            env = {env_var: {"description": "Directory holding the CSV export (one file per object)."}}
+            env: dict[str, dict[str, Any]] = {
+                env_var: {"description": "Directory holding the CSV export (one file per object)."}}
             kind = "csv_export"
-        else:
+        elif db:  # the one source given (checked above)
             profile = read_database(db, schema=schema)
             url_env, odbc_env = _env_name(migration, "DB_URL"), _env_name(migration, "ODBC")
             source = {"kind": "database", "odbc_env": odbc_env, "url_env": url_env}

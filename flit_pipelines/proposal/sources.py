@@ -119,7 +119,9 @@ def read_spec_source(spec: MigrationSpec, *, rows: int = SAMPLE_ROWS) -> tuple[S
     Returns the profile of what could be sampled (CSV and database sources) and, per spec object,
     the headers the source offers (API sources: declared paths present plus new top-level fields)."""
     source = open_source(spec)
-    frames, locations, headers = {}, {}, {}
+    frames: dict[str, pd.DataFrame] = {}
+    locations: dict[str, str] = {}
+    headers: dict[str, list[str]] = {}
     for oname, obj in spec.objects.items():
         relaxed = obj.model_copy(update={"columns": {n: c.model_copy(update={"required": False})
                                                      for n, c in obj.columns.items()}})
