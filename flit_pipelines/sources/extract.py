@@ -145,7 +145,7 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
                 stats.null_counts[c] += int(n)
             if write_table is not None:
                 write_table(pa.Table.from_pandas(good, schema=schema, preserve_index=False))
-            else:
+            elif write is not None:  # exactly one of the two is given (checked above)
                 write(python_strings(good.reset_index(drop=True)))
     stats.warnings = dict(sorted(warnings.items()))
     notes_of = getattr(source, "read_notes", None)
