@@ -112,9 +112,11 @@ def open_fhir(spec: MigrationSpec, cfg: FhirConfig, run_id: str | None,
         client.auth = BackendServicesAuth(client_id, load_private_key(key_path), client.token_request,
                                           token_url or client.discover_token_url, scope=cfg.scope, clock=client.clock)
     elif client_id or key_path:
+        absent, field = ((cfg.private_key_path_env, "private_key_path_env") if client_id
+                         else (cfg.client_id_env, "client_id_env"))
         raise ConfigurationError(f"{spec.migration} source: SMART Backend Services needs both "
                                  f"{cfg.client_id_env} and {cfg.private_key_path_env}; only one is set. "
-                                 f"{st.missing(cfg.private_key_path_env if client_id else cfg.client_id_env)}")
+                                 + (st.missing(absent) if absent else f"The spec's source names no {field}."))
     return FhirSource(client, state_dir=(data_dir or _data_dir()) / "cursors" / spec.migration, objects=spec.objects,
                       mode=cfg.mode, group_id=st.get(cfg.group_id_env), run_id=run_id,
                       page_size=cfg.page_size, max_age_hours=cfg.export_reuse_hours,
