@@ -19,7 +19,7 @@
     flit phi list <migration> [--wave W]         records held for PHI review (IDs, targets, pattern names)
     flit phi approve <migration> <target> (--all | --source-id ID ...) --by NAME   release held records
 
-``--tenant NAME`` (run, report, rollback, delta) picks a practice declared in
+``--tenant NAME`` (run, report, rollback, delta, phi) picks a practice declared in
 ``<spec dir>/tenants/<migration>.yaml`` (docs/many-practices.md); without it, the default tenant.
 ``--demo`` (report, phi, rollback, delta) reads the demo's data (``data/demo``). A command that finds no
 data exits 1 with what to run first and creates nothing.
@@ -399,14 +399,15 @@ def cmd_phi(args) -> int:
     if code:
         return code
     spec = load_all_specs()[args.migration]
-    ledger = FlitResource().ledger()
+    ledger = FlitResource().for_tenant(args.tenant).ledger()  # the tenant's own ledger: its queue only
+    of = f" (tenant {args.tenant})" if args.tenant != "default" else ""
     if args.action == "list":
         queue = queue_frame(ledger, spec, args.wave)
         if args.json:
             print(queue.to_json(orient="records", date_format="iso"))
             return 0
         held = int((queue["status"] == "held").sum())
-        print(f"{spec.migration}: {held} held for PHI review, {len(queue) - held} approved")
+        print(f"{spec.migration}{of}: {held} held for PHI review, {len(queue) - held} approved")
         for r in queue.itertuples(index=False):
             who = f"  approved by {r.approved_by} at {r.approved_at}" if r.status == "approved" else ""
             print(f"  {r.target:24} {r.source_id:40} {r.status:9} {r.patterns or ''}{who}")
@@ -423,7 +424,7 @@ def cmd_phi(args) -> int:
             return 1
         patterns = {s: patterns[s] for s in args.source_id}
     n = ledger.approve_phi(spec.migration, args.target, patterns, args.by)
-    print(f"{spec.migration} {args.target}: {n} approved by {args.by} ({len(patterns) - n} already approved); "
+    print(f"{spec.migration}{of} {args.target}: {n} approved by {args.by} ({len(patterns) - n} already approved); "
           "the next load run sends them")
     return 0
 
@@ -537,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
     pl.add_argument("--wave", default=None, help="only what this wave's load held (default: every wave)")
     pl.add_argument("--json", action="store_true")
     pl.add_argument("--demo", action="store_true", help=DEMO_HELP)
+    pl.add_argument("--tenant", default="default", help=TENANT_HELP)
     pl.set_defaults(fn=cmd_phi)
     pa_ = phs.add_parser("approve", help="approve held records; the next load run sends them")
     pa_.add_argument("migration")
@@ -546,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--source-id", nargs="+", default=[], help="these held source IDs")
     pa_.add_argument("--by", required=True, help="name of the person who reviewed the records")
     pa_.add_argument("--demo", action="store_true", help=DEMO_HELP)
+    pa_.add_argument("--tenant", default="default", help=TENANT_HELP)
     pa_.set_defaults(fn=cmd_phi)
 
     add_propose_parser(sub)

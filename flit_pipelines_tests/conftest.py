@@ -19,6 +19,8 @@ from flit_pipelines.spec.load import SPEC_DIR, approve_spec_file
 from flit_pipelines_tests.tiers import assign_tiers
 
 TIER_COUNTS = pytest.StashKey[dict]()
+EVENT_LOG_STORAGE_YAML = ("event_log_storage:\n  module: flit_pipelines.instance.sqlite_event_log\n"
+                          "  class: PooledSqliteEventLogStorage\n")
 FIXTURE_EXPORT = Path(__file__).parent / "fixtures" / "clinic_extras"
 SPEC_PATH = SPEC_DIR / "clinic_to_pipedrive.yaml"
 TOKEN = "test-token"
@@ -48,7 +50,10 @@ def _private_dagster_home(tmp_path_factory):
     if os.environ.get("DAGSTER_HOME"):
         yield
         return
-    os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster_home"))
+    home = tmp_path_factory.mktemp("dagster_home")
+    # the project's event log storage (dagster_home/dagster.yaml), without its run queue and pools
+    (home / "dagster.yaml").write_text(EVENT_LOG_STORAGE_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
     yield
     os.environ.pop("DAGSTER_HOME", None)
 

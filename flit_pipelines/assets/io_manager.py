@@ -14,12 +14,11 @@ from dataclasses import dataclass
 
 import dagster as dg
 import pandas as pd
-from pydantic import PrivateAttr
 import pyarrow as pa
 import pyarrow.parquet as pq
 from upath import UPath
 
-from flit_pipelines.assets.tenancy import run_tenant
+from flit_pipelines.assets.tenancy import TenantScopedResource, run_tenant
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.runtime import default_data_dir
 from flit_pipelines.tenants import DEFAULT_TENANT, split_key, tenant_data_dir
@@ -41,22 +40,11 @@ def parquet_root(base_dir: str, tenant: str) -> UPath:
     return UPath(str(tenant_data_dir(default_data_dir(), tenant))).joinpath("parquet")
 
 
-class ParquetStore(dg.ConfigurableResource):
+class ParquetStore(TenantScopedResource):
     """Where Parquet outputs live. ``base_dir`` defaults to ``$FLIT_DATA_DIR/parquet``; the store serves
     the tenant of the run it is set up for (``parquet_root``)."""
 
     base_dir: str = ""
-    _tenant: str = PrivateAttr(default=DEFAULT_TENANT)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Serve the tenant of the run being executed."""
-        self._tenant = run_tenant(context.dagster_run)
-
-    def for_tenant(self, tenant: str) -> "ParquetStore":
-        """A copy of this store serving ``tenant`` (the CLI's delta ticks and reports)."""
-        other = self.model_copy()
-        other._tenant = tenant
-        return other
 
     def root(self) -> UPath:
         """Base directory of this store's tenant as a UPath (local path or fsspec URL)."""

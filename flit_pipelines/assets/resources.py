@@ -16,10 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import dagster as dg
-from pydantic import PrivateAttr
-
-from flit_pipelines.assets.tenancy import run_tenant
+from flit_pipelines.assets.tenancy import TenantScopedResource
 from flit_pipelines.destinations.base import Destination
 from flit_pipelines.destinations.registry import open_destination
 from flit_pipelines.ledger import Ledger
@@ -28,12 +25,12 @@ from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.registry import ConfigurationError, files_root, open_source, require_env
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.spec.settings import ConnectionSettings
-from flit_pipelines.tenants import DEFAULT_TENANT, get_tenant, ledger_schema, tenant_data_dir
+from flit_pipelines.tenants import get_tenant, ledger_schema, tenant_data_dir
 
 __all__ = ["ConfigurationError", "FlitResource", "require_env"]
 
 
-class FlitResource(dg.ConfigurableResource):
+class FlitResource(TenantScopedResource):
     """Data directory, ledger URL and factories for a spec's source and destination.
 
     ``data_dir`` defaults to ``$FLIT_DATA_DIR`` (else ``<project>/data``); ``ledger_url`` to
@@ -43,23 +40,6 @@ class FlitResource(dg.ConfigurableResource):
 
     data_dir: str = ""
     ledger_url: str = ""
-    _tenant: str = PrivateAttr(default=DEFAULT_TENANT)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Serve the tenant of the run being executed (default tenant outside a run)."""
-        self._tenant = run_tenant(context.dagster_run)
-
-    def for_tenant(self, tenant: str) -> "FlitResource":
-        """A copy of this resource serving ``tenant`` (the CLI's reports, checks and rollbacks)."""
-        other = self.model_copy()
-        other._tenant = tenant
-        return other
-
-    @property
-    def tenant(self) -> str:
-        """The tenant this resource serves (``default`` unless a run or ``for_tenant`` said otherwise)."""
-        return self._tenant
-
     def data_path(self) -> Path:
         """The tenant's data directory (Parquet, ledger, reports): ``$FLIT_DATA_DIR`` for the default
         tenant, ``$FLIT_DATA_DIR/tenants/<tenant>`` for another."""

@@ -2,19 +2,23 @@
 
 A migration run's wave partition key is ``<tenant>.<wave>`` (``full`` alone for the default tenant,
 ``tenants.keys``); a run without a partition (a rollback) names its tenant in the ``flit/tenant`` tag.
-When both are present they must agree.
+When both are present they must agree. ``TenantScopedResource`` is the base of the resources that serve
+one tenant at a time (``FlitResource``, ``ParquetStore``).
 """
 
 from __future__ import annotations
 
+from typing import Self
+
 import dagster as dg
+from pydantic import PrivateAttr
 
 from flit_pipelines.errors import FlitError
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.tenants import DEFAULT_TENANT, TENANT_TAG, split_key, tenant_names
 
-__all__ = ["DESTINATION_STEP_TAG", "PARTITION_TAG", "TenantMismatchError", "destination_op_tags", "destination_pool",
-           "run_tenant", "wave_of"]
+__all__ = ["DESTINATION_STEP_TAG", "PARTITION_TAG", "TenantMismatchError", "TenantScopedResource",
+           "destination_op_tags", "destination_pool", "run_tenant", "wave_of"]
 
 PARTITION_TAG = "dagster/partition"
 DESTINATION_STEP_TAG = "flit/destination_step"
@@ -37,6 +41,30 @@ def run_tenant(run: dg.DagsterRun | None) -> str:
     if tagged and tagged != tenant:
         raise TenantMismatchError(f"run tag {TENANT_TAG}={tagged} but its partition {key} is tenant {tenant}")
     return tenant
+
+
+class TenantScopedResource(dg.ConfigurableResource):
+    """A resource serving one tenant: inside a run, the run's (``run_tenant``, set when Dagster sets the
+    resource up); outside one, the default tenant, or the one ``for_tenant`` names. The tenant is private
+    state, not config: the launchpad never sets it, and a run cannot be pointed at another tenant's data."""
+
+    _tenant: str = PrivateAttr(default=DEFAULT_TENANT)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Serve the tenant of the run being executed (the default tenant outside a run). Raises
+        TenantMismatchError when the run's tag and partition name different tenants."""
+        self._tenant = run_tenant(context.dagster_run)
+
+    def for_tenant(self, tenant: str) -> Self:
+        """A copy of this resource serving ``tenant`` (the CLI's reports, checks, delta ticks and rollbacks)."""
+        other = self.model_copy()
+        other._tenant = tenant
+        return other
+
+    @property
+    def tenant(self) -> str:
+        """The tenant this resource serves (``default`` unless a run or ``for_tenant`` said otherwise)."""
+        return self._tenant
 
 
 def wave_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str:

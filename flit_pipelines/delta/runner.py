@@ -16,7 +16,8 @@ import dagster as dg
 from flit_pipelines.assets.io_manager import ParquetStore
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.definitions import defs
-from flit_pipelines.delta.sensor import evaluate
+from flit_pipelines.delta.sensor import evaluate_tenant
+from flit_pipelines.errors import value_free_errors
 from flit_pipelines.runtime import default_data_dir, ensure_dagster_home
 from flit_pipelines.spec import load_all_specs
 from flit_pipelines.tenants import DEFAULT_TENANT, tenant_data_dir
@@ -51,22 +52,17 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING",
     """
     ensure_dagster_home()
     d = defs()
-    sensor = d.resolve_sensor_def(f"{migration}_delta_pickup")  # get_sensor_def warns since 1.11
+    spec = load_all_specs()[migration]
     path = cursor_path(migration, tenant)
     cursor = json.loads(path.read_text())["cursor"] if path.exists() else None
     with dg.DagsterInstance.get() as instance:
-        # instance_ref: run requests for a partition the same tick adds resolve as under the daemon
-        context = dg.build_sensor_context(instance=instance, instance_ref=instance.get_ref(), cursor=cursor,
-                                          definitions=d)
-        data: dg.SensorExecutionData | _TickData
-        if tenant == DEFAULT_TENANT:
-            data = sensor.evaluate_tick(context)
-        else:  # the daemon's sensor serves the default tenant; a tenant's tick evaluates the same body
-            spec = load_all_specs()[migration]
-            flit = FlitResource().for_tenant(tenant)
-            result = evaluate(context, spec, dg.DynamicPartitionsDefinition(name=f"{migration}_waves"),
-                              ParquetStore().for_tenant(tenant), source=flit.source(spec), tenant=tenant)
-            data = _as_tick_data(result, context)
+        # the sensor's evaluation of this one tenant (the daemon's sensor evaluates every tenant); a tenant
+        # other than the default reads its own source through its tenants file, opened only inside the window
+        reader = None if tenant == DEFAULT_TENANT else (lambda: FlitResource().for_tenant(tenant).source(spec))
+        evaluated = value_free_errors(f"{migration}/delta_pickup")(evaluate_tenant)(
+            instance, cursor, spec, dg.DynamicPartitionsDefinition(name=f"{migration}_waves"),
+            ParquetStore().for_tenant(tenant), tenant, open_reader=reader)
+        data = _as_tick_data(evaluated, cursor)
         if data.cursor is not None and (execute or not data.run_requests):  # a look-only tick keeps the cursor
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"cursor": data.cursor}))
@@ -90,7 +86,7 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING",
 
 @dataclass
 class _TickData:
-    """What ``SensorDefinition.evaluate_tick`` returns, for an ``evaluate`` called directly."""
+    """What one tenant's evaluation asks for (the parts of ``SensorExecutionData`` a tick uses)."""
 
     run_requests: list
     dynamic_partitions_requests: list
@@ -98,9 +94,9 @@ class _TickData:
     skip_message: str | None
 
 
-def _as_tick_data(result, context) -> _TickData:
+def _as_tick_data(result, cursor: str | None) -> _TickData:
     if isinstance(result, dg.SkipReason):
-        return _TickData([], [], context.cursor, result.skip_message)
+        return _TickData([], [], cursor, result.skip_message)
     skip = result.skip_reason.skip_message if result.skip_reason else None
     return _TickData(list(result.run_requests or []), list(result.dynamic_partitions_requests or []), result.cursor,
                      skip)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 # US states and territories, USPS codes and names (USPS Publication 28, appendix B).
 US_STATES = {
@@ -38,6 +40,11 @@ _COUNTRIES = {"us", "usa", "united states", "united states of america", "ca", "c
 # Date/datetime formats tried in order; the first accepting most values is reported.
 DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d/%m/%Y", "%Y/%m/%d", "%m-%d-%Y", "%d.%m.%Y", "%Y%m%d", "%m/%d/%y")
 DATETIME_FORMATS = ("ISO8601", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%d/%m/%Y %H:%M")
+
+# What any of DATE_FORMATS can accept (pandas' strptime: %Y 4 digits, %m/%d 1-2 digits or " 9", %y 2
+# digits): three runs of 1-4 digits or spaces joined by - / . , or 6-8 digits or spaces (%Y%m%d reads
+# 191395 as 1913-9-5). A column with no such value parses under none of them: its dates are not tried.
+_DATE_SHAPE = r"^[\d ]{1,4}[-/.][\d ]{1,4}[-/.][\d ]{1,4}$|^[\d ]{6,8}$"
 
 _RE = {
     "email": r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$",
@@ -122,49 +129,77 @@ def recognise(values: pd.Series) -> tuple[dict[str, float], str | None]:
     Returns ``({recogniser: share}, date_format)``; shares are rounded to 3 decimals. ``date`` covers
     date-only values, ``datetime`` values with a time of day (``date_format`` names the format of the
     kind with the larger share, ``ISO8601`` for ISO timestamps).
+
+    The text tests run on an Arrow array in pyarrow's compute kernels (RE2: the patterns use no
+    look-around or back-reference; ``\\d`` and ``\\s`` are ASCII there), not a Python call per value;
+    dates are parsed with pandas only when some value has a date's shape (``_DATE_SHAPE``).
     """
-    v = values.astype("string").str.strip()
-    v = v[v.notna() & (v != "")]
+    text = pc.utf8_trim_whitespace(pa.array(values.astype("string"), type=pa.string()))
+    text = pc.filter(text, pc.and_(pc.is_valid(text), pc.not_equal(text, "")))
     out = dict.fromkeys(RECOGNISERS, 0.0)
-    if v.empty:
+    n = len(text)
+    if not n:
         return out, None
-    low = v.str.lower()
+    matches = {name: pc.match_substring_regex(text, _RE[name]) for name in _RE}
     for name in ("email", "url", "zip", "ssn", "icd10", "cpt", "cdt", "uuid", "money", "integer", "number", "time"):
-        out[name] = _share(v.str.match(_RE[name]))
+        out[name] = _arrow_share(matches[name], n)
     if out["email"] > 0:
-        out["email"] *= _confirm(v[v.str.match(_RE["email"])], _email_ok)
-    digits = v.str.replace(r"\D", "", regex=True)
-    phone_shape = v.str.match(_RE["phone_shape"]) & (digits.str.len().isin([10, 11])) & ~v.str.match(_RE["ssn"])
-    phone_shape &= (digits.str.len() == 10) | digits.str.startswith("1")
+        out["email"] *= _confirm(_series(pc.filter(text, matches["email"])), _email_ok)
+    digit_count = pc.utf8_length(pc.replace_substring_regex(text, r"\D", ""))
+    phone_shape = pc.and_(pc.and_(matches["phone_shape"], pc.is_in(digit_count, pa.array([10, 11]))),
+                          pc.invert(matches["ssn"]))
+    # 10 digits, or 11 starting with the country code 1 (the digits start with 1)
+    phone_shape = pc.and_(phone_shape, pc.or_(pc.equal(digit_count, 10),
+                                              pc.match_substring_regex(text, r"^\D*1")))
     # a bare run of digits is an ID or an amount more often than a phone: needs a separator or a "+"
-    phone_shape &= v.str.contains(r"[\s().+-]", regex=True)
-    out["phone"] = _share(phone_shape)
+    phone_shape = pc.and_(phone_shape, pc.match_substring_regex(text, r"[\s().+-]"))
+    out["phone"] = _arrow_share(phone_shape, n)
     if out["phone"] > 0:
-        out["phone"] *= _confirm(v[phone_shape], _phone_ok)
-    ten = v.str.match(r"^\d{10}$")
-    out["npi"] = _share(ten & _luhn_ok(v.where(ten, "0000000000"), "80840")) if ten.any() else 0.0
-    loinc = v.str.match(_RE["loinc"])
-    if loinc.any():
-        body = v.where(loinc, "0-0").str.replace("-", "", regex=False)
-        out["loinc"] = _share(loinc & _luhn_ok(body))
-    out["state"] = _share(low.isin(_STATE_WORDS))
-    out["country"] = _share(low.isin(_COUNTRIES))
-    out["bool"] = _share(low.isin(_BOOL_WORDS))
-    out["gender"] = _share(low.isin(_GENDER_WORDS))
-    words = v.str.count(r"\s+") + 1
-    out["free_text"] = _share((v.str.len() >= 40) & (words >= 6))
-    out["name_like"] = _share(v.str.match(r"^[A-Z][a-z'\-]+\d*(?: [A-Z][a-z'\-]+\d*)?$"))
-    date_fmt, date_share = best_date_format(v[~v.str.contains(r"\d:\d", regex=True)], DATE_FORMATS)
-    has_time = v.str.contains(r"\d{1,2}:\d{2}", regex=True) & v.str.contains(r"\d{2,4}[-/.]\d", regex=True)
-    dt_fmt, dt_share = best_date_format(v[has_time], DATETIME_FORMATS) if has_time.any() else (None, 0.0)
-    n = len(v)
-    out["date"] = round(date_share * (n - int(has_time.sum())) / n, 3) if date_fmt else 0.0
-    out["datetime"] = round(dt_share * int(has_time.sum()) / n, 3) if dt_fmt else 0.0
+        out["phone"] *= _confirm(_series(pc.filter(text, phone_shape)), _phone_ok)
+    v = _series(text)
+    ten = pc.match_substring_regex(text, r"^\d{10}$")
+    if pc.any(ten).as_py():
+        ten_s = _series(ten).astype(bool)
+        out["npi"] = _share(ten_s & _luhn_ok(v.where(ten_s, "0000000000"), "80840"))
+    loinc = matches["loinc"]
+    if pc.any(loinc).as_py():
+        loinc_s = _series(loinc).astype(bool)
+        body = v.where(loinc_s, "0-0").str.replace("-", "", regex=False)
+        out["loinc"] = _share(loinc_s & _luhn_ok(body))
+    low = pc.utf8_lower(text)
+    for name, words in (("state", _STATE_WORDS), ("country", _COUNTRIES), ("bool", _BOOL_WORDS),
+                        ("gender", _GENDER_WORDS)):
+        out[name] = _arrow_share(pc.is_in(low, pa.array(sorted(words))), n)
+    words_per_value = pc.add(pc.count_substring_regex(text, r"\s+"), 1)
+    out["free_text"] = _arrow_share(pc.and_(pc.greater_equal(pc.utf8_length(text), 40),
+                                            pc.greater_equal(words_per_value, 6)), n)
+    out["name_like"] = _arrow_share(pc.match_substring_regex(text, r"^[A-Z][a-z'\-]+\d*(?: [A-Z][a-z'\-]+\d*)?$"), n)
+    date_fmt, date_share, dt_fmt, dt_share = None, 0.0, None, 0.0
+    if pc.any(pc.match_substring_regex(text, _DATE_SHAPE)).as_py():
+        clock = _series(pc.match_substring_regex(text, r"\d:\d")).astype(bool)
+        date_fmt, date_share = best_date_format(v[~clock], DATE_FORMATS)
+    has_time = pc.and_(pc.match_substring_regex(text, r"\d{1,2}:\d{2}"),
+                       pc.match_substring_regex(text, r"\d{2,4}[-/.]\d"))
+    timed = pc.sum(pc.cast(has_time, pa.int64())).as_py()
+    if timed:
+        dt_fmt, dt_share = best_date_format(v[_series(has_time).astype(bool)], DATETIME_FORMATS)
+    out["date"] = round(date_share * (n - timed) / n, 3) if date_fmt else 0.0
+    out["datetime"] = round(dt_share * timed / n, 3) if dt_fmt else 0.0
     fmt = dt_fmt if out["datetime"] > out["date"] else date_fmt
     # a column of small integers is not a column of dates (%Y%m%d accepts 8-digit numbers only)
-    if out["integer"] > 0.9 and fmt == "%Y%m%d" and not v.str.len().eq(8).all():
+    if out["integer"] > 0.9 and fmt == "%Y%m%d" and not pc.all(pc.equal(pc.utf8_length(text), 8)).as_py():
         out["date"], fmt = 0.0, None
     return {k: round(float(s), 3) for k, s in out.items()}, fmt
+
+
+def _arrow_share(mask: pa.Array, n: int) -> float:
+    """Share of ``n`` values whose ``mask`` is true (no nulls: the text was filtered)."""
+    return pc.sum(pc.cast(mask, pa.int64())).as_py() / n if n else 0.0
+
+
+def _series(arr: pa.Array) -> pd.Series:
+    """An Arrow array as a pandas Series (string or boolean; a fresh 0..n-1 index)."""
+    return pd.Series(arr.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get), dtype=None)
 
 
 def masked_shape(values: pd.Series) -> str | None:

@@ -14,6 +14,7 @@ import pytest
 
 from flit_pipelines.delta import sensor as delta_sensor
 from flit_pipelines.delta.probe import baseline_file, baseline_fingerprints, save_baseline
+from flit_pipelines.delta.tenant_cursor import split_cursor
 from flit_pipelines.delta.window import DeltaCursor
 from flit_sandboxes.dentrix_practice import build_practice
 from flit_pipelines.spec.load import SPEC_DIR
@@ -52,6 +53,11 @@ def evaluate(env, cursor: str | None):
     return env["sensor"].evaluate_tick(ctx)
 
 
+def since_of(cursor: str, tenant: str = "default") -> str | None:
+    """The ``since`` of one tenant in the sensor's cursor (one entry per tenant)."""
+    return json.loads(split_cursor(cursor)[tenant])["since"]
+
+
 def complete_full_wave(env) -> None:
     """What the sensor reads of a finished full wave: the report's materialisation and the extracts'
     modification columns (written here from the practice itself)."""
@@ -71,7 +77,7 @@ def test_window_cursor_and_duplicate_ticks(env, monkeypatch):
     complete_full_wave(env)
     first = evaluate(env, None)  # first look of the window: fingerprints and key sets are new
     assert len(first.run_requests) == 1
-    cursor = DeltaCursor.parse(first.cursor)
+    cursor = DeltaCursor.parse(split_cursor(first.cursor)["default"])
     with sqlite3.connect(env["db"]) as con:
         newest = con.execute("SELECT MAX(modified_time_stamp) FROM v_patient").fetchone()[0]
         newest = max(newest, con.execute("SELECT MAX(modified_time_stamp) FROM v_appt").fetchone()[0])
@@ -82,7 +88,11 @@ def test_window_cursor_and_duplicate_ticks(env, monkeypatch):
 
     again = evaluate(env, first.cursor)
     assert not again.run_requests and again.skip_message.startswith("no source changes")
-    assert json.loads(again.cursor)["since"] == cursor.since
+    assert since_of(again.cursor) == cursor.since
+    # a cursor stored before tenants (one DeltaCursor) is the default tenant's: the window goes on from it
+    legacy = evaluate(env, split_cursor(first.cursor)["default"])
+    assert not legacy.run_requests and legacy.skip_message.startswith("no source changes")
+    assert split_cursor(legacy.cursor) == split_cursor(again.cursor)
 
     with sqlite3.connect(env["db"]) as con:
         con.execute("UPDATE v_patient SET preferred_name = 'Changed', modified_time_stamp = '2026-11-21 09:30:00' "
@@ -90,7 +100,7 @@ def test_window_cursor_and_duplicate_ticks(env, monkeypatch):
     changed = evaluate(env, again.cursor)
     (req,) = changed.run_requests
     assert req.tags["flit/changed_objects"] == "patients"
-    assert json.loads(changed.cursor)["since"] == "2026-11-21T09:30:00"
+    assert since_of(changed.cursor) == "2026-11-21T09:30:00"
     keys = {k.path[-1] for k in req.asset_selection if k.path[1] == "load"}
     assert "patients" in keys and "appointments" not in keys  # only targets fed by patients
     assert req.partition_key == "delta-" + (pd.Timestamp(cursor.since) - pd.Timedelta(minutes=5)).strftime(
@@ -100,7 +110,7 @@ def test_window_cursor_and_duplicate_ticks(env, monkeypatch):
     assert twice.run_requests[0].run_key == req.run_key
     assert evaluate(env, changed.cursor).skip_message.startswith("no source changes")
 
-    full_at = json.loads(changed.cursor)["full_at"]
+    full_at = json.loads(split_cursor(changed.cursor)["default"])["full_at"]
     monkeypatch.setattr(delta_sensor, "now", lambda: full_at + 48 * 3600 + 1)
     late = evaluate(env, changed.cursor)
     assert not late.run_requests and late.skip_message.startswith("delta window closed at")

@@ -103,3 +103,26 @@ def test_drift_check_reuses_the_profile_of_an_unchanged_sample_and_redoes_a_chan
     patients.write_text("\n".join(lines[:-1]) + "\n")  # one patient fewer: another sample
     drift.check_source(spec, CsvExportSource(export), reports / "delta")
     assert len(calls) == 2
+
+
+def test_date_shape_admits_every_value_a_date_format_parses():
+    """``recognise`` tries dates only on columns with a value of ``_DATE_SHAPE``: every value pandas parses
+    under one of DATE_FORMATS (with dropped leading zeros, a space for a digit, one digit more or less)
+    must have that shape, or a date column would lose its date share."""
+    import numpy as np
+
+    from flit_pipelines.proposal.recognise import _DATE_SHAPE, DATE_FORMATS
+
+    moments = pd.to_datetime(np.random.default_rng(7).integers(-2_000_000_000, 2_000_000_000, 300), unit="s")
+    texts = []
+    for fmt in DATE_FORMATS:
+        for x in moments.strftime(fmt):
+            texts += [x, x.replace("0", ""), x.replace("-0", "-").replace("/0", "/"), x[:-1], x + "0",
+                      x.replace("0", " ", 1)]
+    values = pd.Series([t.strip() for t in texts if t.strip()]).drop_duplicates()
+    parsed_somehow = pd.Series(False, index=values.index)
+    for fmt in DATE_FORMATS:
+        parsed_somehow |= pd.to_datetime(values, format=fmt, errors="coerce").notna()
+    assert parsed_somehow.sum() > 1000
+    assert values[parsed_somehow].str.match(_DATE_SHAPE).all()
+    assert not pd.Series(["12.50", "Smith", "A00.1", "555-1234", "12345"]).str.match(_DATE_SHAPE).any()

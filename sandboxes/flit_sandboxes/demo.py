@@ -140,11 +140,11 @@ def prepare_demo_env(data_dir: Path, *, export_dir: str = "package:sample_data/s
     return specs
 
 
-def build_demo_practice(folder: Path, patients: int = DEMO_PATIENTS) -> tuple[Path, Path]:
+def build_demo_practice(folder: Path, patients: int = DEMO_PATIENTS, seed: int = 7) -> tuple[Path, Path]:
     """The demo practice (SQLite) and its Document Center files; returns (database, documents dir)."""
     folder.mkdir(parents=True, exist_ok=True)
     db, docs = folder / "practice.db", folder / "DocCenter"
-    build_practice(db, patients=patients, documents_dir=docs)
+    build_practice(db, patients=patients, seed=seed, documents_dir=docs)
     return db, docs
 
 
@@ -301,6 +301,15 @@ def _create_stores() -> None:
     FlitResource().ledger()
 
 
+def read_practicehub_at_demo_rate(specs: Path) -> None:
+    """Make the approved PracticeHub spec copy in ``specs`` read at ``PRACTICEHUB_DEMO_RATE`` (and approve it
+    again: the approval covers the file's content)."""
+    spec = specs / "practicehub_to_salesforce.yaml"
+    text = spec.read_text().replace("requests_per_second: 0.9", f"requests_per_second: {PRACTICEHUB_DEMO_RATE}")
+    spec.write_text(text)
+    approve_spec_file(spec, "flit demo (automatic approval of a private copy)", "2026-11-21T00:00:00+00:00")
+
+
 def prepare_shared(data_dir: Path, only: tuple[str, ...]) -> None:
     """What the workers share, written once before they start: approved spec copies (the PracticeHub
     copy reading at the demo rate) and, for the dental migrations, the demo practice with its users and
@@ -308,10 +317,7 @@ def prepare_shared(data_dir: Path, only: tuple[str, ...]) -> None:
     prepare_demo_env(data_dir)
     _create_stores()
     if "practicehub_to_salesforce" in only:
-        spec = data_dir / "specs" / "practicehub_to_salesforce.yaml"
-        text = spec.read_text().replace("requests_per_second: 0.9", f"requests_per_second: {PRACTICEHUB_DEMO_RATE}")
-        spec.write_text(text)
-        approve_spec_file(spec, "flit demo (automatic approval of a private copy)", "2026-11-21T00:00:00+00:00")
+        read_practicehub_at_demo_rate(data_dir / "specs")
     if any(m in only for m in DENTAL):
         db, docs = build_demo_practice(data_dir / "practice")
         (data_dir / "highlevel_users.json").write_text(json.dumps(highlevel_users(db)))
