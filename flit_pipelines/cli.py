@@ -32,35 +32,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+from flit_pipelines.errors import FlitError
+from flit_pipelines.proposal.cli import add_propose_parser, approve_checks, remember
+from flit_pipelines.runtime import command_prefix, default_data_dir, ensure_dagster_home
+
+# Commands import the rest of what they use inside their function, and only there: `flit --help` and a usage
+# error answer without loading Dagster, pandas and the spec models (seconds on a busy machine). None of those
+# imports dodges a cycle: the modules they name never import this one.
+
 # Packages installed beside the product add subcommands through this entry-point group: each entry is a
 # callable taking the argparse sub-parsers object (the dev/demo set-up installs flit_sandboxes this way).
 CLI_PLUGINS = "flit_pipelines.cli"
 DEMO_HELP = "read the demo's data (data/demo and its approved spec copies) instead of FLIT_DATA_DIR"
 TENANT_HELP = "the practice (tenant) declared in <spec dir>/tenants/<migration>.yaml; default: the default tenant"
-
-
-def default_dagster_home() -> Path:
-    """``dagster_home/`` (SQLite), or ``dagster_home/postgres/`` when ``DAGSTER_PG_URL`` is set."""
-    base = PROJECT_ROOT / "dagster_home"
-    return base / "postgres" if os.environ.get("DAGSTER_PG_URL") else base
-
-
-def _ensure_dagster_home() -> Path:
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        home = str(default_dagster_home())
-        os.environ["DAGSTER_HOME"] = home
-    path = Path(home).resolve()
-    os.environ["DAGSTER_HOME"] = str(path)  # Dagster requires an absolute path
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str = "INFO",
@@ -80,7 +69,7 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
     WARNING line naming the run; the run carries its pid, host and a heartbeat as run tags, and a
     step waiting for a pool slot says which run holds it.
     """
-    _ensure_dagster_home()
+    ensure_dagster_home()
     import uuid
 
     import dagster as dg
@@ -119,7 +108,7 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
         failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
         failed_checks = [e.check_name for e in failed]
         step_failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-        failed_steps = [e.step_key for e in step_failures]
+        failed_steps = [e.step_key for e in step_failures if e.step_key]
     if not quiet:
         print(f"run {result.run_id}: {'SUCCESS' if result.success else 'FAILURE'}")
         if failed_steps:
@@ -171,7 +160,7 @@ def summary_reports(migration: str, wave: str, tenant: str = "default") -> list[
 def write_report_html(migration: str, wave: str, rep: dict | None = None, tenant: str = "default") -> Path:
     """(Re)write ``<data>/reports/<migration>/<wave>/migration_report.html`` from the wave's report and
     the step timeline of its latest run on the ``DAGSTER_HOME`` instance; returns the path."""
-    _ensure_dagster_home()
+    ensure_dagster_home()
     import dagster as dg
 
     from flit_pipelines.assets.resources import FlitResource
@@ -187,7 +176,6 @@ def write_report_html(migration: str, wave: str, rep: dict | None = None, tenant
 
 
 def _html_path(migration: str, wave: str, tenant: str = "default") -> Path | None:
-    from flit_pipelines.assets.io_manager import default_data_dir
     from flit_pipelines.reports.html_report import HTML_NAME
     from flit_pipelines.tenants import tenant_data_dir
 
@@ -230,7 +218,7 @@ def run_rollback(migration: str, *, scope: str = "all", wave: str | None = None,
     Dry run unless ``execute``. Returns the rollback summary (see ``rollback.execute.rollback_migration``),
     or ``{"failed": True, "error": <text>}`` when the run failed (bad scope, destination stopped it).
     """
-    _ensure_dagster_home()
+    ensure_dagster_home()
     import dagster as dg
 
     from flit_pipelines.definitions import defs
@@ -250,7 +238,7 @@ def run_rollback(migration: str, *, scope: str = "all", wave: str | None = None,
         result = job.execute_in_process(instance=instance, run_config=config, raise_on_error=False,
                                         tags={**process_tags(), **tags})
     if not result.success:
-        failure = next((e.event_specific_data.error for e in result.all_events
+        failure = next((e.step_failure_data.error for e in result.all_events
                         if e.event_type_value == "STEP_FAILURE" and e.event_specific_data), None)
         return {"failed": True, "run_id": result.run_id,
                 "error": failure.message.strip() if failure is not None else "the rollback run failed"}
@@ -289,7 +277,6 @@ def _print_report(rep: dict | list[dict], html: Path | None = None) -> None:
 
 
 def cmd_run(args) -> int:
-    from flit_pipelines.errors import FlitError
     from flit_pipelines.progress_terminal import terminal_progress
 
     try:
@@ -329,7 +316,6 @@ def cmd_rollback(args) -> int:
     code = _check_data(args, args.wave if args.scope == "wave" else None)
     if code:
         return code
-    from flit_pipelines.errors import FlitError
 
     try:
         summary = run_rollback(args.migration, scope=args.scope, wave=args.wave, run_id=args.run_id,
@@ -347,8 +333,6 @@ def cmd_spec(args) -> int:
     from flit_pipelines.spec.load import approve_spec_file, load_spec, spec_dir
 
     if args.action == "approve":
-        from flit_pipelines.proposal.cli import approve_checks, remember
-
         path = spec_dir() / f"{args.migration}.yaml"
         if not approve_checks(path):  # proposals still marked `review: required` (listed)
             return 1
@@ -371,8 +355,6 @@ def cmd_check(args) -> int:
     settings complete? Probes every URL setting (one TCP connection, no request), then opens the reader
     and the client (Salesforce signs in). Prints one line per finding; exit 1 on any problem."""
     from flit_pipelines.assets.resources import FlitResource
-    from flit_pipelines.data_dirs import command_prefix
-    from flit_pipelines.errors import FlitError
     from flit_pipelines.spec.load import load_spec, spec_dir
 
     spec = load_spec(spec_dir() / f"{args.migration}.yaml")
@@ -468,7 +450,6 @@ def cmd_delta(args) -> int:
 
 def cmd_campaign(args) -> int:
     """``flit campaign status``: per migration and tenant, wave states, records moved, checks, delta window."""
-    from flit_pipelines.assets.io_manager import default_data_dir
     from flit_pipelines.reports.campaign import campaign_rows, format_campaign
     from flit_pipelines.spec import load_all_specs
 
@@ -569,8 +550,6 @@ def main(argv: list[str] | None = None) -> int:
     pa_.add_argument("--demo", action="store_true", help=DEMO_HELP)
     pa_.add_argument("--tenant", default="default", help=TENANT_HELP)
     pa_.set_defaults(fn=cmd_phi)
-
-    from flit_pipelines.proposal.cli import add_propose_parser
 
     add_propose_parser(sub)
 

@@ -1,6 +1,6 @@
 """Where a migration's data lives, and the sentence a command prints when there is none yet.
 
-The data directory is ``$FLIT_DATA_DIR`` or ``<project>/data`` (``assets.io_manager.default_data_dir``);
+The data directory is ``$FLIT_DATA_DIR`` or ``<project>/data`` (``runtime.default_data_dir``);
 the demo keeps its own under ``<project>/data/demo`` with approved spec copies in ``data/demo/specs``
 (``flit ... --demo`` reads those). Read-only commands (``flit report``, ``flit phi``, ``flit
 rollback``, ``flit delta``) check here first, so a command that finds no data exits with what to run
@@ -12,15 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flit_pipelines.assets.io_manager import PROJECT_ROOT, default_data_dir
+from flit_pipelines.runtime import PROJECT_ROOT, command_prefix, default_data_dir
 from flit_pipelines.tenants import DEFAULT_TENANT, tenant_data_dir
 
 DEMO_DATA_DIR = PROJECT_ROOT / "data" / "demo"
-
-
-def command_prefix() -> str:
-    """How the user runs flit: ``$FLIT_COMMAND`` (``scripts/dev`` sets ``./scripts/dev flit``), else ``flit``."""
-    return os.environ.get("FLIT_COMMAND") or "flit"
 
 
 def demo_command() -> str:
@@ -88,5 +83,4 @@ def missing_data(migration: str, wave: str | None = None, *, demo: bool = False,
     return sentence
 
 
-__all__ = ["DEMO_DATA_DIR", "command_prefix", "demo_command", "ledger_present", "missing_data", "use_demo_data",
-           "waves_with_data"]
+__all__ = ["DEMO_DATA_DIR", "demo_command", "ledger_present", "missing_data", "use_demo_data", "waves_with_data"]

@@ -27,6 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flit_pipelines.runtime import command_prefix
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # what an operator can do, by the module the exception class comes from (first match wins)
@@ -105,8 +107,6 @@ def _hint(exc: BaseException, step: str = "") -> str:
 
 def _check_command(step: str) -> str:
     """``flit check <migration>`` (as the user runs flit) for a step named ``<migration>/...``."""
-    from flit_pipelines.data_dirs import command_prefix  # lazily: data_dirs imports the Dagster layer
-
     return f"{command_prefix()} check {step.split('/')[0] or '<migration>'}"
 
 

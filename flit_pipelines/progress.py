@@ -218,7 +218,9 @@ class StepProgress:
             return True
         # a fraction boundary, but not more than one line a second (a fast step stays short)
         total = self.total
-        return bool(total) and self._done / total >= self._next_fraction and now - self._last_emit >= self.min_gap
+        if not total:
+            return False
+        return self._done / total >= self._next_fraction and now - self._last_emit >= self.min_gap
 
     def _report(self, now: float) -> None:
         snap = self._snapshot(now)

@@ -10,6 +10,7 @@ import dagster as dg
 
 from flit_pipelines.assets.tenancy import destination_op_tags, wave_of
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.destinations.pipedrive.dedup import dedup_option, run_dedup
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.ledger import Ledger
 from flit_pipelines.reports.migration import write_json
@@ -21,8 +22,6 @@ DESTINATIONS_WITH_DEDUP = ("pipedrive",)
 def dedup_targets(spec: MigrationSpec) -> list[str]:
     """Targets that opt in to a deduplication pass. Raises ValueError for a malformed option, or one
     on a destination without a pass (at definition load, so a bad spec fails early)."""
-    from flit_pipelines.destinations.pipedrive.dedup import dedup_option
-
     out = []
     for name, t in spec.targets.items():
         if "dedup" not in t.options:
@@ -70,8 +69,6 @@ def _dedup_asset(spec: MigrationSpec, target: str, parts, group: str, pool: str 
                           "reconciliation log dedup_reconciliation.csv.")
     @value_free_errors(f"{m}/dedup/{target}")
     def dedup(context: dg.AssetExecutionContext, flit: FlitResource):
-        from flit_pipelines.destinations.pipedrive.dedup import run_dedup
-
         wave = wave_of(context)
         ledger = flit.ledger()
         dest = flit.destination(spec)

@@ -10,6 +10,7 @@ assets, so parents are written before children.
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -33,7 +34,7 @@ from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.assets.run_events import step_events
 from flit_pipelines.assets.source_profile import source_profile_asset
 from flit_pipelines.assets.step_progress import step_progress
-from flit_pipelines.assets.tenancy import destination_op_tags, wave_of
+from flit_pipelines.assets.tenancy import destination_op_tags, destination_pool, wave_of
 from flit_pipelines.delta.deletions import (
     delete_records,
     deletion_rows,
@@ -55,7 +56,7 @@ from flit_pipelines.reports.audit_log import write_audit_log
 from flit_pipelines.reports.design_doc import custom_field_design_markdown
 from flit_pipelines.reports.field_map import field_map_markdown
 from flit_pipelines.reports.html_report import write_html_report
-from flit_pipelines.reports.migration import write_json
+from flit_pipelines.reports.migration import build_report, write_json
 from flit_pipelines.reports.phi_review import write_queue as write_phi_queue
 from flit_pipelines.reports.timeline import run_timeline
 from flit_pipelines.reports.user_mapping import write_user_mapping
@@ -83,20 +84,6 @@ WAVES = ("sample", "full")
 def waves_partitions(spec: MigrationSpec) -> dg.DynamicPartitionsDefinition:
     """The dynamic wave partitions of a migration (``<migration>_waves``: sample, full, delta-...)."""
     return dg.DynamicPartitionsDefinition(name=f"{spec.migration}_waves")
-
-
-def destination_pool(spec: MigrationSpec) -> str | None:
-    """The pool of the steps that call the destination, or None.
-
-    A migration with one practice (no tenants file beyond the default tenant) has one destination account:
-    its destination steps share the pool ``<migration>_destination`` (limit 1 in dagster.yaml), so even
-    under the multiprocess executor, and across runs, one rate limiter serves the account. A migration
-    with tenants has an account per tenant, and a pool (static per asset) would serialise different
-    accounts: there the run queue's ``flit/destination_account`` limit and ``flit run``'s account check
-    keep one run per account, and inside a run the steps are serialised by the in-process executor (or
-    by the multiprocess executor's ``tag_concurrency_limits`` on ``flit/destination_step``;
-    docs/many-practices.md)."""
-    return None if len(tenant_names(spec)) > 1 else f"{spec.migration}_destination"
 
 
 def _key(spec: MigrationSpec, *parts: str) -> dg.AssetKey:
@@ -168,7 +155,7 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
         fields = design.get("custom_fields") or {}
         # destinations shape their design documents differently: {entity: [...]} or one list
         n_fields = sum(len(v) for v in fields.values()) if isinstance(fields, dict) else len(fields)
-        meta = {"custom_fields": n_fields, "design": dg.MetadataValue.path(str(path))}
+        meta: dict[str, Any] = {"custom_fields": n_fields, "design": dg.MetadataValue.path(str(path))}
         for key in ("pipelines", "custom_objects"):
             if key in design:
                 meta[key] = len(design[key])
@@ -190,8 +177,6 @@ def build_migration(spec: MigrationSpec) -> dg.Definitions:
               description="Migration report: per target counts, quarantine reasons, checks, seed-object landing.")
     @value_free_errors(f"{m}/report")
     def report(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore) -> dg.MaterializeResult:
-        from flit_pipelines.reports.migration import build_report
-
         wave = wave_of(context)
         out = flit.reports_dir(m, wave)
         rep = build_report(spec, wave, flit)
@@ -409,7 +394,7 @@ def _load_asset(spec: MigrationSpec, target: str, parts, group: str, after: str 
                                                             wave=wave)
             context.log.warning(f"{target}: {len(gone)} records deleted in the source are left unchanged "
                                 "(no on_source_delete in the spec); see the audit log")
-        elif len(gone) and t.on_source_delete.action == "delete":
+        elif len(gone) and t.on_source_delete is not None and t.on_source_delete.action == "delete":
             deletions.update(delete_records(spec, target, gone, ledger, dest, run_id=context.run.run_id, wave=wave))
         context.log.info(f"{target}: created {summary.created}, updated {summary.updated}, "
                          f"unchanged {summary.unchanged}, failed {summary.failed}, flagged {summary.flagged}")

@@ -10,9 +10,7 @@ payload assets downstream.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -22,14 +20,8 @@ from upath import UPath
 
 from flit_pipelines.assets.tenancy import TenantScopedResource, run_tenant
 from flit_pipelines.errors import value_free_errors
+from flit_pipelines.runtime import default_data_dir
 from flit_pipelines.tenants import DEFAULT_TENANT, split_key, tenant_data_dir
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def default_data_dir() -> str:
-    """``FLIT_DATA_DIR`` or ``<project>/data``."""
-    return os.environ.get("FLIT_DATA_DIR") or str(PROJECT_ROOT / "data")
 
 
 @dataclass(frozen=True)

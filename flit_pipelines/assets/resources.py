@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flit_pipelines.assets.io_manager import default_data_dir
 from flit_pipelines.assets.tenancy import TenantScopedResource
 from flit_pipelines.destinations.base import Destination
 from flit_pipelines.destinations.registry import open_destination
 from flit_pipelines.ledger import Ledger
+from flit_pipelines.runtime import command_prefix, default_data_dir
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.registry import ConfigurationError, files_root, open_source, require_env
 from flit_pipelines.spec.model import MigrationSpec
@@ -90,8 +90,6 @@ class FlitResource(TenantScopedResource):
     def check_reachable(self, spec: MigrationSpec, side: str) -> list[str]:
         """Probe the ``side``'s URL settings for this run (``ConnectionSettings.check_reachable``: one TCP
         connection each, no request). Raises UnreachableError naming the URL and the check to run."""
-        from flit_pipelines.data_dirs import command_prefix
-
         return self.settings(spec, side).check_reachable(command_prefix())
 
     def files_root(self, spec: MigrationSpec) -> Path | None:

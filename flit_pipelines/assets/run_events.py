@@ -7,6 +7,8 @@ from typing import Any
 
 import dagster as dg
 
+from flit_pipelines.reports.timeline import run_timeline
+
 STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS,
                dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.STEP_SKIPPED}
 
@@ -29,8 +31,6 @@ def latest_wave_run_id(instance: dg.DagsterInstance, migration: str, wave: str) 
 
 def wave_timeline(instance: dg.DagsterInstance, migration: str, wave: str) -> list[dict[str, Any]] | None:
     """``reports.timeline.run_timeline`` of the newest run of the wave, None when no run is recorded."""
-    from flit_pipelines.reports.timeline import run_timeline
-
     run_id = latest_wave_run_id(instance, migration, wave)
     return run_timeline(step_events(instance, run_id), migration) if run_id else None
 

@@ -9,6 +9,7 @@ from flit_pipelines.assets.tenancy import wave_of
 from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.delta.probe import baseline_file, baseline_fingerprints, save_baseline
 from flit_pipelines.errors import value_free_errors
+from flit_pipelines.proposal.drift import check_source
 from flit_pipelines.spec.model import MigrationSpec
 
 
@@ -24,8 +25,6 @@ def source_profile_asset(spec: MigrationSpec, parts, group: str):
                                                          "columns still parse as declared")])
     @value_free_errors(f"{spec.migration}/source_profile")
     def source_profile(context: dg.AssetExecutionContext, flit: FlitResource, parquet: ParquetStore):
-        from flit_pipelines.proposal.drift import check_source
-
         flit.check_reachable(spec, "source")  # an unreachable API fails here, naming its URL and the check
         source = flit.source(spec)
         res = check_source(spec, source, flit.reports_dir(spec.migration, wave_of(context)))

@@ -14,10 +14,11 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from flit_pipelines.errors import FlitError
-from flit_pipelines.tenants import DEFAULT_TENANT, TENANT_TAG, split_key
+from flit_pipelines.spec.model import MigrationSpec
+from flit_pipelines.tenants import DEFAULT_TENANT, TENANT_TAG, split_key, tenant_names
 
 __all__ = ["DESTINATION_STEP_TAG", "PARTITION_TAG", "TenantMismatchError", "TenantScopedResource",
-           "destination_op_tags", "run_tenant", "wave_of"]
+           "destination_op_tags", "destination_pool", "run_tenant", "wave_of"]
 
 PARTITION_TAG = "dagster/partition"
 DESTINATION_STEP_TAG = "flit/destination_step"
@@ -76,3 +77,17 @@ def destination_op_tags(migration: str) -> dict[str, str]:
     multiprocess executor's ``tag_concurrency_limits`` limits to 1, so one run's steps never share the
     account's rate limit between two processes (docs/many-practices.md)."""
     return {DESTINATION_STEP_TAG: migration}
+
+
+def destination_pool(spec: MigrationSpec) -> str | None:
+    """The pool of the steps that call the destination, or None.
+
+    A migration with one practice (no tenants file beyond the default tenant) has one destination account:
+    its destination steps share the pool ``<migration>_destination`` (limit 1 in dagster.yaml), so even
+    under the multiprocess executor, and across runs, one rate limiter serves the account. A migration
+    with tenants has an account per tenant, and a pool (static per asset) would serialise different
+    accounts: there the run queue's ``flit/destination_account`` limit and ``flit run``'s account check
+    keep one run per account, and inside a run the steps are serialised by the in-process executor (or
+    by the multiprocess executor's ``tag_concurrency_limits`` on ``flit/destination_step``;
+    docs/many-practices.md)."""
+    return None if len(tenant_names(spec)) > 1 else f"{spec.migration}_destination"

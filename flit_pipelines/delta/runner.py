@@ -13,10 +13,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from flit_pipelines.assets.io_manager import ParquetStore, default_data_dir
+from flit_pipelines.assets.io_manager import ParquetStore
 from flit_pipelines.assets.resources import FlitResource
+from flit_pipelines.definitions import defs
 from flit_pipelines.delta.sensor import evaluate_tenant
 from flit_pipelines.errors import value_free_errors
+from flit_pipelines.runtime import default_data_dir, ensure_dagster_home
 from flit_pipelines.spec import load_all_specs
 from flit_pipelines.tenants import DEFAULT_TENANT, tenant_data_dir
 
@@ -48,10 +50,7 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING",
     Raises KeyError for an unknown migration; reader errors propagate (the daemon would record them
     as a failed tick).
     """
-    from flit_pipelines.cli import _ensure_dagster_home
-    from flit_pipelines.definitions import defs
-
-    _ensure_dagster_home()
+    ensure_dagster_home()
     d = defs()
     spec = load_all_specs()[migration]
     path = cursor_path(migration, tenant)
@@ -78,7 +77,8 @@ def tick(migration: str, *, execute: bool = True, log_level: str = "WARNING",
             job = d.resolve_job_def(f"{migration}_migration")
             run = job.execute_in_process(
                 instance=instance, partition_key=request.partition_key, raise_on_error=False,
-                asset_selection=list(request.asset_selection), tags=dict(request.tags),
+                asset_selection=None if request.asset_selection is None else list(request.asset_selection),
+                tags=dict(request.tags),
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
             result.success, result.run_id = bool(run.success), run.run_id
         return result

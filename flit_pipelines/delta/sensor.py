@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 import dagster as dg
 import pandas as pd
 
+from flit_pipelines.assets.io_manager import ParquetStore
+from flit_pipelines.assets.resources import FlitResource
 from flit_pipelines.delta.probe import Probe, baseline_file, probe_source, read_baseline
 from flit_pipelines.delta.tenant_cursor import join_cursors, split_cursor
 from flit_pipelines.delta.window import DeltaCursor, naive_newest, next_partition, window_end
@@ -141,9 +143,6 @@ def evaluate_tenants(context: dg.SensorEvaluationContext, spec: MigrationSpec, p
     A tenant whose evaluation raises keeps its cursor and is logged (its name and the error's kind, no
     value); the others' requests still go out. When nothing was requested the error is raised (the tick
     fails visibly, naming the tenant). A skip names each tenant when there are several."""
-    from flit_pipelines.assets.io_manager import ParquetStore
-    from flit_pipelines.assets.resources import FlitResource
-
     names = tenants if tenants is not None else tenant_names(spec)
     cursors: dict[str, str | None] = dict(split_cursor(context.cursor))
     requests: list[dg.RunRequest] = []

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -164,7 +164,7 @@ def load_target(*, spec: MigrationSpec, target_name: str, payload: pd.DataFrame,
     resolved, fk_fail = resolve_lookups(spec, target_name, payload, ledger, destination.fallback_owner_id())
     xw = ledger.crosswalk_frame(m, target_name).set_index("source_id")
     quarantine: list[dict[str, Any]] = []
-    existing: dict[str, str] | None = None  # fetched once, only if some record has no crosswalk row
+    existing: Mapping[str, str] | None = None  # fetched once, only if some record has no crosswalk row
 
     pre = PreExisting(spec, target_name, destination, ledger, xw, summary)  # matched records, prior state
 

@@ -5,7 +5,7 @@ returns (``SendResult``), one write of a batch (``BatchItem``), a target's load 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +21,9 @@ class FatalLoadError(FlitError, RuntimeError):
     """Stop the whole load (e.g. the daily API budget is spent); progress so far is in the ledger.
     Its message is built only from this project's value-free errors (``FlitError``), so it reaches
     the Dagster event log as written."""
+
+    # what was done before the stop, when the raiser counted it (a rollback's totals, for its report)
+    summary: dict[str, Any] | None = None
 
 
 class DailyLimitError(FlitError, RuntimeError):
@@ -76,7 +79,7 @@ class Destination(Protocol):
     def build_body(self, target_name: str, target: Target, row: dict[str, Any],
                    resolved_fks: dict[str, Any]) -> dict[str, Any]: ...
     # Source ID -> destination ID of records already carrying our source key.
-    def find_existing(self, target_name: str, target: Target) -> dict[str, str]: ...
+    def find_existing(self, target_name: str, target: Target) -> Mapping[str, str]: ...
     def create(self, target_name: str, target: Target, body: dict[str, Any], row: dict[str, Any]) -> SendResult: ...
     def update(self, target_name: str, target: Target, dest_id: str, body: dict[str, Any],
                row: dict[str, Any]) -> SendResult: ...

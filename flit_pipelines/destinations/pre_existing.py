@@ -83,18 +83,18 @@ class PreExisting:
         """One chunk's writes (op, row, body, hash, dest_id): creates matched to pre-existing records become
         updates, then the prior state of every pre-existing record about to be updated is captured."""
         if self.field:
-            items = self._match(items)
+            items = self._match(items, self.field)
         if self.not_ours:
             self._capture([d for op, _r, _b, _h, d in items if op == "update" and d in self.not_ours])
         return items
 
-    def _match(self, items: list[Write]) -> list[Write]:
+    def _match(self, items: list[Write], field: str) -> list[Write]:
         value_of = getattr(self.destination, "match_value", None)
         values: dict[int, str] = {}
         for k, (op, row, body, _h, _d) in enumerate(items):
             if op == "create":
                 v = (value_of(self.target_name, self.target, body) if value_of is not None
-                     else match_value(body, row, self.field))
+                     else match_value(body, row, field))
                 if v:
                     values[k] = v
         if not values:

@@ -39,32 +39,35 @@ def open_destination(spec: MigrationSpec, *, run_id: str | None = None,
     d = spec.destination
     st = settings or ConnectionSettings.of(spec, "destination")
     require = st.require
-    settings = d.settings
-    timeout = float(settings.get("request_timeout_seconds", 30.0))
+    options = d.settings  # the spec's destination settings (numbers, limits), not the connection settings
+    timeout = float(options.get("request_timeout_seconds", 30.0))
+    token_env = d.api_token_env or ""  # set for Pipedrive and HighLevel (DestinationConfig checks it)
     # each CRM's package is imported when a spec names it (not a cycle: a run loads one vendor's stack,
     # e.g. simple_salesforce only for Salesforce)
     if d.kind == "pipedrive":
         from flit_pipelines.destinations.pipedrive.client import PipedriveClient
         from flit_pipelines.destinations.pipedrive.destination import PipedriveDestination
 
-        client = PipedriveClient(
-            require(d.api_base_env), require(d.api_token_env),
-            burst_limit=settings.get("burst_limit"), daily_token_floor=int(settings.get("daily_token_floor", 0)),
-            pool_size=int(settings.get("max_workers", 8)), timeout=timeout,
+        burst = options.get("burst_limit")
+        pipedrive = PipedriveClient(
+            require(d.api_base_env), require(token_env),
+            burst_limit=None if burst is None else int(burst),
+            daily_token_floor=int(options.get("daily_token_floor", 0)),
+            pool_size=int(options.get("max_workers", 8)), timeout=timeout,
             patience=wave_patience(spec, run_id, "Pipedrive"),
         )
-        return PipedriveDestination(client, spec, files_root=files_root(spec, source_settings, data_dir))
+        return PipedriveDestination(pipedrive, spec, files_root=files_root(spec, source_settings, data_dir))
     if d.kind == "highlevel":
         from flit_pipelines.destinations.highlevel.client import HighLevelClient
         from flit_pipelines.destinations.highlevel.destination import HighLevelDestination
 
-        client = HighLevelClient(
-            require(d.api_base_env), require(d.api_token_env),
+        highlevel = HighLevelClient(
+            require(d.api_base_env), require(token_env),
             location_id=require(d.location_id_env or "HIGHLEVEL_LOCATION_ID"),
-            pool_size=int(settings.get("max_workers", 8)), timeout=timeout,
+            pool_size=int(options.get("max_workers", 8)), timeout=timeout,
             patience=wave_patience(spec, run_id, "HighLevel"),
         )
-        return HighLevelDestination(client, spec, files_root=files_root(spec, source_settings, data_dir))
+        return HighLevelDestination(highlevel, spec, files_root=files_root(spec, source_settings, data_dir))
     if d.kind == "salesforce":
         from flit_pipelines.destinations.salesforce.destination import SalesforceDestination
 

@@ -64,5 +64,5 @@ class Counters(dict):
 class ClientStats(Counters):
     """The counters every HTTP client keeps (module docstring); subclasses extend the tuples."""
 
-    COUNTERS = ("requests", "retries", "responses_429", "responses_5xx", "transport_errors",
-                "rate_limit_wait_seconds")
+    COUNTERS: tuple[str, ...] = ("requests", "retries", "responses_429", "responses_5xx", "transport_errors",
+                                 "rate_limit_wait_seconds")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import Engine, and_, create_engine, delete, func, select
+from sqlalchemy import Engine, and_, create_engine, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateSchema
 
@@ -43,7 +43,7 @@ class _Pending:
 class RecordOutcome:
     """One destination response, as the ledger records it."""
 
-    source_id: str
+    source_id: str | None  # None only in a rollback: restoring a prior state that has no crosswalk row
     operation: str  # create | update | skip | match | fallback | fail | flag | delete | restore
     dest_id: str | None = None
     payload_hash: str | None = None
@@ -82,8 +82,6 @@ class Ledger:
             with self.engine.begin() as conn:
                 conn.execute(CreateSchema(schema, if_not_exists=True))
         if url.startswith("sqlite"):
-            from sqlalchemy import event
-
             @event.listens_for(self.engine, "connect")
             def _pragmas(conn, _record):  # WAL: readers (checks, reports) don't block the loader
                 cur = conn.cursor()
@@ -212,7 +210,7 @@ class Ledger:
                              forget_prior_dest_ids=dest_ids)
 
     def record_rollback(self, *, migration: str, target: str, run_id: str | None, outcomes: Iterable[RecordOutcome],
-                        forget_source_ids: Iterable[str] = (), forget_prior_dest_ids: Iterable[str] = (),
+                        forget_source_ids: Iterable[str | None] = (), forget_prior_dest_ids: Iterable[str] = (),
                         wave: str = "rollback") -> None:
         """One rollback chunk in one transaction: audit events (operation delete|restore, error -> status
         error), crosswalk rows dropped by source ID, prior-state rows dropped by destination ID.

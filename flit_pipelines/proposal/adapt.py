@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
+
 import yaml
 
 from flit_pipelines.catalog import Catalog
@@ -338,7 +340,8 @@ class Adapter:
     def _first_target(self, oname: str) -> str | None:
         return next((t for t, tp in self.targets.items() if tp.from_ == oname), None)
 
-    def _added(self, oname: str, raw_obj: dict, prof: ObjectProfile, free: list[str], before: set[str] | None) -> None:
+    def _added(self, oname: str, raw_obj: dict, prof: ObjectProfile, free: list[str],
+               before: ObjectProfile | None) -> None:
         tname = self._first_target(oname)
         for h in free:
             col = prof.columns[h]
@@ -370,7 +373,7 @@ class Adapter:
             raw_obj["columns"][n] = {**body, "required": False}
             top = cands[0] if cands else None
             if top is not None and top.confidence >= HIGH and "#" not in top.field and not fields[top.field].many:
-                src = {"column": n}
+                src: dict[str, Any] = {"column": n}
                 if fields[top.field].format and fields[top.field].format != "contact_list":
                     src["format"] = fields[top.field].format
                 if top.value_map:

@@ -175,23 +175,23 @@ class ScratchBuilder:
                                             [f"{email.best('email'):.0%} e-mails: users are matched, never created"],
                                             fill_rate=email.fill_rate))
                 done.add((t.from_, email.name))
-            for col in prof.columns.values():
-                if (t.from_, col.name) not in done and identifier_kind(col) is None:
+            for other in prof.columns.values():
+                if (t.from_, other.name) not in done and identifier_kind(other) is None:
                     self._decide(ColumnDecision(
-                        t.from_, col.name, "not_migrated", None, None, 1.0,
+                        t.from_, other.name, "not_migrated", None, None, 1.0,
                         reason="users are matched by e-mail, never created: other fields stay in the source",
-                        fill_rate=col.fill_rate))
-                    done.add((t.from_, col.name))
+                        fill_rate=other.fill_rate))
+                    done.add((t.from_, other.name))
             return
         fields = _fields_with_parts(ent)
         cands: dict[str, list[Candidate]] = {}
         cols: dict[str, ColumnProfile] = {}
-        for i, (header, col) in enumerate(prof.columns.items()):
-            if header in skip or header == prof.primary_key or identifier_kind(col) or col.fill_rate == 0:
+        for i, (header, column) in enumerate(prof.columns.items()):
+            if header in skip or header == prof.primary_key or identifier_kind(column) or column.fill_rate == 0:
                 continue
             mem = self.memory.get((key.label, normalise(header)))
-            cands[header] = score_column(col, fields, position=i, memory=mem, entity_label=ent.label)
-            cols[header] = col
+            cands[header] = score_column(column, fields, position=i, memory=mem, entity_label=ent.label)
+            cols[header] = column
         many = {k for k, f in fields.items() if f.many}
         chosen = assign(cands, many, FIELD_THRESHOLD)
         parts: dict[str, list[tuple[int, str]]] = {}

@@ -21,6 +21,8 @@ import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from flit_pipelines.proposal.profile import profile_frames
 from flit_pipelines.sources.csv_export import MissingColumnError, MissingFileError
 from flit_pipelines.sources.validate import coerce_chunk
@@ -58,8 +60,6 @@ class DriftResult:
 def check_source(spec: MigrationSpec, source, out_dir: Path) -> DriftResult:
     """Check every object of ``spec`` against ``source``; write ``source_profile.json`` and
     ``data_dictionary.csv`` into ``out_dir``."""
-    import pandas as pd
-
     res = DriftResult(passed=True)
     frames: dict[str, pd.DataFrame] = {}
     headers: dict[str, list[str]] = {}
@@ -133,8 +133,6 @@ def _profile(frames: dict, kind: str, where: str, cache_dir: Path):
     sample and full waves read the same source; the recognisers are most of this check's time). The
     key is a hash of the sampled values and headers; the cached profile holds statistics only (PHI-free
     like the profile itself), never a value."""
-    import pandas as pd
-
     digest = hashlib.sha256(f"{PROFILE_CACHE_VERSION}|{kind}|{where}".encode())
     for name in sorted(frames):
         digest.update(f"|{name}|{','.join(frames[name].columns)}|".encode())

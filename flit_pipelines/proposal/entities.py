@@ -115,7 +115,7 @@ def _fields_with_parts(ent: EntityDef) -> dict[str, FieldDef]:
 
 @dataclass
 class _ObjectFit:
-    key: EntityKey | None
+    key: EntityKey
     score: float
     name_score: float
     strong: int

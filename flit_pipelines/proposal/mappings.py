@@ -37,8 +37,9 @@ class Mapping:
 
 def _refs(src: ValueSource | object, names: set[str]) -> set[str]:
     out: set[str] = set()
-    if getattr(src, "column", None):
-        out.add(src.column)
+    column = getattr(src, "column", None)
+    if column:
+        out.add(column)
     for c in getattr(src, "columns", None) or []:
         out.add(c)
     tmpl = getattr(src, "template", None)

@@ -17,16 +17,15 @@ from pathlib import Path
 
 from sqlalchemy import delete, insert, select
 
+from flit_pipelines.ledger import Ledger
 from flit_pipelines.ledger.tables import mapping_memory
 from flit_pipelines.proposal.mappings import spec_mappings
 from flit_pipelines.proposal.names import normalise
+from flit_pipelines.runtime import default_data_dir
 from flit_pipelines.spec.model import MigrationSpec
 
 
-def _ledger():
-    from flit_pipelines.assets.io_manager import default_data_dir
-    from flit_pipelines.ledger import Ledger
-
+def _ledger() -> Ledger:
     url = os.environ.get("FLIT_LEDGER_URL")
     if not url:
         data = Path(default_data_dir())

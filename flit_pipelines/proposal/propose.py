@@ -26,6 +26,7 @@ from flit_pipelines.proposal.profile import SourceProfile
 from flit_pipelines.proposal.report import write_reports
 from flit_pipelines.proposal.score import HIGH, REVIEW
 from flit_pipelines.proposal.sources import read_csv_directory, read_database
+from flit_pipelines.runtime import default_data_dir
 from flit_pipelines.spec.load import spec_dir as default_spec_dir
 
 
@@ -91,8 +92,6 @@ def _locate(p: Proposal, kind: str) -> None:
 
 def data_dir() -> Path:
     """``FLIT_DATA_DIR`` or the project's ``data/``."""
-    from flit_pipelines.assets.io_manager import default_data_dir
-
     return Path(default_data_dir())
 
 
@@ -136,9 +135,10 @@ def propose(migration: str, destination: str, *, csv: str | Path | None = None, 
             profile = read_csv_directory(csv)
             env_var = _env_name(migration, "EXPORT_DIR")
             source = {"kind": "csv_export", "directory_env": env_var}
-            env = {env_var: {"description": "Directory holding the CSV export (one file per object)."}}
+            env: dict[str, dict[str, Any]] = {
+                env_var: {"description": "Directory holding the CSV export (one file per object)."}}
             kind = "csv_export"
-        else:
+        elif db:  # the one source given (checked above)
             profile = read_database(db, schema=schema)
             url_env, odbc_env = _env_name(migration, "DB_URL"), _env_name(migration, "ODBC")
             source = {"kind": "database", "odbc_env": odbc_env, "url_env": url_env}

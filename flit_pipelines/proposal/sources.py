@@ -21,6 +21,7 @@ import pandas as pd
 from flit_pipelines.errors import SourceFormatError
 from flit_pipelines.proposal.profile import SAMPLE_ROWS, SourceProfile, profile_frames
 from flit_pipelines.sources.csv_export import CsvExportSource
+from flit_pipelines.sources.registry import open_source
 from flit_pipelines.spec.model import ColumnSpec, MigrationSpec, SourceObject
 
 log = logging.getLogger(__name__)
@@ -117,10 +118,10 @@ def read_spec_source(spec: MigrationSpec, *, rows: int = SAMPLE_ROWS) -> tuple[S
 
     Returns the profile of what could be sampled (CSV and database sources) and, per spec object,
     the headers the source offers (API sources: declared paths present plus new top-level fields)."""
-    from flit_pipelines.sources.registry import open_source
-
     source = open_source(spec)
-    frames, locations, headers = {}, {}, {}
+    frames: dict[str, pd.DataFrame] = {}
+    locations: dict[str, str] = {}
+    headers: dict[str, list[str]] = {}
     for oname, obj in spec.objects.items():
         relaxed = obj.model_copy(update={"columns": {n: c.model_copy(update={"required": False})
                                                      for n, c in obj.columns.items()}})

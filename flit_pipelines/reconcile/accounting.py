@@ -27,6 +27,8 @@ Only counts, sums, reasons (columns and checks, never values) and source IDs com
 from __future__ import annotations
 
 import re
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -167,7 +169,7 @@ def money_by_status(payload: pd.DataFrame, col: str, records: pd.DataFrame) -> d
     """Sums of one money column: payload, loaded, and per not-loaded category (with per-reason sums)."""
     values = amounts(payload[col]).fillna(0).reset_index(drop=True)
     frame = pd.DataFrame({"status": records["status"], "reason": records["reason"], "v": values})
-    out = {"payload": round(float(values.sum()), 2),
+    out: dict[str, Any] = {"payload": round(float(values.sum()), 2),
            "loaded": round(float(values[records["status"] == "loaded"].sum()), 2), "not_loaded": {}}
     for cat, grp in _by_category(frame[frame["status"] != "loaded"]):
         out["not_loaded"][cat] = {"sum": round(float(grp["v"].sum()), 2),

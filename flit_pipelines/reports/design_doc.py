@@ -151,9 +151,8 @@ def value_map_of(target: Target, vs: ValueSource) -> dict[str, Any]:
     if vs.value_map:
         return dict(vs.value_map)
     steps = {s.name: s for s in target.derive}
-    if vs.column in steps and steps[vs.column].value_map:
-        return dict(steps[vs.column].value_map)
-    return {}
+    step = steps.get(vs.column) if vs.column else None
+    return dict(step.value_map) if step is not None and step.value_map else {}
 
 
 def tag_names(target: Target) -> list[str]:
@@ -172,8 +171,9 @@ def tag_names(target: Target) -> list[str]:
         if vs.value is not None:
             parts.append(str(vs.value))
     for r in refs:
-        if r in steps and steps[r].value_map:
-            parts += [str(v) for v in steps[r].value_map.values() if v is not None]
+        value_map = steps[r].value_map if r in steps else None
+        if value_map:
+            parts += [str(v) for v in value_map.values() if v is not None]
     return list(dict.fromkeys(t.strip() for p in parts for t in p.split(",") if t.strip()))
 
 

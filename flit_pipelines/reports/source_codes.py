@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from flit_pipelines.spec.model import MigrationSpec
+from flit_pipelines.spec.targets import DeriveStep, ValueSource
 
 DATA_FILE = Path(__file__).with_name("source_codes.yaml")
 _CODE_NAME = re.compile(r"(status|type|class|code|kind|category)(_?id)?$", re.I)
@@ -95,7 +96,8 @@ class CodeLabels:
         for t in self.spec.targets.values():
             if t.from_ != obj:
                 continue
-            sources = [*t.fields.values(), *t.custom_fields.values(), *(s for s in t.derive if s.from_ is None)]
+            sources: list[ValueSource | DeriveStep] = [*t.fields.values(), *t.custom_fields.values(),
+                                                       *(s for s in t.derive if s.from_ is None)]
             for vs in sources:
                 if getattr(vs, "column", None) == column and vs.value_map:
                     for k, v in vs.value_map.items():

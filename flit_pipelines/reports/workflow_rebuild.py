@@ -265,9 +265,10 @@ def appointment_facts(spec: MigrationSpec, name: str, cols: dict[str, str | None
     if cols["broken"]:
         b = f[cols["broken"]].astype("string").str.lower().isin(["1", "true", "t", "yes", "y"])
         out["broken_flag_rows"] = int(b.sum())
-    if cols["created"]:
-        days = (_utc(f[cols["date"]]) - _utc(f[cols["created"]])).dt.total_seconds() / 86400
-        out["lead_time"] = _lead_time(days.floordiv(1), cols["created_basis"], cols["created"])
+    created, basis = cols["created"], cols["created_basis"]  # the basis is set with the column
+    if created and basis:
+        days = (_utc(f[cols["date"]]) - _utc(f[created])).dt.total_seconds() / 86400
+        out["lead_time"] = _lead_time(days.floordiv(1), basis, created)
     return out
 
 

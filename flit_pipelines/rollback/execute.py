@@ -230,6 +230,7 @@ def rollback_migration(spec: MigrationSpec, ledger: Ledger, open_destination: Ca
         FatalLoadError: as ``execute_rollback`` (the report is still written, with what was done).
     """
     started = datetime.now(UTC).isoformat()
+    summary: dict[str, Any]
     plan = plan_rollback(spec, ledger, scope=scope, wave=wave, run_id=run_id)
     plan_path = write_plan(plan, reports_dir / "rollback_plan.csv")
     head = {"scope": scope, "wave": wave, "scoped_run_id": run_id, "plan": str(plan_path), "started_at": started}
@@ -237,12 +238,12 @@ def rollback_migration(spec: MigrationSpec, ledger: Ledger, open_destination: Ca
         summary = execute_rollback(spec, ledger, None, plan, run_id=rollback_run_id, dry_run=True)
         return {**summary, **head, "report": None, "finished_at": datetime.now(UTC).isoformat()}
     report_path = reports_dir / "rollback_report.json"
-    summary: dict[str, Any] = {}
+    summary = {}
     try:
         summary = execute_rollback(spec, ledger, open_destination(), plan, run_id=rollback_run_id,
                                    max_workers=max_workers)
     except FatalLoadError as exc:
-        write_report({**getattr(exc, "summary", {}), **head, "fatal_error": str(exc),
+        write_report({**(exc.summary or {}), **head, "fatal_error": str(exc),
                       "finished_at": datetime.now(UTC).isoformat()}, report_path)
         raise
     summary = {**summary, **head, "report": str(report_path), "finished_at": datetime.now(UTC).isoformat()}

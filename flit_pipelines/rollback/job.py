@@ -19,7 +19,8 @@ from typing import Optional
 import dagster as dg
 
 from flit_pipelines.assets.resources import FlitResource
-from flit_pipelines.assets.tenancy import destination_op_tags
+from flit_pipelines.assets.tenancy import destination_op_tags, destination_pool
+from flit_pipelines.destinations.base import FatalLoadError
 from flit_pipelines.errors import value_free_errors
 from flit_pipelines.rollback.execute import ROLLBACK_WAVE, rollback_migration
 from flit_pipelines.rollback.plan import SCOPES
@@ -47,8 +48,6 @@ def build_rollback_job(spec: MigrationSpec) -> dg.JobDefinition:
     the destination stops the rollback (budget spent, credentials revoked); what was done is in the
     ledger and the report, and launching the job again continues.
     """
-    from flit_pipelines.assets.factory import destination_pool  # factory imports this module
-
     m = spec.migration
 
     @dg.op(name=f"{m}_rollback_op",  # op names are unique per code location
@@ -57,8 +56,6 @@ def build_rollback_job(spec: MigrationSpec) -> dg.JobDefinition:
                        "existed before it from the prior-state table; dry run by default.")
     @value_free_errors(f"{m}/rollback")
     def rollback(context: dg.OpExecutionContext, config: RollbackConfig, flit: FlitResource) -> dg.Output:
-        from flit_pipelines.destinations.base import FatalLoadError
-
         if config.scope not in SCOPES:
             raise dg.Failure(f"scope must be one of {', '.join(SCOPES)}")
         if (config.scope == "wave" and not config.wave) or (config.scope == "run" and not config.run_id):

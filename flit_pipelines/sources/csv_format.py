@@ -81,7 +81,8 @@ def detect_encoding(path: Path, declared: str | None = None) -> EncodingGuess:
         if _valid_utf8(fh):  # the usual file: checked by Arrow, no Python text made
             return EncodingGuess("utf-8", "utf-8")
         fh.seek(0)
-        invalid, multibyte, samples = 0, False, []
+        invalid, multibyte = 0, False
+        samples: list[str] = []
         tail = b""
         while True:
             block = fh.read(_DETECT_BLOCK)

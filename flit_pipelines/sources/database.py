@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -121,7 +121,7 @@ class _OdbcSession:
         finally:
             cur.close()
 
-    def stream(self, sql: str, since: Any) -> Iterator[pa.RecordBatch]:
+    def stream(self, sql: str, since: Any) -> Generator[pa.RecordBatch, None, None]:
         """The SELECT's rows as typed Arrow batches of ``chunk_rows`` (arrow-odbc: the driver's
         column buffers straight into Arrow arrays, on a second connection of the same string with
         the same read-only session)."""
@@ -180,14 +180,16 @@ class _OdbcBackend:
             if self._effective != self._conn_str:
                 conn.close()
                 conn = self._open(self._effective)
+        dialect = self._dialect
+        assert dialect is not None  # found on the first connection (above)
         try:
-            for stmt in self._dialect.session_sql:
+            for stmt in dialect.session_sql:
                 conn.execute(stmt)
         except self._pyodbc.Error as exc:
             conn.close()
             raise DatabaseConnectionError(f"ODBC session setup failed: {describe_error(exc)}") from None
         if self.login is None:
-            self.login = login_write_access(lambda q: conn.cursor().execute(q).fetchall(), self._dialect.name)
+            self.login = login_write_access(lambda q: conn.cursor().execute(q).fetchall(), dialect.name)
         return conn
 
     def open_arrow(self) -> Any:
@@ -195,7 +197,7 @@ class _OdbcBackend:
         read-only session statements run on it."""
         try:
             conn = self._arrow_odbc.connect(self._effective, login_timeout_sec=LOGIN_TIMEOUT_S)
-            for stmt in self._dialect.session_sql:
+            for stmt in self.dialect.session_sql:
                 conn.execute(stmt)
         except self._arrow_odbc.Error:
             raise DatabaseConnectionError("ODBC connection for the Arrow reader failed") from None
@@ -205,6 +207,7 @@ class _OdbcBackend:
     def dialect(self) -> Dialect:
         if self._dialect is None:
             self._connect().close()
+        assert self._dialect is not None  # _connect found it
         return self._dialect
 
     @contextmanager
@@ -238,7 +241,7 @@ class _SqlAlchemySession:
         finally:
             result.close()
 
-    def stream(self, sql: str, since: Any) -> Iterator[pa.RecordBatch]:
+    def stream(self, sql: str, since: Any) -> Generator[pa.RecordBatch, None, None]:
         """The SELECT's rows in batches of ``chunk_rows``: over ADBC for PostgreSQL (on its own
         connection with the same read-only session), else each column typed by ``pa.array`` from the
         driver's Python values (a column mixing types, SQLite's dynamic typing, as canonical text)."""
@@ -315,7 +318,7 @@ class _SqlAlchemyBackend:
     def session(self) -> Iterator[_SqlAlchemySession]:
         try:
             conn = self.engine.connect()
-        except (*self.errors, FileNotFoundError) as exc:
+        except self.errors + (FileNotFoundError,) as exc:
             if isinstance(exc, FileNotFoundError):
                 raise DatabaseConnectionError("database connection failed: SQLite file not found") from None
             raise DatabaseConnectionError(f"database connection failed: {describe_error(exc)}") from None
@@ -393,6 +396,7 @@ class DatabaseSource:
         if self._backend.login is None:
             with self._backend.session():
                 pass
+        assert self._backend.login is not None  # the first session checks the login
         return self._backend.login
 
     @contextmanager
@@ -491,7 +495,7 @@ class DatabaseSource:
             sql = select_sql(dialect, table, list(report.rename), since_column=since_col,
                              order_by=real_of.get(obj.primary_key) if obj.primary_key else None,
                              limit=limit, placeholder=session.placeholder)
-            param = since_parameter(dialect, since) if since_col is not None else None
+            param = since_parameter(dialect, since) if since_col is not None and since is not None else None
             log.debug("reading %s: %d columns, since filter %s", table, len(report.rename), since_col is not None)
             position = {canon: i for i, canon in enumerate(report.rename.values())}
             batches = session.stream(sql, param)

@@ -147,7 +147,7 @@ def run_extract(source: Source, obj: SourceObject, name: str, *,
                 for c in good.columns:  # NaN, NaT and <NA> are all Arrow nulls: the counts isna() gives
                     stats.null_counts[c] += table.column(c).null_count
                 write_table(table)
-            else:
+            elif write is not None:  # exactly one of the two is given (checked above)
                 for c, n in good.isna().sum().items():
                     stats.null_counts[c] += int(n)
                 write(python_strings(good.reset_index(drop=True)))

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from flit_pipelines.http.patience import PATIENCE_SETTING, Patience, for_wave
+from flit_pipelines.runtime import default_data_dir
 from flit_pipelines.sources.base import Source
 from flit_pipelines.sources.csv_export import CsvExportSource, resolve_directory
 from flit_pipelines.spec.model import (
@@ -111,9 +112,11 @@ def open_fhir(spec: MigrationSpec, cfg: FhirConfig, run_id: str | None,
         client.auth = BackendServicesAuth(client_id, load_private_key(key_path), client.token_request,
                                           token_url or client.discover_token_url, scope=cfg.scope, clock=client.clock)
     elif client_id or key_path:
+        absent, field = ((cfg.private_key_path_env, "private_key_path_env") if client_id
+                         else (cfg.client_id_env, "client_id_env"))
         raise ConfigurationError(f"{spec.migration} source: SMART Backend Services needs both "
                                  f"{cfg.client_id_env} and {cfg.private_key_path_env}; only one is set. "
-                                 f"{st.missing(cfg.private_key_path_env if client_id else cfg.client_id_env)}")
+                                 + (st.missing(absent) if absent else f"The spec's source names no {field}."))
     return FhirSource(client, state_dir=(data_dir or _data_dir()) / "cursors" / spec.migration, objects=spec.objects,
                       mode=cfg.mode, group_id=st.get(cfg.group_id_env), run_id=run_id,
                       page_size=cfg.page_size, max_age_hours=cfg.export_reuse_hours,
@@ -127,8 +130,6 @@ def _patience(spec: MigrationSpec, run_id: str | None, who: str) -> Patience:
 
 
 def _data_dir() -> Path:
-    from flit_pipelines.assets.io_manager import default_data_dir
-
     return Path(default_data_dir())
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from flit_pipelines.runtime import command_prefix
 from flit_pipelines.spec.catalog_check import check_spec
 from flit_pipelines.spec.model import MigrationSpec
 from flit_pipelines.spec.yaml_loader import FAST_LOADER
@@ -125,8 +126,6 @@ def approval_status(spec: MigrationSpec) -> ApprovalStatus:
 def approval_command(migration: str) -> str:
     """The command a reviewer runs to approve a field map: ``flit spec approve <migration> --by NAME``
     (prefixed as the user runs flit, e.g. ``./scripts/dev flit``)."""
-    from flit_pipelines.data_dirs import command_prefix
-
     return f"{command_prefix()} spec approve {migration} --by NAME"
 
 

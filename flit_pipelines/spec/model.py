@@ -206,7 +206,8 @@ class MigrationSpec(StrictModel):
 
     @model_validator(mode="after")
     def _sample_strata_objects(self) -> "MigrationSpec":
-        bad = [st.object for st in (*self.waves.sample_strata, *self.waves.sample_parents)
+        sampled: list[SampleStratum | SampleParent] = [*self.waves.sample_strata, *self.waves.sample_parents]
+        bad = [st.object for st in sampled
                if st.object not in self.objects or self.objects[st.object].wave_key is None]
         if bad:
             raise ValueError(f"waves.sample_strata/sample_parents: objects without a wave_key (or unknown): "
@@ -233,7 +234,8 @@ class MigrationSpec(StrictModel):
             for money, text in t.source_sums.items():
                 m = SOURCE_SUM_RE.match(text)
                 found.append((f"target {tname}: source_sums {money} where", m.group(3) if m else None))
-        for i, st in enumerate((*self.waves.sample_strata, *self.waves.sample_parents)):
+        sampled: list[SampleStratum | SampleParent] = [*self.waves.sample_strata, *self.waves.sample_parents]
+        for i, st in enumerate(sampled):
             found.append((f"waves sample_strata/sample_parents[{i}] ({st.object}) where", st.where))
         errors = []
         for where, expr in found:

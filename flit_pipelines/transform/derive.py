@@ -170,15 +170,16 @@ def missing_inputs(frame: pd.DataFrame, steps: list[DeriveStep], frames: dict[st
     reasons = pd.Series(pd.NA, index=frame.index, dtype="string")
     unattributed: dict[str, set] = {}  # object -> positions of its quarantined rows without a key
     for step in steps:
-        q = quarantined.get(step.from_) if step.from_ is not None else None
-        if q is None or q.empty:
+        source = step.from_  # the object a joined aggregate reads; None: a row-wise step
+        q = quarantined.get(source) if source is not None else None
+        if source is None or q is None or q.empty:
             continue
         left, right = _keys(step, base_pk)
         if left not in frame.columns or right not in q.columns:
             continue
         no_key = q[right].isna()
         if no_key.any():
-            unattributed.setdefault(step.from_, set()).update(np.flatnonzero(no_key.to_numpy()).tolist())
+            unattributed.setdefault(source, set()).update(np.flatnonzero(no_key.to_numpy()).tolist())
         q = q[~no_key]
         if q.empty:
             continue
@@ -192,7 +193,7 @@ def missing_inputs(frame: pd.DataFrame, steps: list[DeriveStep], frames: dict[st
         hit = n > 0
         if not hit.any():
             continue
-        good = frames[step.from_]
+        good = frames[source]
         good = good[good[right].isin(lost.index)]  # only the groups that lost rows need their size
         kept = aggregate(counting, join_columns(step, good, frames), settings)
         total = n + keys.map(kept).fillna(0).astype("int64")

@@ -30,7 +30,7 @@ import re
 import tokenize
 from collections.abc import Mapping
 from functools import lru_cache, reduce
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
@@ -87,7 +87,7 @@ def _preparse(expr: str) -> str:
 
 
 def _check(node: ast.AST, expr: str) -> None:
-    def refuse(what: str) -> None:
+    def refuse(what: str) -> NoReturn:
         raise ExpressionError(f"expression {expr!r}: {what} is not allowed in spec expressions")
 
     if isinstance(node, ast.Expression):
@@ -251,9 +251,10 @@ class _Evaluator:
         return reduce(operator.and_, results)
 
     def _Call(self, node: ast.Call) -> Any:
+        assert isinstance(node.func, ast.Attribute)  # check_expression allows Series methods only
         method = self._Attribute(node.func)
         args = [self.visit(a) for a in node.args]
-        kwargs = {kw.arg: self.visit(kw.value) for kw in node.keywords}
+        kwargs = {kw.arg: self.visit(kw.value) for kw in node.keywords if kw.arg is not None}  # ** refused
         return method(*args, **kwargs)
 
     def _Attribute(self, node: ast.Attribute) -> Any:

@@ -18,7 +18,8 @@ import pytest
 import requests
 
 from flit_pipelines.assets.resources import FlitResource
-from flit_pipelines.cli import PROJECT_ROOT, report, run_wave
+from flit_pipelines.cli import report, run_wave
+from flit_pipelines.runtime import PROJECT_ROOT
 from flit_pipelines_tests.celery_workers import celery_workers, ensure_rabbitmq, rabbitmq_vhost
 from flit_pipelines_tests.conftest import TOKEN, sandbox_stats
 from flit_pipelines_tests.postgres_db import fresh_database

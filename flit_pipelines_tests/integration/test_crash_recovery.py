@@ -22,7 +22,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from flit_pipelines.cli import PROJECT_ROOT, report, run_wave
+from flit_pipelines.cli import report, run_wave
+from flit_pipelines.runtime import PROJECT_ROOT
 from flit_pipelines.runs import HEARTBEAT_TAG, HOST_TAG, PID_TAG, RECOVERED_TAG
 from flit_pipelines_tests.conftest import sandbox_stats
 

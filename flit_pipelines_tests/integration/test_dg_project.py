@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from flit_pipelines.assets.io_manager import PROJECT_ROOT
+from flit_pipelines.runtime import PROJECT_ROOT
 
 DG = Path(sys.executable).parent / "dg"
 

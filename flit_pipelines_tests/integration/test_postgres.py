@@ -9,7 +9,8 @@ import psycopg2
 import pytest
 from sqlalchemy import create_engine, text
 
-from flit_pipelines.cli import PROJECT_ROOT, default_dagster_home, report, run_wave
+from flit_pipelines.cli import report, run_wave
+from flit_pipelines.runtime import PROJECT_ROOT, default_dagster_home
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from flit_pipelines import data_dirs
-from flit_pipelines.cli import PROJECT_ROOT, main
+from flit_pipelines.cli import main
+from flit_pipelines.runtime import PROJECT_ROOT
 
 M = "clinic_to_pipedrive"
 

@@ -10,7 +10,7 @@ import uuid
 import dagster as dg
 import pytest
 
-from flit_pipelines.cli import PROJECT_ROOT
+from flit_pipelines.runtime import PROJECT_ROOT
 from flit_pipelines.runs.accounts import AccountBusyError, wait_for_accounts
 from flit_pipelines.spec.load import SPEC_DIR
 from flit_pipelines.tenants import DESTINATION_ACCOUNT_TAG, TENANT_TAG

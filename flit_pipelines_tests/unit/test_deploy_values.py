@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from flit_pipelines.cli import PROJECT_ROOT
+from flit_pipelines.runtime import PROJECT_ROOT
 
 HELM = PROJECT_ROOT / "deploy" / "helm" / "values.yaml"
 INSTANCES = [PROJECT_ROOT / "dagster_home" / "dagster.yaml", PROJECT_ROOT / "dagster_home" / "postgres" / "dagster.yaml"]

@@ -251,8 +251,8 @@ def _runs(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _choice(rng: np.random.Generator, p: Sequence[float], n: int) -> np.ndarray:
     """n draws of an index with probabilities p (normalised)."""
-    p = np.asarray(p, np.float64)
-    return rng.choice(len(p), size=n, p=p / p.sum())
+    weights = np.asarray(p, np.float64)
+    return rng.choice(len(weights), size=n, p=weights / weights.sum())
 
 
 def _day_slot(rng: np.random.Generator, day_start: np.ndarray) -> np.ndarray:
@@ -1164,7 +1164,8 @@ def _observations(rng, enc: _Encounters, pat: _Patients) -> dict[str, pa.Array]:
     obs = _choice(rng, [o[8] for o in C.OBSERVATIONS], n)
     mean, sd, low = (np.array([o[i] for o in C.OBSERVATIONS])[obs] for i in (5, 6, 7))
     tenths = np.rint(np.maximum(rng.normal(mean, sd), low) * 10).astype(np.int64)
-    text_pool, text_idx = [], np.full(n, -1)
+    text_pool: list[str] = []
+    text_idx = np.full(n, -1)
     for i, o in enumerate(C.OBSERVATIONS):
         if o[4] == "text":
             options = C.OBS_TEXT_VALUES[o[1]]

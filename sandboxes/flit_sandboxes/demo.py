@@ -44,9 +44,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from flit_pipelines.assets.resources import FlitResource
-from flit_pipelines.cli import PROJECT_ROOT, _print_report, run_wave, summary_reports
-from flit_pipelines.data_dirs import DEMO_DATA_DIR, command_prefix
+from flit_pipelines.cli import _print_report, run_wave, summary_reports
+from flit_pipelines.data_dirs import DEMO_DATA_DIR
 from flit_pipelines.reports.html_report import HTML_NAME
+from flit_pipelines.runtime import PROJECT_ROOT, command_prefix, ensure_dagster_home
 from flit_pipelines.delta.runner import tick
 from flit_pipelines.reports.phi_review import held_frame
 from flit_pipelines.spec import load_all_specs
@@ -292,9 +293,7 @@ def html_report(migration: str, wave: str = "full") -> Path:
 def _create_stores() -> None:
     """Create the Dagster instance's SQLite storage and the ledger's tables once, before the workers
     start, so they never race to create the same schema."""
-    from flit_pipelines.cli import _ensure_dagster_home
-
-    _ensure_dagster_home()
+    ensure_dagster_home()
     import dagster as dg
 
     with dg.DagsterInstance.get() as instance:

@@ -30,7 +30,8 @@ from pathlib import Path
 import yaml
 
 from flit_pipelines.cli import report
-from flit_pipelines.data_dirs import DEMO_DATA_DIR, command_prefix
+from flit_pipelines.data_dirs import DEMO_DATA_DIR
+from flit_pipelines.runtime import command_prefix
 from flit_pipelines.spec import load_all_specs
 from flit_pipelines.tenants import DESTINATION_ACCOUNT_TAG, tenant_run_tags
 from flit_sandboxes.demo import _create_stores, prepare_demo_env, read_practicehub_at_demo_rate

@@ -115,7 +115,8 @@ def _message(resp: requests.Response, redactor: Redactor, echo: Echo) -> tuple[s
     message = body.get("message") or body.get("error") or ""
     if isinstance(message, list):
         message = "; ".join(str(m) for m in message)
-    meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+    found = body.get("meta")
+    meta = found if isinstance(found, dict) else {}
     safe = {k: redactor.scrub(meta[k], max_chars=80) for k in _SAFE_META if isinstance(meta.get(k), str)}
     return redactor.scrub(message, echo), safe
 

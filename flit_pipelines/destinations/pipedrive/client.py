@@ -31,6 +31,11 @@ __all__ = ["ClientStats", "FieldRef", "PipedriveClient", "path_template"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# The client has a method named ``list`` (Pipedrive's list endpoints); inside the class that name is the
+# method, so the annotations there use these aliases of the built-in.
+Rows = list[dict]
+Ids = list[int]
+Names = list[str]
 
 IDS_CHUNK = 100  # v2 `ids=` accepts up to 100 ids (notes §3)
 LISTING_MIN_IDS = 20  # v1 entities: from this many ids a listing page is cheaper than a GET per id
@@ -142,7 +147,7 @@ class PipedriveClient(PipedriveTransport):
             return self.iter_v2(ent.path, filters, page_size=ent.max_page)
         return self.iter_v1(ent.path, filters, page_size=ent.max_page)
 
-    def get_many(self, entity: str, ids: Sequence[int]) -> list[dict]:
+    def get_many(self, entity: str, ids: Sequence[int]) -> Rows:
         """Entities for ``ids`` (duplicates ignored), in the order given; missing ids are skipped.
 
         v2 persons/organizations/deals/activities use ``?ids=`` in chunks of 100 (one list call per
@@ -217,7 +222,9 @@ class PipedriveClient(PipedriveTransport):
                 resp = self._send("GET", target.path + (f"?{target.query}" if target.query else ""), Echo())
                 continue
             try:
-                resp = self._session.get(location, headers={"x-api-token": None}, timeout=self._timeout)
+                # None removes the session's token header for the storage host (requests drops None headers)
+                resp = self._session.get(location, headers={"x-api-token": None},  # type: ignore[dict-item]
+                                         timeout=self._timeout)
             except requests.RequestException as exc:
                 raise PipedriveTransportError(0, http.describe_transport(exc), path_template(path), method="GET") from None
             if resp.status_code >= 400:
@@ -226,11 +233,11 @@ class PipedriveClient(PipedriveTransport):
             raise PipedriveError(resp.status_code, "too many redirects", path_template(path), method="GET")
         return resp.content
 
-    def list_person_files(self, person_id: int) -> list[dict]:
+    def list_person_files(self, person_id: int) -> Rows:
         """Files attached to one person (v1 ``getPersonFiles``, ``GET /api/v1/persons/{id}/files``, all pages)."""
         return list(self.iter_v1(f"/api/v1/persons/{int(person_id)}/files", page_size=100))
 
-    def list_users(self) -> list[dict]:
+    def list_users(self) -> Rows:
         """All company users (v1 ``getUsers``, one unpaged array; notes §4.8)."""
         return self.request("GET", "/api/v1/users")["data"] or []
 
@@ -242,12 +249,12 @@ class PipedriveClient(PipedriveTransport):
         except KeyError:
             raise ValueError(f"no field definitions for {entity!r}; expected one of {sorted(_FIELD_PATHS)}") from None
 
-    def list_fields(self, entity: str) -> list[dict]:
+    def list_fields(self, entity: str) -> Rows:
         """All field definitions (system and custom) of person/organization/deal/activity, all pages
         (v2 ``getPersonFields``…): ``{field_code, field_name, field_type, is_custom_field, options}``."""
         return list(self.iter_v2(self._field_path(entity)))
 
-    def ensure_custom_field(self, entity: str, name: str, field_type: str, options: list[str] | None = None,
+    def ensure_custom_field(self, entity: str, name: str, field_type: str, options: Names | None = None,
                             *, existing: Sequence[Mapping[str, Any]] | None = None) -> FieldRef:
         """Find the custom field named exactly ``name`` or create it; idempotent (notes §4.9).
 
@@ -267,7 +274,7 @@ class PipedriveClient(PipedriveTransport):
         if entity == "activity":
             raise ValueError("activity fields are read-only in the API (notes §4.5)")
         path = self._field_path(entity)
-        labels = list(dict.fromkeys(options or []))
+        labels: Names = [*dict.fromkeys(options or [])]
         if labels and field_type not in OPTION_FIELD_TYPES:
             raise ValueError(f"options given for field_type {field_type!r}; only enum/set take options")
 
@@ -338,7 +345,7 @@ class PipedriveClient(PipedriveTransport):
 
     # ------------------------------------------------------------------ search
 
-    def search_field(self, entity: str, field_key: str, term: str) -> list[int]:
+    def search_field(self, entity: str, field_key: str, term: str) -> Ids:
         """Ids of ``entity`` items whose field ``field_key`` equals ``term`` exactly (case-sensitive).
 
         v2 ``searchItemByField`` (``GET /api/v2/itemSearch/field``, ``match=exact``, 20 tokens, search
@@ -348,12 +355,13 @@ class PipedriveClient(PipedriveTransport):
         params = {"entity_type": entity, "field": field_key, "term": term, "match": "exact"}
         ids: dict[int, None] = {}
         for row in self.iter_v2("/api/v2/itemSearch/field", params):
-            item = row.get("item") if isinstance(row.get("item"), dict) else row
+            inner = row.get("item")
+            item = inner if isinstance(inner, dict) else row
             if item.get("id") is not None:
                 ids[int(item["id"])] = None
         return list(ids)
 
-    def search_exact(self, entity: str, field: str, term: str) -> list[int]:
+    def search_exact(self, entity: str, field: str, term: str) -> Ids:
         """Ids of persons/organizations whose ``field`` equals ``term`` (case-insensitive), all pages.
 
         v2 ``searchPersons`` / ``searchOrganization`` (``GET /api/v2/{persons|organizations}/search``,
@@ -369,7 +377,8 @@ class PipedriveClient(PipedriveTransport):
         while True:
             env = self.request("GET", paths[entity], params=query)
             for row in (env.get("data") or {}).get("items") or []:
-                item = row.get("item") if isinstance(row.get("item"), dict) else row
+                inner = row.get("item")
+                item = inner if isinstance(inner, dict) else row
                 if item.get("id") is not None:
                     ids[int(item["id"])] = None
             cursor = (env.get("additional_data") or {}).get("next_cursor")

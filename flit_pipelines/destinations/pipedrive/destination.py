@@ -49,7 +49,7 @@ from flit_pipelines.spec.model import MigrationSpec, Target
 log = logging.getLogger(__name__)
 
 CUSTOM_FIELD_ENTITIES = ("person", "organization", "deal")
-FATAL_STATUSES = {401, 402, 403}
+FATAL_STATUSES = frozenset({401, 402, 403})
 GONE_STATUSES = (404, 410)
 
 
@@ -182,7 +182,7 @@ class PipedriveDestination(MatchByCandidates):
         if target.entity != "file":
             return None
         doc = self.files.check(row.get(FILE_PATH))
-        return None if doc.ok else flag_text(doc.reason)
+        return None if doc.reason is None else flag_text(doc.reason)
 
     # -- writes --------------------------------------------------------------------------------
     def _guard(self, fn, *args) -> SendResult:

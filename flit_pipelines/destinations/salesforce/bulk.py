@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simple_salesforce import format_soql
+from simple_salesforce.bulk2 import Operation
 from simple_salesforce.util import call_salesforce
 from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponential
 
@@ -151,24 +152,26 @@ class BulkWriter:
             SalesforceApiError: a job call was refused (401/403/404...).
         """
         outcomes: dict[str, WriteOutcome] = {}
-        state = {"pending": list(items), "round": 0}
+        pending: list[WriteItem] = list(items)
+        rounds = 0
 
         def one_round() -> list[WriteItem]:
-            batch = state["pending"]
-            if state["round"]:
+            nonlocal pending, rounds
+            batch = pending
+            if rounds:
                 self.stats.records_resubmitted += len(batch)
-            state["round"] += 1
+            rounds += 1
             try:
                 results = self._bulk(info, batch) if route == "bulk" else self._collections(info, batch)
             except SalesforceApiError as exc:
-                if state["round"] == 1:
+                if rounds == 1:
                     raise
                 # a re-submission round cannot be sent (limit floor, refused job): the first round's
                 # outcomes still go to the ledger; the pending rows keep their error, not retried
                 for item in batch:
                     res = outcomes[item.key]
                     res.error = f"{res.error} (not retried: {exc.error_code})"
-                state["pending"] = []
+                pending = []
                 return []
             again: list[WriteItem] = []
             for item in batch:
@@ -181,16 +184,16 @@ class BulkWriter:
                 res = outcomes[item.key]
                 if res.error and self._retryable(res, item, info):
                     again.append(item)
-            state["pending"] = again
+            pending = again
             return again
 
         Retrying(stop=stop_after_attempt(1 + self.retry_attempts),
                  wait=wait_exponential(multiplier=self.retry_wait, max=60),
                  retry=retry_if_result(bool), sleep=self.sleep,
-                 retry_error_callback=lambda rs: rs.outcome.result())(one_round)
-        for item in state["pending"]:  # still transient after the last round: final
+                 retry_error_callback=lambda _: None)(one_round)  # rounds spent: what is pending is final
+        for item in pending:  # still transient after the last round: final
             res = outcomes[item.key]
-            res.error = f"{res.error} (after {state['round']} attempts)"
+            res.error = f"{res.error} (after {rounds} attempts)"
         for res in outcomes.values():
             if res.error:
                 code = res.code or res.error.split(":", 1)[0]
@@ -265,7 +268,7 @@ class BulkWriter:
         ext = info.external_id if operation == "upsert" else None
         job_id = ""
         for attempt in (1, 2):
-            job = c.bulk_call(sobject, lambda b: b.create_job(operation, external_id_field=ext), method="POST",
+            job = c.bulk_call(sobject, lambda b: b.create_job(Operation(operation), external_id_field=ext), method="POST",
                               path="/jobs/ingest", idempotent=True)
             job_id = str(job["id"])
             self.stats.jobs += 1
@@ -351,10 +354,11 @@ class BulkWriter:
         ext = info.external_id
         out: dict[str, WriteOutcome] = {}
         processed, failed = _counter(final, "numberRecordsProcessed"), _counter(final, "numberRecordsFailed")
-        complete = state == "JobComplete" and processed is not None and failed is not None
-        wanted = {"successfulResults": not complete or processed - failed > 0,
-                  "failedResults": not complete or failed > 0,
-                  "unprocessedrecords": not complete or processed < len(items)}
+        if state == "JobComplete" and processed is not None and failed is not None:
+            wanted = {"successfulResults": processed - failed > 0, "failedResults": failed > 0,
+                      "unprocessedrecords": processed < len(items)}
+        else:  # counters unknown: read every set
+            wanted = {"successfulResults": True, "failedResults": True, "unprocessedrecords": True}
         for read in wanted.values():
             if not read:
                 self.stats.result_reads_skipped += 1

@@ -752,7 +752,7 @@ class SalesforceDestination(MatchByCandidates):
                 for r in self.client.query("SELECT Id, ContentDocumentId FROM ContentVersion WHERE Id IN "
                                            f"({', '.join(map(_soql_str, part))})"):
                     doc_of[str(r["Id"])] = str(r.get("ContentDocumentId"))
-        rows = []
+        rows: list[dict[str, Any]] = []
         for start in range(0, len(ids), READ_CHUNK):
             part = ids[start:start + READ_CHUNK]
             if target.entity == "file":  # a version no longer listed went with its document

@@ -72,19 +72,20 @@ def fls_checklist(client: SalesforceClient, settings: dict[str, Any], fields: di
                         "integration_user_edit": bool(live and live.get("updateable"))})
     if not entries:
         return []
-    other: dict[str, list[dict[str, Any]]] | None = {}
+    other: dict[str, list[dict[str, Any]]] | None = None
+    found: dict[str, list[dict[str, Any]]] = {}
     try:
         soql = ("SELECT ParentId, Field, PermissionsRead, PermissionsEdit FROM FieldPermissions WHERE Field IN "
                 f"({soql_list(e['field'] for e in entries)})")
         for r in client.query(soql):
             if str(r.get("ParentId")) == ps["id"]:
                 continue
-            other.setdefault(str(r.get("Field")).lower(), []).append(
+            found.setdefault(str(r.get("Field")).lower(), []).append(
                 {"parent_id": r.get("ParentId"), "read": bool(r.get("PermissionsRead")),
                  "edit": bool(r.get("PermissionsEdit"))})
-    except SalesforceApiError as exc:
+        other = found
+    except SalesforceApiError as exc:  # other stays None: "not checked"
         log.info("could not list other field grants (%s)", exc.error_code)
-        other = None
     for e in entries:
         grants = other.get(e["field"].lower(), []) if other is not None else "not checked"
         e["permission_set"] = ps["name"] if e["managed_by_migration"] else None

@@ -420,7 +420,8 @@ class BulkExport:
                 for entry in bundle.get("entry") or [] if isinstance(bundle, dict) else []:
                     req = entry.get("request") if isinstance(entry, dict) else None
                     url = req.get("url") if isinstance(req, dict) else None
-                    if isinstance(url, str) and str(req.get("method", "")).upper() == "DELETE":
+                    method = req.get("method", "") if isinstance(req, dict) else ""
+                    if isinstance(url, str) and str(method).upper() == "DELETE":
                         kind, _, ident = url.strip("/").rpartition("/")
                         if kind and ident:
                             out.setdefault(kind.rsplit("/", 1)[-1], []).append(ident)

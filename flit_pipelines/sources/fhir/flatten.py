@@ -98,7 +98,7 @@ class ResourcePlan:
                 raise PathError(f"{resource_type} column {name}: {exc}") from None
         keys = {p.explode_key for p in self.paths.values() if p.explodes}
         if len(keys) > 1:
-            raise PathError(f"{resource_type}: columns explode different collections {sorted(keys)}")
+            raise PathError(f"{resource_type}: columns explode different collections {sorted(map(str, keys))}")
         self.explode = next((p for p in self.paths.values() if p.explodes), None)
         pk = obj.primary_key
         self.key_is_id = pk is not None and (obj.columns[pk].source or pk) == "id"

@@ -51,7 +51,9 @@ class Clause:
 
 def split_clauses(text: str) -> list[str]:
     """Split a filter on commas that are not inside ``[...]``."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in text:
         if ch == "[":
             depth += 1

@@ -179,9 +179,9 @@ def _search(ctx: FhirContext, request: Request, rtype: str) -> Response:
         for entry in entries:
             for ref in references(entry["resource"], REFERENCE_PARAMS[(src_type, param)]):
                 target_type, _, ident = ref.partition("/")
-                text, deleted = ctx.store.get(target_type, ident)
-                if text and not deleted:
-                    extra[ref] = json.loads(text)
+                stored, deleted = ctx.store.get(target_type, ident)
+                if stored and not deleted:
+                    extra[ref] = json.loads(stored)
     entries += [{"fullUrl": f"{server}/fhir/{key}", "resource": res, "search": {"mode": "include"}}
                 for key, res in extra.items()]
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "_page_token"]

@@ -106,7 +106,8 @@ class FhirStore(SqliteStore):
                 assert match is not None  # ``files`` holds matching names only
                 rtype = match.group(1)
                 opener = gzip.open if path.name.endswith(".gz") else open
-                rows, refs = [], []
+                rows: list[tuple[Any, ...]] = []
+                refs: list[tuple[str, str, str, str]] = []
                 with opener(path, "rt", encoding="utf-8") as fh:
                     for number, line in enumerate(fh, start=1):
                         if not line.strip():

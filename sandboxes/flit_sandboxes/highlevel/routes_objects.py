@@ -38,7 +38,7 @@ MAX_PAGE_LIMIT = 100  # UNCONFIRMED for records search
 async def list_objects(call: Call) -> Response:
     location_id = call.request.query_params.get("locationId")
     call.check_location(location_id)
-    listed = [objects.standard(key, location_id) for key in objects.STANDARD_KEYS]
+    listed = [objects.standard(key, call.ctx.settings.location_id) for key in objects.STANDARD_KEYS]  # the checked one
     listed += [objects.render(obj) for obj in call.ctx.store.list("object")]
     return json_response({"objects": listed})
 

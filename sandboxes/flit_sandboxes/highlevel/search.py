@@ -24,7 +24,7 @@ immediately consistent (the vendor's are eventually consistent).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from flit_sandboxes.highlevel.clock import epoch_ms
 from flit_sandboxes.highlevel.errors import unprocessable
@@ -91,8 +91,8 @@ def run(contacts: list[dict[str, Any]], request: dict[str, Any]) -> tuple[list[d
     matches.sort(key=lambda c: tuple(c["searchAfter"]))
     for rule in reversed(request.get("sort") or []):
         if isinstance(rule, dict) and isinstance(rule.get("field"), str):
-            matches.sort(key=lambda c, f=rule["field"]: _sort_key(_get(c, f)),
-                         reverse=rule.get("direction") == "desc")
+            field: str = rule["field"]
+            matches.sort(key=lambda c: _sort_key(_get(c, field)), reverse=rule.get("direction") == "desc")
     total = len(matches)
     limit = request["pageLimit"]
     if "searchAfter" in request:
@@ -177,5 +177,5 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, "") if value is None else (1, _fold(value) if not isinstance(value, list) else str(value))
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)

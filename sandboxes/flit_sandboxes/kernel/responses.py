@@ -85,6 +85,6 @@ async def drop_connection(receive: Receive) -> None:
     if transport is None:
         raise ConnectionAbortedError("sandbox fault: drop_connection is only supported under uvicorn")
     transport.close()
-    if hasattr(cycle, "disconnected"):
+    if cycle is not None and hasattr(cycle, "disconnected"):
         cycle.disconnected = True
     await asyncio.sleep(0)

@@ -92,7 +92,7 @@ async def search_persons(call: Call) -> Response:
     fields = _fields(call, PERSON_SEARCH_FIELDS)
     org_filter = call.query_int("organization_id")
     needle = term.lower()
-    results = []
+    results: list[dict[str, Any]] = []
     for doc in call.ctx.store.scan_records("person", contains=needle):
         if org_filter is not None and doc.get("org_id") != org_filter:
             continue
@@ -142,7 +142,7 @@ async def search_organizations(call: Call) -> Response:
     term = _term(call, exact)
     fields = _fields(call, ORGANIZATION_SEARCH_FIELDS)
     needle = term.lower()
-    results = []
+    results: list[dict[str, Any]] = []
     for doc in call.ctx.store.scan_records("organization", contains=needle):
         candidates: list[Any] = []
         if "name" in fields:

@@ -243,7 +243,8 @@ async def upload_file(call: Call) -> Response:
         raise bad_request("request body could not be parsed as multipart/form-data") from None
     try:
         upload = form.get("file")
-        fields = {key: value for key, value in form.multi_items() if not isinstance(value, UploadFile)}
+        fields: dict[str, str | bytes] = {key: value for key, value in form.multi_items()
+                                          if not isinstance(value, UploadFile)}
         if isinstance(upload, UploadFile):
             fields["file"] = b""
         if ctx.settings.validate:

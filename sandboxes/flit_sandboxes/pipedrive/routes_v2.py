@@ -91,8 +91,9 @@ def _list_query(call: Call, entity: EntityType) -> RecordQuery:
         value = call.query_int(column)
         if value is not None:
             query.equals[column] = value
-    if entity.kind == "person" and call.query_int("deal_id") is not None:
-        deal = call.ctx.store.get_record("deal", call.query_int("deal_id"))
+    deal_id = call.query_int("deal_id") if entity.kind == "person" else None
+    if deal_id is not None:
+        deal = call.ctx.store.get_record("deal", deal_id)
         linked = [deal["person_id"]] if deal and deal.get("person_id") else []
         query.ids = [i for i in linked if query.ids is None or i in query.ids]
     if entity.kind == "activity":

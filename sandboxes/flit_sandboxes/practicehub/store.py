@@ -10,7 +10,7 @@ the only later writes are the admin ``touch`` (simulated edits for delta tests).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from flit_sandboxes.kernel.store import SqliteStore
@@ -30,7 +30,7 @@ class PracticeHubStore(SqliteStore):
         raw = self.get_meta(SEEDED_KEY)
         return json.loads(raw) if raw else None
 
-    def insert(self, resource: Resource, columns: dict[str, Sequence[Any]]) -> None:
+    def insert(self, resource: Resource, columns: Mapping[str, Sequence[Any]]) -> None:
         """Insert rows given column-wise (Python scalars or None); call inside ``transaction``."""
         names = list(columns)
         sql = f"INSERT INTO {resource.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"

@@ -20,15 +20,32 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flit_sandboxes.salesforce.schema import NUMBER_TYPES, TEXT_TYPES
-from flit_sandboxes.salesforce.query_paths import Record, _compare, _literal, _value
-from flit_sandboxes.salesforce.soql import Aggregate, Compare, FieldItem, Logic, malformed
+from flit_sandboxes.salesforce.query_paths import Record, Source, _compare, _literal, _Path, _value
+from flit_sandboxes.salesforce.soql import Aggregate, Compare, FieldItem, Logic, Query, malformed
 from flit_sandboxes.salesforce.values import to_json
 
-if TYPE_CHECKING:
-    from flit_sandboxes.salesforce.query import Runner
+
+class QueryRun(Protocol):
+    """What a grouping reads of the query run it serves (``query.Runner``, which builds it)."""
+
+    @property
+    def source(self) -> Source:
+        """Where the records come from."""
+        ...
+
+    @property
+    def query(self) -> Query:
+        """The parsed SOQL query."""
+        ...
+
+    @property
+    def paths(self) -> dict[str, _Path]:
+        """Every field path of the query, resolved against the schema."""
+        ...
+
 
 _NO_AGGREGATE = ("textarea", "base64")
 
@@ -48,7 +65,7 @@ class Grouping:
         SfError: the rules of the module docstring.
     """
 
-    def __init__(self, runner: Runner):
+    def __init__(self, runner: QueryRun):
         self.runner = runner
         query = runner.query
         if query.count:

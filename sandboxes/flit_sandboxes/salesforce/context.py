@@ -33,7 +33,7 @@ from flit_sandboxes.salesforce.rules import JobFaults, RowFaults, ValidationRule
 from flit_sandboxes.salesforce.schema import Schema
 from flit_sandboxes.salesforce.standard_objects import standard_objects
 from flit_sandboxes.salesforce.store import SalesforceStore, Tables
-from flit_sandboxes.salesforce.tooling import tooling_rows
+from flit_sandboxes.salesforce.tooling_rows import tooling_rows
 from flit_sandboxes.salesforce.values import format_datetime
 
 API_USAGE_META = "api_usage"
@@ -232,7 +232,7 @@ class SalesforceContext(SandboxState):
     def source(self, version: str, tooling: bool = False) -> Source:
         """Where ``/query`` (or Tooling ``/query``) reads."""
         if tooling:
-            return Source(self.tooling_schema, lambda name, _deleted: tooling_rows(self, name), lambda _id: None,
+            return Source(self.tooling_schema, lambda name, _deleted: tooling_rows(self.schema, name), lambda _id: None,
                           lambda name, rid: f"/services/data/v{version}/tooling/sobjects/{name}/{rid}")
 
         def lookup(record_id: str) -> tuple[str, dict[str, Any]] | None:

@@ -29,15 +29,13 @@ import hashlib
 import os
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flit_sandboxes.salesforce.errors import fail
-from flit_sandboxes.salesforce.schema import SObject
-from flit_sandboxes.salesforce.store import Record, Txn
+from flit_sandboxes.salesforce.ids import IdSequence
+from flit_sandboxes.salesforce.schema import Schema, SObject
+from flit_sandboxes.salesforce.store import Record, Tables, Txn
 from flit_sandboxes.salesforce.values import format_datetime, to_datetime
-
-if TYPE_CHECKING:
-    from flit_sandboxes.salesforce.dml import Org
 
 FILE_TYPES = {"pdf": "PDF", "png": "PNG", "jpg": "JPG", "jpeg": "JPG", "gif": "GIF", "txt": "TEXT", "csv": "CSV",
               "doc": "WORD", "docx": "WORD_X", "xls": "EXCEL", "xlsx": "EXCEL_X", "html": "HTML", "zip": "ZIP",
@@ -55,7 +53,20 @@ def _fail(code: str, message: str, fields: list[str] | None = None) -> Exception
     return fail(code, message, fields)
 
 
-def before_write(org: Org, txn: Txn, sobject: SObject, record: Record, old: Record | None) -> None:
+class OrgView(Protocol):
+    """What these rules read of the org that runs them (``dml.Org``, which calls them)."""
+
+    schema: Schema
+    tables: Tables
+    ids: IdSequence
+    user_id: str
+
+    def now(self) -> str:
+        """The org's clock as an API datetime text."""
+        ...
+
+
+def before_write(org: OrgView, txn: Txn, sobject: SObject, record: Record, old: Record | None) -> None:
     """Computed fields and object rules before the generic checks (``old`` None on insert)."""
     name = sobject.name
     if name in ("Contact", "Lead", "User"):
@@ -83,14 +94,14 @@ def before_write(org: Org, txn: Txn, sobject: SObject, record: Record, old: Reco
         record["Name"] = record["Id"]
 
 
-def after_audit(org: Org, sobject: SObject, record: Record) -> None:
+def after_audit(org: OrgView, sobject: SObject, record: Record) -> None:
     """Task inserts with WhoId/WhatId do not keep LastModified audit values (notes §5.4)."""
     if sobject.name == "Task" and (record.get("WhoId") or record.get("WhatId")):
         record["LastModifiedDate"] = record["SystemModstamp"]
         record["LastModifiedById"] = org.user_id
 
 
-def after_insert(org: Org, txn: Txn, sobject: SObject, record: Record) -> None:
+def after_insert(org: OrgView, txn: Txn, sobject: SObject, record: Record) -> None:
     """Records created alongside an insert (ContentDocument and its links)."""
     if sobject.name != "ContentVersion":
         return
@@ -119,7 +130,7 @@ def after_insert(org: Org, txn: Txn, sobject: SObject, record: Record) -> None:
     txn.put("ContentDocument", updated)
 
 
-def _add_link(org: Org, txn: Txn, doc_id: str, entity: str, share: str, stamp: dict[str, Any]) -> None:
+def _add_link(org: OrgView, txn: Txn, doc_id: str, entity: str, share: str, stamp: dict[str, Any]) -> None:
     txn.put("ContentDocumentLink", {"Id": org.ids.new("06A"), "ContentDocumentId": doc_id, "LinkedEntityId": entity,
                                     "ShareType": share, "Visibility": "AllUsers", "IsDeleted": False,
                                     **stamp})
@@ -160,7 +171,7 @@ def _event(record: Record, old: Record | None) -> None:
     record["ActivityDate"] = start[:10]
 
 
-def _content_version(org: Org, txn: Txn, record: Record) -> None:
+def _content_version(org: OrgView, txn: Txn, record: Record) -> None:
     content = record.pop("VersionData", None)
     missing = [f for f, v in (("VersionData", content), ("PathOnClient", record.get("PathOnClient"))) if not v]
     if missing:
@@ -208,7 +219,7 @@ def _dedupe(txn: Txn, object_name: str, record: Record, keys: tuple[str, ...], m
             raise _fail("DUPLICATE_VALUE", message, [])
 
 
-def _permission(org: Org, txn: Txn, sobject: SObject, record: Record) -> None:
+def _permission(org: OrgView, txn: Txn, sobject: SObject, record: Record) -> None:
     object_name = record.get("SobjectType")
     target = org.schema.get(object_name) if isinstance(object_name, str) else None
     if target is None:
@@ -245,7 +256,7 @@ def _permission_set(txn: Txn, record: Record) -> None:
         raise _fail("DUPLICATE_DEVELOPER_NAME", f"Duplicate Name: {name}", ["Name"])
 
 
-def _auto_number(org: Org, txn: Txn, sobject: SObject) -> str:
+def _auto_number(org: OrgView, txn: Txn, sobject: SObject) -> str:
     meta = (sobject.field("Name").metadata or {}) if sobject.field("Name") else {}  # type: ignore[union-attr]
     key = f"autonumber:{sobject.name}"
     current = int(txn.meta.get(key) or org.tables.store.get_meta(key) or meta.get("startingNumber", 1) - 1)

@@ -123,7 +123,7 @@ async def retrieve(request: Request) -> Response:
         raise SfError(400, "MISSING_ARGUMENT", "The ids and fields parameters are required")
     if len(ids) > 2000:
         raise _too_many()
-    out = []
+    out: list[dict[str, Any] | None] = []
     for raw in ids:
         normal = normalize(raw)
         record = ctx.tables.get(normal) if normal else None

@@ -36,6 +36,7 @@ from flit_sandboxes.salesforce.errors import SfError, not_found
 from flit_sandboxes.salesforce.ids import normalize
 from flit_sandboxes.salesforce.payload import to_row, typed
 from flit_sandboxes.salesforce.schema import SObject
+from flit_sandboxes.salesforce.store import Txn
 from flit_sandboxes.salesforce.values import to_json
 from flit_sandboxes.salesforce.web import API, ctx_of, json_body, json_response, no_content, table
 
@@ -180,16 +181,14 @@ def _key_matches(ctx: SalesforceContext, sobject: SObject, field_name: str, raw:
     if field.type == "id":
         found = normalize(raw)
         record = ctx.tables.get(found) if found else None
-        matches = [found] if record is not None and not record.get("IsDeleted") \
-            and ctx.tables.type_of.get(found or "") == sobject.name else []
+        matches = [found] if found and record is not None and not record.get("IsDeleted") \
+            and ctx.tables.type_of.get(found) == sobject.name else []
     else:
-        from flit_sandboxes.salesforce.store import Txn
-
         matches = Txn(ctx.tables).find(sobject.name, field.name, value, field.case_sensitive)
     if len(matches) > 1:
         raise SfError(300, "MULTIPLE_CHOICES", "", body=[f"/services/data/v{version}/sobjects/{sobject.name}/{m}"
                                                        for m in matches])
-    return field, value, matches  # type: ignore[return-value]
+    return field, value, matches
 
 
 async def read_by_key(request: Request) -> Response:

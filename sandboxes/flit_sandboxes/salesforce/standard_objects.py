@@ -64,7 +64,7 @@ def calc(name: str, kind: str = "string", length: int = 255, **kw: Any) -> Field
 
 def system_fields(owned: bool) -> list[Field]:
     """Id, IsDeleted, audit fields, SystemModstamp (+ OwnerId)."""
-    ro = {"createable": False, "updateable": False, "nillable": False, "defaulted": True}
+    ro: dict[str, Any] = {"createable": False, "updateable": False, "nillable": False, "defaulted": True}
     fields = [
         Field("Id", "id", label="Record ID", length=18, id_lookup=True, **ro),
         Field("IsDeleted", "boolean", label="Deleted", **ro),

@@ -1,4 +1,4 @@
-"""Tooling API: custom objects and fields (notes §3.1, §3.2), their rows for ``/tooling/query``.
+"""Tooling API: custom objects and fields (notes §3.1, §3.2); their rows (``tooling_rows``) for ``/tooling/query``.
 
 - ``POST /tooling/sobjects/CustomObject`` / ``CustomField`` ``{"FullName", "Metadata"}`` -> 201
   ``{"id": "01I..."|"00N...", "success": true, "errors": [], "warnings": [], "infos": []}`` (body shape
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from flit_sandboxes.salesforce import metadata
 from flit_sandboxes.salesforce.errors import SfError, not_found
 from flit_sandboxes.salesforce.schema import Field, SObject
+from flit_sandboxes.salesforce.tooling_rows import field_row, object_row
 
 if TYPE_CHECKING:
     from flit_sandboxes.salesforce.context import SalesforceContext
@@ -75,7 +76,7 @@ def _find(ctx: SalesforceContext, kind: str, tooling_id: str) -> tuple[SObject, 
 def get(ctx: SalesforceContext, kind: str, tooling_id: str, version: str) -> dict[str, Any]:
     """``GET /tooling/sobjects/{kind}/{id}``."""
     sobject, field = _find(ctx, kind, tooling_id)
-    row = _field_row(sobject, field) if field is not None else _object_row(sobject)
+    row = field_row(sobject, field) if field is not None else object_row(sobject)
     meta = {k: v for k, v in ((field.metadata if field else sobject.metadata) or {}).items() if not k.startswith("_")}
     return {"attributes": {"type": kind, "url": f"/services/data/v{version}/tooling/sobjects/{kind}/{row['Id']}"},
             **row, "Metadata": meta}
@@ -123,29 +124,3 @@ def delete(ctx: SalesforceContext, kind: str, tooling_id: str) -> None:
                 ctx.schema.remove_object(sobject.name)
         ctx.schema.refresh_dynamic()
         ctx.perms.invalidate()
-
-
-def _object_row(sobject: SObject) -> dict[str, Any]:
-    meta = sobject.metadata or {}
-    created = meta.get("_created")
-    return {"Id": sobject.tooling_id, "DeveloperName": sobject.name[:-3], "NamespacePrefix": None,
-            "FullName": sobject.name, "Description": meta.get("description"), "ManageableState": "unmanaged",
-            "ExternalName": None, "SharingModel": meta.get("sharingModel", "ReadWrite"), "CreatedDate": created,
-            "LastModifiedDate": created}
-
-
-def _field_row(sobject: SObject, field: Field) -> dict[str, Any]:
-    meta = field.metadata or {}
-    table = sobject.tooling_id if sobject.custom else sobject.name
-    return {"Id": field.tooling_id, "DeveloperName": field.name[:-3], "NamespacePrefix": None,
-            "FullName": f"{sobject.name}.{field.name}", "Description": meta.get("description"),
-            "ManageableState": "unmanaged", "TableEnumOrId": table, "EntityDefinitionId": table,
-            "Length": field.length if field.type in ("string", "textarea") else 0,
-            "InlineHelpText": meta.get("inlineHelpText"), "CreatedDate": None, "LastModifiedDate": None}
-
-
-def tooling_rows(ctx: SalesforceContext, kind: str) -> list[dict[str, Any]]:
-    """Every CustomObject or CustomField row for ``/tooling/query``."""
-    if kind == "CustomObject":
-        return [_object_row(o) for o in ctx.schema.custom_objects()]
-    return [_field_row(o, f) for o in ctx.schema for f in o.fields.values() if f.custom and f.tooling_id]
