@@ -177,7 +177,7 @@ class BulkWriter:
             for item in batch:
                 res = results.get(item.key) or WriteOutcome(
                     error=error_text("NO_RESULT", "the job returned no result for this record"), code="NO_RESULT")
-                if state["round"] > 1 and res.created is False:
+                if rounds > 1 and res.created is False:
                     res.created = None  # "not created" may mean: by this call's earlier round (not pre-existing)
                 outcomes[item.key] = res
             for item in batch:
