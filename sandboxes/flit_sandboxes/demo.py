@@ -219,25 +219,36 @@ FHIR_CLIENT_ID = "flit-demo-backend"
 FHIR_SAMPLE = "package:sample_data/fhir_bulk_sample"
 
 
-def _run_fhir(stack: ExitStack, data_dir: Path) -> tuple[bool, dict]:
-    """FHIR sandbox (the bundled Bulk export, SMART Backend Services) -> a Pipedrive sandbox of its own."""
+def start_fhir_sandboxes(stack: ExitStack, *, key_dir: Path, users_file: Path, fhir_state: Path,
+                         pipedrive_state: Path) -> tuple[str, str, Path]:
+    """The FHIR sandbox serving the bundled Bulk export to a fresh SMART client (an RS384 key in
+    ``key_dir``) and a Pipedrive sandbox whose users are the practitioners' e-mails but the last (a 5x
+    burst limit). Returns (FHIR base URL without ``/fhir``, Pipedrive URL, the client's private key)."""
     from flit_pipelines.sources.csv_export import resolve_directory
     from flit_sandboxes.fhir.keys import new_client_key, write_jwks
 
     sample = resolve_directory(FHIR_SAMPLE)
-    key, jwks = new_client_key(data_dir / "fhir_client")
-    jwks_file = write_jwks(data_dir / "fhir_client" / "jwks.json", jwks)
+    key, jwks = new_client_key(key_dir)
+    jwks_file = write_jwks(key_dir / "jwks.json", jwks)
     practitioners = [json.loads(line) for line in (sample / "Practitioner.000.ndjson").read_text().splitlines()]
     emails = [t["value"] for p in practitioners for t in p.get("telecom", []) if t.get("system") == "email"]
-    users = data_dir / "pipedrive_fhir_users.json"
-    users.write_text(json.dumps([{"id": 1, "name": "Sandbox Admin", "email": ADMIN_EMAIL, "active_flag": True}] + [
+    users_file.write_text(json.dumps([{"id": 1, "name": "Sandbox Admin", "email": ADMIN_EMAIL, "active_flag": True}] + [
         {"id": i, "name": e.split("@")[0], "email": e, "active_flag": True} for i, e in enumerate(emails[:-1], 2)]))
     fhir = stack.enter_context(sandbox_process(
-        "fhir", data_dir / "fhir_sandbox.db", free_port(), "--data", str(sample), "--client-id", FHIR_CLIENT_ID,
+        "fhir", fhir_state, free_port(), "--data", str(sample), "--client-id", FHIR_CLIENT_ID,
         "--jwks", str(jwks_file), "--export-delay", "1"))
     pd = stack.enter_context(sandbox_process(
-        "pipedrive", data_dir / "pipedrive_fhir_sandbox.db", free_port(), "--token", DEMO_TOKEN,
-        "--users-file", str(users), "--burst-limit", "200"))  # 5x: ~2,500 records load in about a minute
+        "pipedrive", pipedrive_state, free_port(), "--token", DEMO_TOKEN,
+        "--users-file", str(users_file), "--burst-limit", "200"))  # 5x: ~2,500 records load in about a minute
+    return fhir, pd, key
+
+
+def _run_fhir(stack: ExitStack, data_dir: Path) -> tuple[bool, dict]:
+    """FHIR sandbox (the bundled Bulk export, SMART Backend Services) -> a Pipedrive sandbox of its own."""
+    fhir, pd, key = start_fhir_sandboxes(stack, key_dir=data_dir / "fhir_client",
+                                         users_file=data_dir / "pipedrive_fhir_users.json",
+                                         fhir_state=data_dir / "fhir_sandbox.db",
+                                         pipedrive_state=data_dir / "pipedrive_fhir_sandbox.db")
     say(f"FHIR sandbox on {fhir}/fhir (bundled Bulk export, SMART client {FHIR_CLIENT_ID}), Pipedrive sandbox on {pd}")
     return _run("fhir_clinic_to_pipedrive", {"FHIR_BASE_URL": f"{fhir}/fhir", "FHIR_CLIENT_ID": FHIR_CLIENT_ID,
                                              "FHIR_PRIVATE_KEY_PATH": str(key), "PIPEDRIVE_API_BASE": pd})

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flit_sandboxes.clinic_export import build_clinic_export
-from flit_sandboxes.demo import (ADMIN_EMAIL, ASCEND_CLIENT, DEMO_AGENCY_TOKEN, DEMO_TOKEN, FHIR_CLIENT_ID,
-                                 FHIR_SAMPLE, LIFECYCLE_PIPELINE, PRACTICEHUB_DEMO_RATE, SALESFORCE_CLIENT,
+from flit_sandboxes.demo import (ASCEND_CLIENT, DEMO_AGENCY_TOKEN, DEMO_TOKEN, FHIR_CLIENT_ID,
+                                 LIFECYCLE_PIPELINE, PRACTICEHUB_DEMO_RATE, SALESFORCE_CLIENT,
                                  build_demo_practice, free_port, highlevel_users, salesforce_users,
-                                 sandbox_process)
+                                 sandbox_process, start_fhir_sandboxes)
 from flit_sandboxes.practicehub import build_practicehub
 
 __all__ = ["PRACTICES", "PracticeSetup", "seed_of"]
@@ -134,23 +134,8 @@ def _practicehub(stack: ExitStack, folder: Path, name: str, i: int, patients: in
 def _fhir(stack: ExitStack, folder: Path, name: str, i: int, patients: int) -> PracticeSetup:
     """A FHIR sandbox serving the bundled Bulk export to the practice's own SMART client (a fresh RS384
     key) -> a Pipedrive sandbox. ``patients`` is not used: there is no FHIR practice builder."""
-    from flit_pipelines.sources.csv_export import resolve_directory
-    from flit_sandboxes.fhir.keys import new_client_key, write_jwks
-
-    sample = resolve_directory(FHIR_SAMPLE)
-    key, jwks = new_client_key(folder / "fhir_client")
-    jwks_file = write_jwks(folder / "fhir_client" / "jwks.json", jwks)
-    practitioners = [json.loads(line) for line in (sample / "Practitioner.000.ndjson").read_text().splitlines()]
-    emails = [t["value"] for p in practitioners for t in p.get("telecom", []) if t.get("system") == "email"]
-    users = folder / "pipedrive_users.json"
-    users.write_text(json.dumps([{"id": 1, "name": "Sandbox Admin", "email": ADMIN_EMAIL, "active_flag": True}] + [
-        {"id": n, "name": e.split("@")[0], "email": e, "active_flag": True} for n, e in enumerate(emails[:-1], 2)]))
-    fhir = stack.enter_context(sandbox_process(
-        "fhir", folder / "fhir.db", free_port(), "--data", str(sample), "--client-id", FHIR_CLIENT_ID,
-        "--jwks", str(jwks_file), "--export-delay", "1"))
-    pd = stack.enter_context(sandbox_process(
-        "pipedrive", folder / "pipedrive.db", free_port(), "--token", DEMO_TOKEN, "--users-file", str(users),
-        "--burst-limit", "200"))
+    fhir, pd, key = start_fhir_sandboxes(stack, key_dir=folder / "fhir_client", users_file=folder / "pipedrive_users.json",
+                                         fhir_state=folder / "fhir.db", pipedrive_state=folder / "pipedrive.db")
     return PracticeSetup(source={"base_url": f"{fhir}/fhir", "client_id": FHIR_CLIENT_ID},
                          destination={"api_base": pd},
                          secrets={("source", "private_key_path_env"): str(key),
