@@ -619,16 +619,21 @@ def test_body_errors_name_the_field_not_the_value(env):
     assert not any(v in " ".join(reasons.values()) for v in ("Peanuts", "twelve"))
 
 
+def many_patients(n: int) -> pd.DataFrame:
+    """``n`` valid patients N0..N<n-1> (text columns, as extract writes them)."""
+    return pd.DataFrame([{
+        "patient_id": f"N{i}", "first_name": f"F{i}", "last_name": f"L{i}", "email": f"p{i}@example.test",
+        "phone": None, "birth_date": "1990-01-01", "practitioner_id": "D1", "balance": str(i % 50),
+        "alerts": None, "status": "Active", "notes": None, "created_at": "2020-01-01 00:00:00"} for i in range(n)]
+    ).astype("string")
+
+
 def test_requests_per_10k_records_bulk_vs_collections(env):
     """Measured with 600 Contacts in one chunk: Bulk sends a fixed ~8-10 requests per job, Collections
     one per 200 records. The ratio is printed (and kept in the benchmark for 10,000 records)."""
     env.sandbox()
     n = 600
-    env.frames["patients"] = pd.DataFrame([{
-        "patient_id": f"N{i}", "first_name": f"F{i}", "last_name": f"L{i}", "email": f"p{i}@example.test",
-        "phone": None, "birth_date": "1990-01-01", "practitioner_id": "D1", "balance": str(i % 50),
-        "alerts": None, "status": "Active", "notes": None, "created_at": "2020-01-01 00:00:00"} for i in range(n)]
-    ).astype("string")
+    env.frames["patients"] = many_patients(n)
     dest = env.destination()
     dest.ensure_schema()
     env.load(dest, "users")
@@ -719,11 +724,7 @@ def test_a_first_bulk_upsert_costs_seven_requests_per_job_and_no_lookup(env):
     existed comes back ``sf__Created`` false and is adopted (below)."""
     env.sandbox()
     n = 2_000
-    env.frames["patients"] = pd.DataFrame([{
-        "patient_id": f"N{i}", "first_name": f"F{i}", "last_name": f"L{i}", "email": f"p{i}@example.test",
-        "phone": None, "birth_date": "1990-01-01", "practitioner_id": "D1", "balance": str(i % 50),
-        "alerts": None, "status": "Active", "notes": None, "created_at": "2020-01-01 00:00:00"} for i in range(n)]
-    ).astype("string")
+    env.frames["patients"] = many_patients(n)
     dest = env.destination()
     dest.ensure_schema()
     env.load(dest, "users")
