@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -75,6 +76,9 @@ def run_wave(migration: str, wave: str, *, quiet: bool = False, log_level: str =
     import dagster as dg
 
     from flit_pipelines.assets.executors import execute_out_of_process, job_execution
+    from flit_pipelines.instance.sqlite_event_log import KEEP_CONNECTIONS_ENV
+
+    os.environ.setdefault(KEEP_CONNECTIONS_ENV, "1")  # a run's process writes most events: keep connections
     from flit_pipelines.definitions import defs
     from flit_pipelines.runs import RECOVERED_TAG, RunWatch, process_tags, recover_dead_runs
     from flit_pipelines.runs.accounts import wait_for_accounts

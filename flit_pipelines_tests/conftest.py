@@ -54,6 +54,7 @@ def _private_dagster_home(tmp_path_factory):
     # the project's event log storage (dagster_home/dagster.yaml), without its run queue and pools
     (home / "dagster.yaml").write_text(EVENT_LOG_STORAGE_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["FLIT_EVENT_LOG_KEEP_CONNECTIONS"] = "1"  # as `flit run` does (not the UI's processes)
     yield
     os.environ.pop("DAGSTER_HOME", None)
 

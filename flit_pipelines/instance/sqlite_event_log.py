@@ -14,8 +14,11 @@ file's schema). Statements, schema, files and the WAL journal are
 Dagster's own; only the connection lifetime changes. Several processes may share the files (SQLite
 WAL, Dagster's busy timeout), as before.
 
-Configured in ``dagster_home/dagster.yaml`` as ``event_log_storage`` (Dagster's "legacy" per-storage
-keys: run and schedule storage keep their SQLite defaults under ``DAGSTER_HOME``):
+Selected by an instance's ``dagster.yaml`` as ``event_log_storage`` (Dagster's "legacy" per-storage keys;
+run and schedule storage keep their SQLite defaults under ``DAGSTER_HOME``). The tests' private instances
+use it (``flit_pipelines_tests/conftest.py``: the e2e tier's runs write most of the suite's events). The
+project's ``dagster_home/dagster.yaml`` does not: with these keys the UI's launchpad did not list a job's
+partitions (``flit_pipelines_tests/browser``), cause not found.
 
     event_log_storage:
       module: flit_pipelines.instance.sqlite_event_log
@@ -42,9 +45,12 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
-__all__ = ["PooledSqliteEventLogStorage"]
+__all__ = ["KEEP_CONNECTIONS_ENV", "PooledSqliteEventLogStorage"]
 
 _KEPT_FILES = 8  # engines kept open: the index shard plus the run shards of the runs in flight
+# Only processes that set this keep connections (`flit run`, the test processes); any other process of the
+# instance (a webserver, daemon or code server) uses Dagster's own connection per statement.
+KEEP_CONNECTIONS_ENV = "FLIT_EVENT_LOG_KEEP_CONNECTIONS"
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
@@ -90,6 +96,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:
+        if os.environ.get(KEEP_CONNECTIONS_ENV) != "1":  # Dagster's own: a connection per statement
+            with super()._connect(shard) as conn:
+                yield conn
+            return
         with self._db_lock:
             engine = self._engine(shard)
             if shard not in self._initialized_dbs:

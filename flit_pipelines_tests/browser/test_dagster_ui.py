@@ -63,7 +63,8 @@ def ui(tmp_path, sandbox):
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.add_dynamic_partitions(waves_partitions(load_spec(specs / f"{M}.yaml")).name, ["sample", "full"])
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if k != "FLIT_LEDGER_URL"}
+    # the UI's processes use Dagster's connection per statement (flit_pipelines/instance/sqlite_event_log.py)
+    env = {k: v for k, v in os.environ.items() if k not in ("FLIT_LEDGER_URL", "FLIT_EVENT_LOG_KEEP_CONNECTIONS")}
     env.update({"DAGSTER_HOME": str(home), "FLIT_SPEC_DIR": str(specs), "FLIT_DATA_DIR": str(data),
                 "CLINIC_EXPORT_DIR": "package:sample_data/synthea_csv_sample",
                 "PIPEDRIVE_API_BASE": sandbox, "PIPEDRIVE_API_TOKEN": TOKEN})
@@ -167,11 +168,15 @@ def test_sample_wave_launched_in_the_ui_succeeds_and_its_report_shows_charts(ui,
 
 def _pick_partition(page: Page, wave: str, attempts: int = 6) -> None:
     """Choose ``wave`` in the launchpad's partition box. Its menu opens on a click once the partition
-    keys have loaded; a click while the page still renders leaves it shut, so it is clicked again."""
+    keys have loaded; a click while the page still renders leaves it shut (seen in CI on a loaded
+    machine), so later attempts also type the key, which opens the menu filtered to it."""
     box = page.get_by_placeholder("Partition")
     option = page.get_by_role("menuitem", name=wave, exact=True)
-    for _ in range(attempts):
+    for attempt in range(attempts):
         box.click()
+        if attempt:
+            box.fill("")
+            box.press_sequentially(wave, delay=50)
         try:
             option.click(timeout=10_000)
         except PlaywrightTimeoutError:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-
 import dagster as dg
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from flit_pipelines.data_dirs import PROJECT_ROOT
 from flit_pipelines.instance import sqlite_event_log
 from flit_pipelines.instance.sqlite_event_log import PooledSqliteEventLogStorage
+from flit_pipelines_tests.conftest import EVENT_LOG_STORAGE_YAML
 
 WAVES = dg.DynamicPartitionsDefinition(name="waves")
 
@@ -33,11 +31,12 @@ JOB = dg.Definitions(assets=[upstream, downstream], asset_checks=[downstream_che
                      jobs=[dg.define_asset_job("waves_job", partitions_def=WAVES)]).resolve_job_def("waves_job")
 
 
-def test_project_instance_runs_on_the_pooled_event_log(tmp_path, monkeypatch):
-    """The project's dagster.yaml selects the storage; runs, checks and partitions work on it; the same files
-    read back through Dagster's own class; only a bounded number of files stay open."""
-    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+def test_runs_on_the_pooled_event_log(tmp_path, monkeypatch):
+    """The tests' instance configuration selects the storage; runs, checks and partitions work on it; the
+    same files read back through Dagster's own class; only a bounded number of files stay open."""
+    (tmp_path / "dagster.yaml").write_text(EVENT_LOG_STORAGE_YAML)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv(sqlite_event_log.KEEP_CONNECTIONS_ENV, "1")
     monkeypatch.setattr(sqlite_event_log, "_KEPT_FILES", 3)
     keys = [f"w{i}" for i in range(5)]
     with dg.DagsterInstance.get() as instance:
@@ -55,8 +54,14 @@ def test_project_instance_runs_on_the_pooled_event_log(tmp_path, monkeypatch):
         assert storage.has_dynamic_partition("waves", "w5")
         run_id = results[0].run_id
 
+    monkeypatch.delenv(sqlite_event_log.KEEP_CONNECTIONS_ENV)  # a UI process: Dagster's connection per statement
+    with dg.DagsterInstance.get() as instance:
+        instance.add_dynamic_partitions("waves", ["w6"])
+        assert JOB.execute_in_process(instance=instance, partition_key="w6").success
+        assert instance.event_log_storage._engines == {}
+
     plain = SqliteEventLogStorage(str(tmp_path / "history" / "runs"))  # Dagster's class on the same files
     logs = plain.get_logs_for_run(run_id)
     assert [e.user_message for e in logs if not e.is_dagster_event] == ["a step's own line"]
     records = plain.fetch_materializations(dg.AssetKey("downstream"), limit=100).records
-    assert sorted(r.partition_key for r in records) == keys + ["w5"]
+    assert sorted(r.partition_key for r in records) == keys + ["w5", "w6"]
