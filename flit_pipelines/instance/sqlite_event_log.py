@@ -16,16 +16,14 @@ WAL, Dagster's busy timeout), as before.
 
 Selected by an instance's ``dagster.yaml`` as ``event_log_storage`` (Dagster's "legacy" per-storage keys;
 run and schedule storage keep their SQLite defaults under ``DAGSTER_HOME``). The tests' private instances
-use it (``flit_pipelines_tests/conftest.py``: the e2e tier's runs write most of the suite's events). The
-project's ``dagster_home/dagster.yaml`` does not: with these keys the UI's launchpad did not list a job's
-partitions (``flit_pipelines_tests/browser``), cause not found.
+use it (``flit_pipelines_tests/conftest.py``), and so does the project's ``dagster_home/dagster.yaml``.
 
     event_log_storage:
       module: flit_pipelines.instance.sqlite_event_log
       class: PooledSqliteEventLogStorage
 
-``base_dir`` defaults to ``$DAGSTER_HOME/history/runs`` (where Dagster's default SQLite storage keeps
-the event logs, so earlier runs stay visible).
+``base_dir`` defaults to ``<the instance's directory>/history/runs`` (where Dagster's default SQLite
+storage keeps the event logs, so earlier runs stay visible).
 """
 
 from __future__ import annotations
@@ -64,10 +62,12 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     files not used for a while are disposed (at most ``_KEPT_FILES`` stay open).
     """
 
-    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+    def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._engines_lock = threading.Lock()
-        super().__init__(base_dir, inst_data)
+        self._pending_inst_data = inst_data
+        if base_dir is not None:
+            super().__init__(base_dir, inst_data)
 
     @classmethod
     def config_type(cls) -> Any:
@@ -76,8 +76,15 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Any
                           ) -> PooledSqliteEventLogStorage:
-        base_dir = config_value.get("base_dir") or os.path.join(_dagster_home(), "history", "runs")
-        return cls(base_dir=base_dir, inst_data=inst_data)
+        return cls(base_dir=config_value.get("base_dir"), inst_data=inst_data)
+
+    def register_instance(self, instance: Any) -> None:
+        """Without ``base_dir``: the instance's own directory (``<root>/history/runs``, Dagster's default
+        place), known only here: ``DagsterInstance.from_config(dir)`` may name another directory than
+        ``$DAGSTER_HOME``."""
+        if not hasattr(self, "_base_dir"):
+            super().__init__(os.path.join(instance.root_directory, "history", "runs"), self._pending_inst_data)
+        super().register_instance(instance)
 
     def _engine(self, shard: str) -> Engine:
         with self._engines_lock:
@@ -124,9 +131,3 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         for engine in engines:
             engine.dispose()
 
-
-def _dagster_home() -> str:
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise RuntimeError("PooledSqliteEventLogStorage needs base_dir or DAGSTER_HOME")
-    return home

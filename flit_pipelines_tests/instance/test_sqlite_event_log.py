@@ -65,3 +65,20 @@ def test_runs_on_the_pooled_event_log(tmp_path, monkeypatch):
     assert [e.user_message for e in logs if not e.is_dagster_event] == ["a step's own line"]
     records = plain.fetch_materializations(dg.AssetKey("downstream"), limit=100).records
     assert sorted(r.partition_key for r in records) == keys + ["w5", "w6"]
+
+
+def test_an_instance_of_another_directory_keeps_its_events_there(tmp_path, monkeypatch):
+    """Without ``base_dir`` the files are the instance's own (``<dir>/history/runs``), not $DAGSTER_HOME's:
+    ``DagsterInstance.from_config(dir)`` (the browser test's set-up) once wrote to the wrong instance."""
+    home, other = tmp_path / "home", tmp_path / "other"
+    for d in (home, other):
+        d.mkdir()
+        (d / "dagster.yaml").write_text(EVENT_LOG_STORAGE_YAML)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.from_config(str(other)) as instance:
+        instance.add_dynamic_partitions("waves", ["sample"])
+        assert instance.event_log_storage._base_dir.rstrip("/") == str(other / "history" / "runs")
+    with dg.DagsterInstance.from_config(str(other)) as instance:
+        assert instance.get_dynamic_partitions("waves") == ["sample"]
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_dynamic_partitions("waves") == []
